@@ -1,0 +1,33 @@
+# Every dependency comes from a Debian 12 package; scripts/bootstrap installs them.
+# Each one is found here once and exposed as an imported target.
+
+find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)   # libssl-dev: HMAC-SHA256 for SAS tokens, TLS for cpprestsdk
+find_package(ZLIB REQUIRED)      # zlib1g-dev
+find_package(nlohmann_json 3.11 REQUIRED) # nlohmann-json3-dev
+find_package(spdlog REQUIRED)    # libspdlog-dev (with libfmt-dev)
+find_package(cpprestsdk REQUIRED) # libcpprest-dev
+
+# Qpid Proton C++ (libqpid-proton-cpp12-dev). Debian's libqpid-proton-cpp.pc names .pc files
+# that the package does not ship, so the libraries are located directly.
+find_path(PROTON_CPP_INCLUDE_DIR proton/container.hpp)
+find_library(PROTON_CPP_LIBRARY qpid-proton-cpp)
+find_library(PROTON_CORE_LIBRARY NAMES qpid-proton-core qpid-proton-core.so.10)
+find_library(PROTON_PROACTOR_LIBRARY NAMES qpid-proton-proactor qpid-proton-proactor.so.1)
+if(NOT PROTON_CPP_INCLUDE_DIR OR NOT PROTON_CPP_LIBRARY)
+  message(FATAL_ERROR "Qpid Proton C++ not found: run scripts/bootstrap "
+                      "(Debian package libqpid-proton-cpp12-dev)")
+endif()
+add_library(hub2kusto_proton INTERFACE)
+add_library(hub2kusto::proton ALIAS hub2kusto_proton)
+target_include_directories(hub2kusto_proton SYSTEM INTERFACE ${PROTON_CPP_INCLUDE_DIR})
+target_link_libraries(hub2kusto_proton INTERFACE ${PROTON_CPP_LIBRARY})
+foreach(_lib PROTON_CORE_LIBRARY PROTON_PROACTOR_LIBRARY)
+  if(${_lib})
+    target_link_libraries(hub2kusto_proton INTERFACE ${${_lib}})
+  endif()
+endforeach()
+
+if(HUB2KUSTO_BUILD_TESTS)
+  find_package(GTest REQUIRED)   # googletest, libgtest-dev, libgmock-dev
+endif()

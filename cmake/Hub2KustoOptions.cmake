@@ -1,0 +1,25 @@
+# Compiler warnings and the sanitizer switch, applied to every target of ours through the
+# interface target hub2kusto::build_options (third-party headers are included as SYSTEM).
+
+add_library(hub2kusto_build_options INTERFACE)
+add_library(hub2kusto::build_options ALIAS hub2kusto_build_options)
+
+target_compile_options(hub2kusto_build_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                                                          -Wnon-virtual-dtor -Wconversion
+                                                          -Wno-sign-conversion)
+if(HUB2KUSTO_WERROR)
+  target_compile_options(hub2kusto_build_options INTERFACE -Werror)
+endif()
+
+if(HUB2KUSTO_SANITIZE)
+  if(NOT HUB2KUSTO_SANITIZE MATCHES "^(address,undefined|undefined,address|address|undefined|thread)$")
+    message(FATAL_ERROR
+      "HUB2KUSTO_SANITIZE='${HUB2KUSTO_SANITIZE}': use 'address,undefined' or 'thread'")
+  endif()
+  set(_h2k_san -fsanitize=${HUB2KUSTO_SANITIZE} -fno-omit-frame-pointer)
+  if(HUB2KUSTO_SANITIZE MATCHES "undefined")
+    list(APPEND _h2k_san -fno-sanitize-recover=undefined)
+  endif()
+  target_compile_options(hub2kusto_build_options INTERFACE ${_h2k_san})
+  target_link_options(hub2kusto_build_options INTERFACE ${_h2k_san})
+endif()

@@ -1,0 +1,216 @@
+#include "app/cli.hpp"
+
+#include <optional>
+#include <ostream>
+
+#include <cpprest/version.h>
+#include <fmt/format.h>
+#include <openssl/opensslv.h>
+#include <proton/version.h>
+#include <spdlog/version.h>
+
+#include "app/config.hpp"
+#include "app/version.hpp"
+#include "common/logging.hpp"
+
+namespace hub2kusto::app {
+namespace {
+
+constexpr std::string_view kMainHelp =
+    R"(hub2kusto: Azure Event Hubs and IoT Hub into Azure Data Explorer (Kusto)
+
+Usage: hub2kusto <command> [options]
+
+Commands:
+  run            run the bridge with a configuration
+  check-config   validate a configuration and print it with secrets masked
+  version        print the version and the libraries it was built with
+  help           print this help
+
+Run 'hub2kusto <command> --help' for a command's options.
+)";
+
+constexpr std::string_view kRunHelp = R"(Usage: hub2kusto run [--config FILE]
+
+Runs the bridge: reads every configured hub and ingests its events into Kusto.
+
+Options:
+  --config FILE   the JSON configuration (comments allowed); default: $HUB2KUSTO_CONFIG,
+                  or none, when every setting comes from HUB2KUSTO_* variables
+  --help          print this help
+
+Every setting can be set or overridden by an environment variable named after its path,
+for example connections[0].target.table -> HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE, and every
+secret can be read from a file with <name>_file in JSON or <NAME>_FILE in the environment.
+Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad configuration.
+)";
+
+constexpr std::string_view kCheckConfigHelp = R"(Usage: hub2kusto check-config [--config FILE]
+
+Loads the configuration exactly as 'run' would (file, environment, secret files), reports
+every problem at once, and on success prints the effective configuration as JSON with
+every secret masked.
+
+Options:
+  --config FILE   the JSON configuration; default: $HUB2KUSTO_CONFIG
+  --help          print this help
+
+Exit codes: 0 when the configuration is valid, 2 when it is not.
+)";
+
+constexpr std::string_view kVersionHelp = R"(Usage: hub2kusto version
+
+Prints the hub2kusto version and the versions of the libraries it was built with.
+)";
+
+struct ConfigArgs {
+  std::optional<std::string> config_path;
+  bool help = false;
+};
+
+// Parses `--config FILE`, `--config=FILE` and `--help`; anything else is a usage error.
+std::optional<ConfigArgs> parse_config_args(const std::vector<std::string>& args,
+                                            std::string_view command, std::ostream& err) {
+  ConfigArgs parsed;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      parsed.help = true;
+    } else if (a == "--config") {
+      if (i + 1 >= args.size()) {
+        err << fmt::format("hub2kusto {}: --config needs a file name\n", command);
+        return std::nullopt;
+      }
+      parsed.config_path = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      parsed.config_path = a.substr(9);
+    } else {
+      err << fmt::format("hub2kusto {}: unknown argument '{}' (see 'hub2kusto {} --help')\n",
+                         command, a, command);
+      return std::nullopt;
+    }
+  }
+  return parsed;
+}
+
+std::optional<Config> load_or_report(const ConfigArgs& args,
+                                     std::map<std::string, std::string> environment,
+                                     std::ostream& err) {
+  ConfigInput input;
+  input.file_path = args.config_path;
+  if (const auto it = environment.find("HUB2KUSTO_CONFIG"); it != environment.end()) {
+    if (!input.file_path) {
+      input.file_path = it->second;
+    }
+    environment.erase(it); // the path of the file, not a setting
+  }
+  input.environment = std::move(environment);
+  auto loaded = load_config(input);
+  if (!loaded) {
+    const auto& problems = loaded.error();
+    err << fmt::format("hub2kusto: the configuration has {} problem{}:\n", problems.size(),
+                       problems.size() == 1 ? "" : "s");
+    for (const auto& p : problems) {
+      err << fmt::format("  {}: {}\n", p.setting, p.message);
+    }
+    return std::nullopt;
+  }
+  return std::move(loaded).value();
+}
+
+int cmd_check_config(const std::vector<std::string>& args,
+                     std::map<std::string, std::string> environment, std::ostream& out,
+                     std::ostream& err) {
+  const auto parsed = parse_config_args(args, "check-config", err);
+  if (!parsed) {
+    return kExitUsage;
+  }
+  if (parsed->help) {
+    out << kCheckConfigHelp;
+    return kExitOk;
+  }
+  const auto config = load_or_report(*parsed, std::move(environment), err);
+  if (!config) {
+    return kExitUsage;
+  }
+  for (const auto& w : config->warnings) {
+    err << "warning: " << w << '\n';
+  }
+  out << to_masked_json(*config).dump(2) << '\n';
+  return kExitOk;
+}
+
+int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
+            std::ostream& out, std::ostream& err) {
+  const auto parsed = parse_config_args(args, "run", err);
+  if (!parsed) {
+    return kExitUsage;
+  }
+  if (parsed->help) {
+    out << kRunHelp;
+    return kExitOk;
+  }
+  const auto config = load_or_report(*parsed, std::move(environment), err);
+  if (!config) {
+    return kExitUsage;
+  }
+  configure_logging(config->log.level, config->log.format);
+  const auto log = logger("app");
+  for (const auto& w : config->warnings) {
+    log->warn("{}", w);
+  }
+  log->info("hub2kusto {} starting with {} connection(s)", kVersion, config->connections.size());
+  // The hub consumer, the ingest client and the pipeline that joins them are not part of this
+  // build yet; say so plainly instead of pretending to run.
+  log->error("this build has no data path yet: the configuration is valid, but events cannot "
+             "be moved until the hub consumer and the Kusto ingest client are built");
+  return kExitFailure;
+}
+
+int cmd_version(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      out << kVersionHelp;
+      return kExitOk;
+    }
+    err << fmt::format("hub2kusto version: unknown argument '{}'\n", args[i]);
+    return kExitUsage;
+  }
+  out << fmt::format("hub2kusto {} ({})\n", kVersion, kGitRevision);
+  out << fmt::format("  qpid-proton {}.{}.{}\n", PN_VERSION_MAJOR, PN_VERSION_MINOR,
+                     PN_VERSION_POINT);
+  out << fmt::format("  cpprestsdk  {}.{}.{}\n", CPPREST_VERSION_MAJOR, CPPREST_VERSION_MINOR,
+                     CPPREST_VERSION_REVISION);
+  out << fmt::format("  spdlog      {}.{}.{}\n", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR,
+                     SPDLOG_VER_PATCH);
+  out << fmt::format("  openssl     {}\n", OPENSSL_VERSION_TEXT);
+  return kExitOk;
+}
+
+} // namespace
+
+int run_cli(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
+            std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << kMainHelp;
+    return kExitUsage;
+  }
+  const std::string& command = args[0];
+  if (command == "help" || command == "--help" || command == "-h") {
+    out << kMainHelp;
+    return kExitOk;
+  }
+  if (command == "run") {
+    return cmd_run(args, std::move(environment), out, err);
+  }
+  if (command == "check-config") {
+    return cmd_check_config(args, std::move(environment), out, err);
+  }
+  if (command == "version" || command == "--version") {
+    return cmd_version(args, out, err);
+  }
+  err << fmt::format("hub2kusto: unknown command '{}' (see 'hub2kusto help')\n", command);
+  return kExitUsage;
+}
+
+} // namespace hub2kusto::app

@@ -1,0 +1,519 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/iso8601.hpp"
+#include "common/key_value_list.hpp"
+#include "common/redact.hpp"
+
+extern char** environ; // NOLINT: POSIX
+
+namespace hub2kusto::app {
+namespace {
+
+// Kusto data formats accepted by streaming and queued ingestion (kusto-ingest.md §7).
+constexpr std::array<std::string_view, 16> kFormats = {
+    "csv",  "tsv",       "tsve",       "psv",  "scsv",       "sohsv",   "txt", "raw",
+    "json", "multijson", "singlejson", "avro", "apacheavro", "parquet", "orc", "w3clogfile"};
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Event Hubs entity names: 1-256 letters, digits, '.', '-', '_', starting and ending with a
+// letter or digit.
+std::optional<std::string> check_event_hubs_name(std::string_view name, std::size_t max) {
+  if (name.empty() || name.size() > max) {
+    return fmt::format("must be 1 to {} characters", max);
+  }
+  for (const char c : name) {
+    if (!is_alnum(c) && c != '.' && c != '-' && c != '_') {
+      return std::string("may contain only letters, digits, '.', '-' and '_'");
+    }
+  }
+  if (!is_alnum(name.front()) || !is_alnum(name.back())) {
+    return std::string("must start and end with a letter or digit");
+  }
+  return std::nullopt;
+}
+
+// Kusto entity names: 1-1024 letters, digits, '_', ' ', '.', '-'.
+std::optional<std::string> check_kusto_name(std::string_view name) {
+  if (name.empty() || name.size() > 1024) {
+    return std::string("must be 1 to 1024 characters");
+  }
+  for (const char c : name) {
+    if (!is_alnum(c) && c != '_' && c != ' ' && c != '.' && c != '-') {
+      return std::string("may contain only letters, digits, '_', ' ', '.' and '-'");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_container_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) {
+    return std::string("must be 3 to 63 characters");
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok || (c == '-' && (i == 0 || i + 1 == name.size() || name[i - 1] == '-'))) {
+      return std::string("may contain only lower-case letters, digits and single hyphens "
+                         "inside the name");
+    }
+  }
+  return std::nullopt;
+}
+
+void read_source(Section s, SourceConfig& out, std::vector<std::string>& warnings) {
+  const auto cs = s.string("connection_string", Sensitivity::secret);
+  const auto event_hub = s.string("event_hub");
+  const auto consumer_group = s.string("consumer_group");
+  const auto start = s.string("start_position");
+  const auto owner_level = s.integer("owner_level", 0, std::numeric_limits<std::int64_t>::max());
+  const auto partitions = s.string_list("partitions");
+  const auto ca_file = s.string("ca_file");
+  s.finish();
+
+  if (!cs) {
+    s.problem("connection_string", "required: the Event Hubs or IoT Hub connection string");
+  } else {
+    out.connection_string = Secret(*cs);
+    auto parsed = parse_hub_connection_string(*cs);
+    if (!parsed) {
+      s.problem("connection_string", parsed.error().message);
+    } else {
+      out.connection = std::move(parsed).value();
+      std::visit(
+          [&](const auto& c) {
+            for (const auto& key : c.ignored_keys) {
+              warnings.push_back(
+                  fmt::format("{}: ignored unknown key '{}'", s.path_of("connection_string"), key));
+            }
+          },
+          out.connection);
+      if (const auto* eh = std::get_if<EventHubsConnectionString>(&out.connection)) {
+        if (event_hub && !eh->entity_path.empty() && !iequals(*event_hub, eh->entity_path)) {
+          s.problem("event_hub", fmt::format("'{}' differs from the connection string's "
+                                             "EntityPath '{}'",
+                                             *event_hub, eh->entity_path));
+        } else if (!event_hub && eh->entity_path.empty()) {
+          s.problem("event_hub", "required: the connection string has no EntityPath, so name "
+                                 "the Event Hub here");
+        } else {
+          out.event_hub = EventHubName(event_hub ? *event_hub : eh->entity_path);
+          if (auto why = check_event_hubs_name(out.event_hub.value(), 256)) {
+            s.problem("event_hub", fmt::format("'{}' {}", out.event_hub.value(), *why));
+          }
+        }
+      } else if (event_hub) {
+        s.problem("event_hub", "must not be set for an IoT Hub: the Event Hub-compatible name "
+                               "is discovered from the hub");
+      }
+    }
+  }
+  if (consumer_group) {
+    if (*consumer_group != "$Default") {
+      if (auto why = check_event_hubs_name(*consumer_group, 50)) {
+        s.problem("consumer_group", fmt::format("'{}' {}", *consumer_group, *why));
+      }
+    }
+    out.consumer_group = ConsumerGroup(*consumer_group);
+  }
+  if (start) {
+    if (*start == "earliest") {
+      out.start_position.kind = StartPosition::Kind::earliest;
+    } else if (*start == "latest") {
+      out.start_position.kind = StartPosition::Kind::latest;
+    } else if (const auto tp = parse_iso8601_utc(*start)) {
+      out.start_position = {StartPosition::Kind::enqueued_time, *tp};
+    } else {
+      s.problem("start_position", fmt::format("'{}' is not earliest, latest or an ISO 8601 "
+                                              "time with a zone such as 2026-01-31T00:00:00Z",
+                                              *start));
+    }
+  }
+  out.owner_level = owner_level;
+  if (partitions) {
+    for (const auto& p : *partitions) {
+      out.partitions.emplace_back(p);
+    }
+  }
+  if (ca_file) {
+    if (!std::ifstream(*ca_file)) {
+      s.problem("ca_file", fmt::format("cannot read the file '{}'", *ca_file));
+    }
+    out.ca_file = *ca_file;
+  }
+}
+
+void read_target(Section s, TargetConfig& out) {
+  const auto cs = s.string("connection_string", Sensitivity::secret);
+  const auto database = s.string("database");
+  const auto table = s.string("table");
+  const auto format = s.string("format");
+  const auto mapping = s.string("mapping");
+  s.finish();
+
+  bool connection_ok = false;
+  if (!cs) {
+    s.problem("connection_string", "required: the Kusto connection string (Data Source=...)");
+  } else {
+    out.connection_string = Secret(*cs);
+    auto parsed = parse_kusto_connection_string(*cs);
+    if (!parsed) {
+      s.problem("connection_string", parsed.error().message);
+    } else {
+      out.connection = std::move(parsed).value();
+      connection_ok = true;
+    }
+  }
+  if (database) {
+    out.database = DatabaseName(*database);
+  } else if (!out.connection.initial_catalog.empty()) {
+    out.database = DatabaseName(out.connection.initial_catalog);
+  } else if (connection_ok) {
+    s.problem("database", "required: set it here or as Initial Catalog in the connection string");
+  }
+  if (!out.database.value().empty()) {
+    if (auto why = check_kusto_name(out.database.value())) {
+      s.problem("database", fmt::format("'{}' {}", out.database.value(), *why));
+    }
+  }
+  if (!table) {
+    s.problem("table", "required: the default table events are ingested into");
+  } else {
+    out.table = TableName(*table);
+    if (auto why = check_kusto_name(*table)) {
+      s.problem("table", fmt::format("'{}' {}", *table, *why));
+    }
+  }
+  if (format) {
+    std::string lower = *format;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (std::find(kFormats.begin(), kFormats.end(), lower) == kFormats.end()) {
+      s.problem("format", fmt::format("'{}' is not a Kusto data format (one of json, multijson, "
+                                      "csv, tsv, psv, scsv, sohsv, txt, raw, avro, parquet, ...)",
+                                      *format));
+    }
+    out.format = lower;
+  }
+  if (mapping) {
+    if (mapping->empty()) {
+      s.problem("mapping", "must not be empty (omit it for no mapping)");
+    }
+    out.mapping = MappingName(*mapping);
+  }
+}
+
+void read_batching(Section s, BatchingConfig& out) {
+  const auto max_bytes = s.byte_size("max_bytes");
+  const auto max_events = s.integer("max_events", 1, 1'000'000);
+  const auto linger = s.duration("linger");
+  s.finish();
+  if (max_bytes) {
+    if (*max_bytes < 1024 || *max_bytes > (1ULL << 30)) {
+      s.problem("max_bytes", "must be from 1KiB to 1GiB");
+    } else {
+      out.max_bytes = *max_bytes;
+    }
+  }
+  if (max_events) {
+    out.max_events = static_cast<std::uint32_t>(*max_events);
+  }
+  if (linger) {
+    if (*linger > std::chrono::minutes(5)) {
+      s.problem("linger", "must be at most 5m");
+    } else {
+      out.linger = *linger;
+    }
+  }
+}
+
+void read_checkpoint(Section s, CheckpointConfig& out) {
+  const auto store = s.string("store");
+  const auto directory = s.string("directory");
+  const auto blob_cs = s.string("blob_connection_string", Sensitivity::secret);
+  const auto container = s.string("container");
+  const auto interval = s.duration("interval");
+  s.finish();
+  if (store) {
+    if (*store == "file") {
+      out.store = CheckpointConfig::Store::file;
+    } else if (*store == "blob") {
+      out.store = CheckpointConfig::Store::blob;
+    } else {
+      s.problem("store", fmt::format("'{}' is not a checkpoint store: use file or blob", *store));
+    }
+  }
+  if (directory) {
+    out.directory = *directory;
+  }
+  if (interval) {
+    if (*interval > std::chrono::minutes(10)) {
+      s.problem("interval", "must be at most 10m");
+    } else {
+      out.interval = *interval;
+    }
+  }
+  if (out.store == CheckpointConfig::Store::blob) {
+    if (!blob_cs) {
+      s.problem("blob_connection_string", "required with store 'blob': the Azure Storage "
+                                          "connection string");
+    } else {
+      out.blob_connection_string = Secret(*blob_cs);
+    }
+    if (!container) {
+      s.problem("container", "required with store 'blob'");
+    } else if (auto why = check_container_name(*container)) {
+      s.problem("container", fmt::format("'{}' {}", *container, *why));
+    } else {
+      out.container = *container;
+    }
+    if (directory) {
+      s.problem("directory", "applies only to store 'file'");
+    }
+  } else if (store && out.store == CheckpointConfig::Store::file) {
+    if (blob_cs) {
+      s.problem("blob_connection_string", "applies only to store 'blob'");
+    }
+    if (container) {
+      s.problem("container", "applies only to store 'blob'");
+    }
+  } else if (blob_cs || container) {
+    s.problem("store", "blob settings are given but the store is 'file' (the default); set "
+                       "store to 'blob'");
+  }
+}
+
+std::string_view start_kind_name(StartPosition::Kind kind) {
+  switch (kind) {
+  case StartPosition::Kind::earliest:
+    return "earliest";
+  case StartPosition::Kind::latest:
+    return "latest";
+  case StartPosition::Kind::enqueued_time:
+    return "enqueued-time";
+  }
+  return "?";
+}
+
+} // namespace
+
+Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
+  nlohmann::json root = nlohmann::json::object();
+  if (input.file_path) {
+    std::ifstream in(*input.file_path, std::ios::binary);
+    if (!in) {
+      return failure(ConfigProblems{{*input.file_path, "cannot read the config file"}});
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    const std::string text = buffer.str();
+    try {
+      root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
+                                   /*ignore_comments=*/true);
+    } catch (const nlohmann::json::parse_error& e) {
+      // Turn the byte offset into line:column; nlohmann's own text repeats the input.
+      std::size_t line = 1;
+      std::size_t column = 1;
+      for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+          ++line;
+          column = 1;
+        } else {
+          ++column;
+        }
+      }
+      return failure(ConfigProblems{
+          {fmt::format("{}:{}:{}", *input.file_path, line, column), "invalid JSON"}});
+    }
+    if (!root.is_object()) {
+      return failure(ConfigProblems{{*input.file_path, "the config must be a JSON object"}});
+    }
+  }
+
+  ConfigReader reader(root, input.environment);
+  Section top(reader);
+  Config config;
+
+  const std::size_t count = top.array_size("connections");
+  for (std::size_t i = 0; i < count; ++i) {
+    Section c = top.element("connections", i);
+    ConnectionConfig connection;
+    const auto name = c.string("name");
+    connection.name = name ? *name : fmt::format("connection-{}", i);
+    if (auto why = check_event_hubs_name(connection.name, 64)) {
+      c.problem("name", fmt::format("'{}' {}", connection.name, *why));
+    }
+    for (const auto& other : config.connections) {
+      if (other.name == connection.name) {
+        c.problem("name", fmt::format("'{}' is used by another connection", connection.name));
+      }
+    }
+    read_source(c.section("source"), connection.source, config.warnings);
+    read_target(c.section("target"), connection.target);
+    read_batching(c.section("batching"), connection.batching);
+    c.finish();
+    config.connections.push_back(std::move(connection));
+  }
+  if (count == 0) {
+    reader.problem("connections", "at least one connection (a source hub and a Kusto target) "
+                                  "is required");
+  }
+
+  read_checkpoint(top.section("checkpoint"), config.checkpoint);
+
+  {
+    Section ops = top.section("ops");
+    const auto address = ops.string("address");
+    const auto port = ops.integer("port", 0, 65535);
+    ops.finish();
+    if (address) {
+      config.ops.address = *address;
+    }
+    if (port) {
+      config.ops.port = static_cast<std::uint16_t>(*port);
+    }
+  }
+  {
+    Section log = top.section("log");
+    const auto level = log.string("level");
+    const auto format = log.string("format");
+    log.finish();
+    if (level) {
+      if (const auto l = parse_log_level(*level)) {
+        config.log.level = *l;
+      } else {
+        log.problem("level", fmt::format("'{}' is not a log level: trace, debug, info, warn, "
+                                         "error, critical or off",
+                                         *level));
+      }
+    }
+    if (format) {
+      if (const auto f = parse_log_format(*format)) {
+        config.log.format = *f;
+      } else {
+        log.problem("format", fmt::format("'{}' is not a log format: text or json", *format));
+      }
+    }
+  }
+  {
+    Section shutdown = top.section("shutdown");
+    const auto deadline = shutdown.duration("drain_deadline");
+    shutdown.finish();
+    if (deadline) {
+      if (*deadline < std::chrono::seconds(1) || *deadline > std::chrono::minutes(10)) {
+        shutdown.problem("drain_deadline", "must be from 1s to 10m");
+      } else {
+        config.drain_deadline = *deadline;
+      }
+    }
+  }
+  top.finish();
+  reader.finish();
+
+  if (!reader.problems().empty()) {
+    return failure(reader.problems());
+  }
+  config.secret_origins = reader.secret_origins();
+  return config;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  const std::string prefix = std::string(ConfigReader::kEnvPrefix) + "_";
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos || entry.substr(0, prefix.size()) != prefix) {
+      continue;
+    }
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+nlohmann::json to_masked_json(const Config& config) {
+  using nlohmann::json;
+  json connections = json::array();
+  for (const auto& c : config.connections) {
+    json source = {
+        {"connection_string", redact_connection_string(c.source.connection_string.reveal())},
+        {"kind", std::holds_alternative<IotHubConnectionString>(c.source.connection)
+                     ? "iot_hub"
+                     : "event_hubs"},
+        {"consumer_group", c.source.consumer_group.value()},
+        {"start_position", std::string(start_kind_name(c.source.start_position.kind))},
+    };
+    if (!c.source.event_hub.value().empty()) {
+      source["event_hub"] = c.source.event_hub.value();
+    }
+    if (c.source.start_position.kind == StartPosition::Kind::enqueued_time) {
+      source["start_position"] = format_iso8601_utc(c.source.start_position.enqueued_time);
+    }
+    if (c.source.owner_level) {
+      source["owner_level"] = *c.source.owner_level;
+    }
+    if (!c.source.partitions.empty()) {
+      json parts = json::array();
+      for (const auto& p : c.source.partitions) {
+        parts.push_back(p.value());
+      }
+      source["partitions"] = parts;
+    }
+    if (!c.source.ca_file.empty()) {
+      source["ca_file"] = c.source.ca_file;
+    }
+    json target = {
+        {"connection_string", redact_connection_string(c.target.connection_string.reveal())},
+        {"data_source", c.target.connection.data_source()},
+        {"auth", std::string(to_string(c.target.connection.auth))},
+        {"database", c.target.database.value()},
+        {"table", c.target.table.value()},
+        {"format", c.target.format},
+    };
+    if (c.target.mapping) {
+      target["mapping"] = c.target.mapping->value();
+    }
+    connections.push_back({{"name", c.name},
+                           {"source", source},
+                           {"target", target},
+                           {"batching",
+                            {{"max_bytes", c.batching.max_bytes},
+                             {"max_events", c.batching.max_events},
+                             {"linger", fmt::format("{}ms", c.batching.linger.count())}}}});
+  }
+  json checkpoint = {{"interval", fmt::format("{}ms", config.checkpoint.interval.count())}};
+  if (config.checkpoint.store == CheckpointConfig::Store::file) {
+    checkpoint["store"] = "file";
+    checkpoint["directory"] = config.checkpoint.directory;
+  } else {
+    checkpoint["store"] = "blob";
+    checkpoint["blob_connection_string"] =
+        redact_connection_string(config.checkpoint.blob_connection_string.reveal());
+    checkpoint["container"] = config.checkpoint.container;
+  }
+  json out = {
+      {"connections", connections},
+      {"checkpoint", checkpoint},
+      {"ops", {{"address", config.ops.address}, {"port", config.ops.port}}},
+      {"log",
+       {{"level", std::string(spdlog::level::to_string_view(config.log.level).data(),
+                              spdlog::level::to_string_view(config.log.level).size())},
+        {"format", config.log.format == LogFormat::json ? "json" : "text"}}},
+      {"shutdown", {{"drain_deadline", fmt::format("{}ms", config.drain_deadline.count())}}},
+  };
+  if (!config.secret_origins.empty()) {
+    out["secret_sources"] = config.secret_origins;
+  }
+  return out;
+}
+
+} // namespace hub2kusto::app

@@ -1,0 +1,112 @@
+#pragma once
+// hub2kusto's configuration: one JSON file (comments allowed), every setting overridable from
+// the environment, secrets readable from files. See config_reader.hpp for the rules and
+// deploy/examples/ for annotated files.
+//
+// load_config() returns the typed configuration or every problem found, each naming its
+// setting; main prints them and exits 2 (STYLE.md principle 12).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/common.h>
+
+#include "app/config_reader.hpp"
+#include "common/hub_connection_string.hpp"
+#include "common/kusto_connection_string.hpp"
+#include "common/logging.hpp"
+#include "common/result.hpp"
+#include "common/secret.hpp"
+#include "common/types.hpp"
+
+namespace hub2kusto::app {
+
+struct StartPosition {
+  enum class Kind { earliest, latest, enqueued_time };
+  Kind kind = Kind::earliest;
+  std::chrono::system_clock::time_point enqueued_time{}; // with Kind::enqueued_time
+};
+
+struct SourceConfig {
+  Secret connection_string; // as given; printed only through redaction
+  HubConnectionString connection;
+  EventHubName event_hub; // EntityPath or the `event_hub` setting (Event Hubs only)
+  ConsumerGroup consumer_group{"$Default"};
+  StartPosition start_position;
+  std::optional<std::int64_t> owner_level; // epoch; none = non-exclusive receivers
+  std::vector<PartitionId> partitions;     // empty = every partition of the hub
+  std::string ca_file;                     // empty = the system CA bundle
+};
+
+struct TargetConfig {
+  Secret connection_string;
+  KustoConnectionString connection;
+  DatabaseName database;
+  TableName table;
+  std::string format = "json";        // a Kusto data format name, lower case
+  std::optional<MappingName> mapping; // ingestion mapping reference on the table
+};
+
+struct BatchingConfig {
+  std::uint64_t max_bytes = 4ULL << 20; // the streaming ingestion request limit
+  std::uint32_t max_events = 10'000;
+  std::chrono::milliseconds linger{1'000};
+};
+
+struct ConnectionConfig {
+  std::string name;
+  SourceConfig source;
+  TargetConfig target;
+  BatchingConfig batching;
+};
+
+struct CheckpointConfig {
+  enum class Store { file, blob };
+  Store store = Store::file;
+  std::string directory = "checkpoints";     // Store::file
+  Secret blob_connection_string;             // Store::blob (Azure Storage connection string)
+  std::string container;                     // Store::blob
+  std::chrono::milliseconds interval{5'000}; // how often positions are written at most
+};
+
+struct OpsConfig {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 8080;
+};
+
+struct LogConfig {
+  spdlog::level::level_enum level = spdlog::level::info;
+  LogFormat format = LogFormat::text;
+};
+
+struct Config {
+  std::vector<ConnectionConfig> connections;
+  CheckpointConfig checkpoint;
+  OpsConfig ops;
+  LogConfig log;
+  std::chrono::milliseconds drain_deadline{30'000}; // shutdown: flush and checkpoint by then
+  std::vector<std::string> warnings; // not fatal, e.g. ignored connection-string keys
+  std::vector<std::string> secret_origins;
+};
+
+struct ConfigInput {
+  std::optional<std::string> file_path; // none: environment only
+  std::map<std::string, std::string> environment;
+};
+
+using ConfigProblems = std::vector<ConfigProblem>;
+
+Result<Config, ConfigProblems> load_config(const ConfigInput& input);
+
+// The environment of this process (HUB2KUSTO_* variables only).
+std::map<std::string, std::string> process_environment();
+
+// The effective configuration with every secret masked, for `check-config`.
+nlohmann::json to_masked_json(const Config& config);
+
+} // namespace hub2kusto::app

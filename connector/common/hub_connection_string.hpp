@@ -1,0 +1,65 @@
+#pragma once
+// Event Hubs and IoT Hub connection strings (eventhubs-amqp.md §1).
+//
+//   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>
+//     [;EntityPath=<hub>][;UseDevelopmentEmulator=true]
+//   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature sr=...
+//   HostName=<hub>.azure-devices.net;SharedAccessKeyName=<policy>;SharedAccessKey=<base64 key>
+//
+// Keys are case-insensitive and values may contain '='. Unknown keys are ignored, as every
+// SDK does, and reported in `ignored_keys` so the caller can warn about a likely typo.
+// Error messages name the key and never contain a key, signature or token.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/secret.hpp"
+
+namespace hub2kusto {
+
+struct EventHubsConnectionString {
+  std::string host;                  // namespace FQDN (or emulator host)
+  std::optional<std::uint16_t> port; // explicit port from Endpoint, if any
+  std::string entity_path;           // the Event Hub name; empty when not given
+  std::string key_name;              // SharedAccessKeyName; empty with a prebuilt signature
+  Secret key;                        // SharedAccessKey: used as UTF-8 bytes, never decoded
+  Secret shared_access_signature;    // prebuilt token; cannot be renewed
+  std::chrono::sys_seconds signature_expiry{}; // `se` of the prebuilt token
+  bool use_development_emulator = false;
+  std::vector<std::string> ignored_keys;
+
+  bool uses_tls() const { return !use_development_emulator; }
+  // 5671 (AMQPS) or, for the emulator, 5672 (plain AMQP), unless Endpoint names a port.
+  std::uint16_t amqp_port() const;
+  // The SAS resource for a hub on this namespace: sb://<host>/<hub> (eventhubs-amqp.md §2).
+  std::string resource_uri(std::string_view hub) const;
+};
+
+struct IotHubConnectionString {
+  std::string host;                      // <hub>.azure-devices.net
+  std::optional<std::uint16_t> port;     // hub2kusto extension: HostName=<host>:<port> (emulator)
+  std::string hub_name;                  // first DNS label of host: used in SASL PLAIN user names
+  std::string key_name;                  // service policy, e.g. iothubowner or service
+  Secret key;                            // base64; decoded before signing (eventhubs-amqp.md §2)
+  bool use_development_emulator = false; // hub2kusto extension: plain AMQP for the emulator
+  std::vector<std::string> ignored_keys;
+
+  bool uses_tls() const { return !use_development_emulator; }
+  std::uint16_t amqp_port() const;
+};
+
+using HubConnectionString = std::variant<EventHubsConnectionString, IotHubConnectionString>;
+
+Result<EventHubsConnectionString> parse_event_hubs_connection_string(std::string_view text);
+Result<IotHubConnectionString> parse_iot_hub_connection_string(std::string_view text);
+
+// Event Hubs when the string has `Endpoint`, IoT Hub when it has `HostName` and no `Endpoint`.
+Result<HubConnectionString> parse_hub_connection_string(std::string_view text);
+
+} // namespace hub2kusto

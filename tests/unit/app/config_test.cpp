@@ -1,0 +1,214 @@
+#include "app/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace hub2kusto::app {
+namespace {
+
+constexpr const char* kHub =
+    "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=listen;"
+    "SharedAccessKey=S3cr3tKeyValueZZZ=;EntityPath=telemetry";
+constexpr const char* kKusto =
+    "Data Source=https://c.westeurope.kusto.windows.net;Initial Catalog=Telemetry;"
+    "AAD Federated Security=True;Application Client Id=app;Application Key=S3cr3tAppKeyZZZ;"
+    "Authority Id=tenant";
+
+class ConfigTest : public ::testing::Test {
+protected:
+  std::string write(const std::string& name, const std::string& content) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << content;
+    return path.string();
+  }
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hub2kusto_config_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigTest, MinimalFileGetsTheDocumentedDefaults) {
+  const auto path = write("c.json", std::string(R"({
+    // comments are allowed
+    "connections": [{
+      "source": {"connection_string": ")") +
+                                        kHub + R"("},
+      "target": {"connection_string": ")" +
+                                        kKusto + R"(", "table": "Events"}
+    }]
+  })");
+  auto config = load_config({path, {}});
+  ASSERT_TRUE(config) << config.error().front().setting << ": " << config.error().front().message;
+  ASSERT_EQ(config->connections.size(), 1u);
+  const auto& c = config->connections[0];
+  EXPECT_EQ(c.name, "connection-0");
+  EXPECT_EQ(c.source.event_hub.value(), "telemetry");
+  EXPECT_EQ(c.source.consumer_group.value(), "$Default");
+  EXPECT_EQ(c.source.start_position.kind, StartPosition::Kind::earliest);
+  EXPECT_EQ(c.target.database.value(), "Telemetry"); // from Initial Catalog
+  EXPECT_EQ(c.target.table.value(), "Events");
+  EXPECT_EQ(c.target.format, "json");
+  EXPECT_EQ(c.target.connection.auth, KustoAuth::application_key);
+  EXPECT_EQ(c.batching.max_bytes, 4u << 20);
+  EXPECT_EQ(config->checkpoint.store, CheckpointConfig::Store::file);
+  EXPECT_EQ(config->ops.port, 8080);
+  EXPECT_EQ(config->drain_deadline, std::chrono::seconds(30));
+}
+
+TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
+  auto config =
+      load_config({std::nullopt,
+                   {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                    {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                    {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"},
+                    {"HUB2KUSTO_CONNECTIONS_0_SOURCE_START_POSITION", "2026-01-01T00:00:00Z"},
+                    {"HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "200ms"},
+                    {"HUB2KUSTO_LOG_FORMAT", "json"},
+                    {"HUB2KUSTO_OPS_PORT", "9090"}}});
+  ASSERT_TRUE(config) << config.error().front().setting << ": " << config.error().front().message;
+  const auto& c = config->connections[0];
+  EXPECT_EQ(c.source.start_position.kind, StartPosition::Kind::enqueued_time);
+  EXPECT_EQ(c.batching.linger, std::chrono::milliseconds(200));
+  EXPECT_EQ(config->log.format, LogFormat::json);
+  EXPECT_EQ(config->ops.port, 9090);
+}
+
+TEST_F(ConfigTest, SecretsFromMountedFiles) {
+  const auto hub = write("hub", std::string(kHub) + "\n");
+  const auto kusto = write("kusto", kKusto);
+  const auto path = write("c.json", R"({"connections":[{"source":{"connection_string_file":")" +
+                                        hub + R"("},"target":{"table":"T"}}]})");
+  auto config =
+      load_config({path, {{"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING_FILE", kusto}}});
+  ASSERT_TRUE(config) << config.error().front().setting << ": " << config.error().front().message;
+  EXPECT_EQ(config->connections[0].source.connection_string.reveal(), kHub);
+  EXPECT_EQ(config->connections[0].target.connection_string.reveal(), kKusto);
+  ASSERT_EQ(config->secret_origins.size(), 2u);
+}
+
+TEST_F(ConfigTest, ReportsEveryProblemAtOnce) {
+  const auto path = write("c.json", std::string(R"({
+    "connections": [{
+      "source": {"connection_string": "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=r",
+                 "consumer_group": "bad group!", "start_position": "yesterday"},
+      "target": {"connection_string": ")") +
+                                        kKusto + R"(", "format": "xml",
+                 "batching": {}},
+      "batchng": {}
+    }],
+    "log": {"level": "loud"},
+    "checkpoint": {"store": "blob"}
+  })");
+  auto config = load_config({path, {{"HUB2KUSTO_OPS_PROT", "1"}}});
+  ASSERT_FALSE(config);
+  const std::vector<ConfigProblem> expected = {
+      {"connections[0].source.connection_string",
+       "Event Hubs connection string: 'SharedAccessKey' is missing ('SharedAccessKeyName' is "
+       "set)"},
+      {"connections[0].source.consumer_group",
+       "'bad group!' may contain only letters, digits, '.', '-' and '_'"},
+      {"connections[0].source.start_position",
+       "'yesterday' is not earliest, latest or an ISO 8601 time with a zone such as "
+       "2026-01-31T00:00:00Z"},
+      {"connections[0].target.batching", "unknown setting"},
+      {"connections[0].target.table", "required: the default table events are ingested into"},
+      {"connections[0].target.format",
+       "'xml' is not a Kusto data format (one of json, multijson, csv, tsv, psv, scsv, sohsv, "
+       "txt, raw, avro, parquet, ...)"},
+      {"connections[0].batchng", "unknown setting (did you mean 'batching'?)"},
+      {"checkpoint.blob_connection_string",
+       "required with store 'blob': the Azure Storage connection string"},
+      {"checkpoint.container", "required with store 'blob'"},
+      {"log.level", "'loud' is not a log level: trace, debug, info, warn, error, critical or off"},
+      {"HUB2KUSTO_OPS_PROT", "unknown environment variable: no setting has this name"},
+  };
+  EXPECT_EQ(config.error(), expected);
+}
+
+TEST_F(ConfigTest, NoProblemMessageContainsASecret) {
+  const auto path = write("c.json", R"({"connections":[{
+      "source": {"connection_string": "Endpoint=sb://h/;SharedAccessKey=S3cr3tKeyValueZZZ="},
+      "target": {"connection_string": "Data Source=https://c;AppKey=S3cr3tAppKeyZZZ", "table": "T"}}]})");
+  auto config = load_config({path, {}});
+  ASSERT_FALSE(config);
+  ASSERT_EQ(config.error().size(), 2u);
+  for (const auto& p : config.error()) {
+    EXPECT_EQ(p.message.find("S3cr3t"), std::string::npos) << p.setting;
+  }
+}
+
+TEST_F(ConfigTest, InvalidJsonNamesLineAndColumn) {
+  const auto path = write("c.json", "{\n  \"connections\": [\n    {,}\n  ]\n}\n");
+  auto config = load_config({path, {}});
+  ASSERT_FALSE(config);
+  ASSERT_EQ(config.error().size(), 1u);
+  EXPECT_EQ(config.error()[0].setting, path + ":3:6");
+  EXPECT_EQ(config.error()[0].message, "invalid JSON");
+}
+
+TEST_F(ConfigTest, MissingFileAndNoConnections) {
+  auto missing = load_config({(dir_ / "nope.json").string(), {}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error()[0].message, "cannot read the config file");
+  auto empty = load_config({std::nullopt, {}});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error()[0],
+            (ConfigProblem{"connections", "at least one connection (a source hub and a Kusto "
+                                          "target) is required"}));
+}
+
+TEST_F(ConfigTest, EventHubNameRules) {
+  const std::string no_entity = "Endpoint=sb://myns.servicebus.windows.net/;"
+                                "SharedAccessKeyName=r;SharedAccessKey=k";
+  auto missing = load_config({std::nullopt,
+                              {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", no_entity},
+                               {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                               {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"}}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error()[0],
+            (ConfigProblem{"connections[0].source.event_hub",
+                           "required: the connection string has no EntityPath, so name the "
+                           "Event Hub here"}));
+  auto conflict = load_config({std::nullopt,
+                               {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                                {"HUB2KUSTO_CONNECTIONS_0_SOURCE_EVENT_HUB", "other"},
+                                {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                                {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"}}});
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error()[0].message,
+            "'other' differs from the connection string's EntityPath 'telemetry'");
+}
+
+TEST_F(ConfigTest, MaskedJsonHasNoSecret) {
+  auto config = load_config({std::nullopt,
+                             {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"}}});
+  ASSERT_TRUE(config);
+  const std::string dumped = to_masked_json(*config).dump();
+  EXPECT_EQ(dumped.find("S3cr3t"), std::string::npos);
+  EXPECT_NE(dumped.find("SharedAccessKey=***"), std::string::npos);
+  EXPECT_NE(dumped.find("Application Key=***"), std::string::npos);
+  EXPECT_NE(dumped.find("\"auth\":\"application key\""), std::string::npos);
+}
+
+TEST_F(ConfigTest, IgnoredConnectionStringKeysBecomeWarnings) {
+  auto config = load_config(
+      {std::nullopt,
+       {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", std::string(kHub) + ";Foo=bar"},
+        {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+        {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"}}});
+  ASSERT_TRUE(config);
+  ASSERT_EQ(config->warnings.size(), 1u);
+  EXPECT_EQ(config->warnings[0],
+            "connections[0].source.connection_string: ignored unknown key 'Foo'");
+}
+
+} // namespace
+} // namespace hub2kusto::app
