@@ -7,6 +7,7 @@ find_package(ZLIB REQUIRED)      # zlib1g-dev
 find_package(nlohmann_json 3.11 REQUIRED) # nlohmann-json3-dev
 find_package(spdlog REQUIRED)    # libspdlog-dev (with libfmt-dev)
 find_package(cpprestsdk REQUIRED) # libcpprest-dev
+find_package(simdjson REQUIRED) # libsimdjson-dev: the mapping engine's JSON parser (bench/REPORT.md)
 
 # Qpid Proton C++ (libqpid-proton-cpp12-dev). Debian's libqpid-proton-cpp.pc names .pc files
 # that the package does not ship, so the libraries are located directly.

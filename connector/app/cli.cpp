@@ -1,5 +1,6 @@
 #include "app/cli.hpp"
 
+#include <iostream>
 #include <optional>
 #include <ostream>
 
@@ -10,6 +11,7 @@
 #include <spdlog/version.h>
 
 #include "app/config.hpp"
+#include "app/map_command.hpp"
 #include "app/version.hpp"
 #include "common/logging.hpp"
 
@@ -24,6 +26,7 @@ Usage: hub2kusto <command> [options]
 Commands:
   run            run the bridge with a configuration
   check-config   validate a configuration and print it with secrets masked
+  map            preview what an ingestion mapping makes of sample events
   version        print the version and the libraries it was built with
   help           print this help
 
@@ -205,6 +208,9 @@ int run_cli(const std::vector<std::string>& args, std::map<std::string, std::str
   }
   if (command == "check-config") {
     return cmd_check_config(args, std::move(environment), out, err);
+  }
+  if (command == "map") {
+    return run_map_command(args, std::cin, out, err);
   }
   if (command == "version" || command == "--version") {
     return cmd_version(args, out, err);
