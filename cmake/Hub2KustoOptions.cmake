@@ -23,3 +23,11 @@ if(HUB2KUSTO_SANITIZE)
   target_compile_options(hub2kusto_build_options INTERFACE ${_h2k_san})
   target_link_options(hub2kusto_build_options INTERFACE ${_h2k_san})
 endif()
+
+if(HUB2KUSTO_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "HUB2KUSTO_FUZZ needs clang (CXX=clang++)")
+  endif()
+  # Coverage instrumentation for every library a fuzz target links.
+  target_compile_options(hub2kusto_build_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

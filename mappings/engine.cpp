@@ -64,32 +64,32 @@ void append_json_string(std::string& out, std::string_view s) {
 void append_csv_field(std::string& out, std::string_view s) {
   bool needs_quotes = false;
   for (const char c : s) {
-    if (c == ',' || c == '"' || c == '\n' || c == '\r') {
-      needs_quotes = true;
-      break;
-    }
+    needs_quotes |= (c == ',') | (c == '"') | (c == '\n') | (c == '\r');
   }
   if (!needs_quotes) {
     out.append(s);
     return;
   }
   out += '"';
-  for (const char c : s) {
-    if (c == '"') {
-      out += '"';
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '"') {
+      out.append(s.data() + run, i + 1 - run); // through the quote, which is then doubled
+      run = i;
     }
-    out += c;
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
 // Paths other columns map, relative to a DropMappedFields column's object.
 struct DropNode {
-  std::vector<std::pair<std::string, DropNode>> children;
+  std::string key; // the member this node stands for (empty at the root)
   bool leaf = false;
-  const DropNode* child(std::string_view key) const {
-    for (const auto& [k, n] : children) {
-      if (k == key) {
+  std::vector<DropNode> children;
+  const DropNode* child(std::string_view name) const {
+    for (const auto& n : children) {
+      if (n.key == name) {
         return &n;
       }
     }
@@ -940,6 +940,8 @@ struct Mapper::Impl {
       static_cast<void>(parsed);
     } catch (const nlohmann::json::parse_error& e) {
       return e.byte > 0 ? e.byte - 1 : 0;
+    } catch (const nlohmann::json::exception&) {
+      return std::nullopt; // valid syntax that nlohmann cannot hold (a huge number)
     }
     return std::nullopt;
   }
@@ -963,9 +965,17 @@ struct Mapper::Impl {
     return true;
   }
 
-  void map_json(std::string_view body) {
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy.
+  const char* load_padded(std::string_view body) {
     padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
-    std::memcpy(padded.data(), body.data(), body.size());
+    if (!body.empty()) {
+      std::memcpy(padded.data(), body.data(), body.size());
+    }
+    return padded.data();
+  }
+
+  void map_json(std::string_view body) {
+    load_padded(body);
     // JSON lines with several records, and multijson, go through the document stream;
     // the common single-record body is parsed in one go.
     std::string_view trimmed = body;
@@ -1297,14 +1307,14 @@ Result<Mapper> Mapper::create(MapperOptions options) {
       DropNode* node = &c.drop;
       for (std::size_t s = c.path.size(); s < other.path.size() && other.path[s].index < 0; ++s) {
         DropNode* next = nullptr;
-        for (auto& [k, n] : node->children) {
-          if (k == other.path[s].key) {
+        for (auto& n : node->children) {
+          if (n.key == other.path[s].key) {
             next = &n;
           }
         }
         if (next == nullptr) {
-          node->children.emplace_back(other.path[s].key, DropNode{});
-          next = &node->children.back().second;
+          node->children.push_back(DropNode{other.path[s].key, false, {}});
+          next = &node->children.back();
         }
         node = next;
         if (s + 1 == other.path.size()) {
@@ -1338,24 +1348,7 @@ const EventOutcome& Mapper::map(const EventInput& event, std::string& out) {
     body = m.inflated;
   }
   if (mapping_kind_of(m.format) == MappingKind::json) {
-    if (m.format == DataFormat::singlejson) {
-      m.format = DataFormat::json;
-      std::string_view trimmed = body;
-      m.padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
-      std::memcpy(m.padded.data(), body.data(), body.size());
-      element doc;
-      const auto err = m.parser.parse(m.padded.data(), body.size(), false).get(doc);
-      m.format = DataFormat::singlejson;
-      m.record = 1;
-      if (err != simdjson::SUCCESS) {
-        const auto at = Impl::json_error_offset(trimmed);
-        m.reject(1, at, Impl::malformed_message(at, err));
-      } else {
-        m.json_record(doc, 0);
-      }
-    } else {
-      m.map_json(body);
-    }
+    m.map_json(body); // singlejson is always one document
   } else {
     m.map_tabular(body);
   }

@@ -209,6 +209,8 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
     doc = json::parse(json_text);
   } catch (const json::parse_error& e) {
     return Error{"mapping: invalid JSON at byte " + std::to_string(e.byte)};
+  } catch (const json::exception&) {
+    return Error{"mapping: invalid JSON (a number out of range)"}; // out_of_range.406
   }
   if (!doc.is_array()) {
     return Error{"mapping: expected a JSON array of column mappings"};

@@ -228,7 +228,8 @@ std::optional<std::int64_t> parse_rfc(std::string_view s) {
   return to_ticks(y, static_cast<unsigned>(mo), d, h, mi, sec, 0, 0);
 }
 
-void append_digits(std::string& out, std::uint64_t value, int width) {
+// Writes `value` with at least `width` digits at `p`; returns the end.
+char* put_digits(char* p, std::uint64_t value, int width) {
   char buffer[24];
   int n = 0;
   do {
@@ -236,11 +237,18 @@ void append_digits(std::string& out, std::uint64_t value, int width) {
     value /= 10;
   } while (value != 0);
   for (int i = n; i < width; ++i) {
-    out += '0';
+    *p++ = '0';
   }
   while (n > 0) {
-    out += buffer[--n];
+    *p++ = buffer[--n];
   }
+  return p;
+}
+
+char* put_two(char* p, std::uint64_t value) {
+  p[0] = static_cast<char>('0' + value / 10);
+  p[1] = static_cast<char>('0' + value % 10);
+  return p + 2;
 }
 
 int hex_digit(char c) {
@@ -281,20 +289,22 @@ void append_datetime(std::string& out, std::int64_t ticks) {
     --days;
   }
   const Civil c = civil_from_days(days);
-  append_digits(out, static_cast<std::uint64_t>(c.year), 4);
-  out += '-';
-  append_digits(out, c.month, 2);
-  out += '-';
-  append_digits(out, c.day, 2);
-  out += 'T';
-  append_digits(out, static_cast<std::uint64_t>(rest / 3600), 2);
-  out += ':';
-  append_digits(out, static_cast<std::uint64_t>(rest / 60 % 60), 2);
-  out += ':';
-  append_digits(out, static_cast<std::uint64_t>(rest % 60), 2);
-  out += '.';
-  append_digits(out, static_cast<std::uint64_t>(fraction), 7);
-  out += 'Z';
+  char buffer[40];
+  char* p = put_digits(buffer, static_cast<std::uint64_t>(c.year), 4);
+  *p++ = '-';
+  p = put_two(p, c.month);
+  *p++ = '-';
+  p = put_two(p, c.day);
+  *p++ = 'T';
+  p = put_two(p, static_cast<std::uint64_t>(rest / 3600));
+  *p++ = ':';
+  p = put_two(p, static_cast<std::uint64_t>(rest / 60 % 60));
+  *p++ = ':';
+  p = put_two(p, static_cast<std::uint64_t>(rest % 60));
+  *p++ = '.';
+  p = put_digits(p, static_cast<std::uint64_t>(fraction), 7);
+  *p++ = 'Z';
+  out.append(buffer, p);
 }
 
 std::optional<std::int64_t> parse_timespan(std::string_view text) {
@@ -347,28 +357,31 @@ std::optional<std::int64_t> parse_timespan(std::string_view text) {
 }
 
 void append_timespan(std::string& out, std::int64_t ticks) {
-  std::uint64_t t =
+  const std::uint64_t t =
       ticks < 0 ? static_cast<std::uint64_t>(-(ticks + 1)) + 1 : static_cast<std::uint64_t>(ticks);
+  char buffer[48];
+  char* p = buffer;
   if (ticks < 0) {
-    out += '-';
+    *p++ = '-';
   }
   const std::uint64_t fraction = t % kTicksPerSecond;
   std::uint64_t seconds = t / kTicksPerSecond;
   const std::uint64_t days = seconds / 86400;
   seconds %= 86400;
   if (days > 0) {
-    append_digits(out, days, 1);
-    out += '.';
+    p = put_digits(p, days, 1);
+    *p++ = '.';
   }
-  append_digits(out, seconds / 3600, 2);
-  out += ':';
-  append_digits(out, seconds / 60 % 60, 2);
-  out += ':';
-  append_digits(out, seconds % 60, 2);
+  p = put_two(p, seconds / 3600);
+  *p++ = ':';
+  p = put_two(p, seconds / 60 % 60);
+  *p++ = ':';
+  p = put_two(p, seconds % 60);
   if (fraction != 0) {
-    out += '.';
-    append_digits(out, fraction, 7);
+    *p++ = '.';
+    p = put_digits(p, fraction, 7);
   }
+  out.append(buffer, p);
 }
 
 bool append_guid(std::string& out, std::string_view text) {
@@ -385,9 +398,11 @@ bool append_guid(std::string& out, std::string_view text) {
       return false;
     }
   }
-  for (const char c : text) {
-    out += lower(c);
+  char buffer[36];
+  for (std::size_t i = 0; i < 36; ++i) {
+    buffer[i] = lower(text[i]);
   }
+  out.append(buffer, 36);
   return true;
 }
 

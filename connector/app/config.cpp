@@ -333,6 +333,8 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
       }
       return failure(ConfigProblems{
           {fmt::format("{}:{}:{}", *input.file_path, line, column), "invalid JSON"}});
+    } catch (const nlohmann::json::exception&) {
+      return failure(ConfigProblems{{*input.file_path, "invalid JSON: a number is out of range"}});
     }
     if (!root.is_object()) {
       return failure(ConfigProblems{{*input.file_path, "the config must be a JSON object"}});

@@ -72,6 +72,9 @@ std::optional<Properties> read_properties(const std::string& path, std::ostream&
   } catch (const nlohmann::json::parse_error& e) {
     err << fmt::format("hub2kusto map: {}: invalid JSON at byte {}\n", path, e.byte);
     return std::nullopt;
+  } catch (const nlohmann::json::exception&) {
+    err << fmt::format("hub2kusto map: {}: invalid JSON (a number out of range)\n", path);
+    return std::nullopt;
   }
   if (!doc.is_object()) {
     err << fmt::format("hub2kusto map: {}: expected a JSON object of property values\n", path);

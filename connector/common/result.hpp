@@ -18,7 +18,9 @@ struct Error {
 
 template <typename E> struct Failure { E error; };
 
-template <typename E> Failure<std::decay_t<E>> failure(E&& error) {
+// Text goes to the overload below, which wraps it in an Error.
+template <typename E>
+requires(!std::is_convertible_v<E, std::string>) Failure<std::decay_t<E>> failure(E&& error) {
   return Failure<std::decay_t<E>>{std::forward<E>(error)};
 }
 

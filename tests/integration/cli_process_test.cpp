@@ -33,7 +33,8 @@ std::string read_all(int fd) {
 
 // Runs the binary with exactly `env` as its environment; stdout and stderr go to temporary
 // files so neither pipe can fill up while the other is read.
-Outcome run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+Outcome run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+            const std::string& stdin_path = "/dev/null") {
   std::vector<std::string> argv_storage = {HUB2KUSTO_BINARY};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -55,6 +56,8 @@ Outcome run(const std::vector<std::string>& args, const std::map<std::string, st
   FILE* err_file = std::tmpfile();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    const int in = ::open(stdin_path.c_str(), O_RDONLY);
+    ::dup2(in, 0);
     ::dup2(::fileno(out_file), 1);
     ::dup2(::fileno(err_file), 2);
     ::execve(argv[0], argv.data(), envp.data());
@@ -164,6 +167,25 @@ TEST_F(CliProcess, RunWithAValidConfigSaysThereIsNoDataPathYet) {
   EXPECT_NE(r.err.find("\"level\":\"error\""), std::string::npos);
   EXPECT_NE(r.err.find("no data path yet"), std::string::npos);
   EXPECT_EQ(r.err.find("S3cr3t"), std::string::npos);
+}
+
+TEST_F(CliProcess, MapPreviewsTheExampleMappingFromStdin) {
+  const std::string examples = std::string(HUB2KUSTO_SOURCE_DIR) + "/mappings/examples/";
+  std::ifstream schema_file(examples + "telemetry.schema");
+  std::string schema;
+  std::getline(schema_file, schema);
+  const auto r = run({"map", "--schema", schema, "--mapping", examples + "telemetry_mapping.json"},
+                     {}, examples + "telemetry_events.jsonl");
+  EXPECT_EQ(r.code, 1); // the third sample event is cut short on purpose
+  EXPECT_EQ(r.out, "2026-11-24T10:00:00.1230000Z,dev-00042,21.53,45,ok,plant-3,"
+                   "\"{\"\"fw\"\":\"\"1.2.3\"\",\"\"mode\"\":\"\"auto\"\"}\"\n"
+                   "2026-11-24T10:00:01.4560000Z,dev-00043,,46,warning,plant-3,"
+                   "\"{\"\"fw\"\":\"\"1.2.4\"\",\"\"mode\"\":\"\"eco\"\"}\"\n");
+  EXPECT_EQ(r.err.rfind("line 2: column Temperature: 'n/a' is not a valid real\n"
+                        "line 3: malformed JSON at byte 99: ",
+                        0),
+            0u)
+      << r.err;
 }
 
 TEST_F(CliProcess, UnknownEnvironmentVariableIsAnError) {

@@ -152,6 +152,13 @@ TEST_F(ConfigTest, InvalidJsonNamesLineAndColumn) {
   EXPECT_EQ(config.error()[0].message, "invalid JSON");
 }
 
+TEST_F(ConfigTest, HugeNumberIsAProblemNotACrash) {
+  const auto path = write("c.json", R"({"ops": {"port": 1E400}})");
+  auto config = load_config({path, {}});
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error()[0].message, "invalid JSON: a number is out of range");
+}
+
 TEST_F(ConfigTest, MissingFileAndNoConnections) {
   auto missing = load_config({(dir_ / "nope.json").string(), {}});
   ASSERT_FALSE(missing);

@@ -109,6 +109,8 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, BadMapping,
     ::testing::Values(
         Bad{"NotJson", "[{", MappingKind::json, "mapping: invalid JSON at byte 3"},
+        Bad{"HugeNumber", "[1E400]", MappingKind::json,
+            "mapping: invalid JSON (a number out of range)"},
         Bad{"NotArray", "{}", MappingKind::json,
             "mapping: expected a JSON array of column mappings"},
         Bad{"Empty", "[]", MappingKind::json, "mapping: the array is empty"},
