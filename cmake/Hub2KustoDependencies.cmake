@@ -29,6 +29,16 @@ foreach(_lib PROTON_CORE_LIBRARY PROTON_PROACTOR_LIBRARY)
   endif()
 endforeach()
 
+# The C API (proactor, raw deliveries), used where the C++ API hides what a test server must
+# see (tests/emulators/eventhubs/server.hpp).
+find_library(PROTON_C_LIBRARY qpid-proton)
+if(NOT PROTON_C_LIBRARY)
+  message(FATAL_ERROR "Qpid Proton C not found: run scripts/bootstrap (libqpid-proton11-dev)")
+endif()
+add_library(hub2kusto_proton_c INTERFACE)
+add_library(hub2kusto::proton_c ALIAS hub2kusto_proton_c)
+target_link_libraries(hub2kusto_proton_c INTERFACE ${PROTON_C_LIBRARY})
+
 if(HUB2KUSTO_BUILD_TESTS)
   find_package(GTest REQUIRED)   # googletest, libgtest-dev, libgmock-dev
 endif()

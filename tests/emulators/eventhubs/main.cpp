@@ -1,0 +1,143 @@
+// eventhubs-emulator: an Event Hubs-compatible AMQP 1.0 server on loopback, for tests.
+// See README.md for the flags. The first line on stdout is the port it listens on.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "server.hpp"
+
+namespace {
+
+using hub2kusto::emulator::EmulatorConfig;
+using hub2kusto::emulator::HubSpec;
+
+constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
+
+  --host HOST               listen address (default 127.0.0.1)
+  --port PORT               listen port; 0 picks a free one (default 0)
+  --namespace NAME          namespace name used in error texts (default emulatorNs1)
+  --hub NAME[:N[:CG,CG]]    a hub with N partitions (default 2) and consumer groups besides
+                            $Default; repeatable (default: one hub 'telemetry' with 4)
+  --rule NAME=KEY           a SAS rule; repeatable (default RootManageSharedAccessKey=SAS_KEY_VALUE)
+  --max-message-size BYTES  largest event or batch accepted (default 1048576)
+  --help
+
+The first line on stdout is the port. SIGTERM or SIGINT stops the server.
+)";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "eventhubs-emulator: %s\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+int to_int(const std::string& text, const std::string& flag) {
+  try {
+    std::size_t used = 0;
+    const int v = std::stoi(text, &used);
+    if (used == text.size() && v >= 0) {
+      return v;
+    }
+  } catch (const std::exception&) {
+  }
+  usage_error(flag + ": '" + text + "' is not a non-negative number");
+}
+
+HubSpec parse_hub(const std::string& text) {
+  HubSpec spec;
+  const std::size_t first = text.find(':');
+  spec.name = text.substr(0, first);
+  if (spec.name.empty()) {
+    usage_error("--hub: the name is empty");
+  }
+  if (first != std::string::npos) {
+    const std::size_t second = text.find(':', first + 1);
+    spec.partitions =
+        to_int(text.substr(first + 1,
+                           second == std::string::npos ? std::string::npos : second - first - 1),
+               "--hub");
+    if (spec.partitions < 1 || spec.partitions > 1024) {
+      usage_error("--hub: the partition count must be from 1 to 1024");
+    }
+    if (second != std::string::npos) {
+      std::string groups = text.substr(second + 1);
+      std::size_t start = 0;
+      while (start <= groups.size()) {
+        const std::size_t comma = groups.find(',', start);
+        const std::string g =
+            groups.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!g.empty()) {
+          spec.consumer_groups.push_back(g);
+        }
+        if (comma == std::string::npos) {
+          break;
+        }
+        start = comma + 1;
+      }
+    }
+  }
+  return spec;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  EmulatorConfig config;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      usage_error(a == "--host" || a == "--port" || a == "--namespace" || a == "--hub" ||
+                          a == "--rule" || a == "--max-message-size"
+                      ? a + " needs a value"
+                      : "unknown argument '" + a + "'");
+    }
+    const std::string v = argv[++i];
+    if (a == "--host") {
+      config.host = v;
+    } else if (a == "--port") {
+      config.port = to_int(v, a);
+    } else if (a == "--namespace") {
+      config.namespace_name = v;
+    } else if (a == "--hub") {
+      config.hubs.push_back(parse_hub(v));
+    } else if (a == "--rule") {
+      const std::size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) {
+        usage_error("--rule: expected NAME=KEY");
+      }
+      config.rules.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (a == "--max-message-size") {
+      config.max_message_size = static_cast<std::size_t>(to_int(v, a));
+    } else {
+      usage_error("unknown argument '" + a + "'");
+    }
+  }
+  if (config.hubs.empty()) {
+    config.hubs.push_back({"telemetry", 4, {}});
+  }
+
+  // Signals are taken by a thread of their own, which asks the loop to stop.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  hub2kusto::emulator::Server server(config);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    server.stop();
+  });
+  waiter.detach();
+  return server.run([](int port) {
+    std::printf("%d\n", port);
+    std::fflush(stdout);
+  });
+}

@@ -1,0 +1,1016 @@
+#include "server.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include <proton/codec.h>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/listener.h>
+#include <proton/netaddr.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/terminus.h>
+#include <proton/transport.h>
+
+#include <proton/annotation_key.hpp>
+#include <proton/codec/map.hpp>
+#include <proton/codec/vector.hpp>
+#include <proton/message.hpp>
+#include <proton/message_id.hpp>
+#include <proton/scalar.hpp>
+#include <proton/timestamp.hpp>
+#include <proton/value.hpp>
+
+#include "common/crypto.hpp"
+#include "common/encoding.hpp"
+#include "common/sas_token.hpp"
+#include "store.hpp"
+
+namespace hub2kusto::emulator {
+namespace {
+
+constexpr std::uint64_t kSectionHeader = 0x70;
+constexpr std::uint64_t kSectionMessageAnnotations = 0x72;
+constexpr std::uint64_t kSectionData = 0x75;
+constexpr std::uint64_t kSectionSequence = 0x76;
+constexpr std::uint64_t kSectionValue = 0x77;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t at = s.find(sep, start);
+    parts.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) {
+      return parts;
+    }
+    start = at + 1;
+  }
+}
+
+// "amqps://host/hub/x", "sb://host/hub/x", "/hub/x", "hub/x" -> "hub/x" (§5.1).
+std::string entity_path(std::string address) {
+  const std::size_t scheme = address.find("://");
+  if (scheme != std::string::npos) {
+    const std::size_t slash = address.find('/', scheme + 3);
+    address = slash == std::string::npos ? std::string() : address.substr(slash + 1);
+  }
+  while (!address.empty() && address.front() == '/') {
+    address.erase(0, 1);
+  }
+  while (!address.empty() && address.back() == '/') {
+    address.pop_back();
+  }
+  return address;
+}
+
+std::string terminus_address(pn_terminus_t* t) {
+  const char* a = pn_terminus_get_address(t);
+  return a != nullptr ? a : "";
+}
+
+std::string bytes_of(pn_bytes_t b) {
+  return std::string(b.start, b.size);
+}
+
+// The sections of an encoded AMQP message, as raw byte ranges by descriptor code.
+struct Section {
+  std::uint64_t code = 0;
+  std::string_view raw;
+};
+
+bool split_sections(std::string_view message, std::vector<Section>& out) {
+  out.clear();
+  pn_data_t* data = pn_data(0);
+  std::size_t pos = 0;
+  bool ok = true;
+  while (pos < message.size()) {
+    pn_data_clear(data);
+    const ssize_t used = pn_data_decode(data, message.data() + pos, message.size() - pos);
+    if (used <= 0) {
+      ok = false;
+      break;
+    }
+    pn_data_rewind(data);
+    if (!pn_data_next(data) || pn_data_type(data) != PN_DESCRIBED) {
+      ok = false;
+      break;
+    }
+    pn_data_enter(data);
+    pn_data_next(data);
+    const std::uint64_t code = pn_data_type(data) == PN_ULONG ? pn_data_get_ulong(data) : 0;
+    if (code < kSectionHeader || code > 0x78) {
+      ok = false;
+      break;
+    }
+    out.push_back({code, message.substr(pos, static_cast<std::size_t>(used))});
+    pos += static_cast<std::size_t>(used);
+  }
+  pn_data_free(data);
+  return ok && !out.empty();
+}
+
+// The binary payload of a data section, or the partition key of a message-annotations section.
+std::string section_binary(std::string_view raw) {
+  pn_data_t* data = pn_data(0);
+  pn_data_decode(data, raw.data(), raw.size());
+  pn_data_rewind(data);
+  pn_data_next(data);
+  pn_data_enter(data);
+  pn_data_next(data);
+  pn_data_next(data);
+  std::string out = pn_data_type(data) == PN_BINARY ? bytes_of(pn_data_get_binary(data)) : "";
+  pn_data_free(data);
+  return out;
+}
+
+std::string annotation_partition_key(std::string_view raw) {
+  pn_data_t* data = pn_data(0);
+  pn_data_decode(data, raw.data(), raw.size());
+  pn_data_rewind(data);
+  pn_data_next(data);
+  pn_data_enter(data);
+  pn_data_next(data);
+  pn_data_next(data);
+  std::string key;
+  if (pn_data_type(data) == PN_MAP) {
+    pn_data_enter(data);
+    while (pn_data_next(data)) {
+      const bool match = (pn_data_type(data) == PN_SYMBOL || pn_data_type(data) == PN_STRING) &&
+                         bytes_of(pn_data_type(data) == PN_SYMBOL
+                                      ? pn_data_get_symbol(data)
+                                      : pn_data_get_string(data)) == "x-opt-partition-key";
+      pn_data_next(data);
+      if (match && pn_data_type(data) == PN_STRING) {
+        key = bytes_of(pn_data_get_string(data));
+      }
+    }
+  }
+  pn_data_free(data);
+  return key;
+}
+
+struct Grant {
+  std::string scope; // lower-case entity path the token covers ("" = the namespace)
+  std::int64_t expires_s = 0;
+};
+
+enum class LinkKind { cbs_requests, cbs_replies, mgmt_requests, mgmt_replies, producer, consumer };
+
+struct LinkState {
+  LinkKind kind = LinkKind::producer;
+  pn_link_t* link = nullptr;
+  Hub* hub = nullptr;
+  Partition* partition = nullptr; // consumer, or a producer bound to one partition
+  std::string consumer_group;     // lower case
+  std::size_t next = 0;           // consumer: index of the next event to send
+  std::optional<std::int64_t> epoch;
+  std::string receiver_name = "nil";
+  bool presettled = false;
+  std::uint64_t tag = 0;
+  // A close requested from outside this link's connection batch.
+  std::optional<std::pair<std::string, std::string>> pending_close;
+};
+
+struct ConnectionState {
+  std::vector<Grant> grants;
+  std::vector<pn_link_t*> links;
+};
+
+} // namespace
+
+struct Server::Impl {
+  EmulatorConfig config;
+  pn_proactor_t* proactor = nullptr;
+  pn_listener_t* listener = nullptr;
+  std::vector<Hub> hubs;
+  std::unordered_map<pn_connection_t*, ConnectionState> connections;
+  std::unordered_map<pn_link_t*, LinkState> links;
+  std::function<void(int)> on_listening;
+  bool listening_failed = false;
+  bool trace = std::getenv("HUB2KUSTO_EMULATOR_TRACE") != nullptr;
+
+  explicit Impl(EmulatorConfig c) : config(std::move(c)) {
+    if (config.rules.empty()) {
+      config.rules.push_back({"RootManageSharedAccessKey", "SAS_KEY_VALUE"});
+    }
+    for (const auto& spec : config.hubs) {
+      Hub hub;
+      hub.name = spec.name;
+      hub.created_ms = now_ms();
+      for (int i = 0; i < spec.partitions; ++i) {
+        hub.partitions.push_back(Partition{std::to_string(i), {}, 0});
+      }
+      hub.consumer_groups.push_back("$Default");
+      for (const auto& cg : spec.consumer_groups) {
+        hub.consumer_groups.push_back(cg);
+      }
+      hubs.push_back(std::move(hub));
+    }
+  }
+
+  Hub* find_hub(const std::string& name) {
+    for (auto& h : hubs) {
+      if (lower(h.name) == lower(name)) {
+        return &h;
+      }
+    }
+    return nullptr;
+  }
+
+  // ---- security (§2-3) ----
+
+  // Verifies a SAS token; on success returns the grant, else the 401 description.
+  std::optional<Grant> verify_token(const std::string& token, std::string& why) {
+    const auto parsed = parse_sas_token(token);
+    if (!parsed) {
+      why = "InvalidSignature: The token has an invalid signature.";
+      return std::nullopt;
+    }
+    const SasRule* rule = nullptr;
+    for (const auto& r : config.rules) {
+      if (r.name == parsed->key_name) {
+        rule = &r;
+      }
+    }
+    const std::string expected = encoding::base64_encode(
+        crypto::hmac_sha256(rule != nullptr ? rule->key : std::string(),
+                            parsed->encoded_resource + "\n" + parsed->expiry_text));
+    if (rule == nullptr || expected != parsed->signature.reveal()) {
+      why = "InvalidSignature: The token has an invalid signature.";
+      return std::nullopt;
+    }
+    const std::int64_t expires = parsed->expires_at.time_since_epoch().count();
+    if (expires <= now_ms() / 1000) {
+      why = "ExpiredToken: The token is expired.";
+      return std::nullopt;
+    }
+    return Grant{lower(entity_path(parsed->resource)), expires};
+  }
+
+  static bool covers(const std::string& scope, const std::string& path) {
+    return scope.empty() || path == scope ||
+           (path.size() > scope.size() && path.compare(0, scope.size(), scope) == 0 &&
+            path[scope.size()] == '/');
+  }
+
+  bool authorized(pn_connection_t* c, const std::string& path) {
+    const std::int64_t now = now_ms() / 1000;
+    for (const auto& g : connections[c].grants) {
+      if (g.expires_s > now && covers(g.scope, lower(path))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- sending ----
+
+  void send_bytes(pn_link_t* link, const std::string& bytes, bool settle) {
+    LinkState& ls = links[link];
+    const std::uint64_t tag = ls.tag++;
+    pn_delivery_t* d = pn_delivery(link, pn_dtag(reinterpret_cast<const char*>(&tag), sizeof tag));
+    pn_link_send(link, bytes.data(), bytes.size());
+    pn_link_advance(link);
+    if (settle) {
+      pn_delivery_settle(d);
+    }
+  }
+
+  static std::string encode(const proton::message& m) {
+    std::vector<char> buffer;
+    m.encode(buffer);
+    return std::string(buffer.begin(), buffer.end());
+  }
+
+  // Replies on the link the request asked for: target == reply-to, else name == reply-to,
+  // else any reply link of the same node on this connection (§3.4 [TS]).
+  pn_link_t* reply_link(pn_connection_t* c, LinkKind kind, const std::string& reply_to) {
+    pn_link_t* fallback = nullptr;
+    for (pn_link_t* l : connections[c].links) {
+      const LinkState& ls = links[l];
+      if (ls.kind != kind || pn_link_state(l) & PN_LOCAL_CLOSED) {
+        continue;
+      }
+      if (!reply_to.empty() && (terminus_address(pn_link_remote_target(l)) == reply_to ||
+                                std::string(pn_link_name(l)) == reply_to)) {
+        return l;
+      }
+      if (fallback == nullptr) {
+        fallback = l;
+      }
+    }
+    return fallback;
+  }
+
+  void reply(pn_connection_t* c, LinkKind kind, const proton::message& request, int status,
+             const std::string& description, const proton::value& body = proton::value(),
+             const std::string& condition = "") {
+    proton::message response;
+    response.correlation_id(request.id());
+    response.properties().put("status-code", static_cast<std::int32_t>(status));
+    response.properties().put("status-description", description);
+    if (!condition.empty()) {
+      response.properties().put("error-condition", proton::symbol(condition));
+    }
+    if (!body.empty()) {
+      response.body(body);
+    }
+    std::string reply_to;
+    if (!request.reply_to().empty()) {
+      reply_to = request.reply_to();
+    }
+    if (pn_link_t* l = reply_link(c, kind, reply_to)) {
+      send_bytes(l, encode(response), true);
+    }
+  }
+
+  static std::string property(const proton::message& m, const std::string& key) {
+    const proton::value v = m.properties().get(key);
+    if (v.type() == proton::STRING) {
+      return proton::get<std::string>(v);
+    }
+    if (v.type() == proton::SYMBOL) {
+      return proton::get<proton::symbol>(v);
+    }
+    return "";
+  }
+
+  void on_cbs_request(pn_connection_t* c, const proton::message& m) {
+    const std::string operation = property(m, "operation");
+    if (operation != "put-token") {
+      reply(c, LinkKind::cbs_replies, m, 400, "Unsupported operation '" + operation + "'.");
+      return;
+    }
+    std::string token;
+    if (m.body().type() == proton::STRING) {
+      token = proton::get<std::string>(m.body());
+    }
+    std::string why;
+    const auto grant = verify_token(token, why);
+    if (!grant) {
+      reply(c, LinkKind::cbs_replies, m, 401, why);
+      return;
+    }
+    // The audience asked for must lie inside what the token signs (§2 scope rule).
+    const std::string audience = lower(entity_path(property(m, "name")));
+    if (!covers(grant->scope, audience)) {
+      reply(c, LinkKind::cbs_replies, m, 401,
+            "InvalidAudience: The authorization header contains a token with a wrong audience.");
+      return;
+    }
+    connections[c].grants.push_back(*grant);
+    reply(c, LinkKind::cbs_replies, m, 202, "Accepted");
+  }
+
+  void on_management_request(pn_connection_t* c, const proton::message& m) {
+    const std::string name = property(m, "name");
+    const std::string type = property(m, "type");
+    Hub* hub = find_hub(name);
+    // security_token on the request, or a token put on the connection (§4).
+    const std::string token = property(m, "security_token");
+    bool allowed = authorized(c, name);
+    if (!token.empty()) {
+      std::string why;
+      const auto g = verify_token(token, why);
+      allowed = g && covers(g->scope, lower(name));
+    }
+    if (!allowed) {
+      reply(c, LinkKind::mgmt_replies, m, 401, "Unauthorized access.", proton::value(),
+            "amqp:unauthorized-access");
+      return;
+    }
+    if (property(m, "operation") != "READ") {
+      reply(c, LinkKind::mgmt_replies, m, 400, "Unsupported operation.", proton::value(),
+            "com.microsoft:argument-error");
+      return;
+    }
+    if (hub == nullptr) {
+      reply(c, LinkKind::mgmt_replies, m, 404,
+            "The messaging entity '" + config.namespace_name + ":eventhub:" + name +
+                "' could not be found.",
+            proton::value(), "amqp:not-found");
+      return;
+    }
+    if (type == "com.microsoft:eventhub") {
+      std::map<std::string, proton::value> body;
+      std::vector<std::string> ids;
+      for (const auto& p : hub->partitions) {
+        ids.push_back(p.id);
+      }
+      body["name"] = hub->name;
+      body["type"] = std::string("com.microsoft:eventhub");
+      body["created_at"] = proton::timestamp(hub->created_ms);
+      body["partition_count"] = static_cast<std::int32_t>(hub->partitions.size());
+      body["partition_ids"] = ids; // an AMQP array of string (§4.2)
+      body["georeplication_factor"] = static_cast<std::int32_t>(1);
+      reply(c, LinkKind::mgmt_replies, m, 200, "OK", body);
+      return;
+    }
+    if (type == "com.microsoft:partition") {
+      Partition* p = hub->partition(property(m, "partition"));
+      if (p == nullptr) {
+        reply(c, LinkKind::mgmt_replies, m, 400,
+              "The specified partition is invalid for an EventHub partition sender or receiver.",
+              proton::value(), "com.microsoft:argument-out-of-range");
+        return;
+      }
+      const bool empty = p->events.empty();
+      std::map<std::string, proton::value> body;
+      body["name"] = hub->name;
+      body["type"] = std::string("com.microsoft:partition");
+      body["partition"] = p->id;
+      body["begin_sequence_number"] = empty ? std::int64_t{-1} : p->events.front().sequence_number;
+      body["begin_sequence_number_epoch"] = std::int64_t{0};
+      body["last_enqueued_sequence_number"] =
+          empty ? std::int64_t{-1} : p->events.back().sequence_number;
+      body["last_enqueued_sequence_number_epoch"] = std::int64_t{0};
+      body["last_enqueued_offset"] =
+          empty ? std::string("-1") : std::to_string(p->events.back().offset);
+      body["last_enqueued_time_utc"] = proton::timestamp(empty ? 0 : p->events.back().enqueued_ms);
+      body["is_partition_empty"] = empty;
+      body["runtime_info_retrieval_time_utc"] = proton::timestamp(now_ms());
+      reply(c, LinkKind::mgmt_replies, m, 200, "OK", body);
+      return;
+    }
+    reply(c, LinkKind::mgmt_replies, m, 400, "Unsupported type '" + type + "'.", proton::value(),
+          "com.microsoft:argument-error");
+  }
+
+  // ---- links ----
+
+  void refuse(pn_link_t* link, const std::string& condition, const std::string& description) {
+    // attach with null source and target, then detach with the error (§5.3).
+    pn_terminus_set_type(pn_link_source(link), PN_UNSPECIFIED);
+    pn_terminus_set_type(pn_link_target(link), PN_UNSPECIFIED);
+    pn_link_open(link);
+    pn_condition_set_name(pn_link_condition(link), condition.c_str());
+    pn_condition_set_description(pn_link_condition(link), description.c_str());
+    pn_link_close(link);
+  }
+
+  void accept(pn_link_t* link) {
+    pn_terminus_copy(pn_link_source(link), pn_link_remote_source(link));
+    pn_terminus_copy(pn_link_target(link), pn_link_remote_target(link));
+    if (pn_link_is_sender(link) && pn_link_remote_snd_settle_mode(link) == PN_SND_SETTLED) {
+      pn_link_set_snd_settle_mode(link, PN_SND_SETTLED);
+    }
+    // Producers size their batches by the max-message-size of this attach (the JS SDK makes
+    // an empty batch of a 0, "unlimited", answer), so announce the real limit.
+    pn_link_set_max_message_size(link, config.max_message_size);
+    pn_link_open(link);
+    if (pn_link_is_receiver(link)) {
+      pn_link_flow(link, config.link_credit);
+    }
+  }
+
+  // The selector filter and the epoch / receiver name of a consumer attach.
+  static std::optional<std::string> filter_expression(pn_link_t* link) {
+    pn_data_t* f = pn_terminus_filter(pn_link_remote_source(link));
+    pn_data_rewind(f);
+    if (!pn_data_next(f) || pn_data_type(f) != PN_MAP) {
+      return std::nullopt;
+    }
+    pn_data_enter(f);
+    while (pn_data_next(f)) { // key
+      pn_data_next(f);        // value: described(descriptor, string)
+      if (pn_data_type(f) != PN_DESCRIBED) {
+        continue;
+      }
+      pn_data_enter(f);
+      pn_data_next(f); // descriptor: ulong 0x468C00000004 or the symbol, both accepted
+      pn_data_next(f);
+      std::optional<std::string> expr;
+      if (pn_data_type(f) == PN_STRING) {
+        expr = bytes_of(pn_data_get_string(f));
+      }
+      pn_data_exit(f);
+      if (expr) {
+        return expr;
+      }
+    }
+    return std::nullopt;
+  }
+
+  static void read_link_properties(pn_link_t* link, LinkState& ls) {
+    pn_data_t* p = pn_link_remote_properties(link);
+    pn_data_rewind(p);
+    if (!pn_data_next(p) || pn_data_type(p) != PN_MAP) {
+      return;
+    }
+    pn_data_enter(p);
+    while (pn_data_next(p)) {
+      const std::string key = pn_data_type(p) == PN_SYMBOL ? bytes_of(pn_data_get_symbol(p)) : "";
+      pn_data_next(p);
+      if (key == "com.microsoft:epoch") {
+        if (pn_data_type(p) == PN_LONG) {
+          ls.epoch = pn_data_get_long(p);
+        } else if (pn_data_type(p) == PN_INT) {
+          ls.epoch = pn_data_get_int(p);
+        }
+      } else if (key == "com.microsoft:receiver-name" && pn_data_type(p) == PN_STRING) {
+        ls.receiver_name = bytes_of(pn_data_get_string(p));
+      }
+    }
+  }
+
+  // The attached consumers of a partition in a consumer group, other than `except`.
+  std::vector<pn_link_t*> consumers_of(const Partition* p, const std::string& cg,
+                                       pn_link_t* except) {
+    std::vector<pn_link_t*> out;
+    for (auto& [l, ls] : links) {
+      if (l != except && ls.kind == LinkKind::consumer && ls.partition == p &&
+          ls.consumer_group == cg && !ls.pending_close && !(pn_link_state(l) & PN_LOCAL_CLOSED)) {
+        out.push_back(l);
+      }
+    }
+    return out;
+  }
+
+  void close_elsewhere(pn_link_t* link, const std::string& condition,
+                       const std::string& description) {
+    links[link].pending_close = std::make_pair(condition, description);
+    pn_connection_wake(pn_session_connection(pn_link_session(link)));
+  }
+
+  // Epoch rules of §5.4; returns false after refusing `link`.
+  bool admit_consumer(pn_link_t* link, LinkState& ls) {
+    const auto existing = consumers_of(ls.partition, ls.consumer_group, link);
+    std::optional<std::int64_t> highest;
+    std::size_t non_epoch = 0;
+    for (pn_link_t* l : existing) {
+      const auto& e = links[l].epoch;
+      if (e) {
+        highest = std::max(highest.value_or(*e), *e);
+      } else {
+        ++non_epoch;
+      }
+    }
+    if (ls.epoch) {
+      if (highest && *ls.epoch < *highest) {
+        refuse(link, "amqp:link:stolen",
+               "Receiver '" + ls.receiver_name + "' with a higher epoch '" +
+                   std::to_string(*highest) + "' already exists. Receiver '" + ls.receiver_name +
+                   "' with epoch " + std::to_string(*ls.epoch) +
+                   " cannot be created. Make sure you are creating receiver with increasing "
+                   "epoch value to ensure connectivity, or ensure all old epoch receivers are "
+                   "closed or disconnected.");
+        return false;
+      }
+      for (pn_link_t* l : existing) { // equal or lower epochs, and non-epoch receivers, lose
+        const LinkState& old = links[l];
+        close_elsewhere(l, "amqp:link:stolen",
+                        "New receiver '" + ls.receiver_name + "' with higher epoch of '" +
+                            std::to_string(*ls.epoch) + "' is created hence current receiver '" +
+                            old.receiver_name + "' with epoch '" +
+                            (old.epoch ? std::to_string(*old.epoch) : std::string("0")) +
+                            "' is getting disconnected. If you are recreating the receiver, make "
+                            "sure a higher epoch is used.");
+      }
+      return true;
+    }
+    if (highest) {
+      refuse(link, "amqp:link:stolen",
+             "At least one receiver for the endpoint is created with epoch of '" +
+                 std::to_string(*highest) +
+                 "', and so non-epoch receiver is not allowed. Either reconnect with a higher "
+                 "epoch, or make sure all epoch receivers are closed or disconnected.");
+      return false;
+    }
+    if (non_epoch >= 5) {
+      refuse(link, "amqp:resource-limit-exceeded",
+             "Exceeded the maximum number of allowed receivers per partition in a consumer "
+             "group which is 5.");
+      return false;
+    }
+    return true;
+  }
+
+  void on_link_open(pn_link_t* link) {
+    pn_connection_t* c = pn_session_connection(pn_link_session(link));
+    LinkState& ls = links[link];
+    ls.link = link;
+    connections[c].links.push_back(link);
+    const bool we_send = pn_link_is_sender(link);
+    const std::string address =
+        terminus_address(we_send ? pn_link_remote_source(link) : pn_link_remote_target(link));
+    const std::string path = entity_path(address);
+    const auto parts = split(path, '/');
+    if (trace) {
+      std::fprintf(stderr, "eventhubs-emulator: attach %s '%s' (%s)\n", we_send ? "from" : "to",
+                   address.c_str(), pn_link_name(link));
+    }
+
+    if (path == "$cbs") {
+      ls.kind = we_send ? LinkKind::cbs_replies : LinkKind::cbs_requests;
+      accept(link);
+      return;
+    }
+    if (path == "$management" || (parts.size() == 2 && parts[1] == "$management")) {
+      ls.kind = we_send ? LinkKind::mgmt_replies : LinkKind::mgmt_requests;
+      accept(link);
+      return;
+    }
+    Hub* hub = parts.empty() ? nullptr : find_hub(parts[0]);
+    const std::string resource = "sb://" + lower(config.namespace_name) + "/" + lower(path);
+    if (!authorized(c, path)) {
+      refuse(link, "amqp:unauthorized-access",
+             std::string("Unauthorized access. '") + (we_send ? "Listen" : "Send") +
+                 "' claim(s) are required to perform this operation. Resource: '" + resource +
+                 "'.");
+      return;
+    }
+    if (hub == nullptr) {
+      refuse(link, "amqp:not-found",
+             "The messaging entity '" + config.namespace_name + ":eventhub:" +
+                 (parts.empty() ? std::string() : parts[0]) + "' could not be found.");
+      return;
+    }
+    ls.hub = hub;
+    if (!we_send) {
+      // A producer: <hub> or <hub>/Partitions/<id>.
+      ls.kind = LinkKind::producer;
+      if (parts.size() == 3 && lower(parts[1]) == "partitions") {
+        ls.partition = hub->partition(parts[2]);
+        if (ls.partition == nullptr) {
+          refuse(link, "com.microsoft:argument-out-of-range",
+                 "The specified partition is invalid for an EventHub partition sender or "
+                 "receiver.");
+          return;
+        }
+      } else if (parts.size() != 1) {
+        refuse(link, "amqp:not-found", "The messaging entity '" + path + "' could not be found.");
+        return;
+      }
+      accept(link);
+      return;
+    }
+    // A consumer: <hub>/ConsumerGroups/<cg>/Partitions/<id>.
+    ls.kind = LinkKind::consumer;
+    if (parts.size() != 5 || lower(parts[1]) != "consumergroups" ||
+        lower(parts[3]) != "partitions") {
+      refuse(link, "amqp:not-found", "The messaging entity '" + path + "' could not be found.");
+      return;
+    }
+    if (!hub->has_consumer_group(parts[2])) {
+      refuse(link, "amqp:not-found",
+             "The messaging entity '" + config.namespace_name + ":eventhub:" + hub->name + "|" +
+                 parts[2] + "' could not be found.");
+      return;
+    }
+    ls.consumer_group = lower(parts[2]);
+    ls.partition = hub->partition(parts[4]);
+    if (ls.partition == nullptr) {
+      refuse(link, "com.microsoft:argument-out-of-range",
+             "The specified partition is invalid for an EventHub partition sender or receiver.");
+      return;
+    }
+    StartSelector selector; // no filter: the start of the stream
+    if (const auto expr = filter_expression(link)) {
+      const auto parsed = parse_start_selector(*expr);
+      if (!parsed) {
+        refuse(link, "com.microsoft:argument-error", "Invalid filter expression '" + *expr + "'.");
+        return;
+      }
+      selector = *parsed;
+    }
+    read_link_properties(link, ls);
+    if (!admit_consumer(link, ls)) {
+      return;
+    }
+    ls.next = ls.partition->start_index(selector);
+    ls.presettled = pn_link_remote_snd_settle_mode(link) == PN_SND_SETTLED;
+    accept(link);
+  }
+
+  void pump(pn_link_t* link) {
+    LinkState& ls = links[link];
+    if (ls.kind != LinkKind::consumer || ls.partition == nullptr ||
+        (pn_link_state(link) & PN_LOCAL_CLOSED)) {
+      return;
+    }
+    while (pn_link_credit(link) > 0 && ls.next < ls.partition->events.size()) {
+      const StoredEvent& e = ls.partition->events[ls.next++];
+      proton::message m;
+      m.decode(std::vector<char>(e.message.begin(), e.message.end()));
+      auto& annotations = m.message_annotations();
+      annotations.put(proton::symbol("x-opt-sequence-number"), e.sequence_number);
+      annotations.put(proton::symbol("x-opt-offset"), std::to_string(e.offset));
+      annotations.put(proton::symbol("x-opt-enqueued-time"), proton::timestamp(e.enqueued_ms));
+      if (!e.partition_key.empty()) {
+        annotations.put(proton::symbol("x-opt-partition-key"), e.partition_key);
+      }
+      send_bytes(link, encode(m), ls.presettled);
+    }
+  }
+
+  // A producer's transfer: one event, or a batch whose data sections are events (§7).
+  void on_produced(pn_link_t* link, pn_delivery_t* d, const std::string& bytes) {
+    LinkState& ls = links[link];
+    if (bytes.size() > config.max_message_size) {
+      pn_condition_t* cond = pn_disposition_condition(pn_delivery_local(d));
+      pn_condition_set_name(cond, "amqp:link:message-size-exceeded");
+      const std::string description =
+          "The received message (delivery-id:" + std::to_string(ls.tag) +
+          ", size:" + std::to_string(bytes.size()) + " bytes) exceeds the limit (" +
+          std::to_string(config.max_message_size) + " bytes) currently allowed on the link.";
+      pn_condition_set_description(cond, description.c_str());
+      pn_delivery_update(d, PN_REJECTED);
+      return;
+    }
+    std::vector<Section> sections;
+    if (!split_sections(bytes, sections)) {
+      pn_condition_t* cond = pn_disposition_condition(pn_delivery_local(d));
+      pn_condition_set_name(cond, "amqp:decode-error");
+      pn_condition_set_description(cond, "The message could not be decoded.");
+      pn_delivery_update(d, PN_REJECTED);
+      return;
+    }
+    std::string key;
+    std::vector<std::string> inner;
+    bool batch = true;
+    for (const auto& s : sections) {
+      if (s.code == kSectionMessageAnnotations) {
+        key = annotation_partition_key(s.raw);
+      } else if (s.code == kSectionData) {
+        std::string payload = section_binary(s.raw);
+        std::vector<Section> inner_sections;
+        if (!split_sections(payload, inner_sections)) {
+          batch = false;
+        }
+        inner.push_back(std::move(payload));
+      } else if (s.code == kSectionValue || s.code == kSectionSequence) {
+        batch = false; // a batch envelope's body is data sections only
+      }
+    }
+    batch = batch && !inner.empty();
+    if (trace) {
+      std::fprintf(stderr, "eventhubs-emulator: transfer of %zu bytes: %s of %zu\n", bytes.size(),
+                   batch ? "batch" : "single event", batch ? inner.size() : std::size_t{1});
+    }
+    const std::int64_t now = now_ms();
+    std::vector<Partition*> touched;
+    auto store = [&](std::string message, const std::string& partition_key) {
+      Partition& p = ls.partition != nullptr ? *ls.partition : ls.hub->route(partition_key);
+      p.append(std::move(message), partition_key, now);
+      if (std::find(touched.begin(), touched.end(), &p) == touched.end()) {
+        touched.push_back(&p);
+      }
+    };
+    if (batch) {
+      for (auto& m : inner) {
+        store(std::move(m), key);
+      }
+    } else {
+      store(bytes, key);
+    }
+    pn_delivery_update(d, PN_ACCEPTED);
+    // Wake the connections of consumers that can now see new events.
+    for (auto& [l, state] : links) {
+      if (state.kind == LinkKind::consumer &&
+          std::find(touched.begin(), touched.end(), state.partition) != touched.end()) {
+        pn_connection_wake(pn_session_connection(pn_link_session(l)));
+      }
+    }
+  }
+
+  void on_delivery(pn_delivery_t* d) {
+    pn_link_t* link = pn_delivery_link(d);
+    if (pn_link_is_sender(link)) {
+      if (pn_delivery_remote_state(d) != 0 || pn_delivery_settled(d)) {
+        pn_delivery_settle(d); // outcomes are ignored: no redelivery (§5.3)
+      }
+      return;
+    }
+    if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
+      return;
+    }
+    std::string bytes(pn_delivery_pending(d), '\0');
+    std::size_t got = 0;
+    while (true) {
+      if (got == bytes.size()) {
+        bytes.resize(bytes.size() + 4096);
+      }
+      const ssize_t n = pn_link_recv(link, bytes.data() + got, bytes.size() - got);
+      if (n <= 0) {
+        break;
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    bytes.resize(got);
+    pn_link_advance(link);
+    pn_connection_t* c = pn_session_connection(pn_link_session(link));
+    const LinkState& ls = links[link];
+    if (ls.kind == LinkKind::producer) {
+      on_produced(link, d, bytes);
+    } else {
+      proton::message m;
+      try {
+        m.decode(std::vector<char>(bytes.begin(), bytes.end()));
+      } catch (const std::exception&) {
+        pn_delivery_update(d, PN_REJECTED);
+        pn_delivery_settle(d);
+        return;
+      }
+      pn_delivery_update(d, PN_ACCEPTED);
+      if (ls.kind == LinkKind::cbs_requests) {
+        on_cbs_request(c, m);
+      } else if (ls.kind == LinkKind::mgmt_requests) {
+        on_management_request(c, m);
+      }
+    }
+    pn_delivery_settle(d);
+    if (pn_link_credit(link) < config.link_credit / 2) {
+      pn_link_flow(link, config.link_credit - pn_link_credit(link));
+    }
+  }
+
+  void forget_link(pn_link_t* link) {
+    auto it = links.find(link);
+    if (it == links.end()) {
+      return;
+    }
+    pn_connection_t* c = pn_session_connection(pn_link_session(link));
+    auto cit = connections.find(c);
+    if (cit != connections.end()) {
+      auto& v = cit->second.links;
+      v.erase(std::remove(v.begin(), v.end(), link), v.end());
+    }
+    links.erase(it);
+  }
+
+  void on_wake(pn_connection_t* c) {
+    const auto it = connections.find(c);
+    if (it == connections.end()) {
+      return;
+    }
+    for (pn_link_t* l : std::vector<pn_link_t*>(it->second.links)) {
+      LinkState& ls = links[l];
+      if (ls.pending_close && !(pn_link_state(l) & PN_LOCAL_CLOSED)) {
+        pn_condition_set_name(pn_link_condition(l), ls.pending_close->first.c_str());
+        pn_condition_set_description(pn_link_condition(l), ls.pending_close->second.c_str());
+        pn_link_close(l);
+        continue;
+      }
+      pump(l);
+    }
+  }
+
+  // ---- the loop ----
+
+  bool handle(pn_event_t* e) {
+    if (trace) {
+      std::fprintf(stderr, "eventhubs-emulator: %s\n", pn_event_type_name(pn_event_type(e)));
+    }
+    switch (pn_event_type(e)) {
+    case PN_LISTENER_OPEN: {
+      char host[256];
+      char port[16];
+      pn_netaddr_host_port(pn_listener_addr(listener), host, sizeof host, port, sizeof port);
+      on_listening(std::atoi(port));
+      break;
+    }
+    case PN_LISTENER_ACCEPT: {
+      pn_connection_t* c = pn_connection();
+      pn_transport_t* t = pn_transport();
+      pn_transport_set_server(t);
+      pn_transport_require_auth(t, false); // the C++ SDK's uAMQP sends no SASL layer (§3.1)
+      pn_sasl_t* sasl = pn_sasl(t);
+      pn_sasl_allowed_mechs(sasl, "ANONYMOUS PLAIN EXTERNAL");
+      pn_sasl_set_allow_insecure_mechs(sasl, true);
+      pn_listener_accept2(listener, c, t);
+      connections[c];
+      break;
+    }
+    case PN_LISTENER_CLOSE: {
+      pn_condition_t* cond = pn_listener_condition(listener);
+      if (pn_condition_is_set(cond)) {
+        std::fprintf(stderr, "eventhubs-emulator: listen failed: %s\n",
+                     pn_condition_get_description(cond));
+        listening_failed = true;
+        return false;
+      }
+      break;
+    }
+    case PN_CONNECTION_REMOTE_OPEN: {
+      pn_connection_t* c = pn_event_connection(e);
+      pn_connection_set_container(c, ("eventhubs-emulator:" + config.namespace_name).c_str());
+      pn_connection_open(c);
+      break;
+    }
+    case PN_SESSION_REMOTE_OPEN:
+      pn_session_open(pn_event_session(e));
+      break;
+    case PN_LINK_REMOTE_OPEN:
+      on_link_open(pn_event_link(e));
+      break;
+    case PN_LINK_FLOW:
+      if (pn_link_is_sender(pn_event_link(e))) {
+        pump(pn_event_link(e));
+      }
+      break;
+    case PN_DELIVERY:
+      on_delivery(pn_event_delivery(e));
+      break;
+    case PN_CONNECTION_WAKE:
+      on_wake(pn_event_connection(e));
+      break;
+    case PN_LINK_REMOTE_CLOSE:
+    case PN_LINK_REMOTE_DETACH: {
+      pn_link_t* l = pn_event_link(e);
+      links[l].pending_close.reset();
+      if (!(pn_link_state(l) & PN_LOCAL_CLOSED)) {
+        pn_link_close(l);
+      }
+      links[l].kind = LinkKind::producer; // no longer a consumer of anything
+      links[l].partition = nullptr;
+      break;
+    }
+    case PN_LINK_FINAL:
+      forget_link(pn_event_link(e));
+      break;
+    case PN_SESSION_REMOTE_CLOSE:
+      pn_session_close(pn_event_session(e));
+      break;
+    case PN_CONNECTION_REMOTE_CLOSE:
+      pn_connection_close(pn_event_connection(e));
+      break;
+    case PN_TRANSPORT_CLOSED: {
+      pn_connection_t* c = pn_event_connection(e);
+      if (c != nullptr) {
+        const auto it = connections.find(c);
+        if (it != connections.end()) {
+          for (pn_link_t* l : it->second.links) {
+            links.erase(l);
+          }
+          connections.erase(it);
+        }
+      }
+      break;
+    }
+    case PN_PROACTOR_INTERRUPT:
+      return false;
+    default:
+      break;
+    }
+    return true;
+  }
+
+  int run() {
+    proactor = pn_proactor();
+    listener = pn_listener();
+    const std::string addr = config.host + ":" + std::to_string(config.port);
+    pn_proactor_listen(proactor, listener, addr.c_str(), 64);
+    bool running = true;
+    while (running) {
+      pn_event_batch_t* batch = pn_proactor_wait(proactor);
+      while (pn_event_t* e = pn_event_batch_next(batch)) {
+        if (!handle(e)) {
+          running = false;
+        }
+      }
+      pn_proactor_done(proactor, batch);
+    }
+    pn_proactor_free(proactor);
+    proactor = nullptr;
+    return listening_failed ? 1 : 0;
+  }
+};
+
+Server::Server(EmulatorConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Server::~Server() = default;
+
+int Server::run(const std::function<void(int port)>& on_listening) {
+  impl_->on_listening = on_listening;
+  return impl_->run();
+}
+
+void Server::stop() {
+  if (impl_->proactor != nullptr) {
+    pn_proactor_interrupt(impl_->proactor);
+  }
+}
+
+} // namespace hub2kusto::emulator
