@@ -11,10 +11,18 @@ async function startEmulator(args = []) {
   }
   const child = spawn(binary, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
-  const port = await new Promise((resolve, reject) => {
+  // First line: the AMQP port; with --tls-port, a second line "tls <port>".
+  const wanted = args.includes('--tls-port') ? 2 : 1;
+  const printed = await new Promise((resolve, reject) => {
+    const got = [];
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-    lines.once('line', (line) => resolve(Number(line)));
+    lines.on('line', (line) => {
+      got.push(line);
+      if (got.length === wanted) resolve(got);
+    });
   });
+  const port = Number(printed[0]);
+  const tlsPort = wanted === 2 ? Number(printed[1].split(' ')[1]) : undefined;
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -24,7 +32,7 @@ async function startEmulator(args = []) {
   const connectionString = (hub = 'telemetry', key = 'SAS_KEY_VALUE') =>
     `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;` +
     `SharedAccessKey=${key};EntityPath=${hub};UseDevelopmentEmulator=true`;
-  return { port, stop, connectionString };
+  return { port, tlsPort, stop, connectionString };
 }
 
 module.exports = { startEmulator };

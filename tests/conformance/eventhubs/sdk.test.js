@@ -4,6 +4,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { EventHubProducerClient, EventHubConsumerClient } = require('@azure/event-hubs');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { startEmulator } = require('./emulator.js');
 
 // Receives `count` events from one partition, starting at `startPosition`.
@@ -184,5 +188,64 @@ test('a bad key is refused', async () => {
     await producer.close();
   } finally {
     await em.stop();
+  }
+});
+
+// A throw-away CA and a server certificate for localhost / 127.0.0.1, made with openssl.
+function makeCertificates() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-tls-'));
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
+      '-days', '1', '-subj', '/CN=hub2kusto test CA');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr',
+      '-subj', '/CN=localhost');
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
+      '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
+  return dir;
+}
+
+test('TLS with a self-signed CA trusted through NODE_EXTRA_CA_CERTS', async () => {
+  const certs = makeCertificates();
+  const em = await startEmulator(['--hub', 'telemetry:1', '--tls-port', '0',
+                                  '--tls-cert', path.join(certs, 'server.pem'),
+                                  '--tls-key', path.join(certs, 'server.key')]);
+  try {
+    // No UseDevelopmentEmulator: the SDK speaks AMQPS and verifies the certificate.
+    const cs = `Endpoint=sb://localhost:${em.tlsPort};SharedAccessKeyName=RootManageSharedAccessKey;` +
+               'SharedAccessKey=SAS_KEY_VALUE;EntityPath=telemetry';
+    const client = path.join(__dirname, 'tls_client.js');
+    const trusted = spawnSync(process.execPath, [client, cs], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(certs, 'ca.pem') },
+      encoding: 'utf8', timeout: 60_000 });
+    assert.equal(trusted.status, 0, trusted.stderr);
+    assert.deepEqual(JSON.parse(trusted.stdout), { body: 'over tls' });
+    // Without the CA the certificate is not trusted, so the emulator really serves TLS.
+    const untrusted = spawnSync(process.execPath, [client, cs], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(untrusted.status, 0);
+    assert.match(untrusted.stderr, /certificate/i);
+  } finally {
+    await em.stop();
+    fs.rmSync(certs, { recursive: true, force: true });
+  }
+});
+
+test('preloaded events are there before any producer', async () => {
+  const file = path.join(os.tmpdir(), `hub2kusto-preload-${process.pid}.jsonl`);
+  fs.writeFileSync(file, '{"n":1}\n{"n":2}\n{"n":3}\n');
+  const em = await startEmulator(['--hub', 'telemetry:2', '--preload', file,
+                                  '--preload-events', '10']);
+  try {
+    const producer = new EventHubProducerClient(em.connectionString());
+    const p0 = await producer.getPartitionProperties('0');
+    const p1 = await producer.getPartitionProperties('1');
+    await producer.close();
+    assert.equal(p0.lastEnqueuedSequenceNumber + p1.lastEnqueuedSequenceNumber + 2, 10);
+    const events = await receive(em.connectionString(), '0', { sequenceNumber: -1 }, 5);
+    assert.deepEqual(events.map((e) => e.body.n), [1, 3, 2, 1, 3]);
+  } finally {
+    await em.stop();
+    fs.rmSync(file, { force: true });
   }
 });

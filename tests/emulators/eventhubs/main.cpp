@@ -23,9 +23,15 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
                             $Default; repeatable (default: one hub 'telemetry' with 4)
   --rule NAME=KEY           a SAS rule; repeatable (default RootManageSharedAccessKey=SAS_KEY_VALUE)
   --max-message-size BYTES  largest event or batch accepted (default 1048576)
+  --tls-port PORT           also listen with TLS (AMQPS); 0 picks a free one
+  --tls-cert FILE           PEM certificate for --tls-port
+  --tls-key FILE            PEM private key for --tls-port
+  --preload FILE            JSON-lines file whose lines become events of the first hub
+  --preload-events N        how many events to preload (the file is reused as needed)
   --help
 
-The first line on stdout is the port. SIGTERM or SIGINT stops the server.
+The first line on stdout is the plain AMQP port; with --tls-port a second line says
+"tls <port>". SIGTERM or SIGINT stops the server.
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -93,7 +99,9 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) {
       usage_error(a == "--host" || a == "--port" || a == "--namespace" || a == "--hub" ||
-                          a == "--rule" || a == "--max-message-size"
+                          a == "--rule" || a == "--max-message-size" || a == "--tls-port" ||
+                          a == "--tls-cert" || a == "--tls-key" || a == "--preload" ||
+                          a == "--preload-events"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -114,12 +122,28 @@ int main(int argc, char** argv) {
       config.rules.push_back({v.substr(0, eq), v.substr(eq + 1)});
     } else if (a == "--max-message-size") {
       config.max_message_size = static_cast<std::size_t>(to_int(v, a));
+    } else if (a == "--tls-port") {
+      config.tls_port = to_int(v, a);
+    } else if (a == "--tls-cert") {
+      config.tls_certificate = v;
+    } else if (a == "--tls-key") {
+      config.tls_key = v;
+    } else if (a == "--preload") {
+      config.preload_file = v;
+    } else if (a == "--preload-events") {
+      config.preload_events = static_cast<std::size_t>(to_int(v, a));
     } else {
       usage_error("unknown argument '" + a + "'");
     }
   }
   if (config.hubs.empty()) {
     config.hubs.push_back({"telemetry", 4, {}});
+  }
+  if (config.tls_port >= 0 && (config.tls_certificate.empty() || config.tls_key.empty())) {
+    usage_error("--tls-port needs --tls-cert and --tls-key");
+  }
+  if (config.preload_events > 0 && config.preload_file.empty()) {
+    usage_error("--preload-events needs --preload FILE");
   }
 
   // Signals are taken by a thread of their own, which asks the loop to stop.
@@ -136,8 +160,11 @@ int main(int argc, char** argv) {
     server.stop();
   });
   waiter.detach();
-  return server.run([](int port) {
-    std::printf("%d\n", port);
+  return server.run([](const hub2kusto::emulator::ListeningPorts& ports) {
+    std::printf("%d\n", ports.amqp);
+    if (ports.amqps >= 0) {
+      std::printf("tls %d\n", ports.amqps);
+    }
     std::fflush(stdout);
   });
 }

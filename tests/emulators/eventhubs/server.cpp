@@ -19,10 +19,12 @@
 #include <proton/proactor.h>
 #include <proton/sasl.h>
 #include <proton/session.h>
+#include <proton/ssl.h>
 #include <proton/terminus.h>
 #include <proton/transport.h>
 
 #include <proton/annotation_key.hpp>
+#include <proton/binary.hpp>
 #include <proton/codec/map.hpp>
 #include <proton/codec/vector.hpp>
 #include <proton/message.hpp>
@@ -205,10 +207,14 @@ struct Server::Impl {
   EmulatorConfig config;
   pn_proactor_t* proactor = nullptr;
   pn_listener_t* listener = nullptr;
+  pn_listener_t* tls_listener = nullptr;
+  pn_ssl_domain_t* tls_domain = nullptr;
+  ListeningPorts ports;
+  int listeners_open = 0;
   std::vector<Hub> hubs;
   std::unordered_map<pn_connection_t*, ConnectionState> connections;
   std::unordered_map<pn_link_t*, LinkState> links;
-  std::function<void(int)> on_listening;
+  std::function<void(const ListeningPorts&)> on_listening;
   bool listening_failed = false;
   bool trace = std::getenv("HUB2KUSTO_EMULATOR_TRACE") != nullptr;
 
@@ -886,13 +892,18 @@ struct Server::Impl {
     }
     switch (pn_event_type(e)) {
     case PN_LISTENER_OPEN: {
+      pn_listener_t* l = pn_event_listener(e);
       char host[256];
       char port[16];
-      pn_netaddr_host_port(pn_listener_addr(listener), host, sizeof host, port, sizeof port);
-      on_listening(std::atoi(port));
+      pn_netaddr_host_port(pn_listener_addr(l), host, sizeof host, port, sizeof port);
+      (l == tls_listener ? ports.amqps : ports.amqp) = std::atoi(port);
+      if (++listeners_open == (tls_listener != nullptr ? 2 : 1)) {
+        on_listening(ports);
+      }
       break;
     }
     case PN_LISTENER_ACCEPT: {
+      pn_listener_t* l = pn_event_listener(e);
       pn_connection_t* c = pn_connection();
       pn_transport_t* t = pn_transport();
       pn_transport_set_server(t);
@@ -900,12 +911,15 @@ struct Server::Impl {
       pn_sasl_t* sasl = pn_sasl(t);
       pn_sasl_allowed_mechs(sasl, "ANONYMOUS PLAIN EXTERNAL");
       pn_sasl_set_allow_insecure_mechs(sasl, true);
-      pn_listener_accept2(listener, c, t);
+      if (l == tls_listener) {
+        pn_ssl_init(pn_ssl(t), tls_domain, nullptr);
+      }
+      pn_listener_accept2(l, c, t);
       connections[c];
       break;
     }
     case PN_LISTENER_CLOSE: {
-      pn_condition_t* cond = pn_listener_condition(listener);
+      pn_condition_t* cond = pn_listener_condition(pn_event_listener(e));
       if (pn_condition_is_set(cond)) {
         std::fprintf(stderr, "eventhubs-emulator: listen failed: %s\n",
                      pn_condition_get_description(cond));
@@ -978,11 +992,66 @@ struct Server::Impl {
     return true;
   }
 
+  bool preload() {
+    if (config.preload_events == 0) {
+      return true;
+    }
+    std::vector<std::string> lines;
+    if (FILE* f = std::fopen(config.preload_file.c_str(), "rb")) {
+      char* line = nullptr;
+      std::size_t capacity = 0;
+      ssize_t n = 0;
+      while ((n = getline(&line, &capacity, f)) > 0) {
+        std::string text(line, static_cast<std::size_t>(n));
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+          text.pop_back();
+        }
+        if (!text.empty()) {
+          lines.push_back(std::move(text));
+        }
+      }
+      std::free(line);
+      std::fclose(f);
+    }
+    if (lines.empty() || hubs.empty()) {
+      std::fprintf(stderr, "eventhubs-emulator: --preload: no events in '%s'\n",
+                   config.preload_file.c_str());
+      return false;
+    }
+    Hub& hub = hubs.front();
+    const std::int64_t now = now_ms();
+    for (std::size_t i = 0; i < config.preload_events; ++i) {
+      proton::message m;
+      const std::string& text = lines[i % lines.size()];
+      m.body(proton::binary(text.begin(), text.end()));
+      hub.partitions[i % hub.partitions.size()].append(encode(m), "", now);
+    }
+    return true;
+  }
+
   int run() {
+    if (!preload()) {
+      return 1;
+    }
     proactor = pn_proactor();
     listener = pn_listener();
     const std::string addr = config.host + ":" + std::to_string(config.port);
     pn_proactor_listen(proactor, listener, addr.c_str(), 64);
+    if (config.tls_port >= 0) {
+      tls_domain = pn_ssl_domain(PN_SSL_MODE_SERVER);
+      if (pn_ssl_domain_set_credentials(tls_domain, config.tls_certificate.c_str(),
+                                        config.tls_key.c_str(), nullptr) != 0) {
+        std::fprintf(stderr,
+                     "eventhubs-emulator: cannot use the TLS certificate '%s' and key '%s'\n",
+                     config.tls_certificate.c_str(), config.tls_key.c_str());
+        pn_proactor_free(proactor);
+        proactor = nullptr;
+        return 1;
+      }
+      tls_listener = pn_listener();
+      const std::string tls_addr = config.host + ":" + std::to_string(config.tls_port);
+      pn_proactor_listen(proactor, tls_listener, tls_addr.c_str(), 64);
+    }
     bool running = true;
     while (running) {
       pn_event_batch_t* batch = pn_proactor_wait(proactor);
@@ -995,6 +1064,9 @@ struct Server::Impl {
     }
     pn_proactor_free(proactor);
     proactor = nullptr;
+    if (tls_domain != nullptr) {
+      pn_ssl_domain_free(tls_domain);
+    }
     return listening_failed ? 1 : 0;
   }
 };
@@ -1002,7 +1074,7 @@ struct Server::Impl {
 Server::Server(EmulatorConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Server::~Server() = default;
 
-int Server::run(const std::function<void(int port)>& on_listening) {
+int Server::run(const std::function<void(const ListeningPorts&)>& on_listening) {
   impl_->on_listening = on_listening;
   return impl_->run();
 }

@@ -40,6 +40,20 @@ struct EmulatorConfig {
   std::vector<SasRule> rules;              // default: RootManageSharedAccessKey / SAS_KEY_VALUE
   std::size_t max_message_size = 1u << 20; // a single event or a whole batch (§10.1)
   int link_credit = 500;                   // credit the emulator grants producers
+  // A second listener with TLS (AMQPS), when a certificate and key are given.
+  int tls_port = -1;           // -1: none; 0: pick a free one
+  std::string tls_certificate; // PEM file
+  std::string tls_key;         // PEM file
+  // Events loaded before listening: each line of a JSON-lines file becomes one event (a data
+  // body), spread round robin over the partitions of the first hub, the file reread as often
+  // as needed to reach the count. For benchmarks of the consumer side.
+  std::string preload_file;
+  std::size_t preload_events = 0;
+};
+
+struct ListeningPorts {
+  int amqp = 0;
+  int amqps = -1; // -1 when there is no TLS listener
 };
 
 class Server {
@@ -49,9 +63,9 @@ public:
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Listens and runs until stop(); calls `on_listening` with the bound port once.
-  // Returns 0, or 1 when the listener could not be opened.
-  int run(const std::function<void(int port)>& on_listening);
+  // Listens and runs until stop(); calls `on_listening` once every listener is bound.
+  // Returns 0, or 1 when a listener could not be opened or the preload file not read.
+  int run(const std::function<void(const ListeningPorts&)>& on_listening);
   // Any thread.
   void stop();
 
