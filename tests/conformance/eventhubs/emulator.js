@@ -11,8 +11,8 @@ async function startEmulator(args = []) {
   }
   const child = spawn(binary, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
-  // First line: the AMQP port; with --tls-port, a second line "tls <port>".
-  const wanted = args.includes('--tls-port') ? 2 : 1;
+  // First line: the AMQP port; then "tls <port>" with --tls-port, "iothub <port>" with --iothub.
+  const wanted = 1 + (args.includes('--tls-port') ? 1 : 0) + (args.includes('--iothub') ? 1 : 0);
   const printed = await new Promise((resolve, reject) => {
     const got = [];
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
@@ -22,7 +22,9 @@ async function startEmulator(args = []) {
     });
   });
   const port = Number(printed[0]);
-  const tlsPort = wanted === 2 ? Number(printed[1].split(' ')[1]) : undefined;
+  const extra = Object.fromEntries(printed.slice(1).map((l) => [l.split(' ')[0], Number(l.split(' ')[1])]));
+  const tlsPort = extra.tls;
+  const iothubPort = extra.iothub;
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -32,7 +34,7 @@ async function startEmulator(args = []) {
   const connectionString = (hub = 'telemetry', key = 'SAS_KEY_VALUE') =>
     `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;` +
     `SharedAccessKey=${key};EntityPath=${hub};UseDevelopmentEmulator=true`;
-  return { port, tlsPort, stop, connectionString };
+  return { port, tlsPort, iothubPort, stop, connectionString };
 }
 
 module.exports = { startEmulator };

@@ -249,3 +249,64 @@ test('preloaded events are there before any producer', async () => {
     fs.rmSync(file, { force: true });
   }
 });
+
+test('the IoT Hub front end redirects a plain AMQP client to the Event Hub-compatible endpoint', async () => {
+  const rhea = require('rhea');
+  const { SharedAccessSignature, encodeUriComponentStrict } = require('azure-iot-common');
+  const key = 'c2VydmljZWtleXNlcnZpY2VrZXlzZXJ2aWNla2V5';
+  const em = await startEmulator(['--hub', 'iotevents:2', '--iothub', 'myhub',
+                                  '--iothub-policy', `service=${key}`]);
+  try {
+    await send(em.connectionString('iotevents'),
+               [{ options: { partitionId: '1' }, events: [{ body: { temp: 21 } }] }]);
+    // A plain AMQP client: a CBS put-token with an IoT Hub token (key base64-decoded), as
+    // public IoT Hub clients do after SASL ANONYMOUS, then a receiver under messages/events
+    // that the service redirects (eventhubs-amqp.md §8).
+    const expiry = Math.floor(Date.now() / 1000) + 300;
+    const token = SharedAccessSignature.create(
+      encodeUriComponentStrict('myhub.azure-devices.net/messages/events'), 'service', key,
+      expiry).toString();
+    const { status, error } = await new Promise((resolve, reject) => {
+      const container = rhea.create_container();
+      const connection = container.connect({
+        host: '127.0.0.1', port: em.iothubPort, hostname: 'myhub.azure-devices.net',
+        reconnect: false,
+      });
+      connection.on('connection_error', (ctx) => reject(ctx.connection.error));
+      connection.on('disconnected', (ctx) => { if (ctx.error) reject(ctx.error); });
+      const replies = connection.open_receiver({ source: { address: '$cbs' } });
+      const requests = connection.open_sender({ target: { address: '$cbs' } });
+      requests.once('sendable', () => {
+        requests.send({
+          message_id: 'put-1', reply_to: replies.name, to: '$cbs', body: token,
+          application_properties: { operation: 'put-token', name: 'myhub.azure-devices.net',
+                                    type: 'servicebus.windows.net:sastoken' },
+        });
+      });
+      replies.once('message', (ctx) => {
+        const code = ctx.message.application_properties['status-code'];
+        const receiver = connection.open_receiver({
+          source: { address: 'amqps://myhub.azure-devices.net/messages/events/$management' },
+        });
+        receiver.on('receiver_error', (c) => {
+          resolve({ status: code, error: c.receiver.error });
+          connection.close();
+        });
+      });
+    });
+    assert.equal(status, 202);
+    assert.equal(error.condition, 'amqp:link:redirect');
+    assert.equal(error.info.hostname, '127.0.0.1');
+    assert.equal(error.info.port, em.port);
+    const match = /:(\d+)\/(.*)\/\$management/.exec(error.info.address);
+    assert.ok(match, `address ${error.info.address}`);
+    assert.equal(match[2], 'iotevents');
+    // Then an Event Hubs client with the same policy reads through the redirect target.
+    const cs = `Endpoint=sb://${error.info.hostname}:${match[1]}/;SharedAccessKeyName=service;` +
+               `SharedAccessKey=${key};EntityPath=${match[2]};UseDevelopmentEmulator=true`;
+    const events = await receive(cs, '1', { sequenceNumber: -1 }, 1);
+    assert.deepEqual(events[0].body, { temp: 21 });
+  } finally {
+    await em.stop();
+  }
+});

@@ -28,10 +28,15 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --tls-key FILE            PEM private key for --tls-port
   --preload FILE            JSON-lines file whose lines become events of the first hub
   --preload-events N        how many events to preload (the file is reused as needed)
+  --iothub NAME             also run an IoT Hub front end for hub NAME that redirects
+                            receivers to the Event Hub-compatible endpoint (this server)
+  --iothub-port PORT        its port; 0 (default) picks a free one
+  --iothub-eventhub HUB     the Event Hub behind it (default: the first --hub)
+  --iothub-policy NAME=KEY  its service policy and base64 key (default iothubowner=...)
   --help
 
 The first line on stdout is the plain AMQP port; with --tls-port a second line says
-"tls <port>". SIGTERM or SIGINT stops the server.
+"tls <port>", and with --iothub a line "iothub <port>". SIGTERM or SIGINT stops it.
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -101,7 +106,8 @@ int main(int argc, char** argv) {
       usage_error(a == "--host" || a == "--port" || a == "--namespace" || a == "--hub" ||
                           a == "--rule" || a == "--max-message-size" || a == "--tls-port" ||
                           a == "--tls-cert" || a == "--tls-key" || a == "--preload" ||
-                          a == "--preload-events"
+                          a == "--preload-events" || a == "--iothub" || a == "--iothub-port" ||
+                          a == "--iothub-eventhub" || a == "--iothub-policy"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -128,6 +134,18 @@ int main(int argc, char** argv) {
       config.tls_certificate = v;
     } else if (a == "--tls-key") {
       config.tls_key = v;
+    } else if (a == "--iothub") {
+      config.iothub_name = v;
+    } else if (a == "--iothub-port") {
+      config.iothub_port = to_int(v, a);
+    } else if (a == "--iothub-eventhub") {
+      config.iothub_eventhub = v;
+    } else if (a == "--iothub-policy") {
+      const std::size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) {
+        usage_error("--iothub-policy: expected NAME=BASE64KEY");
+      }
+      config.iothub_policy = {v.substr(0, eq), v.substr(eq + 1)};
     } else if (a == "--preload") {
       config.preload_file = v;
     } else if (a == "--preload-events") {
@@ -164,6 +182,9 @@ int main(int argc, char** argv) {
     std::printf("%d\n", ports.amqp);
     if (ports.amqps >= 0) {
       std::printf("tls %d\n", ports.amqps);
+    }
+    if (ports.iothub >= 0) {
+      std::printf("iothub %d\n", ports.iothub);
     }
     std::fflush(stdout);
   });

@@ -199,6 +199,7 @@ struct LinkState {
 struct ConnectionState {
   std::vector<Grant> grants;
   std::vector<pn_link_t*> links;
+  bool iothub = false; // accepted on the IoT Hub front end
 };
 
 } // namespace
@@ -208,6 +209,7 @@ struct Server::Impl {
   pn_proactor_t* proactor = nullptr;
   pn_listener_t* listener = nullptr;
   pn_listener_t* tls_listener = nullptr;
+  pn_listener_t* iothub_listener = nullptr;
   pn_ssl_domain_t* tls_domain = nullptr;
   ListeningPorts ports;
   int listeners_open = 0;
@@ -221,6 +223,14 @@ struct Server::Impl {
   explicit Impl(EmulatorConfig c) : config(std::move(c)) {
     if (config.rules.empty()) {
       config.rules.push_back({"RootManageSharedAccessKey", "SAS_KEY_VALUE"});
+    }
+    if (!config.iothub_name.empty()) {
+      // After the redirect, clients use the same policy on the Event Hub-compatible endpoint,
+      // signing with the key string as Event Hubs does (§2).
+      config.rules.push_back(config.iothub_policy);
+      if (config.iothub_eventhub.empty() && !config.hubs.empty()) {
+        config.iothub_eventhub = config.hubs.front().name;
+      }
     }
     for (const auto& spec : config.hubs) {
       Hub hub;
@@ -375,7 +385,8 @@ struct Server::Impl {
       token = proton::get<std::string>(m.body());
     }
     std::string why;
-    const auto grant = verify_token(token, why);
+    const auto grant =
+        connections[c].iothub ? verify_iothub_token(token, why) : verify_token(token, why);
     if (!grant) {
       reply(c, LinkKind::cbs_replies, m, 401, why);
       return;
@@ -463,6 +474,64 @@ struct Server::Impl {
     }
     reply(c, LinkKind::mgmt_replies, m, 400, "Unsupported type '" + type + "'.", proton::value(),
           "com.microsoft:argument-error");
+  }
+
+  // ---- IoT Hub front end (§8) ----
+
+  // IoT Hub signs with the base64-decoded key (§2); the resource is the hub host, optionally
+  // with /messages/events. The grant covers the whole front end.
+  std::optional<Grant> verify_iothub_token(const std::string& token, std::string& why) {
+    const auto parsed = parse_sas_token(token);
+    const auto key = encoding::base64_decode(config.iothub_policy.key);
+    if (!parsed || !key || parsed->key_name != config.iothub_policy.name ||
+        encoding::base64_encode(
+            crypto::hmac_sha256(*key, parsed->encoded_resource + "\n" + parsed->expiry_text)) !=
+            parsed->signature.reveal()) {
+      why = "InvalidSignature: The token has an invalid signature.";
+      return std::nullopt;
+    }
+    const std::int64_t expires = parsed->expires_at.time_since_epoch().count();
+    if (expires <= now_ms() / 1000) {
+      why = "ExpiredToken: The token is expired.";
+      return std::nullopt;
+    }
+    return Grant{"", expires};
+  }
+
+  void redirect_iothub(pn_connection_t* c, pn_link_t* link, const std::string& path) {
+    if (!authorized(c, path)) {
+      refuse(link, "amqp:unauthorized-access",
+             "Unauthorized access. 'ServiceConnect' claim(s) are required to perform this "
+             "operation.");
+      return;
+    }
+    const std::string prefix = "messages/events";
+    if (lower(path).rfind(prefix, 0) != 0) {
+      refuse(link, "amqp:not-found", "The messaging entity '" + path + "' could not be found.");
+      return;
+    }
+    // The address keeps what followed messages/events ("/$management", "/ConsumerGroups/...").
+    const std::string suffix = path.substr(prefix.size());
+    const std::string address = "amqp://" + config.host + ":" + std::to_string(ports.amqp) + "/" +
+                                config.iothub_eventhub + (suffix.empty() ? "/" : suffix);
+    pn_terminus_set_type(pn_link_source(link), PN_UNSPECIFIED);
+    pn_terminus_set_type(pn_link_target(link), PN_UNSPECIFIED);
+    pn_link_open(link);
+    pn_condition_t* cond = pn_link_condition(link);
+    pn_condition_set_name(cond, "amqp:link:redirect");
+    pn_data_t* info = pn_condition_info(cond);
+    pn_data_put_map(info);
+    pn_data_enter(info);
+    pn_data_put_symbol(info, pn_bytes(8, "hostname"));
+    pn_data_put_string(info, pn_bytes(config.host.size(), config.host.c_str()));
+    pn_data_put_symbol(info, pn_bytes(12, "network-host"));
+    pn_data_put_string(info, pn_bytes(config.host.size(), config.host.c_str()));
+    pn_data_put_symbol(info, pn_bytes(4, "port"));
+    pn_data_put_int(info, ports.amqp);
+    pn_data_put_symbol(info, pn_bytes(7, "address"));
+    pn_data_put_string(info, pn_bytes(address.size(), address.c_str()));
+    pn_data_exit(info);
+    pn_link_close(link);
   }
 
   // ---- links ----
@@ -637,6 +706,15 @@ struct Server::Impl {
     if (path == "$management" || (parts.size() == 2 && parts[1] == "$management")) {
       ls.kind = we_send ? LinkKind::mgmt_replies : LinkKind::mgmt_requests;
       accept(link);
+      return;
+    }
+    if (connections[c].iothub) {
+      if (we_send) {
+        redirect_iothub(c, link, path);
+      } else {
+        refuse(link, "amqp:not-found",
+               "Sending to the built-in endpoint is not supported on this front end.");
+      }
       return;
     }
     Hub* hub = parts.empty() ? nullptr : find_hub(parts[0]);
@@ -896,8 +974,11 @@ struct Server::Impl {
       char host[256];
       char port[16];
       pn_netaddr_host_port(pn_listener_addr(l), host, sizeof host, port, sizeof port);
-      (l == tls_listener ? ports.amqps : ports.amqp) = std::atoi(port);
-      if (++listeners_open == (tls_listener != nullptr ? 2 : 1)) {
+      (l == tls_listener      ? ports.amqps
+       : l == iothub_listener ? ports.iothub
+                              : ports.amqp) = std::atoi(port);
+      if (++listeners_open ==
+          1 + (tls_listener != nullptr ? 1 : 0) + (iothub_listener != nullptr ? 1 : 0)) {
         on_listening(ports);
       }
       break;
@@ -915,7 +996,7 @@ struct Server::Impl {
         pn_ssl_init(pn_ssl(t), tls_domain, nullptr);
       }
       pn_listener_accept2(l, c, t);
-      connections[c];
+      connections[c].iothub = l == iothub_listener;
       break;
     }
     case PN_LISTENER_CLOSE: {
@@ -984,6 +1065,13 @@ struct Server::Impl {
       }
       break;
     }
+    case PN_TRANSPORT_ERROR:
+      if (trace) {
+        pn_condition_t* cond = pn_transport_condition(pn_event_transport(e));
+        std::fprintf(stderr, "eventhubs-emulator: transport error %s: %s\n",
+                     pn_condition_get_name(cond), pn_condition_get_description(cond));
+      }
+      break;
     case PN_PROACTOR_INTERRUPT:
       return false;
     default:
@@ -1051,6 +1139,11 @@ struct Server::Impl {
       tls_listener = pn_listener();
       const std::string tls_addr = config.host + ":" + std::to_string(config.tls_port);
       pn_proactor_listen(proactor, tls_listener, tls_addr.c_str(), 64);
+    }
+    if (!config.iothub_name.empty()) {
+      iothub_listener = pn_listener();
+      const std::string iot_addr = config.host + ":" + std::to_string(config.iothub_port);
+      pn_proactor_listen(proactor, iothub_listener, iot_addr.c_str(), 64);
     }
     bool running = true;
     while (running) {

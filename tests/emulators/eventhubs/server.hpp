@@ -49,11 +49,19 @@ struct EmulatorConfig {
   // as needed to reach the count. For benchmarks of the consumer side.
   std::string preload_file;
   std::size_t preload_events = 0;
+  // IoT Hub front end (eventhubs-amqp.md §8): a listener that authenticates IoT Hub service
+  // policies and answers every receiver attach under messages/events with amqp:link:redirect
+  // to the Event Hub-compatible endpoint (this server's plain listener, hub `iothub_eventhub`).
+  std::string iothub_name; // empty: no IoT Hub front end
+  int iothub_port = 0;
+  std::string iothub_eventhub; // default: the first hub
+  SasRule iothub_policy{"iothubowner", "aG1hY2tleWhtYWNrZXlobWFja2V5aG1hY2tleQ=="};
 };
 
 struct ListeningPorts {
   int amqp = 0;
-  int amqps = -1; // -1 when there is no TLS listener
+  int amqps = -1;  // -1 when there is no TLS listener
+  int iothub = -1; // -1 when there is no IoT Hub front end
 };
 
 class Server {
