@@ -12,7 +12,7 @@ async function startEmulator(args = []) {
   const child = spawn(binary, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
   // First line: the AMQP port; then "tls <port>" with --tls-port, "iothub <port>" with --iothub.
-  const wanted = 1 + (args.includes('--tls-port') ? 1 : 0) + (args.includes('--iothub') ? 1 : 0);
+  const wanted = 1 + ['--tls-port', '--iothub', '--control-port'].filter((f) => args.includes(f)).length;
   const printed = await new Promise((resolve, reject) => {
     const got = [];
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
@@ -25,6 +25,13 @@ async function startEmulator(args = []) {
   const extra = Object.fromEntries(printed.slice(1).map((l) => [l.split(' ')[0], Number(l.split(' ')[1])]));
   const tlsPort = extra.tls;
   const iothubPort = extra.iothub;
+  // POSTs a fault to the control API (--control-port) and returns its JSON answer.
+  const fault = async (pathAndQuery) => {
+    const response = await fetch(`http://127.0.0.1:${extra.control}${pathAndQuery}`, { method: 'POST' });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`control API: ${body.error}`);
+    return body.applied;
+  };
   const stop = () =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -34,7 +41,7 @@ async function startEmulator(args = []) {
   const connectionString = (hub = 'telemetry', key = 'SAS_KEY_VALUE') =>
     `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;` +
     `SharedAccessKey=${key};EntityPath=${hub};UseDevelopmentEmulator=true`;
-  return { port, tlsPort, iothubPort, stop, connectionString };
+  return { port, tlsPort, iothubPort, fault, stop, connectionString };
 }
 
 module.exports = { startEmulator };

@@ -4,9 +4,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 
+#include "control_api.hpp"
 #include "server.hpp"
 
 namespace {
@@ -33,10 +35,13 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --iothub-port PORT        its port; 0 (default) picks a free one
   --iothub-eventhub HUB     the Event Hub behind it (default: the first --hub)
   --iothub-policy NAME=KEY  its service policy and base64 key (default iothubowner=...)
+  --control-port PORT       the fault-injection HTTP API on the listen address; 0 picks a
+                            free one (printed as "control <port>"); off unless given
   --help
 
 The first line on stdout is the plain AMQP port; with --tls-port a second line says
-"tls <port>", and with --iothub a line "iothub <port>". SIGTERM or SIGINT stops it.
+"tls <port>", with --iothub "iothub <port>", with --control-port "control <port>".
+SIGTERM or SIGINT stops it.
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -96,6 +101,7 @@ HubSpec parse_hub(const std::string& text) {
 
 int main(int argc, char** argv) {
   EmulatorConfig config;
+  int control_port = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -107,7 +113,8 @@ int main(int argc, char** argv) {
                           a == "--rule" || a == "--max-message-size" || a == "--tls-port" ||
                           a == "--tls-cert" || a == "--tls-key" || a == "--preload" ||
                           a == "--preload-events" || a == "--iothub" || a == "--iothub-port" ||
-                          a == "--iothub-eventhub" || a == "--iothub-policy"
+                          a == "--iothub-eventhub" || a == "--iothub-policy" ||
+                          a == "--control-port"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -134,6 +141,8 @@ int main(int argc, char** argv) {
       config.tls_certificate = v;
     } else if (a == "--tls-key") {
       config.tls_key = v;
+    } else if (a == "--control-port") {
+      control_port = to_int(v, a);
     } else if (a == "--iothub") {
       config.iothub_name = v;
     } else if (a == "--iothub-port") {
@@ -178,13 +187,26 @@ int main(int argc, char** argv) {
     server.stop();
   });
   waiter.detach();
-  return server.run([](const hub2kusto::emulator::ListeningPorts& ports) {
+  std::unique_ptr<hub2kusto::emulator::ControlApi> control;
+  if (control_port >= 0) {
+    try {
+      control =
+          std::make_unique<hub2kusto::emulator::ControlApi>(server, config.host, control_port);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "eventhubs-emulator: control API: %s\n", e.what());
+      return 1;
+    }
+  }
+  return server.run([&](const hub2kusto::emulator::ListeningPorts& ports) {
     std::printf("%d\n", ports.amqp);
     if (ports.amqps >= 0) {
       std::printf("tls %d\n", ports.amqps);
     }
     if (ports.iothub >= 0) {
       std::printf("iothub %d\n", ports.iothub);
+    }
+    if (control) {
+      std::printf("control %d\n", control->port());
     }
     std::fflush(stdout);
   });

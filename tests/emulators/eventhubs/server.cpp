@@ -1,10 +1,14 @@
 #include "server.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 
@@ -218,6 +222,15 @@ struct Server::Impl {
   std::unordered_map<pn_link_t*, LinkState> links;
   std::function<void(const ListeningPorts&)> on_listening;
   bool listening_failed = false;
+  // Faults (set and read on the loop thread only).
+  bool paused = false;
+  std::int64_t latency_ms = 0;
+  std::int64_t refuse_until_ms = 0;
+  std::vector<pn_connection_t*> to_drop;
+  // Work from other threads: queued under the mutex, then pn_proactor_interrupt.
+  std::mutex inbox_mutex;
+  std::deque<std::pair<std::function<std::string()>, std::promise<std::string>>> inbox;
+  std::atomic<bool> stop_requested{false};
   bool trace = std::getenv("HUB2KUSTO_EMULATOR_TRACE") != nullptr;
 
   explicit Impl(EmulatorConfig c) : config(std::move(c)) {
@@ -795,7 +808,15 @@ struct Server::Impl {
         (pn_link_state(link) & PN_LOCAL_CLOSED)) {
       return;
     }
-    while (pn_link_credit(link) > 0 && ls.next < ls.partition->events.size()) {
+    while (!paused && pn_link_credit(link) > 0 && ls.next < ls.partition->events.size()) {
+      if (latency_ms > 0) {
+        const std::int64_t due = ls.partition->events[ls.next].enqueued_ms + latency_ms;
+        if (due > now_ms()) {
+          // Come back when it is due (PN_PROACTOR_TIMEOUT wakes every consumer).
+          pn_proactor_set_timeout(proactor, static_cast<pn_millis_t>(due - now_ms()));
+          break;
+        }
+      }
       const StoredEvent& e = ls.partition->events[ls.next++];
       proton::message m;
       m.decode(std::vector<char>(e.message.begin(), e.message.end()));
@@ -950,6 +971,16 @@ struct Server::Impl {
     if (it == connections.end()) {
       return;
     }
+    if (std::find(to_drop.begin(), to_drop.end(), c) != to_drop.end()) {
+      to_drop.erase(std::remove(to_drop.begin(), to_drop.end(), c), to_drop.end());
+      pn_transport_t* t = pn_connection_transport(c);
+      pn_condition_t* cond = pn_transport_condition(t);
+      pn_condition_set_name(cond, "amqp:connection:forced");
+      pn_condition_set_description(cond, "The emulator dropped the connection (fault injection).");
+      pn_transport_close_tail(t);
+      pn_transport_close_head(t);
+      return;
+    }
     for (pn_link_t* l : std::vector<pn_link_t*>(it->second.links)) {
       LinkState& ls = links[l];
       if (ls.pending_close && !(pn_link_state(l) & PN_LOCAL_CLOSED)) {
@@ -960,6 +991,112 @@ struct Server::Impl {
       }
       pump(l);
     }
+  }
+
+  // ---- faults and work from other threads ----
+
+  void wake_consumers() {
+    for (auto& [l, ls] : links) {
+      if (ls.kind == LinkKind::consumer) {
+        pn_connection_wake(pn_session_connection(pn_link_session(l)));
+      }
+    }
+  }
+
+  void run_inbox() {
+    std::deque<std::pair<std::function<std::string()>, std::promise<std::string>>> work;
+    {
+      std::lock_guard lock(inbox_mutex);
+      work.swap(inbox);
+    }
+    for (auto& [fn, done] : work) {
+      done.set_value(fn());
+    }
+  }
+
+  std::string post(std::function<std::string()> fn) {
+    std::promise<std::string> done;
+    auto result = done.get_future();
+    {
+      std::lock_guard lock(inbox_mutex);
+      if (proactor == nullptr) {
+        return "error: the emulator is not running";
+      }
+      inbox.emplace_back(std::move(fn), std::move(done));
+      pn_proactor_interrupt(proactor);
+    }
+    if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      return "error: the emulator did not apply the request within 10 s";
+    }
+    return result.get();
+  }
+
+  std::string apply(const Fault& f) {
+    switch (f.kind) {
+    case Fault::Kind::drop_connections: {
+      for (auto& [c, cs] : connections) {
+        to_drop.push_back(c);
+        pn_connection_wake(c);
+      }
+      return "dropping " + std::to_string(to_drop.size()) + " connection(s)";
+    }
+    case Fault::Kind::detach: {
+      Hub* hub = find_hub(f.hub);
+      Partition* p = hub != nullptr ? hub->partition(f.partition) : nullptr;
+      if (p == nullptr) {
+        return "error: no partition '" + f.partition + "' in hub '" + f.hub + "'";
+      }
+      std::size_t n = 0;
+      for (auto& [l, ls] : links) {
+        if (ls.kind == LinkKind::consumer && ls.partition == p && !ls.pending_close) {
+          close_elsewhere(l, f.condition, f.description);
+          ++n;
+        }
+      }
+      return "detaching " + std::to_string(n) + " receiver(s) with " + f.condition;
+    }
+    case Fault::Kind::pause:
+      paused = true;
+      return "delivery paused";
+    case Fault::Kind::resume:
+      paused = false;
+      wake_consumers();
+      return "delivery resumed";
+    case Fault::Kind::latency:
+      latency_ms = f.number;
+      wake_consumers();
+      return "delivery latency " + std::to_string(f.number) + " ms";
+    case Fault::Kind::refuse_connections:
+      refuse_until_ms = now_ms() + f.number * 1000;
+      return "refusing new connections for " + std::to_string(f.number) + " s";
+    case Fault::Kind::reset:
+      paused = false;
+      latency_ms = 0;
+      refuse_until_ms = 0;
+      wake_consumers();
+      return "faults cleared";
+    }
+    return "error: unknown fault";
+  }
+
+  std::string status_json() {
+    std::string out = "{\"connections\":" + std::to_string(connections.size()) +
+                      ",\"paused\":" + (paused ? "true" : "false") +
+                      ",\"latency_ms\":" + std::to_string(latency_ms) + ",\"hubs\":{";
+    for (std::size_t h = 0; h < hubs.size(); ++h) {
+      out += (h > 0 ? ",\"" : "\"") + hubs[h].name + "\":{";
+      for (std::size_t i = 0; i < hubs[h].partitions.size(); ++i) {
+        const Partition& p = hubs[h].partitions[i];
+        std::size_t receivers = 0;
+        for (auto& [l, ls] : links) {
+          receivers += ls.kind == LinkKind::consumer && ls.partition == &p ? 1 : 0;
+        }
+        out += (i > 0 ? ",\"" : "\"") + p.id + "\":{\"events\":" + std::to_string(p.events.size()) +
+               ",\"receivers\":" + std::to_string(receivers) + "}";
+      }
+      out += "}";
+    }
+    return out + "}}";
   }
 
   // ---- the loop ----
@@ -1013,6 +1150,13 @@ struct Server::Impl {
       pn_connection_t* c = pn_event_connection(e);
       pn_connection_set_container(c, ("eventhubs-emulator:" + config.namespace_name).c_str());
       pn_connection_open(c);
+      if (now_ms() < refuse_until_ms) {
+        pn_condition_t* cond = pn_connection_condition(c);
+        pn_condition_set_name(cond, "amqp:connection:forced");
+        pn_condition_set_description(cond,
+                                     "The emulator refuses new connections (fault injection).");
+        pn_connection_close(c);
+      }
       break;
     }
     case PN_SESSION_REMOTE_OPEN:
@@ -1073,7 +1217,14 @@ struct Server::Impl {
       }
       break;
     case PN_PROACTOR_INTERRUPT:
-      return false;
+      if (stop_requested) {
+        return false;
+      }
+      run_inbox();
+      break;
+    case PN_PROACTOR_TIMEOUT:
+      wake_consumers();
+      break;
     default:
       break;
     }
@@ -1121,7 +1272,10 @@ struct Server::Impl {
     if (!preload()) {
       return 1;
     }
-    proactor = pn_proactor();
+    {
+      std::lock_guard lock(inbox_mutex);
+      proactor = pn_proactor();
+    }
     listener = pn_listener();
     const std::string addr = config.host + ":" + std::to_string(config.port);
     pn_proactor_listen(proactor, listener, addr.c_str(), 64);
@@ -1155,8 +1309,15 @@ struct Server::Impl {
       }
       pn_proactor_done(proactor, batch);
     }
-    pn_proactor_free(proactor);
-    proactor = nullptr;
+    {
+      std::lock_guard lock(inbox_mutex);
+      pn_proactor_free(proactor);
+      proactor = nullptr;
+      for (auto& [fn, done] : inbox) {
+        done.set_value("error: the emulator stopped");
+      }
+      inbox.clear();
+    }
     if (tls_domain != nullptr) {
       pn_ssl_domain_free(tls_domain);
     }
@@ -1173,9 +1334,19 @@ int Server::run(const std::function<void(const ListeningPorts&)>& on_listening) 
 }
 
 void Server::stop() {
+  std::lock_guard lock(impl_->inbox_mutex);
+  impl_->stop_requested = true;
   if (impl_->proactor != nullptr) {
     pn_proactor_interrupt(impl_->proactor);
   }
+}
+
+std::string Server::inject(const Fault& fault) {
+  return impl_->post([this, fault] { return impl_->apply(fault); });
+}
+
+std::string Server::status() {
+  return impl_->post([this] { return impl_->status_json(); });
 }
 
 } // namespace hub2kusto::emulator

@@ -64,6 +64,25 @@ struct ListeningPorts {
   int iothub = -1; // -1 when there is no IoT Hub front end
 };
 
+// A fault for reliability tests (the control API in control_api.hpp maps HTTP to these).
+struct Fault {
+  enum class Kind {
+    drop_connections,   // abort every connection's transport (clients must reconnect)
+    detach,             // detach a partition's receivers with `condition` / `description`
+    pause,              // stop delivering to receivers (producers still accepted)
+    resume,             // deliver again
+    latency,            // deliver an event only `number` ms after it was enqueued
+    refuse_connections, // close new connections for `number` seconds
+    reset,              // undo pause, latency and refusal
+  };
+  Kind kind = Kind::reset;
+  std::string hub;
+  std::string partition;
+  std::string condition = "amqp:link:detach-forced";
+  std::string description = "The link was detached by the emulator's fault injection.";
+  std::int64_t number = 0;
+};
+
 class Server {
 public:
   explicit Server(EmulatorConfig config);
@@ -76,6 +95,11 @@ public:
   int run(const std::function<void(const ListeningPorts&)>& on_listening);
   // Any thread.
   void stop();
+  // Any thread: applies a fault on the loop and returns what was done, once it is done, or
+  // an error text starting with "error:".
+  std::string inject(const Fault& fault);
+  // Any thread: a JSON object with counters (connections, receivers, events per partition).
+  std::string status();
 
 private:
   struct Impl;
