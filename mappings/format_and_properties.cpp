@@ -3,25 +3,13 @@
 
 #include "mappings/format.hpp"
 #include "mappings/system_properties.hpp"
+#include "mappings/text.hpp"
 
 namespace hub2kusto::mappings {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using text::iequals;
+using text::lower;
 
 constexpr std::array<std::pair<std::string_view, DataFormat>, 11> kFormats = {{
     {"json", DataFormat::json},

@@ -1,4 +1,5 @@
 #include "mappings/mapping.hpp"
+#include "mappings/text.hpp"
 
 #include <array>
 #include <charconv>
@@ -9,21 +10,8 @@
 namespace hub2kusto::mappings {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using text::iequals;
+using text::lower;
 
 } // namespace
 

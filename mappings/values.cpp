@@ -1,4 +1,5 @@
 #include "mappings/values.hpp"
+#include "mappings/text.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -7,6 +8,11 @@
 
 namespace hub2kusto::mappings::values {
 namespace {
+
+using text::iequals;
+using text::is_space;
+using text::lower;
+using text::trim;
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
 constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
@@ -44,36 +50,6 @@ constexpr bool is_leap(std::int64_t y) {
 constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
   constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
-}
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && is_space(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Reads exactly n digits at s[pos].
