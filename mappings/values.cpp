@@ -80,6 +80,30 @@ bool fraction_ticks(std::string_view s, std::size_t& pos, std::int64_t& ticks) {
   return pos > start;
 }
 
+// Reads hh:mm[:ss[.fffffff]] at s[pos] and moves pos past it; the fraction is read only when
+// `fraction` is given. Ranges are the caller's to check.
+bool clock_time(std::string_view s, std::size_t& pos, unsigned& h, unsigned& mi, unsigned& sec,
+                std::int64_t* fraction) {
+  if (!digits(s, pos, 2, h) || pos + 2 >= s.size() || s[pos + 2] != ':' ||
+      !digits(s, pos + 3, 2, mi)) {
+    return false;
+  }
+  pos += 5;
+  if (pos < s.size() && s[pos] == ':') {
+    if (!digits(s, pos + 1, 2, sec)) {
+      return false;
+    }
+    pos += 3;
+    if (fraction != nullptr && pos < s.size() && s[pos] == '.') {
+      ++pos;
+      if (!fraction_ticks(s, pos, *fraction)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 std::optional<std::int64_t> to_ticks(std::int64_t y, unsigned mo, unsigned d, unsigned h,
                                      unsigned mi, unsigned sec, std::int64_t fraction,
                                      std::int64_t offset_minutes) {
@@ -109,22 +133,9 @@ std::optional<std::int64_t> parse_iso(std::string_view s) {
     if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ') {
       return std::nullopt;
     }
-    if (!digits(s, pos + 1, 2, h) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, mi)) {
+    ++pos;
+    if (!clock_time(s, pos, h, mi, sec, &fraction)) {
       return std::nullopt;
-    }
-    pos += 6;
-    if (pos < s.size() && s[pos] == ':') {
-      if (!digits(s, pos + 1, 2, sec)) {
-        return std::nullopt;
-      }
-      pos += 3;
-      if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        if (!fraction_ticks(s, pos, fraction)) {
-          return std::nullopt;
-        }
-      }
     }
     if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
       ++pos;
@@ -186,16 +197,12 @@ std::optional<std::int64_t> parse_rfc(std::string_view s) {
   } else {
     return std::nullopt;
   }
-  if (pos >= s.size() || s[pos] != ' ' || !digits(s, pos + 1, 2, h) || pos + 3 >= s.size() ||
-      s[pos + 3] != ':' || !digits(s, pos + 4, 2, mi)) {
+  if (pos >= s.size() || s[pos] != ' ') {
     return std::nullopt;
   }
-  pos += 6;
-  if (pos < s.size() && s[pos] == ':') {
-    if (!digits(s, pos + 1, 2, sec)) {
-      return std::nullopt;
-    }
-    pos += 3;
+  ++pos;
+  if (!clock_time(s, pos, h, mi, sec, nullptr)) {
+    return std::nullopt;
   }
   const std::string_view zone = trim(s.substr(pos));
   if (!zone.empty() && !iequals(zone, "GMT") && !iequals(zone, "UTC") && !iequals(zone, "Z")) {
@@ -307,25 +314,9 @@ std::optional<std::int64_t> parse_timespan(std::string_view text) {
   }
   unsigned h = 0, m = 0, s = 0;
   std::size_t pos = 0;
-  if (!digits(text, 0, 2, h) || text.size() < 5 || text[2] != ':' || !digits(text, 3, 2, m) ||
-      h > 23 || m > 59) {
-    return std::nullopt;
-  }
-  pos = 5;
   std::int64_t fraction = 0;
-  if (pos < text.size() && text[pos] == ':') {
-    if (!digits(text, pos + 1, 2, s) || s > 59) {
-      return std::nullopt;
-    }
-    pos += 3;
-    if (pos < text.size() && text[pos] == '.') {
-      ++pos;
-      if (!fraction_ticks(text, pos, fraction)) {
-        return std::nullopt;
-      }
-    }
-  }
-  if (pos != text.size()) {
+  if (!clock_time(text, pos, h, m, s, &fraction) || h > 23 || m > 59 || s > 59 ||
+      pos != text.size()) {
     return std::nullopt;
   }
   const std::int64_t ticks = ((days * 86400) + h * 3600 + m * 60 + s) * kTicksPerSecond + fraction;
