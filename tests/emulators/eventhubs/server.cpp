@@ -837,10 +837,10 @@ struct Server::Impl {
     if (bytes.size() > config.max_message_size) {
       pn_condition_t* cond = pn_disposition_condition(pn_delivery_local(d));
       pn_condition_set_name(cond, "amqp:link:message-size-exceeded");
-      const std::string description =
-          "The received message (delivery-id:" + std::to_string(ls.tag) +
-          ", size:" + std::to_string(bytes.size()) + " bytes) exceeds the limit (" +
-          std::to_string(config.max_message_size) + " bytes) currently allowed on the link.";
+      const std::string description = "The received message (size:" + std::to_string(bytes.size()) +
+                                      " bytes) exceeds the limit (" +
+                                      std::to_string(config.max_message_size) +
+                                      " bytes) currently allowed on the link.";
       pn_condition_set_description(cond, description.c_str());
       pn_delivery_update(d, PN_REJECTED);
       return;
