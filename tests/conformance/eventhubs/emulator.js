@@ -41,7 +41,8 @@ async function startEmulator(args = []) {
   const connectionString = (hub = 'telemetry', key = 'SAS_KEY_VALUE') =>
     `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;` +
     `SharedAccessKey=${key};EntityPath=${hub};UseDevelopmentEmulator=true`;
-  return { port, tlsPort, iothubPort, fault, stop, connectionString };
+  const controlUrl = `http://127.0.0.1:${extra.control}`;
+  return { port, tlsPort, iothubPort, controlUrl, fault, stop, connectionString };
 }
 
 module.exports = { startEmulator };

@@ -3,6 +3,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { EventHubProducerClient, EventHubConsumerClient } = require('@azure/event-hubs');
+const path = require('node:path');
+const { promisify } = require('node:util');
+const execFile = promisify(require('node:child_process').execFile);
 const { startEmulator } = require('./emulator.js');
 
 // A consumer of partition 0 that records every event and every empty wait (the SDK calls
@@ -10,6 +13,7 @@ const { startEmulator } = require('./emulator.js');
 function recorder(connectionString) {
   const client = new EventHubConsumerClient('$Default', connectionString);
   const events = [];
+  const errors = [];
   const waiters = [];
   let emptyWaits = 0;
   const notify = () => {
@@ -21,14 +25,17 @@ function recorder(connectionString) {
       events.push(...batch);
       notify();
     },
-    processError: async () => {},
+    processError: async (err) => {
+      errors.push(err);
+      notify();
+    },
   }, { startPosition: { sequenceNumber: -1 }, maxWaitTimeInSeconds: 1, maxBatchSize: 50 });
-  // Resolves once `predicate()` holds, checked after each batch.
+  // Resolves once `predicate()` holds, checked after each batch or error.
   const until = async (predicate) => {
     while (!predicate()) await new Promise((r) => waiters.push(r));
   };
   return {
-    events, until, emptyWaits: () => emptyWaits,
+    events, errors, until, emptyWaits: () => emptyWaits,
     close: async () => { await subscription.close(); await client.close(); },
   };
 }
@@ -54,6 +61,45 @@ test('drop-connections: the SDK reconnects and resumes with no gap or duplicate'
       await producer.sendBatch([3, 4].map((n) => ({ body: n })), { partitionId: '0' });
       await r.until(() => r.events.length >= 5);
       assert.deepEqual(r.events.map((e) => e.sequenceNumber), [0, 1, 2, 3, 4]);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+test('detach with a retriable condition: the SDK re-attaches and resumes with no gap', async () => {
+  const em = await startEmulator(['--hub', 'telemetry:1', '--control-port', '0']);
+  try {
+    const { stdout } = await execFile(process.execPath,
+                                      [path.join(__dirname, 'detach_client.js'),
+                                       em.connectionString(), em.controlUrl],
+                                      { timeout: 50_000 });
+    const seen = JSON.parse(stdout);
+    assert.equal(seen.applied, 'detaching 1 receiver(s) with amqp:link:detach-forced');
+    assert.deepEqual(seen.sequenceNumbers, [0, 1, 2, 3]);
+    assert.deepEqual(seen.errors, []); // retried inside the SDK, not surfaced
+    // The events after the detach came over a second attach, not the detached link.
+    const status = await (await fetch(`${em.controlUrl}/status`)).json();
+    assert.equal(status.hubs.telemetry['0'].consumer_attaches, 2);
+  } finally {
+    await em.stop();
+  }
+});
+
+test('detach with a non-retriable condition reaches the SDK\'s error handler', async () => {
+  await withEmulator(async (em, producer) => {
+    await producer.sendBatch([{ body: 0 }], { partitionId: '0' });
+    const r = recorder(em.connectionString());
+    try {
+      await r.until(() => r.events.length >= 1);
+      const description = 'The entity was disabled by the emulator.';
+      assert.match(await em.fault('/faults/detach?hub=telemetry&partition=0' +
+                                  '&condition=com.microsoft:entity-disabled' +
+                                  `&description=${encodeURIComponent(description)}`),
+                   /detaching 1 receiver/);
+      await r.until(() => r.errors.length >= 1);
+      assert.equal(r.errors[0].code, 'MessagingEntityDisabledError');
+      assert.match(r.errors[0].message, /disabled by the emulator/);
     } finally {
       await r.close();
     }

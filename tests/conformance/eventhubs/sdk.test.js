@@ -9,46 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { startEmulator } = require('./emulator.js');
-
-// Receives `count` events from one partition, starting at `startPosition`.
-async function receive(connectionString, partitionId, startPosition, count, options = {}) {
-  const consumer = new EventHubConsumerClient(options.consumerGroup ?? '$Default', connectionString);
-  const events = [];
-  try {
-    await new Promise((resolve, reject) => {
-      const subscription = consumer.subscribe(
-        partitionId,
-        {
-          processEvents: async (batch) => {
-            events.push(...batch);
-            if (events.length >= count) {
-              await subscription.close();
-              resolve();
-            }
-          },
-          processError: async (err) => reject(err),
-        },
-        { startPosition, maxBatchSize: 100, maxWaitTimeInSeconds: 1 },
-      );
-    });
-  } finally {
-    await consumer.close();
-  }
-  return events;
-}
-
-async function send(connectionString, batches) {
-  const producer = new EventHubProducerClient(connectionString);
-  try {
-    for (const { options, events } of batches) {
-      const batch = await producer.createBatch(options);
-      for (const e of events) assert.ok(batch.tryAdd(e), 'event fits the batch');
-      await producer.sendBatch(batch);
-    }
-  } finally {
-    await producer.close();
-  }
-}
+const { receive, send } = require('./helpers.js');
 
 test('hub and partition properties', async () => {
   const em = await startEmulator(['--hub', 'telemetry:4']);

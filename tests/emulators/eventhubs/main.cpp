@@ -4,9 +4,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "control_api.hpp"
 #include "server.hpp"
@@ -37,6 +40,16 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --iothub-policy NAME=KEY  its service policy and base64 key (default iothubowner=...)
   --control-port PORT       the fault-injection HTTP API on the listen address; 0 picks a
                             free one (printed as "control <port>"); off unless given
+  --auth-grace-ms MS        close connections that put no valid token within MS of opening
+                            (default 20000, the service's 20 s)
+  --token-lifetime SECONDS  honour each put token for at most SECONDS; a receiver gets nothing
+                            once its token lapses until the client puts a new one (default: the
+                            token's own expiry)
+  --retention-events N      keep at most N events per partition, dropping the oldest (default:
+                            no limit)
+  --data-dir DIR            keep every partition's events in DIR across restarts
+  --config FILE             read settings from a JSON file (see README.md); flags after it
+                            override it
   --help
 
 The first line on stdout is the plain AMQP port; with --tls-port a second line says
@@ -97,6 +110,115 @@ HubSpec parse_hub(const std::string& text) {
   return spec;
 }
 
+// --config FILE: the same settings as the flags, as one JSON object (README.md).
+void read_config_file(const std::string& path, EmulatorConfig& config, int& control_port) {
+  std::ifstream in(path);
+  if (!in) {
+    usage_error("--config: cannot read '" + path + "'");
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  } catch (const std::exception& e) {
+    usage_error("--config: '" + path + "' is not JSON: " + e.what());
+  }
+  if (!j.is_object()) {
+    usage_error("--config: '" + path + "' must hold a JSON object");
+  }
+  auto fail = [&](const std::string& key, const std::string& why) {
+    usage_error("--config: '" + path + "': " + key + ": " + why);
+  };
+  auto text = [&](const nlohmann::json& v, const std::string& key) {
+    if (!v.is_string()) {
+      fail(key, "must be a string");
+    }
+    return v.get<std::string>();
+  };
+  auto number = [&](const nlohmann::json& v, const std::string& key) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0) {
+      fail(key, "must be a non-negative whole number");
+    }
+    return v.get<std::int64_t>();
+  };
+  auto rule = [&](const nlohmann::json& v, const std::string& key) {
+    if (!v.is_object() || !v.contains("name") || !v.contains("key")) {
+      fail(key, "must be an object with name and key");
+    }
+    return hub2kusto::emulator::SasRule{text(v["name"], key + ".name"),
+                                        text(v["key"], key + ".key")};
+  };
+  for (const auto& [key, v] : j.items()) {
+    if (key == "host") {
+      config.host = text(v, key);
+    } else if (key == "port") {
+      config.port = static_cast<int>(number(v, key));
+    } else if (key == "namespace") {
+      config.namespace_name = text(v, key);
+    } else if (key == "hubs") {
+      if (!v.is_array()) {
+        fail(key, "must be an array");
+      }
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string at = key + "[" + std::to_string(i) + "]";
+        const auto& h = v[i];
+        if (!h.is_object() || !h.contains("name")) {
+          fail(at, "must be an object with a name");
+        }
+        HubSpec spec{text(h["name"], at + ".name"), 2, {}};
+        if (h.contains("partitions")) {
+          spec.partitions = static_cast<int>(number(h["partitions"], at + ".partitions"));
+          if (spec.partitions < 1 || spec.partitions > 1024) {
+            fail(at + ".partitions", "must be from 1 to 1024");
+          }
+        }
+        for (const auto& g : h.value("consumer_groups", nlohmann::json::array())) {
+          spec.consumer_groups.push_back(text(g, at + ".consumer_groups"));
+        }
+        config.hubs.push_back(spec);
+      }
+    } else if (key == "rules") {
+      if (!v.is_array()) {
+        fail(key, "must be an array");
+      }
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        config.rules.push_back(rule(v[i], key + "[" + std::to_string(i) + "]"));
+      }
+    } else if (key == "max_message_size") {
+      config.max_message_size = static_cast<std::size_t>(number(v, key));
+    } else if (key == "tls") {
+      config.tls_port = static_cast<int>(number(v.value("port", nlohmann::json(0)), "tls.port"));
+      config.tls_certificate = text(v.value("cert", nlohmann::json()), "tls.cert");
+      config.tls_key = text(v.value("key", nlohmann::json()), "tls.key");
+    } else if (key == "preload") {
+      config.preload_file = text(v.value("file", nlohmann::json()), "preload.file");
+      config.preload_events =
+          static_cast<std::size_t>(number(v.value("events", nlohmann::json(0)), "preload.events"));
+    } else if (key == "iothub") {
+      config.iothub_name = text(v.value("name", nlohmann::json()), "iothub.name");
+      config.iothub_port =
+          static_cast<int>(number(v.value("port", nlohmann::json(0)), "iothub.port"));
+      if (v.contains("eventhub")) {
+        config.iothub_eventhub = text(v["eventhub"], "iothub.eventhub");
+      }
+      if (v.contains("policy")) {
+        config.iothub_policy = rule(v["policy"], "iothub.policy");
+      }
+    } else if (key == "control_port") {
+      control_port = static_cast<int>(number(v, key));
+    } else if (key == "auth_grace_ms") {
+      config.auth_grace_ms = number(v, key);
+    } else if (key == "token_lifetime_seconds") {
+      config.token_lifetime_seconds = number(v, key);
+    } else if (key == "retention_events") {
+      config.retention_events = static_cast<std::size_t>(number(v, key));
+    } else if (key == "data_dir") {
+      config.data_directory = text(v, key);
+    } else {
+      fail(key, "is not a setting");
+    }
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -114,7 +236,9 @@ int main(int argc, char** argv) {
                           a == "--tls-cert" || a == "--tls-key" || a == "--preload" ||
                           a == "--preload-events" || a == "--iothub" || a == "--iothub-port" ||
                           a == "--iothub-eventhub" || a == "--iothub-policy" ||
-                          a == "--control-port"
+                          a == "--control-port" || a == "--auth-grace-ms" ||
+                          a == "--token-lifetime" || a == "--retention-events" ||
+                          a == "--data-dir" || a == "--config"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -159,6 +283,16 @@ int main(int argc, char** argv) {
       config.preload_file = v;
     } else if (a == "--preload-events") {
       config.preload_events = static_cast<std::size_t>(to_int(v, a));
+    } else if (a == "--auth-grace-ms") {
+      config.auth_grace_ms = to_int(v, a);
+    } else if (a == "--token-lifetime") {
+      config.token_lifetime_seconds = to_int(v, a);
+    } else if (a == "--retention-events") {
+      config.retention_events = static_cast<std::size_t>(to_int(v, a));
+    } else if (a == "--data-dir") {
+      config.data_directory = v;
+    } else if (a == "--config") {
+      read_config_file(v, config, control_port);
     } else {
       usage_error("unknown argument '" + a + "'");
     }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -190,8 +191,10 @@ struct LinkState {
   pn_link_t* link = nullptr;
   Hub* hub = nullptr;
   Partition* partition = nullptr; // consumer, or a producer bound to one partition
+  std::string path;               // the entity path the link was attached to
   std::string consumer_group;     // lower case
-  std::size_t next = 0;           // consumer: index of the next event to send
+  std::int64_t next = 0;          // consumer: sequence number of the next event to send
+  std::string device_id;          // producer on the IoT Hub front end: the sending device
   std::optional<std::int64_t> epoch;
   std::string receiver_name = "nil";
   bool presettled = false;
@@ -203,8 +206,17 @@ struct LinkState {
 struct ConnectionState {
   std::vector<Grant> grants;
   std::vector<pn_link_t*> links;
-  bool iothub = false; // accepted on the IoT Hub front end
+  bool iothub = false;        // accepted on the IoT Hub front end
+  std::int64_t opened_ms = 0; // when the client's open arrived (the grace rule counts from it)
 };
+
+// The IoT Hub device a producer link sends as: "devices/<id>/messages/events" (§8).
+std::string device_of(const std::vector<std::string>& parts) {
+  return parts.size() == 4 && lower(parts[0]) == "devices" && !parts[1].empty() &&
+                 lower(parts[2]) == "messages" && lower(parts[3]) == "events"
+             ? parts[1]
+             : std::string();
+}
 
 } // namespace
 
@@ -226,7 +238,12 @@ struct Server::Impl {
   bool paused = false;
   std::int64_t latency_ms = 0;
   std::int64_t refuse_until_ms = 0;
-  std::vector<pn_connection_t*> to_drop;
+  std::vector<pn_connection_t*> to_drop;  // transports to abort (fault injection)
+  std::vector<pn_connection_t*> to_close; // connections to close with their condition set
+  // The one proactor timeout, armed for the earliest thing due (latency, the grace rule).
+  std::optional<std::int64_t> timer_due_ms;
+  std::vector<std::unique_ptr<PartitionLog>> logs; // with a data directory, one per partition
+  std::unordered_map<const Partition*, PartitionLog*> log_of;
   // Work from other threads: queued under the mutex, then pn_proactor_interrupt.
   std::mutex inbox_mutex;
   std::deque<std::pair<std::function<std::string()>, std::promise<std::string>>> inbox;
@@ -250,7 +267,10 @@ struct Server::Impl {
       hub.name = spec.name;
       hub.created_ms = now_ms();
       for (int i = 0; i < spec.partitions; ++i) {
-        hub.partitions.push_back(Partition{std::to_string(i), {}, 0});
+        Partition p;
+        p.id = std::to_string(i);
+        p.retention = config.retention_events;
+        hub.partitions.push_back(std::move(p));
       }
       hub.consumer_groups.push_back("$Default");
       for (const auto& cg : spec.consumer_groups) {
@@ -296,7 +316,14 @@ struct Server::Impl {
       why = "ExpiredToken: The token is expired.";
       return std::nullopt;
     }
-    return Grant{lower(entity_path(parsed->resource)), expires};
+    return Grant{lower(entity_path(parsed->resource)), honoured_until(expires)};
+  }
+
+  // A token is honoured until its own expiry, or for at most the configured lifetime.
+  std::int64_t honoured_until(std::int64_t expires_s) const {
+    return config.token_lifetime_seconds > 0
+               ? std::min(expires_s, now_ms() / 1000 + config.token_lifetime_seconds)
+               : expires_s;
   }
 
   static bool covers(const std::string& scope, const std::string& path) {
@@ -413,6 +440,10 @@ struct Server::Impl {
     }
     connections[c].grants.push_back(*grant);
     reply(c, LinkKind::cbs_replies, m, 202, "Accepted");
+    // A renewal lets receivers whose token had lapsed go on from where they stopped.
+    for (pn_link_t* l : std::vector<pn_link_t*>(connections[c].links)) {
+      pump(l);
+    }
   }
 
   void on_management_request(pn_connection_t* c, const proton::message& m) {
@@ -508,7 +539,7 @@ struct Server::Impl {
       why = "ExpiredToken: The token is expired.";
       return std::nullopt;
     }
-    return Grant{"", expires};
+    return Grant{"", honoured_until(expires)};
   }
 
   void redirect_iothub(pn_connection_t* c, pn_link_t* link, const std::string& path) {
@@ -547,6 +578,36 @@ struct Server::Impl {
     pn_link_close(link);
   }
 
+  // A device's telemetry link on the front end (devices/<id>/messages/events). The emulator has
+  // no device registry: the hub policy's token authorises any device, as a shared access
+  // policy with DeviceConnect does. Events land in the Event Hub-compatible hub, partitioned
+  // by device, with the iothub-* annotations of §6.4.
+  void accept_device_producer(pn_connection_t* c, pn_link_t* link, LinkState& ls,
+                              const std::vector<std::string>& parts) {
+    const std::string device = device_of(parts);
+    if (device.empty()) {
+      refuse(link, "amqp:not-found",
+             "The messaging entity '" + ls.path +
+                 "' could not be found; devices send to devices/<id>/messages/events.");
+      return;
+    }
+    if (!authorized(c, ls.path)) {
+      refuse(link, "amqp:unauthorized-access",
+             "Unauthorized access. 'DeviceConnect' claim(s) are required to perform this "
+             "operation.");
+      return;
+    }
+    ls.hub = find_hub(config.iothub_eventhub);
+    if (ls.hub == nullptr) {
+      refuse(link, "amqp:not-found",
+             "The Event Hub-compatible hub '" + config.iothub_eventhub + "' does not exist.");
+      return;
+    }
+    ls.kind = LinkKind::producer;
+    ls.device_id = device;
+    accept(link);
+  }
+
   // ---- links ----
 
   void refuse(pn_link_t* link, const std::string& condition, const std::string& description) {
@@ -577,6 +638,9 @@ struct Server::Impl {
   // The selector filter and the epoch / receiver name of a consumer attach.
   static std::optional<std::string> filter_expression(pn_link_t* link) {
     pn_data_t* f = pn_terminus_filter(pn_link_remote_source(link));
+    if (f == nullptr) {
+      return std::nullopt;
+    }
     pn_data_rewind(f);
     if (!pn_data_next(f) || pn_data_type(f) != PN_MAP) {
       return std::nullopt;
@@ -603,7 +667,10 @@ struct Server::Impl {
   }
 
   static void read_link_properties(pn_link_t* link, LinkState& ls) {
-    pn_data_t* p = pn_link_remote_properties(link);
+    pn_data_t* p = pn_link_remote_properties(link); // null when the attach has none
+    if (p == nullptr) {
+      return;
+    }
     pn_data_rewind(p);
     if (!pn_data_next(p) || pn_data_type(p) != PN_MAP) {
       return;
@@ -705,6 +772,7 @@ struct Server::Impl {
     const std::string address =
         terminus_address(we_send ? pn_link_remote_source(link) : pn_link_remote_target(link));
     const std::string path = entity_path(address);
+    ls.path = path;
     const auto parts = split(path, '/');
     if (trace) {
       std::fprintf(stderr, "eventhubs-emulator: attach %s '%s' (%s)\n", we_send ? "from" : "to",
@@ -725,8 +793,7 @@ struct Server::Impl {
       if (we_send) {
         redirect_iothub(c, link, path);
       } else {
-        refuse(link, "amqp:not-found",
-               "Sending to the built-in endpoint is not supported on this front end.");
+        accept_device_producer(c, link, ls, parts);
       }
       return;
     }
@@ -797,8 +864,9 @@ struct Server::Impl {
     if (!admit_consumer(link, ls)) {
       return;
     }
-    ls.next = ls.partition->start_index(selector);
+    ls.next = ls.partition->start_sequence(selector);
     ls.presettled = pn_link_remote_snd_settle_mode(link) == PN_SND_SETTLED;
+    ++ls.partition->consumer_attaches;
     accept(link);
   }
 
@@ -808,27 +876,98 @@ struct Server::Impl {
         (pn_link_state(link) & PN_LOCAL_CLOSED)) {
       return;
     }
-    while (!paused && pn_link_credit(link) > 0 && ls.next < ls.partition->events.size()) {
-      if (latency_ms > 0) {
-        const std::int64_t due = ls.partition->events[ls.next].enqueued_ms + latency_ms;
-        if (due > now_ms()) {
-          // Come back when it is due (PN_PROACTOR_TIMEOUT wakes every consumer).
-          pn_proactor_set_timeout(proactor, static_cast<pn_millis_t>(due - now_ms()));
-          break;
-        }
-      }
-      const StoredEvent& e = ls.partition->events[ls.next++];
-      proton::message m;
-      m.decode(std::vector<char>(e.message.begin(), e.message.end()));
-      auto& annotations = m.message_annotations();
-      annotations.put(proton::symbol("x-opt-sequence-number"), e.sequence_number);
-      annotations.put(proton::symbol("x-opt-offset"), std::to_string(e.offset));
-      annotations.put(proton::symbol("x-opt-enqueued-time"), proton::timestamp(e.enqueued_ms));
-      if (!e.partition_key.empty()) {
-        annotations.put(proton::symbol("x-opt-partition-key"), e.partition_key);
-      }
-      send_bytes(link, encode(m), ls.presettled);
+    // A lapsed token stops delivery until a put-token renews it (§3.5); see on_cbs_request.
+    if (paused || pn_link_credit(link) <= 0 ||
+        !authorized(pn_session_connection(pn_link_session(link)), ls.path)) {
+      return;
     }
+    Partition& p = *ls.partition;
+    ls.next = std::max(ls.next, p.begin_sequence()); // past the retention: the oldest kept
+    while (pn_link_credit(link) > 0) {
+      const StoredEvent* e = p.at(ls.next);
+      if (e == nullptr) {
+        break;
+      }
+      if (latency_ms > 0 && e->enqueued_ms + latency_ms > now_ms()) {
+        arm_timer(e->enqueued_ms + latency_ms); // the timeout wakes every consumer
+        break;
+      }
+      ++ls.next;
+      ++p.deliveries;
+      send_bytes(link, e->message, ls.presettled);
+    }
+  }
+
+  // The event as receivers get it: the producer's message with the service's annotations
+  // (§6.1, and §6.4 for a device's telemetry through the IoT Hub front end), encoded once.
+  static std::string stamp(const std::string& produced, const StoredEvent& e,
+                           const std::string& device_id) {
+    proton::message m;
+    m.decode(std::vector<char>(produced.begin(), produced.end()));
+    auto& annotations = m.message_annotations();
+    annotations.put(proton::symbol("x-opt-sequence-number"), e.sequence_number);
+    annotations.put(proton::symbol("x-opt-offset"), std::to_string(e.offset));
+    annotations.put(proton::symbol("x-opt-enqueued-time"), proton::timestamp(e.enqueued_ms));
+    if (!e.partition_key.empty()) {
+      annotations.put(proton::symbol("x-opt-partition-key"), e.partition_key);
+    }
+    if (!device_id.empty()) {
+      annotations.put(proton::symbol("iothub-connection-device-id"), device_id);
+      annotations.put(proton::symbol("iothub-connection-auth-method"),
+                      std::string(R"({"scope":"hub","type":"sas","issuer":"iothub",)"
+                                  R"("acceptingIpFilterRule":null})"));
+      annotations.put(proton::symbol("iothub-connection-auth-generation-id"),
+                      std::string("638000000000000000"));
+      annotations.put(proton::symbol("iothub-enqueuedtime"), proton::timestamp(e.enqueued_ms));
+      annotations.put(proton::symbol("iothub-message-source"), std::string("Telemetry"));
+    }
+    return encode(m);
+  }
+
+  // Keeps one produced event in `p`, stamped, and in the data directory when there is one.
+  void enqueue(Partition& p, const std::string& produced, const std::string& partition_key,
+               const std::string& device_id, std::int64_t now) {
+    StoredEvent& e = p.append(produced, partition_key, now);
+    e.message = stamp(produced, e, device_id);
+    if (const auto it = log_of.find(&p); it != log_of.end() && !it->second->append(e)) {
+      std::fprintf(stderr,
+                   "eventhubs-emulator: cannot write partition %s to the data "
+                   "directory\n",
+                   p.id.c_str());
+    }
+  }
+
+  void arm_timer(std::int64_t due_ms) {
+    if (!timer_due_ms || due_ms < *timer_due_ms) {
+      timer_due_ms = due_ms;
+      pn_proactor_set_timeout(
+          proactor, static_cast<pn_millis_t>(std::max<std::int64_t>(due_ms - now_ms(), 0)));
+    }
+  }
+
+  // On the proactor timeout: closes connections that put no valid token within the grace
+  // period (§3.5), and wakes consumers whose delayed events may now be due.
+  void on_timer() {
+    timer_due_ms.reset();
+    const std::int64_t now = now_ms();
+    for (auto& [c, cs] : connections) {
+      if (!cs.grants.empty() || cs.opened_ms == 0 || (pn_connection_state(c) & PN_LOCAL_CLOSED)) {
+        continue;
+      }
+      if (now >= cs.opened_ms + config.auth_grace_ms) {
+        pn_condition_t* cond = pn_connection_condition(c);
+        pn_condition_set_name(cond, "amqp:unauthorized-access");
+        const std::string why = "The connection was closed because no valid token was put on "
+                                "$cbs within " +
+                                std::to_string(config.auth_grace_ms) + " ms of opening it.";
+        pn_condition_set_description(cond, why.c_str());
+        to_close.push_back(c);
+        pn_connection_wake(c);
+      } else {
+        arm_timer(cs.opened_ms + config.auth_grace_ms);
+      }
+    }
+    wake_consumers();
   }
 
   // A producer's transfer: one event, or a batch whose data sections are events (§7).
@@ -877,16 +1016,18 @@ struct Server::Impl {
     }
     const std::int64_t now = now_ms();
     std::vector<Partition*> touched;
-    auto store = [&](std::string message, const std::string& partition_key) {
-      Partition& p = ls.partition != nullptr ? *ls.partition : ls.hub->route(partition_key);
-      p.append(std::move(message), partition_key, now);
+    // Device telemetry is partitioned by device (IoT Hub does the same) and carries no key.
+    const std::string& route_key = ls.device_id.empty() ? key : ls.device_id;
+    auto store = [&](const std::string& message, const std::string& partition_key) {
+      Partition& p = ls.partition != nullptr ? *ls.partition : ls.hub->route(route_key);
+      enqueue(p, message, partition_key, ls.device_id, now);
       if (std::find(touched.begin(), touched.end(), &p) == touched.end()) {
         touched.push_back(&p);
       }
     };
     if (batch) {
-      for (auto& m : inner) {
-        store(std::move(m), key);
+      for (const auto& m : inner) {
+        store(m, key);
       }
     } else {
       store(bytes, key);
@@ -969,6 +1110,11 @@ struct Server::Impl {
   void on_wake(pn_connection_t* c) {
     const auto it = connections.find(c);
     if (it == connections.end()) {
+      return;
+    }
+    if (std::find(to_close.begin(), to_close.end(), c) != to_close.end()) {
+      to_close.erase(std::remove(to_close.begin(), to_close.end(), c), to_close.end());
+      pn_connection_close(c);
       return;
     }
     if (std::find(to_drop.begin(), to_drop.end(), c) != to_drop.end()) {
@@ -1088,11 +1234,18 @@ struct Server::Impl {
       for (std::size_t i = 0; i < hubs[h].partitions.size(); ++i) {
         const Partition& p = hubs[h].partitions[i];
         std::size_t receivers = 0;
+        std::size_t blocked = 0; // attached, but no token on their connection covers them now
         for (auto& [l, ls] : links) {
-          receivers += ls.kind == LinkKind::consumer && ls.partition == &p ? 1 : 0;
+          if (ls.kind == LinkKind::consumer && ls.partition == &p) {
+            ++receivers;
+            blocked += authorized(pn_session_connection(pn_link_session(l)), ls.path) ? 0 : 1;
+          }
         }
         out += (i > 0 ? ",\"" : "\"") + p.id + "\":{\"events\":" + std::to_string(p.events.size()) +
-               ",\"receivers\":" + std::to_string(receivers) + "}";
+               ",\"receivers\":" + std::to_string(receivers) +
+               ",\"blocked_receivers\":" + std::to_string(blocked) +
+               ",\"consumer_attaches\":" + std::to_string(p.consumer_attaches) +
+               ",\"deliveries\":" + std::to_string(p.deliveries) + "}";
       }
       out += "}";
     }
@@ -1150,6 +1303,8 @@ struct Server::Impl {
       pn_connection_t* c = pn_event_connection(e);
       pn_connection_set_container(c, ("eventhubs-emulator:" + config.namespace_name).c_str());
       pn_connection_open(c);
+      connections[c].opened_ms = now_ms();
+      arm_timer(connections[c].opened_ms + config.auth_grace_ms);
       if (now_ms() < refuse_until_ms) {
         pn_condition_t* cond = pn_connection_condition(c);
         pn_condition_set_name(cond, "amqp:connection:forced");
@@ -1223,7 +1378,7 @@ struct Server::Impl {
       run_inbox();
       break;
     case PN_PROACTOR_TIMEOUT:
-      wake_consumers();
+      on_timer();
       break;
     default:
       break;
@@ -1263,13 +1418,41 @@ struct Server::Impl {
       proton::message m;
       const std::string& text = lines[i % lines.size()];
       m.body(proton::binary(text.begin(), text.end()));
-      hub.partitions[i % hub.partitions.size()].append(encode(m), "", now);
+      enqueue(hub.partitions[i % hub.partitions.size()], encode(m), "", "", now);
+    }
+    return true;
+  }
+
+  // Reads each partition's log from the data directory (<dir>/<hub>/<partition>.log) and keeps
+  // it open for appending.
+  bool open_data_directory() {
+    if (config.data_directory.empty()) {
+      return true;
+    }
+    for (auto& hub : hubs) {
+      const std::string dir = config.data_directory + "/" + hub.name;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        std::fprintf(stderr, "eventhubs-emulator: --data-dir: cannot create '%s': %s\n",
+                     dir.c_str(), ec.message().c_str());
+        return false;
+      }
+      for (auto& p : hub.partitions) {
+        auto log = std::make_unique<PartitionLog>();
+        if (const auto error = log->open(dir + "/" + p.id + ".log", p)) {
+          std::fprintf(stderr, "eventhubs-emulator: --data-dir: %s\n", error->c_str());
+          return false;
+        }
+        log_of[&p] = log.get();
+        logs.push_back(std::move(log));
+      }
     }
     return true;
   }
 
   int run() {
-    if (!preload()) {
+    if (!open_data_directory() || !preload()) {
       return 1;
     }
     {

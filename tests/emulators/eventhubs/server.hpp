@@ -56,6 +56,16 @@ struct EmulatorConfig {
   int iothub_port = 0;
   std::string iothub_eventhub; // default: the first hub
   SasRule iothub_policy{"iothubowner", "aG1hY2tleWhtYWNrZXlobWFja2V5aG1hY2tleQ=="};
+  // Security timing (eventhubs-amqp.md §3.5). A connection that has put no valid token within
+  // `auth_grace_ms` of opening is closed; a token is honoured for at most
+  // `token_lifetime_seconds` after its put-token (0: until its own expiry), and while no token
+  // covers a receiver's entity, nothing is delivered to it until a new put-token renews it.
+  std::int64_t auth_grace_ms = 20000;
+  std::int64_t token_lifetime_seconds = 0;
+  // Storage: at most this many events per partition (0: no limit), and an optional directory
+  // where every partition's events are kept across restarts.
+  std::size_t retention_events = 0;
+  std::string data_directory;
 };
 
 struct ListeningPorts {
@@ -98,7 +108,8 @@ public:
   // Any thread: applies a fault on the loop and returns what was done, once it is done, or
   // an error text starting with "error:".
   std::string inject(const Fault& fault);
-  // Any thread: a JSON object with counters (connections, receivers, events per partition).
+  // Any thread: a JSON object with counters (connections, receivers, attaches, events and
+  // deliveries per partition).
   std::string status();
 
 private:
