@@ -326,8 +326,10 @@ struct Mapper::Impl {
 
   // Writes `v` into a cell of type c.type with Kusto's conversion rules.
   void write_value(const CompiledColumn& c, const Value& v) {
+    // An empty CSV field is null in every column but a string one, silently, as Kusto ingests it.
     if (v.kind == Value::Kind::missing ||
-        (v.kind == Value::Kind::element && v.json.type() == element_type::NULL_VALUE)) {
+        (v.kind == Value::Kind::element && v.json.type() == element_type::NULL_VALUE) ||
+        (v.kind == Value::Kind::text && v.text.empty())) {
       if (c.type == ColumnType::string) {
         write_text(""); // string columns are never null (docs null-values)
       } else {

@@ -314,6 +314,15 @@ TEST(EngineFormat, CsvIdentityAndShortRecords) {
   EXPECT_EQ(e.rows("1,x\n"), "1,x,\n");
 }
 
+TEST(EngineFormat, EmptyCsvFieldsAreNullWithoutAReport) {
+  // Kusto ingests an empty field as null in every column type but string, and says nothing.
+  Engine e("a:string,b:long,c:datetime,d:dynamic,e:bool", std::nullopt, DataFormat::csv,
+           OutputFormat::json);
+  const auto r = e.map("x,,,,");
+  EXPECT_EQ(r.rows, "{\"a\":\"x\",\"b\":null,\"c\":null,\"d\":null,\"e\":null}\n");
+  EXPECT_TRUE(r.outcome.nulls.empty());
+}
+
 TEST(EngineFormat, CsvUnterminatedQuoteIsRejected) {
   Engine e("a:string", std::nullopt, DataFormat::csv);
   const auto r = e.map("\"open,no close\n");

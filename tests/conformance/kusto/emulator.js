@@ -1,0 +1,78 @@
+// Starts Azurite (the real Azure Storage emulator) and tests/emulators/kusto on free ports, and
+// stops them. The Kusto emulator's data management side uses Azurite for queued ingestion.
+'use strict';
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const binary = process.env.HUB2KUSTO_KUSTO_EMULATOR;
+const azuriteBin = path.join(__dirname, '..', '..', '..', 'node_modules', '.bin', 'azurite');
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+// Azurite in memory on three free ports; resolves with its endpoints.
+async function startAzurite() {
+  const child = spawn(azuriteBin, ['--blobPort', '0', '--queuePort', '0', '--tablePort', '0',
+                                   '--inMemoryPersistence', '--skipApiVersionCheck', '--loose',
+                                   '--disableTelemetry'],
+                      { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  const ports = await new Promise((resolve, reject) => {
+    const found = {};
+    child.once('exit', (code) => reject(new Error(`azurite exited with ${code}`)));
+    lines.on('line', (line) => {
+      const m = /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      if (m) found[m[1].toLowerCase()] = Number(m[2]);
+      if (found.blob && found.queue && found.table) resolve(found);
+    });
+  });
+  lines.on('line', () => {}); // keep draining
+  const account = 'devstoreaccount1';
+  return {
+    blob: `http://127.0.0.1:${ports.blob}/${account}`,
+    queue: `http://127.0.0.1:${ports.queue}/${account}`,
+    table: `http://127.0.0.1:${ports.table}/${account}`,
+    stop: () => stopChild(child),
+  };
+}
+
+// The Kusto emulator, with queued ingestion through a fresh Azurite unless `queued` is false.
+async function startKusto(args = [], { queued = true } = {}) {
+  if (!binary) throw new Error('HUB2KUSTO_KUSTO_EMULATOR is not set (ctest sets it)');
+  const azurite = queued ? await startAzurite() : null;
+  const storageArgs = azurite ? ['--blob-endpoint', azurite.blob, '--queue-endpoint', azurite.queue,
+                                 '--table-endpoint', azurite.table] : [];
+  const child = spawn(binary, ['--port', '0', ...storageArgs, ...args],
+                      { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  const port = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`kusto-emulator exited with ${code}`)));
+    lines.once('line', (line) => resolve(Number(line)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const control = async (method, pathAndQuery) => {
+    const response = await fetch(`${url}/_control${pathAndQuery}`, { method });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`control API: ${body.error}`);
+    return body;
+  };
+  return {
+    port,
+    url,
+    azurite,
+    fault: async (pathAndQuery) => (await control('POST', pathAndQuery)).applied,
+    status: () => control('GET', '/status'),
+    stop: async () => {
+      await stopChild(child);
+      if (azurite) await azurite.stop();
+    },
+  };
+}
+
+module.exports = { startKusto, startAzurite };

@@ -1,0 +1,98 @@
+#pragma once
+// The emulator's databases: tables with their schemas, typed rows, ingestion mappings and
+// streaming ingestion policies, and the ingestion of a data body into a table through the
+// mapping engine (mappings/), so the emulator applies mappings as hub2kusto would locally.
+//
+// Not thread-safe: the server holds one mutex around every use.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mappings/format.hpp"
+#include "mappings/mapping.hpp"
+#include "mappings/schema.hpp"
+#include "results.hpp"
+
+namespace hub2kusto::kusto_emulator {
+
+struct StoredMapping {
+  std::string name;
+  mappings::MappingKind kind = mappings::MappingKind::json;
+  std::string text; // the mapping JSON as given
+};
+
+// The streaming ingestion policy (kusto-ingest.md §5.4): absent, or set with IsEnabled.
+struct StreamingPolicy {
+  bool enabled = false;
+  std::optional<double> hint_allocated_rate;
+  std::string to_json() const;
+};
+
+struct Table {
+  std::string name;
+  mappings::TableSchema schema;
+  std::vector<nlohmann::json> rows; // JSON arrays in column order
+  std::vector<StoredMapping> mappings;
+  std::optional<StreamingPolicy> streaming;
+  std::string folder;
+  std::string docstring;
+  std::set<std::string>
+      ingest_by_tags; // "ingest-by:" tags of what was ingested (ingestIfNotExists)
+
+  const StoredMapping* mapping(const std::string& name, mappings::MappingKind kind) const;
+};
+
+struct Database {
+  std::string name;
+  std::map<std::string, Table> tables; // by exact name
+  std::optional<StreamingPolicy> streaming;
+
+  Table* table(const std::string& name);
+  // The policy in force for a table: the table's if set, else the database's.
+  bool streaming_enabled(const Table& t) const;
+};
+
+struct IngestRequest {
+  std::string body; // already inflated
+  mappings::DataFormat format = mappings::DataFormat::csv;
+  std::string mapping_name;   // empty: identity mapping
+  std::string inline_mapping; // an ingestionMapping JSON text, when given instead of a name
+  bool ignore_first_record = false;
+};
+
+struct IngestFailure {
+  ServiceError error;
+};
+
+// Appends the body's rows to `table`, all or nothing: returns the number of rows, or the
+// error the service reports (missing mapping, unreadable data).
+std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
+                                                const IngestRequest& request);
+
+// One record of `.show ingestion failures`.
+struct IngestionFailure {
+  std::string operation_id;
+  std::string database;
+  std::string table;
+  std::string failed_on; // ISO time
+  std::string source;    // blob path (SAS removed) or "streaming"
+  std::string details;
+  std::string error_code;
+  bool permanent = true;
+};
+
+struct Catalog {
+  std::map<std::string, Database> databases;
+  std::vector<IngestionFailure> failures;
+
+  Database* database(const std::string& name);
+};
+
+} // namespace hub2kusto::kusto_emulator

@@ -1,0 +1,275 @@
+#include "kql.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hub2kusto::kusto_emulator {
+namespace {
+
+ServiceError syntax_error(const std::string& message) {
+  ServiceError e;
+  e.code = "BadRequest_SyntaxError";
+  e.type = "Kusto.Data.Exceptions.SyntaxException";
+  e.message = "Syntax error: " + message;
+  return e;
+}
+
+ServiceError semantic_error(const std::string& message) {
+  ServiceError e;
+  e.code = "General_BadRequest";
+  e.type = "Kusto.Data.Exceptions.SemanticException";
+  e.message = "Semantic error: " + message;
+  return e;
+}
+
+// A tiny tokenizer: identifiers (with ['bracketed names']), numbers, quoted strings and
+// punctuation.
+struct Lexer {
+  std::string_view text;
+  std::size_t pos = 0;
+
+  void skip_space() {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) {
+      ++pos;
+    }
+  }
+  bool done() {
+    skip_space();
+    return pos >= text.size();
+  }
+  bool accept(std::string_view token) {
+    skip_space();
+    if (text.substr(pos, token.size()) == token) {
+      const bool word = std::isalpha(static_cast<unsigned char>(token.back())) != 0;
+      const std::size_t after = pos + token.size();
+      if (word && after < text.size() &&
+          (std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_')) {
+        return false;
+      }
+      pos = after;
+      return true;
+    }
+    return false;
+  }
+  std::optional<std::string> identifier() {
+    skip_space();
+    if (text.substr(pos, 2) == "['" || text.substr(pos, 2) == "[\"") {
+      const char quote = text[pos + 1];
+      const std::size_t end = text.find(std::string{quote, ']'}, pos + 2);
+      if (end == std::string_view::npos) {
+        return std::nullopt;
+      }
+      std::string name(text.substr(pos + 2, end - pos - 2));
+      pos = end + 2;
+      return name;
+    }
+    const std::size_t start = pos;
+    while (pos < text.size() && (std::isalnum(static_cast<unsigned char>(text[pos])) ||
+                                 text[pos] == '_' || text[pos] == '-' || text[pos] == '.')) {
+      ++pos;
+    }
+    if (pos == start) {
+      return std::nullopt;
+    }
+    return std::string(text.substr(start, pos - start));
+  }
+  std::optional<nlohmann::json> literal() {
+    skip_space();
+    if (pos < text.size() && (text[pos] == '\'' || text[pos] == '"')) {
+      const char quote = text[pos];
+      std::string value;
+      ++pos;
+      while (pos < text.size() && text[pos] != quote) {
+        if (text[pos] == '\\' && pos + 1 < text.size()) {
+          ++pos;
+        }
+        value += text[pos++];
+      }
+      if (pos >= text.size()) {
+        return std::nullopt;
+      }
+      ++pos;
+      return nlohmann::json(value);
+    }
+    if (accept("true")) {
+      return nlohmann::json(true);
+    }
+    if (accept("false")) {
+      return nlohmann::json(false);
+    }
+    const std::size_t start = pos;
+    while (pos < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '-' ||
+            text[pos] == '.' || text[pos] == 'e' || text[pos] == 'E' || text[pos] == '+')) {
+      ++pos;
+    }
+    if (pos == start) {
+      return std::nullopt;
+    }
+    try {
+      return nlohmann::json::parse(text.substr(start, pos - start));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+};
+
+// -1, 0, 1; numbers numerically, everything else by its JSON text (ISO datetimes sort right).
+int compare(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.is_null() || b.is_null()) {
+    return a.is_null() == b.is_null() ? 0 : (a.is_null() ? -1 : 1);
+  }
+  if (a.is_number() && b.is_number()) {
+    const double x = a.get<double>();
+    const double y = b.get<double>();
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
+  if (a.is_boolean() && b.is_boolean()) {
+    return a.get<bool>() == b.get<bool>() ? 0 : (a.get<bool>() ? 1 : -1);
+  }
+  const std::string x = a.is_string() ? a.get<std::string>() : a.dump();
+  const std::string y = b.is_string() ? b.get<std::string>() : b.dump();
+  return x.compare(y) < 0 ? -1 : (x == y ? 0 : 1);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+} // namespace
+
+std::variant<ResultTable, ServiceError> run_query(const Database& db, std::string_view text) {
+  Lexer lex{text};
+  const auto name = lex.identifier();
+  if (!name) {
+    return syntax_error("expected a table name at the start of the query");
+  }
+  const auto it = db.tables.find(*name);
+  if (it == db.tables.end()) {
+    return semantic_error("'" + *name + "' could not be resolved to a table in database '" +
+                          db.name + "'");
+  }
+  const Table& table = it->second;
+  ResultTable result;
+  result.name = "PrimaryResult";
+  for (const auto& c : table.schema.columns) {
+    result.columns.emplace_back(c.name, std::string(mappings::to_string(c.type)));
+  }
+  result.rows = table.rows;
+  auto column_index = [&](const std::string& column) -> int {
+    for (std::size_t i = 0; i < result.columns.size(); ++i) {
+      if (result.columns[i].first == column) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  while (!lex.done()) {
+    if (!lex.accept("|")) {
+      return syntax_error("expected '|' at position " + std::to_string(lex.pos));
+    }
+    if (lex.accept("count")) {
+      const auto n = static_cast<std::int64_t>(result.rows.size());
+      result.columns = {{"Count", "long"}};
+      result.rows = {nlohmann::json::array({n})};
+    } else if (lex.accept("take") || lex.accept("limit")) {
+      const auto n = lex.literal();
+      if (!n || !n->is_number_integer() || n->get<std::int64_t>() < 0) {
+        return syntax_error("take needs a whole number");
+      }
+      result.rows.resize(std::min<std::size_t>(result.rows.size(), n->get<std::size_t>()));
+    } else if (lex.accept("where")) {
+      const auto column = lex.identifier();
+      const int index = column ? column_index(*column) : -1;
+      if (index < 0) {
+        return semantic_error("where: unknown column '" + column.value_or("") + "'");
+      }
+      std::string op;
+      for (const char* candidate : {"==", "!=", "=~", ">=", "<=", ">", "<"}) {
+        if (lex.accept(candidate)) {
+          op = candidate;
+          break;
+        }
+      }
+      const auto value = lex.literal();
+      if (op.empty() || !value) {
+        return syntax_error("where needs: column (==|!=|=~|>|<|>=|<=) literal");
+      }
+      std::vector<nlohmann::json> kept;
+      for (auto& row : result.rows) {
+        const nlohmann::json& cell = row[static_cast<std::size_t>(index)];
+        const int c = compare(cell, *value);
+        const bool match =
+            op == "=="   ? c == 0
+            : op == "!=" ? c != 0
+            : op == "=~" ? (cell.is_string() && value->is_string() &&
+                            lower(cell.get<std::string>()) == lower(value->get<std::string>()))
+            : op == ">"  ? c > 0
+            : op == "<"  ? c < 0
+            : op == ">=" ? c >= 0
+                         : c <= 0;
+        if (match) {
+          kept.push_back(std::move(row));
+        }
+      }
+      result.rows = std::move(kept);
+    } else if (lex.accept("summarize")) {
+      if (!lex.accept("count") || !lex.accept("(") || !lex.accept(")") || !lex.accept("by")) {
+        return syntax_error("only 'summarize count() by Column' is supported");
+      }
+      const auto column = lex.identifier();
+      const int index = column ? column_index(*column) : -1;
+      if (index < 0) {
+        return semantic_error("summarize: unknown column '" + column.value_or("") + "'");
+      }
+      std::vector<std::pair<nlohmann::json, std::int64_t>> groups; // first-seen order
+      for (const auto& row : result.rows) {
+        const auto& key = row[static_cast<std::size_t>(index)];
+        auto g = std::find_if(groups.begin(), groups.end(),
+                              [&](const auto& p) { return compare(p.first, key) == 0; });
+        if (g == groups.end()) {
+          groups.emplace_back(key, 1);
+        } else {
+          ++g->second;
+        }
+      }
+      result.columns = {result.columns[static_cast<std::size_t>(index)], {"count_", "long"}};
+      result.rows.clear();
+      for (auto& [key, n] : groups) {
+        result.rows.push_back(nlohmann::json::array({key, n}));
+      }
+    } else if (lex.accept("order") || lex.accept("sort")) {
+      if (!lex.accept("by")) {
+        return syntax_error("expected 'by' after order");
+      }
+      const auto column = lex.identifier();
+      const int index = column ? column_index(*column) : -1;
+      if (index < 0) {
+        return semantic_error("order by: unknown column '" + column.value_or("") + "'");
+      }
+      const bool ascending = lex.accept("asc");
+      if (!ascending) {
+        (void)lex.accept("desc");
+      }
+      std::stable_sort(result.rows.begin(), result.rows.end(),
+                       [&](const nlohmann::json& a, const nlohmann::json& b) {
+                         const int c = compare(a[static_cast<std::size_t>(index)],
+                                               b[static_cast<std::size_t>(index)]);
+                         return ascending ? c < 0 : c > 0;
+                       });
+    } else {
+      return syntax_error("unsupported operator at position " + std::to_string(lex.pos) +
+                          " (the emulator knows count, take, limit, where, summarize count() "
+                          "by, order by, sort by)");
+    }
+  }
+  return result;
+}
+
+} // namespace hub2kusto::kusto_emulator

@@ -1,0 +1,56 @@
+#pragma once
+// A Kusto-compatible HTTP server for tests (kusto-ingest.md): the engine endpoints (streaming
+// ingestion, mgmt, v1/v2 query, auth metadata), the data management endpoints on the same
+// port (SDKs leave localhost URLs alone, §0), a worker that performs queued ingestion from
+// Azurite, local token endpoints (AAD client credentials and client assertion, IMDS, App
+// Service), and a fault-injection control API under /_control/.
+//
+// Threading: cpprestsdk serves requests on its thread pool; one mutex guards the catalog and
+// the fault state. The queued-ingestion worker is one thread of its own.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage_client.hpp"
+
+namespace hub2kusto::kusto_emulator {
+
+struct EmulatorConfig {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::vector<std::string> databases{"db"};
+  std::size_t streaming_max_bytes = 4u << 20; // of the inflated body (§1.3)
+  std::optional<StorageEndpoints> storage;    // queued ingestion through Azurite when set
+  std::string data_directory;                 // journal of every change, replayed at start
+  // Authentication: when required, every engine and DM request needs a bearer token issued by
+  // the token endpoints below (and unexpired), or one of `static_tokens`.
+  bool require_token = false;
+  std::vector<std::string> static_tokens;
+  std::int64_t token_lifetime_seconds = 3600;
+  std::vector<std::pair<std::string, std::string>> applications; // client id -> secret
+  std::vector<std::pair<std::string, std::string>> federated;    // client id -> assertion
+  std::string identity_header = "emulator-identity-header";      // App Service X-IDENTITY-HEADER
+};
+
+class Server {
+public:
+  explicit Server(EmulatorConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the listener and, with storage, creates the queues, containers and status table and
+  // starts the worker. Returns an error text, or nullopt.
+  std::optional<std::string> start();
+  int port() const;
+  void stop();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace hub2kusto::kusto_emulator
