@@ -98,6 +98,15 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
     const std::size_t nl = body.find('\n');
     body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
   }
+  const auto empty_stream = [&] {
+    return IngestFailure{data_error("Stream_NoDataToIngest",
+                                    "Bad streaming ingestion request to " + where +
+                                        " : The input stream is empty after processing, tip:check "
+                                        "stream validity")};
+  };
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return empty_stream();
+  }
   std::string out;
   const auto& outcome = mapper->map({body, {}, "stream"}, out);
   if (outcome.rejection) {
@@ -111,10 +120,7 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
                        ": " + outcome.rejection->reason)};
   }
   if (outcome.rows == 0) {
-    return IngestFailure{data_error("Stream_NoDataToIngest",
-                                    "Bad streaming ingestion request to " + where +
-                                        " : The input stream is empty after processing, tip:check "
-                                        "stream validity")};
+    return empty_stream();
   }
   std::vector<nlohmann::json> rows;
   std::istringstream lines(out);

@@ -205,15 +205,17 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
       for (auto& row : result.rows) {
         const nlohmann::json& cell = row[static_cast<std::size_t>(index)];
         const int c = compare(cell, *value);
+        // Any comparison with null is false, as in Kusto.
         const bool match =
-            op == "=="   ? c == 0
-            : op == "!=" ? c != 0
-            : op == "=~" ? (cell.is_string() && value->is_string() &&
-                            lower(cell.get<std::string>()) == lower(value->get<std::string>()))
-            : op == ">"  ? c > 0
-            : op == "<"  ? c < 0
-            : op == ">=" ? c >= 0
-                         : c <= 0;
+            !cell.is_null() &&
+            (op == "=="   ? c == 0
+             : op == "!=" ? c != 0
+             : op == "=~" ? (cell.is_string() && value->is_string() &&
+                             lower(cell.get<std::string>()) == lower(value->get<std::string>()))
+             : op == ">"  ? c > 0
+             : op == "<"  ? c < 0
+             : op == ">=" ? c >= 0
+                          : c <= 0);
         if (match) {
           kept.push_back(std::move(row));
         }

@@ -37,6 +37,12 @@ std::int64_t now_s() {
       .count();
 }
 
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string iso_now() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -213,7 +219,7 @@ struct Server::Impl {
   std::int64_t latency_ms = 0;
   bool streaming_disabled = false;
   bool queued_paused = false;
-  std::map<std::string, std::int64_t> issued_tokens; // token -> expiry (s)
+  std::map<std::string, std::int64_t> issued_tokens; // token -> expiry (ms since the epoch)
   std::uint64_t streaming_requests = 0;
   std::uint64_t streaming_injected = 0;
   std::uint64_t queued_messages = 0;
@@ -280,7 +286,7 @@ struct Server::Impl {
     }
     std::lock_guard lock(mutex);
     const auto it = issued_tokens.find(token);
-    return it != issued_tokens.end() && it->second > now_s();
+    return it != issued_tokens.end() && it->second > now_ms();
   }
 
   void reply_unauthorized(const http_request& r) {
@@ -294,7 +300,7 @@ struct Server::Impl {
   std::string issue_token() {
     std::lock_guard lock(mutex);
     std::string token = "emu-" + random_hex(40);
-    issued_tokens[token] = now_s() + config.token_lifetime_seconds;
+    issued_tokens[token] = now_ms() + config.token_lifetime_seconds * 1000;
     return token;
   }
 

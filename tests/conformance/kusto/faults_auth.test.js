@@ -1,0 +1,171 @@
+// The Kusto emulator's fault-injection control API, each fault seen by the official SDKs, and
+// its authentication: required bearer tokens and the local token endpoints.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { Readable } = require('node:stream');
+const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
+const { StreamingIngestClient, IngestClient, IngestionProperties, DataFormat } = require('azure-kusto-ingest');
+const { startKusto } = require('./emulator.js');
+
+const props = new IngestionProperties({ database: 'db', table: 'T', format: DataFormat.CSV });
+
+async function withTable(k, fn, { streaming = true } = {}) {
+  const cs = new KustoConnectionStringBuilder(k.url);
+  const client = new Client(cs);
+  await client.execute('db', '.create table T (Name:string, Value:long)');
+  if (streaming) await client.execute('db', '.alter table T policy streamingingestion enable');
+  const ingest = new StreamingIngestClient(cs, props);
+  try {
+    await fn({ client, ingest, send: (text) => ingest.ingestFromStream(Readable.from([text])) });
+  } finally {
+    ingest.close();
+    client.close();
+  }
+}
+
+const count = async (client) => (await client.execute('db', 'T | count')).primaryResults[0].toJSON().data[0].Count;
+
+test('injected streaming failures reach the SDK with their status, code and Retry-After', async () => {
+  const k = await startKusto([], { queued: false });
+  try {
+    await withTable(k, async ({ client, send }) => {
+      const cases = [
+        ['throttled', 429, 'TooManyRequests', false],
+        ['internal', 500, 'General_InternalServerError', false],
+        ['unavailable', 503, 'General_ServiceUnavailable', false],
+        ['policy-not-enabled', 400, 'BadRequest_StreamingIngestionPolicyNotEnabled', true],
+        ['too-large', 413, 'Stream_InputStreamTooLarge', true],
+      ];
+      for (const [kind, status, code, permanent] of cases) {
+        assert.match(await k.fault(`/faults/streaming?kind=${kind}&count=1&retry_after=7`),
+                     new RegExp(`answer ${status} ${code}`));
+        await assert.rejects(send('a,1\n'), (err) => {
+          // The SDK turns 429 into its ThrottlingError, the axios error kept as `inner`.
+          const response = status === 429 ? err.inner.response : err.response;
+          if (status === 429) assert.equal(err.name, 'ThrottlingError');
+          assert.equal(response.status, status);
+          assert.equal(response.data.error.code, code);
+          assert.equal(response.data.error['@permanent'], permanent);
+          assert.equal(response.headers['retry-after'], '7');
+          return true;
+        }, kind);
+      }
+      // The faults were for one request each: the next one succeeds.
+      await send('b,2\n');
+      assert.equal(await count(client), 1);
+      assert.equal((await k.status()).streaming_faults_answered, cases.length);
+    });
+  } finally {
+    await k.stop();
+  }
+});
+
+test('latency delays every streaming request; streaming disabled cluster-wide is a 404', async () => {
+  const k = await startKusto([], { queued: false });
+  try {
+    await withTable(k, async ({ client, send }) => {
+      assert.equal(await k.fault('/faults/latency?ms=400'), 'streaming latency 400 ms');
+      const started = Date.now();
+      await send('a,1\n');
+      assert.ok(Date.now() - started >= 400, `took ${Date.now() - started} ms`);
+      assert.equal(await k.fault('/faults/streaming-disabled?on=true'),
+                   'streaming ingestion disabled cluster-wide');
+      await assert.rejects(send('b,2\n'), (err) => {
+        assert.equal(err.response.status, 404);
+        assert.equal(err.response.data.error.code, 'StreamingIngestionFunctionalityDisabled');
+        return true;
+      });
+      assert.equal(await k.fault('/faults/reset'), 'faults cleared');
+      await send('c,3\n');
+      assert.equal(await count(client), 2);
+    });
+    await assert.rejects(k.fault('/faults/streaming?kind=gremlins'), /needs kind=/);
+    await assert.rejects(k.fault('/faults/latency?ms=soon'), /needs ms>=0/);
+  } finally {
+    await k.stop();
+  }
+});
+
+test('queued ingestion paused: messages wait in Azurite and land after resume', async () => {
+  const k = await startKusto();
+  try {
+    await withTable(k, async ({ client }) => {
+      const queued = new IngestClient(new KustoConnectionStringBuilder(k.url), props);
+      try {
+        assert.equal(await k.fault('/faults/queued?paused=true'), 'queued ingestion paused');
+        await queued.ingestFromStream(Readable.from(['a,1\nb,2\n']));
+        // The message is in Azurite; the paused worker has taken nothing.
+        assert.equal((await k.status()).queued_messages, 0);
+        assert.equal(await count(client), 0);
+        assert.equal(await k.fault('/faults/queued?paused=false'), 'queued ingestion resumed');
+        while ((await count(client)) < 2) await new Promise((r) => setTimeout(r, 25));
+        assert.equal((await k.status()).queued_succeeded, 1);
+      } finally {
+        queued.close();
+      }
+    });
+  } finally {
+    await k.stop();
+  }
+});
+
+test('a required token: static and issued tokens pass, wrong and expired ones get 401', async () => {
+  const k = await startKusto(['--require-token', '--static-token', 'fixed-test-token',
+                              '--app', 'app-1=app-secret', '--federated', 'app-2=federated-assertion',
+                              '--identity-header', 'hdr-1', '--token-lifetime', '2'],
+                             { queued: false });
+  try {
+    const withToken = (token) => new Client(KustoConnectionStringBuilder.withAccessToken(k.url, token));
+    const good = withToken('fixed-test-token');
+    await good.execute('db', '.create table T (Name:string)');
+    await assert.rejects(withToken('not-a-token').execute('db', 'T | count'),
+                         (err) => err.response?.status === 401);
+    await assert.rejects(new Client(new KustoConnectionStringBuilder(k.url)).execute('db', 'T | count'),
+                         (err) => err.response?.status === 401);
+    // Client credentials (secret and assertion), IMDS and App Service each issue a token.
+    const form = (fields) => ({ method: 'POST', body: new URLSearchParams(fields) });
+    const issuedAt = Date.now();
+    const secret = await (await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, form({
+      grant_type: 'client_credentials', client_id: 'app-1', client_secret: 'app-secret',
+      scope: 'https://kusto.kusto.windows.net/.default' }))).json();
+    assert.equal(secret.token_type, 'Bearer');
+    assert.equal(secret.expires_in, 2);
+    const assertion = await (await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, form({
+      grant_type: 'client_credentials', client_id: 'app-2', client_assertion: 'federated-assertion',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      scope: 'https://kusto.kusto.windows.net/.default' }))).json();
+    const imds = await (await fetch(`${k.url}/metadata/identity/oauth2/token?api-version=2018-02-01` +
+                                    '&resource=https://kusto.kusto.windows.net', { headers: { Metadata: 'true' } })).json();
+    assert.equal(imds.expires_in, '2');
+    const appService = await (await fetch(`${k.url}/msi/token?api-version=2019-08-01` +
+                                          '&resource=https://kusto.kusto.windows.net',
+                                          { headers: { 'X-IDENTITY-HEADER': 'hdr-1' } })).json();
+    for (const t of [secret, assertion, imds, appService]) {
+      assert.equal((await withToken(t.access_token).execute('db', '.show tables')).primaryResults[0].toJSON().data.length, 1);
+    }
+    // Refusals: a wrong secret, a wrong assertion, IMDS without its header.
+    const refused = await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, form({
+      grant_type: 'client_credentials', client_id: 'app-1', client_secret: 'wrong' }));
+    assert.equal(refused.status, 401);
+    assert.equal((await refused.json()).error, 'invalid_client');
+    const badAssertion = await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, form({
+      grant_type: 'client_credentials', client_id: 'app-2', client_assertion: 'forged' }));
+    assert.equal(badAssertion.status, 401);
+    assert.equal((await fetch(`${k.url}/metadata/identity/oauth2/token?resource=x`)).status, 400);
+    // Issued tokens live two seconds here: afterwards the engine answers 401.
+        const expiring = withToken(secret.access_token);
+    while (Date.now() - issuedAt < 4000) {
+      try {
+        await expiring.execute('db', '.show tables');
+      } catch (err) {
+        assert.equal(err.response.status, 401);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await assert.rejects(expiring.execute('db', '.show tables'), (err) => err.response?.status === 401);
+  } finally {
+    await k.stop();
+  }
+});
