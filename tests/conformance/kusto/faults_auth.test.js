@@ -1,8 +1,11 @@
 // The Kusto emulator's fault-injection control API, each fault seen by the official SDKs, and
-// its authentication: required bearer tokens and the local token endpoints.
+// its authentication (required bearer tokens, the local token endpoints) and its data directory.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { Readable } = require('node:stream');
 const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
 const { StreamingIngestClient, IngestClient, IngestionProperties, DataFormat } = require('azure-kusto-ingest');
@@ -167,5 +170,35 @@ test('a required token: static and issued tokens pass, wrong and expired ones ge
     await assert.rejects(expiring.execute('db', '.show tables'), (err) => err.response?.status === 401);
   } finally {
     await k.stop();
+  }
+});
+
+test('with a data directory, tables, mappings, policies and rows survive a restart', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-kusto-'));
+  try {
+    let k = await startKusto(['--data-dir', dir], { queued: false });
+    try {
+      await withTable(k, async ({ client, send }) => {
+        await client.execute('db', `.create table T ingestion csv mapping 'm' '[{"column":"Name","Properties":{"Ordinal":"0"}}]'`);
+        await send('a,1\nb,2\n');
+      });
+    } finally {
+      await k.stop();
+    }
+    k = await startKusto(['--data-dir', dir], { queued: false });
+    try {
+      const client = new Client(new KustoConnectionStringBuilder(k.url));
+      const rows = (await client.execute('db', 'T | order by Value asc')).primaryResults[0].toJSON().data;
+      assert.deepEqual(rows, [{ Name: 'a', Value: 1 }, { Name: 'b', Value: 2 }]);
+      const [policy] = (await client.execute('db', '.show table T policy streamingingestion')).primaryResults[0].toJSON().data;
+      assert.equal(JSON.parse(policy.Policy).IsEnabled, true);
+      const [mapping] = (await client.execute('db', '.show table T ingestion csv mappings')).primaryResults[0].toJSON().data;
+      assert.equal(mapping.Name, 'm');
+      client.close();
+    } finally {
+      await k.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
