@@ -113,10 +113,10 @@ test('queued ingestion paused: messages wait in Azurite and land after resume', 
   }
 });
 
-test('a required token: static and issued tokens pass, wrong and expired ones get 401', async () => {
+test('a required token: static and issued tokens pass, missing and wrong ones get 401', async () => {
   const k = await startKusto(['--require-token', '--static-token', 'fixed-test-token',
                               '--app', 'app-1=app-secret', '--federated', 'app-2=federated-assertion',
-                              '--identity-header', 'hdr-1', '--token-lifetime', '2'],
+                              '--identity-header', 'hdr-1'],
                              { queued: false });
   try {
     const withToken = (token) => new Client(KustoConnectionStringBuilder.withAccessToken(k.url, token));
@@ -128,19 +128,18 @@ test('a required token: static and issued tokens pass, wrong and expired ones ge
                          (err) => err.response?.status === 401);
     // Client credentials (secret and assertion), IMDS and App Service each issue a token.
     const form = (fields) => ({ method: 'POST', body: new URLSearchParams(fields) });
-    const issuedAt = Date.now();
     const secret = await (await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, form({
       grant_type: 'client_credentials', client_id: 'app-1', client_secret: 'app-secret',
       scope: 'https://kusto.kusto.windows.net/.default' }))).json();
     assert.equal(secret.token_type, 'Bearer');
-    assert.equal(secret.expires_in, 2);
+    assert.equal(secret.expires_in, 3600);
     const assertion = await (await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, form({
       grant_type: 'client_credentials', client_id: 'app-2', client_assertion: 'federated-assertion',
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       scope: 'https://kusto.kusto.windows.net/.default' }))).json();
     const imds = await (await fetch(`${k.url}/metadata/identity/oauth2/token?api-version=2018-02-01` +
                                     '&resource=https://kusto.kusto.windows.net', { headers: { Metadata: 'true' } })).json();
-    assert.equal(imds.expires_in, '2');
+    assert.equal(imds.expires_in, '3600');
     const appService = await (await fetch(`${k.url}/msi/token?api-version=2019-08-01` +
                                           '&resource=https://kusto.kusto.windows.net',
                                           { headers: { 'X-IDENTITY-HEADER': 'hdr-1' } })).json();
@@ -156,18 +155,40 @@ test('a required token: static and issued tokens pass, wrong and expired ones ge
       grant_type: 'client_credentials', client_id: 'app-2', client_assertion: 'forged' }));
     assert.equal(badAssertion.status, 401);
     assert.equal((await fetch(`${k.url}/metadata/identity/oauth2/token?resource=x`)).status, 400);
-    // Issued tokens live two seconds here: afterwards the engine answers 401.
-        const expiring = withToken(secret.access_token);
-    while (Date.now() - issuedAt < 4000) {
+  } finally {
+    await k.stop();
+  }
+});
+
+test('an issued token expires after its lifetime and then gets 401', async () => {
+  const k = await startKusto(['--require-token', '--app', 'app-1=app-secret', '--token-lifetime', '1'],
+                             { queued: false });
+  try {
+    const issuedAt = Date.now();
+    const response = await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'app-1',
+                                  client_secret: 'app-secret' }),
+    });
+    const token = await response.json();
+    const receivedAt = Date.now(); // the emulator issued it before this
+    assert.equal(token.expires_in, 1);
+    const client = new Client(KustoConnectionStringBuilder.withAccessToken(k.url, token.access_token));
+    // Accepted only while it lives, refused after: a request the emulator accepted started
+    // before the token's issue time plus one second, and so before receivedAt + 1000.
+    let refusedAfter = null;
+    while (refusedAfter === null) {
+      const started = Date.now();
       try {
-        await expiring.execute('db', '.show tables');
+        await client.execute('db', '.show tables');
+        assert.ok(started - receivedAt < 1000, `accepted ${started - receivedAt} ms after issue`);
       } catch (err) {
-        assert.equal(err.response.status, 401);
-        break;
+        assert.equal(err.response?.status, 401);
+        refusedAfter = Date.now() - issuedAt;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    await assert.rejects(expiring.execute('db', '.show tables'), (err) => err.response?.status === 401);
+    assert.ok(refusedAfter >= 1000, `refused ${refusedAfter} ms after issue`);
   } finally {
     await k.stop();
   }

@@ -1,14 +1,11 @@
 #include "control_api.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <stdexcept>
 
 #include <cpprest/http_listener.h>
 #include <cpprest/uri_builder.h>
+
+#include "shared/free_port.hpp"
 
 namespace hub2kusto::emulator {
 namespace {
@@ -17,24 +14,12 @@ using web::http::http_request;
 using web::http::methods;
 using web::http::status_codes;
 
-// A free loopback port: bind to port 0 and read back what the kernel chose. (cpprestsdk's
-// listener cannot report the port it bound to 0.)
-int free_port(const std::string& host) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
+int checked_free_port(const std::string& host) {
+  const int port = emulators::free_port(host);
+  if (port < 0) {
     throw std::runtime_error("cannot find a free port for the control API");
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return port;
 }
 
 void reply(http_request& request, web::http::status_code code, const std::string& text) {
@@ -51,7 +36,7 @@ struct ControlApi::Impl {
   web::http::experimental::listener::http_listener listener;
 
   Impl(Server& s, const std::string& host, int requested)
-      : server(s), port(requested == 0 ? free_port(host) : requested),
+      : server(s), port(requested == 0 ? checked_free_port(host) : requested),
         listener(U("http://" + host + ":" + std::to_string(port) + "/")) {
     listener.support(methods::POST, [this](http_request r) { on_post(r); });
     listener.support(methods::GET, [this](http_request r) {

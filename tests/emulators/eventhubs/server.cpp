@@ -180,8 +180,8 @@ std::string annotation_partition_key(std::string_view raw) {
 }
 
 struct Grant {
-  std::string scope; // lower-case entity path the token covers ("" = the namespace)
-  std::int64_t expires_s = 0;
+  std::string scope;           // lower-case entity path the token covers ("" = the namespace)
+  std::int64_t expires_ms = 0; // when the grant lapses (ms since the epoch)
 };
 
 enum class LinkKind { cbs_requests, cbs_replies, mgmt_requests, mgmt_replies, producer, consumer };
@@ -320,10 +320,12 @@ struct Server::Impl {
   }
 
   // A token is honoured until its own expiry, or for at most the configured lifetime.
+  // In milliseconds, so that a one-second cap is a whole second however late in a second the
+  // token was put.
   std::int64_t honoured_until(std::int64_t expires_s) const {
     return config.token_lifetime_seconds > 0
-               ? std::min(expires_s, now_ms() / 1000 + config.token_lifetime_seconds)
-               : expires_s;
+               ? std::min(expires_s * 1000, now_ms() + config.token_lifetime_seconds * 1000)
+               : expires_s * 1000;
   }
 
   static bool covers(const std::string& scope, const std::string& path) {
@@ -333,9 +335,9 @@ struct Server::Impl {
   }
 
   bool authorized(pn_connection_t* c, const std::string& path) {
-    const std::int64_t now = now_ms() / 1000;
+    const std::int64_t now = now_ms();
     for (const auto& g : connections[c].grants) {
-      if (g.expires_s > now && covers(g.scope, lower(path))) {
+      if (g.expires_ms > now && covers(g.scope, lower(path))) {
         return true;
       }
     }

@@ -9,11 +9,6 @@
 #include <random>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cpprest/http_listener.h>
 #include <cpprest/uri.h>
 
@@ -23,6 +18,7 @@
 #include "common/gzip.hpp"
 #include "kql.hpp"
 #include "results.hpp"
+#include "shared/free_port.hpp"
 
 namespace hub2kusto::kusto_emulator {
 namespace {
@@ -73,24 +69,6 @@ std::string lower(std::string s) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return s;
-}
-
-// A free port on `host` (cpprestsdk's listener cannot report the port it bound to 0).
-int free_port(const std::string& host) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) {
-    ::close(fd);
-  }
-  return port;
 }
 
 // Case-insensitive member lookup (queue messages come in PascalCase or camelCase, §4.5).
@@ -1102,7 +1080,7 @@ std::optional<std::string> Server::start() {
       return "Azurite: " + *e;
     }
   }
-  s.bound_port = s.config.port == 0 ? free_port(s.config.host) : s.config.port;
+  s.bound_port = s.config.port == 0 ? emulators::free_port(s.config.host) : s.config.port;
   if (s.bound_port <= 0) {
     return "no free port on " + s.config.host;
   }
