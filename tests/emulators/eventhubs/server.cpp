@@ -41,6 +41,7 @@
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
 #include "common/sas_token.hpp"
+#include "shared/text.hpp"
 #include "store.hpp"
 
 namespace hub2kusto::emulator {
@@ -58,11 +59,7 @@ std::int64_t now_ms() {
       .count();
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+using emulators::lower;
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> parts;

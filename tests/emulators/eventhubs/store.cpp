@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include "shared/text.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -8,15 +10,6 @@
 
 namespace hub2kusto::emulator {
 namespace {
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 template <typename T> void put(std::string& out, T value) {
   char bytes[sizeof(T)];
@@ -107,7 +100,7 @@ Partition* Hub::partition(const std::string& id) {
 
 bool Hub::has_consumer_group(const std::string& group) const {
   return std::any_of(consumer_groups.begin(), consumer_groups.end(),
-                     [&](const std::string& g) { return iequals(g, group); });
+                     [&](const std::string& g) { return emulators::iequals(g, group); });
 }
 
 Partition& Hub::route(const std::string& partition_key) {

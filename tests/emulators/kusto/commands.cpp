@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "shared/text.hpp"
+
 namespace hub2kusto::kusto_emulator {
 namespace {
 
@@ -11,11 +13,7 @@ const std::string kName = R"((\[\s*'[^']+'\s*\]|\[\s*"[^"]+"\s*\]|\[[^\]']+\]|[A
 
 std::string unquote_name(std::string name) {
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
-    name = name.substr(1, name.size() - 2);
-    while (!name.empty() && name.front() == ' ')
-      name.erase(0, 1);
-    while (!name.empty() && name.back() == ' ')
-      name.pop_back();
+    name = std::string(emulators::trim(std::string_view(name).substr(1, name.size() - 2)));
   }
   if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"') &&
       name.back() == name.front()) {
@@ -42,10 +40,7 @@ ServiceError table_not_found(const std::string& db, const std::string& table) {
 
 // A string literal: '...' (\' and \\ escapes), "..." or ```...```; the whole of `text`.
 std::optional<std::string> string_literal(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
+  text = emulators::trim(text);
   if (text.size() >= 6 && text.substr(0, 3) == "```" && text.substr(text.size() - 3) == "```") {
     return std::string(text.substr(3, text.size() - 6));
   }
@@ -124,12 +119,7 @@ ResultTable mappings_result(const Database& db, const Table& t,
 std::optional<StreamingPolicy> parse_policy(const std::string& argument, bool merge,
                                             const std::optional<StreamingPolicy>& current,
                                             std::string& error) {
-  const std::string arg = [&] {
-    std::string a;
-    for (char c : argument)
-      a += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return a;
-  }();
+  const std::string arg = emulators::lower(argument);
   if (arg == "enable" || arg == "disable") {
     StreamingPolicy p = merge && current ? *current : StreamingPolicy{};
     p.enabled = arg == "enable";
@@ -161,11 +151,7 @@ std::optional<StreamingPolicy> parse_policy(const std::string& argument, bool me
 std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std::string& db_name,
                                                     std::string_view command_text,
                                                     const DataManagementInfo& dm) {
-  std::string text(command_text);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.pop_back();
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.erase(0, 1);
+  const std::string text(emulators::trim(command_text));
   std::smatch m;
 
   // Commands of the data management side and of the service as a whole: no database needed.
@@ -228,9 +214,7 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
                          "Database '" + unquote_name(m[2]) + "' was not found.",
                          "Kusto.Data.Exceptions.DatabaseNotFoundException");
     }
-    std::string verb = m[1];
-    for (char& c : verb)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string verb = emulators::lower(m[1].str());
     const std::string argument = m[3];
     if (verb == "alter" || verb == "alter-merge") {
       std::string error;
@@ -267,7 +251,7 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
                        std::regex(R"(^\.(create|create-merge)\s+table\s+)" + kName +
                                       R"(\s*(\(.*\))\s*(with\s*\((.*)\))?$)",
                                   kIcase))) {
-    std::string verb = m[1];
+    const std::string verb = emulators::lower(m[1].str());
     const std::string name = unquote_name(m[2]);
     auto schema = mappings::parse_schema(m[3].str());
     if (!schema) {
@@ -290,7 +274,7 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
         t.docstring = w[1];
       }
       existing = &db->tables.emplace(name, std::move(t)).first->second;
-    } else if (verb.size() > 6) { // create-merge: add the columns the table lacks
+    } else if (verb == "create-merge") { // add the columns the table lacks
       for (const auto& c : schema->columns) {
         if (existing->schema.index_of(c.name) < 0) {
           existing->schema.columns.push_back(c);
@@ -348,12 +332,9 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
           std::regex(
               R"(^\.(create|create-or-alter)\s+table\s+\S+\s+ingestion\s+(json|csv)\s+mapping\s+('[^']+'|"[^"]+")\s+([\s\S]+)$)",
               kIcase))) {
-    std::string verb = m[1];
-    std::string kind_text = m[2];
-    for (char& c : kind_text)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const auto kind =
-        kind_text == "json" ? mappings::MappingKind::json : mappings::MappingKind::csv;
+    const std::string verb = emulators::lower(m[1].str());
+    const auto kind = emulators::iequals(m[2].str(), "json") ? mappings::MappingKind::json
+                                                             : mappings::MappingKind::csv;
     const std::string name = unquote_name(m[3]);
     const auto literal = string_literal(m[4].str());
     if (!literal) {
@@ -379,7 +360,7 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
         std::find_if(table->mappings.begin(), table->mappings.end(),
                      [&](const StoredMapping& s) { return s.name == name && s.kind == kind; });
     if (it != table->mappings.end()) {
-      if (verb.size() == 6) { // plain create
+      if (verb == "create") {
         return bad_request("BadRequest_DuplicateMapping",
                            "Mapping '" + name + "' already exists on table '" + table->name + "'",
                            "Kusto.Data.Exceptions.DuplicateMappingException");
@@ -397,9 +378,8 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
               kIcase))) {
     std::optional<mappings::MappingKind> kind;
     if (m[1].matched) {
-      kind = std::tolower(static_cast<unsigned char>(m[1].str()[0])) == 'j'
-                 ? mappings::MappingKind::json
-                 : mappings::MappingKind::csv;
+      kind = emulators::iequals(m[1].str(), "json") ? mappings::MappingKind::json
+                                                    : mappings::MappingKind::csv;
     }
     ResultTable r = mappings_result(*db, *table, kind);
     if (m[2].matched) {
@@ -413,9 +393,8 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
           std::regex(
               R"(^\.drop\s+table\s+\S+\s+ingestion\s+(json|csv)\s+mapping\s+('[^']+'|"[^"]+")$)",
               kIcase))) {
-    const auto kind = std::tolower(static_cast<unsigned char>(m[1].str()[0])) == 'j'
-                          ? mappings::MappingKind::json
-                          : mappings::MappingKind::csv;
+    const auto kind = emulators::iequals(m[1].str(), "json") ? mappings::MappingKind::json
+                                                             : mappings::MappingKind::csv;
     const std::string name = unquote_name(m[2]);
     std::erase_if(table->mappings,
                   [&](const StoredMapping& s) { return s.name == name && s.kind == kind; });
@@ -426,9 +405,7 @@ std::variant<ResultTable, ServiceError> run_command(Catalog& catalog, const std:
           std::regex(
               R"(^\.(alter|alter-merge|delete|show)\s+table\s+\S+\s+policy\s+streamingingestion\s*(.*)$)",
               kIcase))) {
-    std::string verb = m[1];
-    for (char& c : verb)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string verb = emulators::lower(m[1].str());
     if (verb == "alter" || verb == "alter-merge") {
       std::string error;
       auto p = parse_policy(m[2], verb == "alter-merge", table->streaming, error);

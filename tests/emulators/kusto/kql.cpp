@@ -1,5 +1,7 @@
 #include "kql.hpp"
 
+#include "shared/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -32,7 +34,7 @@ struct Lexer {
   std::size_t pos = 0;
 
   void skip_space() {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) {
+    while (pos < text.size() && emulators::is_space(text[pos])) {
       ++pos;
     }
   }
@@ -135,13 +137,6 @@ int compare(const nlohmann::json& a, const nlohmann::json& b) {
   return x.compare(y) < 0 ? -1 : (x == y ? 0 : 1);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
 } // namespace
 
 std::variant<ResultTable, ServiceError> run_query(const Database& db, std::string_view text) {
@@ -161,7 +156,10 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
   for (const auto& c : table.schema.columns) {
     result.columns.emplace_back(c.name, std::string(mappings::to_string(c.type)));
   }
-  result.rows = table.rows;
+  // Operators read the stored rows until one has to produce rows of its own, so that `T | count`
+  // or a selective `where` does not copy the table first (the emulator's lock is held here).
+  const std::vector<nlohmann::json>* rows = &table.rows;
+  std::vector<nlohmann::json> owned;
   auto column_index = [&](const std::string& column) -> int {
     for (std::size_t i = 0; i < result.columns.size(); ++i) {
       if (result.columns[i].first == column) {
@@ -175,15 +173,22 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
       return syntax_error("expected '|' at position " + std::to_string(lex.pos));
     }
     if (lex.accept("count")) {
-      const auto n = static_cast<std::int64_t>(result.rows.size());
+      const auto n = static_cast<std::int64_t>(rows->size());
       result.columns = {{"Count", "long"}};
-      result.rows = {nlohmann::json::array({n})};
+      owned = {nlohmann::json::array({n})};
+      rows = &owned;
     } else if (lex.accept("take") || lex.accept("limit")) {
       const auto n = lex.literal();
       if (!n || !n->is_number_integer() || n->get<std::int64_t>() < 0) {
         return syntax_error("take needs a whole number");
       }
-      result.rows.resize(std::min<std::size_t>(result.rows.size(), n->get<std::size_t>()));
+      const std::size_t kept = std::min<std::size_t>(rows->size(), n->get<std::size_t>());
+      if (rows == &owned) {
+        owned.resize(kept);
+      } else {
+        owned.assign(rows->begin(), rows->begin() + static_cast<std::ptrdiff_t>(kept));
+        rows = &owned;
+      }
     } else if (lex.accept("where")) {
       const auto column = lex.identifier();
       const int index = column ? column_index(*column) : -1;
@@ -202,7 +207,7 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
         return syntax_error("where needs: column (==|!=|=~|>|<|>=|<=) literal");
       }
       std::vector<nlohmann::json> kept;
-      for (auto& row : result.rows) {
+      for (const auto& row : *rows) {
         const nlohmann::json& cell = row[static_cast<std::size_t>(index)];
         const int c = compare(cell, *value);
         // Any comparison with null is false, as in Kusto.
@@ -211,16 +216,17 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
             (op == "=="   ? c == 0
              : op == "!=" ? c != 0
              : op == "=~" ? (cell.is_string() && value->is_string() &&
-                             lower(cell.get<std::string>()) == lower(value->get<std::string>()))
+                             emulators::iequals(cell.get<std::string>(), value->get<std::string>()))
              : op == ">"  ? c > 0
              : op == "<"  ? c < 0
              : op == ">=" ? c >= 0
                           : c <= 0);
         if (match) {
-          kept.push_back(std::move(row));
+          kept.push_back(row);
         }
       }
-      result.rows = std::move(kept);
+      owned = std::move(kept);
+      rows = &owned;
     } else if (lex.accept("summarize")) {
       if (!lex.accept("count") || !lex.accept("(") || !lex.accept(")") || !lex.accept("by")) {
         return syntax_error("only 'summarize count() by Column' is supported");
@@ -231,7 +237,7 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
         return semantic_error("summarize: unknown column '" + column.value_or("") + "'");
       }
       std::vector<std::pair<nlohmann::json, std::int64_t>> groups; // first-seen order
-      for (const auto& row : result.rows) {
+      for (const auto& row : *rows) {
         const auto& key = row[static_cast<std::size_t>(index)];
         auto g = std::find_if(groups.begin(), groups.end(),
                               [&](const auto& p) { return compare(p.first, key) == 0; });
@@ -242,10 +248,12 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
         }
       }
       result.columns = {result.columns[static_cast<std::size_t>(index)], {"count_", "long"}};
-      result.rows.clear();
+      std::vector<nlohmann::json> summary;
       for (auto& [key, n] : groups) {
-        result.rows.push_back(nlohmann::json::array({key, n}));
+        summary.push_back(nlohmann::json::array({key, n}));
       }
+      owned = std::move(summary);
+      rows = &owned;
     } else if (lex.accept("order") || lex.accept("sort")) {
       if (!lex.accept("by")) {
         return syntax_error("expected 'by' after order");
@@ -259,18 +267,23 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
       if (!ascending) {
         (void)lex.accept("desc");
       }
-      std::stable_sort(result.rows.begin(), result.rows.end(),
-                       [&](const nlohmann::json& a, const nlohmann::json& b) {
-                         const int c = compare(a[static_cast<std::size_t>(index)],
-                                               b[static_cast<std::size_t>(index)]);
-                         return ascending ? c < 0 : c > 0;
-                       });
+      if (rows != &owned) {
+        owned = *rows;
+        rows = &owned;
+      }
+      std::stable_sort(
+          owned.begin(), owned.end(), [&](const nlohmann::json& a, const nlohmann::json& b) {
+            const int c =
+                compare(a[static_cast<std::size_t>(index)], b[static_cast<std::size_t>(index)]);
+            return ascending ? c < 0 : c > 0;
+          });
     } else {
       return syntax_error("unsupported operator at position " + std::to_string(lex.pos) +
                           " (the emulator knows count, take, limit, where, summarize count() "
                           "by, order by, sort by)");
     }
   }
+  result.rows = rows == &owned ? std::move(owned) : *rows;
   return result;
 }
 

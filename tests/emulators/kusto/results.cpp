@@ -1,24 +1,15 @@
 #include "results.hpp"
 
 #include <chrono>
-#include <ctime>
+
+#include "common/iso8601.hpp"
 
 namespace hub2kusto::kusto_emulator {
-namespace {
-
 std::string now_iso() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-  const auto ticks = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()) %
-                     std::chrono::seconds(1);
-  char fraction[16];
-  std::snprintf(fraction, sizeof fraction, ".%06lld0Z", static_cast<long long>(ticks.count()));
-  return std::string(text) + fraction;
+  return format_iso8601_utc(std::chrono::system_clock::now());
 }
+
+namespace {
 
 nlohmann::json columns_json(const ResultTable& t, bool v1) {
   nlohmann::json columns = nlohmann::json::array();

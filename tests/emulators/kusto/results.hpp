@@ -39,6 +39,9 @@ std::string to_v2(const std::vector<ResultTable>& tables, const std::string& cli
 std::string to_one_api(const ServiceError& error, const std::string& client_request_id,
                        const std::string& activity_id);
 
+// The current time as Kusto writes datetimes (2026-11-24T10:00:00.1234567Z).
+std::string now_iso();
+
 // The .NET type name of a Kusto type for v1's DataType (String, Int64, DateTime, ...).
 std::string dotnet_type(const std::string& kusto_type);
 

@@ -19,6 +19,7 @@
 #include "kql.hpp"
 #include "results.hpp"
 #include "shared/free_port.hpp"
+#include "shared/text.hpp"
 
 namespace hub2kusto::kusto_emulator {
 namespace {
@@ -39,15 +40,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-std::string iso_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
-  return text;
-}
-
 std::string random_hex(std::size_t n) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* digits = "0123456789abcdef";
@@ -64,21 +56,16 @@ std::string new_guid() {
          "-" + h.substr(20);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
+using emulators::iequals;
+using emulators::lower;
 
 // Case-insensitive member lookup (queue messages come in PascalCase or camelCase, §4.5).
 const nlohmann::json* member(const nlohmann::json& object, const std::string& name) {
   if (!object.is_object()) {
     return nullptr;
   }
-  const std::string wanted = lower(name);
   for (auto it = object.begin(); it != object.end(); ++it) {
-    if (lower(it.key()) == wanted) {
+    if (iequals(it.key(), name)) {
       return &it.value();
     }
   }
@@ -99,7 +86,7 @@ bool flag_of(const nlohmann::json* v) {
   if (v->is_boolean()) {
     return v->get<bool>();
   }
-  return lower(text_of(v)) == "true";
+  return iequals(text_of(v), "true");
 }
 
 // ReportLevel / ReportMethod as numbers or as Java's names (§4.5).
@@ -111,9 +98,9 @@ int enum_of(const nlohmann::json* v, int fallback,
   if (v->is_number_integer()) {
     return v->get<int>();
   }
-  const std::string t = lower(text_of(v));
+  const std::string t = text_of(v);
   for (const auto& [name, value] : names) {
-    if (lower(name) == t) {
+    if (iequals(name, t)) {
       return value;
     }
   }
@@ -253,7 +240,7 @@ struct Server::Impl {
       return true;
     }
     const std::string auth = header(r, "Authorization");
-    if (lower(auth.substr(0, 7)) != "bearer ") {
+    if (!iequals(std::string_view(auth).substr(0, 7), "bearer ")) {
       return false;
     }
     const std::string token = auth.substr(7);
@@ -336,7 +323,7 @@ struct Server::Impl {
   // App Service (GET /msi/token, header X-IDENTITY-HEADER). expires_* are strings there.
   void on_managed_identity_token(const http_request& r, bool app_service) {
     if (app_service ? header(r, "X-IDENTITY-HEADER") != config.identity_header
-                    : lower(header(r, "Metadata")) != "true") {
+                    : !iequals(header(r, "Metadata"), "true")) {
       reply(r, web::http::status_codes::BadRequest,
             nlohmann::json{{"error", "invalid_request"},
                            {"error_description", app_service
@@ -463,12 +450,12 @@ struct Server::Impl {
     std::string mapping;
     bool from_uri = false;
     for (const auto& [k, v] : web::uri::split_query(r.request_uri().query())) {
-      if (lower(k) == "streamformat") {
+      if (iequals(k, "streamformat")) {
         format_text = web::uri::decode(v);
-      } else if (lower(k) == "mappingname") {
+      } else if (iequals(k, "mappingname")) {
         mapping = web::uri::decode(v);
-      } else if (lower(k) == "sourcekind") {
-        from_uri = lower(v) == "uri";
+      } else if (iequals(k, "sourcekind")) {
+        from_uri = iequals(v, "uri");
       }
     }
     std::int64_t delay = 0;
@@ -587,7 +574,7 @@ struct Server::Impl {
     req.mapping_name = mapping;
     auto outcome = ingest_locked(*db, *table, req, {});
     if (const auto* failure = std::get_if<IngestFailure>(&outcome)) {
-      catalog.failures.push_back({new_guid(), db_name, table_name, iso_now(), "streaming",
+      catalog.failures.push_back({new_guid(), db_name, table_name, now_iso(), "streaming",
                                   failure->error.message, failure->error.code, true});
       reply_error(r, failure->error);
       return;
@@ -617,8 +604,8 @@ struct Server::Impl {
                                ? request["db"].get<std::string>()
                                : std::string("NetDefaultDB");
     const std::string csl = text_of(member(request, "csl"));
-    const bool is_command = !csl.empty() && csl.find_first_not_of(" \t\r\n") != std::string::npos &&
-                            csl[csl.find_first_not_of(" \t\r\n")] == '.';
+    const std::string_view text = emulators::trim(csl);
+    const bool is_command = !text.empty() && text.front() == '.';
     if (kind == "v2" && is_command) {
       reply_error(r, {400, "General_BadRequest", "Kusto.Data.Exceptions.KustoBadRequestException",
                       "Bad request: Control commands (starting with a dot '.') do not support "
@@ -631,10 +618,11 @@ struct Server::Impl {
       std::lock_guard lock(mutex);
       if (is_command) {
         outcome = run_command(catalog, db, csl, dm);
-        const std::string verb = lower(csl.substr(csl.find('.'), 8));
+        // Commands that change something are journaled, to be replayed at start.
+        const std::string verb = lower(text.substr(0, 8));
         if (std::holds_alternative<ResultTable>(outcome) &&
-            (verb.rfind(".create", 0) == 0 || verb.rfind(".alter", 0) == 0 ||
-             verb.rfind(".drop", 0) == 0 || verb.rfind(".delete", 0) == 0)) {
+            (verb.starts_with(".create") || verb.starts_with(".alter") ||
+             verb.starts_with(".drop") || verb.starts_with(".delete"))) {
           record({{"db", db}, {"csl", csl}});
         }
       } else {
@@ -867,9 +855,9 @@ struct Server::Impl {
                                      {"IngestionSourcePath", source},
                                      {"RootActivityId", new_guid()}};
     if (succeeded) {
-      status_message["SucceededOn"] = iso_now();
+      status_message["SucceededOn"] = now_iso();
     } else {
-      status_message["FailedOn"] = iso_now();
+      status_message["FailedOn"] = now_iso();
       status_message["Details"] = error->message;
       status_message["ErrorCode"] = error->code;
       status_message["FailureStatus"] = error->permanent ? "Permanent" : "Transient";
@@ -885,7 +873,7 @@ struct Server::Impl {
       const nlohmann::json* in_table = member(message, "IngestionStatusInTable");
       if (in_table != nullptr) {
         nlohmann::json entity = {{"Status", status},
-                                 {"UpdatedOn", iso_now()},
+                                 {"UpdatedOn", now_iso()},
                                  {"OperationId", status_message["OperationId"]},
                                  {"ActivityId", status_message["RootActivityId"]}};
         if (!succeeded) {
@@ -908,7 +896,7 @@ struct Server::Impl {
     } catch (const std::exception&) {
       std::lock_guard lock(mutex);
       ++queued_failed;
-      catalog.failures.push_back({new_guid(), "", "", iso_now(), "queue message",
+      catalog.failures.push_back({new_guid(), "", "", now_iso(), "queue message",
                                   "The queue message is not base64 JSON",
                                   "BadRequest_InvalidMessage", true});
       return;
@@ -919,7 +907,7 @@ struct Server::Impl {
         ++queued_failed;
         const std::string blob = text_of(member(message, "BlobPath"));
         catalog.failures.push_back({new_guid(), text_of(member(message, "DatabaseName")),
-                                    text_of(member(message, "TableName")), iso_now(),
+                                    text_of(member(message, "TableName")), now_iso(),
                                     blob.substr(0, blob.find('?')), e.message, e.code,
                                     e.permanent});
       }
