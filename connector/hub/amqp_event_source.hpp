@@ -1,0 +1,82 @@
+#pragma once
+// AmqpEventSource: the EventSource over AMQP 1.0 with Qpid Proton C++ (eventhubs-amqp.md).
+//
+// Threading (STYLE.md principle 6, Proton cpp/docs/mt.md): the source owns one
+// proton::container run by exactly one thread, the AMQP thread. Every Proton object and every
+// handler below lives on it; because the container has one thread, the container-backed
+// proton::work_queue used to hand work in from other threads runs serialised with the
+// handlers' events. Nothing here locks a Proton object. Readers meet the AMQP thread only in
+// each partition's PartitionChannel.
+//
+// One connection per hub, shared by every partition link, one session per link:
+//
+//   connect (TLS unless the emulator) -> SASL ANONYMOUS -> open
+//     -> $cbs put-token sb://<host>/<hub> (renewed at 3/4 of its lifetime, same connection)
+//     -> <hub>/$management requests (hub and partition information)
+//     -> per partition: attach <hub>/ConsumerGroups/<cg>/Partitions/<id> with the selector
+//        filter and epoch, manual credit from its PartitionChannel
+//   IoT Hub: first the same to the IoT Hub host with an IoT Hub token, attach under
+//   messages/events, read the amqp:link:redirect (§8), then the above to the target.
+//
+// Partition loop (principle 8), on the AMQP thread:
+//   attach from resume position (after the last event buffered, else the configured start)
+//   on attach:  grant credit up to the window
+//   on event:   decode -> buffer (one credit used); never more than the window in flight
+//   on room:    (reader took events down to the low watermark) grant up to the window
+//   on detach:  retriable -> link lost, re-attach after backoff from the resume position
+//               stolen    -> stop this partition, report it; the others go on
+//               otherwise -> fail this partition with the service's reason
+//   on connection loss: every live partition -> recovering; reconnect after backoff (jitter),
+//               re-authorise, re-attach each from its resume position: no gap, no duplicate
+#include <memory>
+
+#include "common/clock.hpp"
+#include "common/hub_connection_string.hpp"
+#include "common/random.hpp"
+#include "hub/backoff.hpp"
+#include "hub/event_source.hpp"
+#include "hub/hub_metrics.hpp"
+#include "hub/partition_channel.hpp"
+
+namespace hub2kusto::hub {
+
+struct HubOptions {
+  HubConnectionString connection;
+  EventHubName event_hub; // Event Hubs: required. IoT Hub: learned from the redirect.
+  ConsumerGroup consumer_group{"$Default"};
+  std::optional<std::int64_t> owner_level;     // com.microsoft:epoch; none: non-exclusive
+  std::string receiver_name = "hub2kusto";     // com.microsoft:receiver-name, in service errors
+  std::string ca_file;                         // empty: the system trust store
+  CreditWindow credit;
+  std::chrono::seconds token_lifetime{3600};   // of the SAS tokens we sign
+  BackoffPolicy reconnect;                     // connections and links alike
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+class AmqpEventSource final : public EventSource {
+public:
+  // Starts the AMQP thread and connects at once. `clock` and `random` must outlive the source.
+  AmqpEventSource(HubOptions options, const Clock& clock, RandomSource& random);
+  ~AmqpEventSource() override;
+  AmqpEventSource(const AmqpEventSource&) = delete;
+  AmqpEventSource& operator=(const AmqpEventSource&) = delete;
+
+  Result<HubProperties> hub_properties(std::chrono::milliseconds timeout) override;
+  Result<PartitionProperties> partition_properties(const PartitionId& partition,
+                                                   std::chrono::milliseconds timeout) override;
+  std::shared_ptr<PartitionStream> open_partition(const PartitionId& partition,
+                                                  const StartPosition& start) override;
+  void close() override;
+
+  // Any thread.
+  const HubMetrics& metrics() const;
+  // The first non-retriable error of the connection (a refused token, a bad redirect), if any.
+  std::optional<Error> fatal_error() const;
+
+  class Impl;
+
+private:
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace hub2kusto::hub

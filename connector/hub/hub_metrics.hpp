@@ -1,0 +1,28 @@
+#pragma once
+// The hub stage's counters, declared in one place (STYLE.md principle 14). Written on the AMQP
+// thread, read from any thread (the ops endpoint). Log levels used by the stage:
+//   ERROR  a partition stopped for good (refused token, non-retriable condition, undecodable
+//          event): operator action needed;
+//   WARN   a lost connection or a detached link that is being recovered, a stolen partition;
+//   INFO   connected, redirected, partition attached;
+//   DEBUG  token renewals, credit grants; per-event logging is TRACE only.
+#include <atomic>
+#include <cstdint>
+
+namespace hub2kusto::hub {
+
+struct HubMetrics {
+  std::atomic<std::uint64_t> events_received{0};   // events handed to partition buffers
+  std::atomic<std::uint64_t> bytes_received{0};    // their body bytes
+  std::atomic<std::uint64_t> connections_opened{0}; // AMQP connections opened (and authorised)
+  std::atomic<std::uint64_t> connections_lost{0};   // transport losses recovered by reconnecting
+  std::atomic<std::uint64_t> reattaches{0};         // partition links re-attached after a detach
+  std::atomic<std::uint64_t> token_renewals{0};     // CBS put-token renewals accepted
+  std::atomic<std::uint64_t> partitions_stolen{0};  // amqp:link:stolen
+  std::atomic<std::uint64_t> partitions_failed{0};  // non-retriable conditions
+  std::atomic<std::uint64_t> credit_grants{0};      // flow frames sent for credit
+  std::atomic<std::uint64_t> management_requests{0};
+  std::atomic<std::uint64_t> redirects{0};          // IoT Hub redirects followed
+};
+
+} // namespace hub2kusto::hub

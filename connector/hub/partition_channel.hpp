@@ -1,0 +1,76 @@
+#pragma once
+// PartitionChannel: the hand-off between a partition's AMQP link (on the connection thread) and
+// its reader (the partition's pipeline thread), and the credit bookkeeping that bounds it
+// (STYLE.md principle 7, Proton's examples/cpp/flow_control.cpp).
+//
+// In flight = events buffered here + credit granted to the service and not yet used. The
+// channel grants credit only up to the high watermark of in-flight events, and only again once
+// the reader has taken enough for in flight to fall to the low watermark, so:
+//   - memory per partition is at most `high` events, whatever the service or reader does;
+//   - a stalled reader stops the service from sending (no credit left), nothing is dropped;
+//   - credit goes out in batches of at least high - low, not one flow frame per event.
+//
+// Threads: the `AMQP thread` methods are called by the connection's thread only; take() by one
+// reader thread; status(), credit() and last_received() by any thread. A mutex guards the
+// buffer; it never guards a Proton object (there are none here).
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include "hub/event_source.hpp"
+
+namespace hub2kusto::hub {
+
+struct CreditWindow {
+  std::size_t high = 300; // the SDKs' default prefetch (eventhubs-amqp.md §5.3)
+  std::size_t low = 100;
+};
+
+class PartitionChannel final : public PartitionStream {
+public:
+  PartitionChannel(PartitionId partition, CreditWindow window);
+
+  // Reader side (PartitionStream).
+  const PartitionId& partition() const override { return partition_; }
+  std::size_t take(std::vector<HubEvent>& out, std::size_t max,
+                   std::chrono::milliseconds wait) override;
+  PartitionStatus status() const override;
+  CreditStats credit() const override;
+  std::optional<SequenceNumber> last_received() const override;
+
+  // Set once by the AMQP side before the stream is handed out: called on the reader thread
+  // (outside the lock) when taking events brought in flight down to the low watermark; it must
+  // only post work to the AMQP thread, which then calls grant(kind::top_up).
+  void on_room(std::function<void()> callback) { on_room_ = std::move(callback); }
+
+  // AMQP thread. The credit to add to the link now, already counted as granted:
+  //   attach:  a new link has no credit; fill the window (less what is still buffered);
+  //   top_up:  only when in flight is at or below the low watermark, then fill the window.
+  enum class GrantReason { attach, top_up };
+  std::size_t grant(GrantReason reason);
+  // AMQP thread. One event received: it used one credit.
+  void push(HubEvent event);
+  // AMQP thread. The link is gone and its credit with it; buffered events stay.
+  void link_lost();
+  // AMQP thread (and close()). Wakes the reader when the stream stops.
+  void set_status(PartitionState state, std::string reason = {});
+
+private:
+  const PartitionId partition_;
+  const CreditWindow window_;
+  std::function<void()> on_room_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable readable_;
+  std::deque<HubEvent> buffer_;
+  std::size_t credit_ = 0;
+  std::size_t max_in_flight_ = 0;
+  bool room_requested_ = false;
+  std::optional<SequenceNumber> last_received_;
+  PartitionStatus status_;
+};
+
+} // namespace hub2kusto::hub

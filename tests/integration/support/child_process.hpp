@@ -1,0 +1,151 @@
+#pragma once
+// A child process for integration tests: an emulator or a Node script, started with its stdout
+// on a pipe (the emulators print their ports there) and its stderr in a temporary file that a
+// failing test prints. The destructor stops it (SIGTERM, then SIGKILL) and reaps it.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hub2kusto::testing {
+
+class ChildProcess {
+public:
+  explicit ChildProcess(std::vector<std::string> argv) {
+    int out[2];
+    if (::pipe(out) != 0) {
+      return;
+    }
+    err_file_ = std::tmpfile();
+    std::vector<char*> args;
+    for (auto& a : argv) {
+      args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      ::dup2(::fileno(err_file_), 2);
+      ::close(out[0]);
+      ::close(out[1]);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+  }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess() {
+    stop();
+    if (out_ >= 0) {
+      ::close(out_);
+    }
+    if (err_file_ != nullptr) {
+      std::fclose(err_file_);
+    }
+  }
+
+  bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  // The next line of stdout, or nothing when the process closed it or `wait` elapsed.
+  std::optional<std::string> read_line(std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (true) {
+      if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return std::nullopt;
+      }
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        continue;
+      }
+      char chunk[4096];
+      const ssize_t n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) {
+        return std::nullopt;
+      }
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Waits for the process to end by itself; its exit code, or -1 (killed, or still running
+  // when `wait` elapsed, in which case it is killed).
+  int wait_exit(std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (pid_ > 0) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      // Drain stdout so a chatty child cannot block on a full pipe.
+      read_line(std::chrono::milliseconds(20));
+    }
+    stop();
+    return -1;
+  }
+
+  std::string stderr_text() const {
+    if (err_file_ == nullptr) {
+      return {};
+    }
+    std::string text;
+    std::FILE* f = std::fopen(("/proc/self/fd/" + std::to_string(::fileno(err_file_))).c_str(), "r");
+    if (f == nullptr) {
+      return {};
+    }
+    char chunk[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) {
+      text.append(chunk, n);
+    }
+    std::fclose(f);
+    return text;
+  }
+
+  void stop() {
+    if (pid_ <= 0) {
+      return;
+    }
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      pollfd none{-1, 0, 0};
+      ::poll(&none, 0, 10); // waiting for the child to exit, not synchronising with it
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::FILE* err_file_ = nullptr;
+  std::string buffer_;
+};
+
+} // namespace hub2kusto::testing

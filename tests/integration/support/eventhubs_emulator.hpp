@@ -1,0 +1,95 @@
+#pragma once
+// tests/emulators/eventhubs as a child process on free ports, with its control API.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <cpprest/http_client.h>
+#include <nlohmann/json.hpp>
+
+#include "support/child_process.hpp"
+
+namespace hub2kusto::testing {
+
+class EventHubsEmulator {
+public:
+  // `args` are extra flags (--hub, --preload, --iothub ...); the port flags are added here.
+  explicit EventHubsEmulator(std::vector<std::string> args) : process_(command(args)) {
+    const auto first = process_.read_line(std::chrono::seconds(30));
+    if (!first) {
+      return;
+    }
+    port_ = std::stoi(*first);
+    const bool iothub = has(args, "--iothub");
+    while (control_port_ == 0 || (iothub && iothub_port_ == 0)) {
+      const auto line = process_.read_line(std::chrono::seconds(30));
+      if (!line) {
+        port_ = 0;
+        return;
+      }
+      if (line->rfind("control ", 0) == 0) {
+        control_port_ = std::stoi(line->substr(8));
+      } else if (line->rfind("iothub ", 0) == 0) {
+        iothub_port_ = std::stoi(line->substr(7));
+      }
+    }
+  }
+
+  bool running() const { return port_ > 0; }
+  int port() const { return port_; }
+  int iothub_port() const { return iothub_port_; }
+  std::string stderr_text() const { return process_.stderr_text(); }
+
+  std::string connection_string(const std::string& hub = "telemetry",
+                                const std::string& key = "SAS_KEY_VALUE") const {
+    return "Endpoint=sb://127.0.0.1:" + std::to_string(port_) +
+           ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=" + key +
+           ";EntityPath=" + hub + ";UseDevelopmentEmulator=true";
+  }
+
+  // POST /faults/...; true when the emulator applied it.
+  bool fault(const std::string& path_and_query) {
+    return request(web::http::methods::POST, path_and_query).first == 200;
+  }
+  nlohmann::json status() { return nlohmann::json::parse(request(web::http::methods::GET, "/status").second); }
+
+  // One partition's entry of GET /status.
+  nlohmann::json partition_status(const std::string& hub, const std::string& partition) {
+    const nlohmann::json s = status();
+    return s.at("hubs").at(hub).at(partition);
+  }
+
+private:
+  static bool has(const std::vector<std::string>& args, const std::string& flag) {
+    for (const auto& a : args) {
+      if (a == flag) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static std::vector<std::string> command(std::vector<std::string> args) {
+    std::vector<std::string> argv = {HUB2KUSTO_EVENTHUBS_EMULATOR, "--port", "0", "--control-port",
+                                     "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  std::pair<int, std::string> request(const web::http::method& method, const std::string& path) {
+    try {
+      web::http::client::http_client client("http://127.0.0.1:" + std::to_string(control_port_));
+      auto response = client.request(method, path).get();
+      return {response.status_code(), response.extract_utf8string(true).get()};
+    } catch (const std::exception& e) {
+      return {0, e.what()};
+    }
+  }
+
+  ChildProcess process_;
+  int port_ = 0;
+  int iothub_port_ = 0;
+  int control_port_ = 0;
+};
+
+} // namespace hub2kusto::testing
