@@ -243,8 +243,9 @@ void read_body(const proton::message& m, HubEvent& e) {
   }
   const proton::type_id t = body.type();
   if (t == proton::BINARY) {
-    // Proton marks a data section as an inferred binary, an amqp-value binary as not.
-    e.body_type = m.inferred() ? BodyType::data : BodyType::value;
+    // A data section. (Proton C++ 0.37 decodes an amqp-value binary to the same value and does
+    // not say which it was; both are the bytes the producer sent.)
+    e.body_type = BodyType::data;
     e.body = bytes_of(proton::get<proton::binary>(body));
     return;
   }
