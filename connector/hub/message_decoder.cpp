@@ -100,6 +100,13 @@ nlohmann::json scalar_json(const proton::scalar& s) {
         if constexpr (std::is_same_v<X, std::monostate>) {
           return nullptr;
         } else if constexpr (std::is_same_v<X, Timestamp>) {
+          // The system clock counts nanoseconds in 64 bits (years 1678-2262); a timestamp
+          // outside stays its Unix milliseconds rather than overflowing (found by fuzzing).
+          constexpr std::int64_t kLimitMs = 9'000'000'000'000;
+          const std::int64_t ms = x.time_since_epoch().count();
+          if (ms > kLimitMs || ms < -kLimitMs) {
+            return ms;
+          }
           return format_iso8601_utc(std::chrono::time_point_cast<std::chrono::system_clock::duration>(x));
         } else if constexpr (std::is_same_v<X, std::string>) {
           if (v.type == AmqpType::binary) {

@@ -1,0 +1,97 @@
+#include "hub/partition_channel.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace hub2kusto::hub {
+namespace {
+
+using namespace std::chrono_literals;
+using Reason = PartitionChannel::GrantReason;
+
+HubEvent event(std::int64_t n) {
+  HubEvent e;
+  e.partition = PartitionId("0");
+  e.sequence_number = SequenceNumber(n);
+  e.body = "x";
+  return e;
+}
+
+TEST(PartitionChannel, AnAttachFillsTheWindowAndEventsUseTheCredit) {
+  PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
+  EXPECT_EQ(ch.grant(Reason::attach), 10U);
+  EXPECT_EQ(ch.grant(Reason::attach), 0U); // already full
+  for (int i = 0; i < 10; ++i) {
+    ch.push(event(i));
+  }
+  EXPECT_EQ(ch.credit().buffered, 10U);
+  EXPECT_EQ(ch.credit().credit, 0U);
+  EXPECT_EQ(ch.credit().max_in_flight, 10U);
+  EXPECT_EQ(ch.last_received(), SequenceNumber(9));
+}
+
+TEST(PartitionChannel, RoomIsRequestedOnlyAtTheLowWatermarkAndOnlyOnce) {
+  PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
+  int requests = 0;
+  ch.on_room([&] { ++requests; });
+  ASSERT_EQ(ch.grant(Reason::attach), 10U);
+  for (int i = 0; i < 10; ++i) {
+    ch.push(event(i));
+  }
+  std::vector<HubEvent> out;
+  EXPECT_EQ(ch.take(out, 5, 0ms), 5U); // 5 left: above the low watermark
+  EXPECT_EQ(requests, 0);
+  EXPECT_EQ(ch.grant(Reason::top_up), 0U);
+  EXPECT_EQ(ch.take(out, 1, 0ms), 1U); // 4 left: at the low watermark
+  EXPECT_EQ(requests, 1);
+  EXPECT_EQ(ch.take(out, 1, 0ms), 1U); // still pending: no second request
+  EXPECT_EQ(requests, 1);
+  EXPECT_EQ(ch.grant(Reason::top_up), 7U); // 3 buffered + 7 credit = the window
+  EXPECT_EQ(ch.credit().max_in_flight, 10U);
+  ASSERT_EQ(out.size(), 7U);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].sequence_number.value(), static_cast<std::int64_t>(i));
+  }
+}
+
+TEST(PartitionChannel, ALostLinkForgetsItsCreditButKeepsTheEvents) {
+  PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
+  ASSERT_EQ(ch.grant(Reason::attach), 10U);
+  ch.push(event(0));
+  ch.push(event(1));
+  ch.link_lost();
+  EXPECT_EQ(ch.credit().credit, 0U);
+  EXPECT_EQ(ch.credit().buffered, 2U);
+  EXPECT_EQ(ch.grant(Reason::attach), 8U); // a new link gets the window less what is buffered
+}
+
+TEST(PartitionChannel, AStoppedStreamWakesItsReaderAndKeepsItsFirstReason) {
+  PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
+  std::atomic<std::size_t> taken{99};
+  std::thread reader([&] {
+    std::vector<HubEvent> out;
+    taken = ch.take(out, 10, 60s);
+  });
+  ch.set_status(PartitionState::stolen, "amqp:link:stolen: taken");
+  reader.join(); // returns long before 60 s: the status change woke it
+  EXPECT_EQ(taken.load(), 0U);
+  ch.set_status(PartitionState::closed);
+  EXPECT_EQ(ch.status().state, PartitionState::stolen);
+  EXPECT_EQ(ch.status().reason, "amqp:link:stolen: taken");
+}
+
+TEST(PartitionChannel, AWaitingReaderGetsTheNextEvent) {
+  PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
+  ASSERT_EQ(ch.grant(Reason::attach), 10U);
+  std::vector<HubEvent> out;
+  std::thread reader([&] { ch.take(out, 10, 60s); });
+  ch.push(event(7));
+  reader.join();
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].sequence_number.value(), 7);
+}
+
+} // namespace
+} // namespace hub2kusto::hub
