@@ -231,12 +231,12 @@ std::string status_description(const proton::message& reply) {
 // Thread-safe entry to the AMQP thread that can be switched off before the source is
 // destroyed, so a stream read after close() posts nothing to a dead container.
 //
-// Work goes in through container::schedule with no delay: a container-backed
-// proton::work_queue does not wake the proactor in Proton 0.37 (the work waited for the next
-// I/O event, a heartbeat seconds later), and a connection's own work queue dies with the
-// connection, which reconnects replace. With one container thread the work runs serialised
-// with every handler event. Work run outside a connection's event batch does not flush that
-// connection's output, so the Impl nudges the connection afterwards (Impl::run_then_flush).
+// While a connection is open, work goes to that connection's proton::work_queue, as Proton's
+// cpp/docs/mt.md prescribes: it runs in the connection's context, so frames it produces (a
+// credit top-up) are written at once. Between connections it goes in through
+// container::schedule with no delay: a container-backed proton::work_queue does not wake the
+// proactor in Proton 0.37 (work waited for the next I/O event, a heartbeat seconds later).
+// With one container thread all of it runs serialised with every handler event.
 class WorkPort {
 public:
   explicit WorkPort(proton::container& container) : container_(&container) {}
@@ -245,17 +245,27 @@ public:
     if (container_ == nullptr) {
       return false;
     }
+    if (connection_ != nullptr && connection_->add(fn)) {
+      return true;
+    }
     container_->schedule(proton::duration(0), std::move(fn));
     return true;
+  }
+  // AMQP thread: the open connection's queue, or nullptr once it is gone.
+  void set_connection(proton::work_queue* queue) {
+    std::lock_guard lock(mutex_);
+    connection_ = queue;
   }
   void disable() {
     std::lock_guard lock(mutex_);
     container_ = nullptr;
+    connection_ = nullptr;
   }
 
 private:
   std::mutex mutex_;
   proton::container* container_;
+  proton::work_queue* connection_ = nullptr;
 };
 
 } // namespace
@@ -284,6 +294,8 @@ public:
   void schedule(milliseconds delay, std::function<void()> fn) {
     timers_.add(clock_.steady_now() + delay, std::move(fn));
   }
+  // Runs `fn` on the AMQP thread after the events being handled now (a zero-delay timer).
+  void defer(proton::work fn) { container_.schedule(proton::duration(0), std::move(fn)); }
   // Wraps work run in the container's context (a timer, a hand-off from another thread) so
   // that frames it produced leave now: a no-op on the connection's own work queue wakes the
   // connection, whose event batch writes its output.
@@ -483,7 +495,15 @@ public:
     }
     owner_.metrics.events_received.fetch_add(1, std::memory_order_relaxed);
     owner_.metrics.bytes_received.fetch_add(event->body.size(), std::memory_order_relaxed);
-    channel_->push(std::move(event).value());
+    if (channel_->push(std::move(event).value()) && !wake_pending_) {
+      // Wake the reader after this burst of transfers, not on every one: the zero-delay
+      // timer runs once the current batch of connection events is handled.
+      wake_pending_ = true;
+      owner_.defer([this] {
+        wake_pending_ = false;
+        channel_->wake_reader();
+      });
+    }
   }
 
   void on_receiver_error(proton::receiver&) override {} // handled in on_receiver_close
@@ -575,6 +595,7 @@ private:
   bool linked_ = false;   // a link is open or being opened
   bool attached_ = false; // the service confirmed it
   bool first_event_seen_ = false;
+  bool wake_pending_ = false;
   std::uint64_t attaches_ = 0;
 };
 
@@ -746,6 +767,7 @@ void AmqpEventSource::Impl::connect() {
 
 void AmqpEventSource::Impl::on_connection_open(proton::connection& c) {
   open_ = true;
+  port_->set_connection(&c.work_queue());
   cbs_.open(c, "$cbs", generation_);
   put_token(false);
 }
@@ -902,6 +924,7 @@ void AmqpEventSource::Impl::on_transport_error(proton::transport& t) {
 void AmqpEventSource::Impl::on_transport_close(proton::transport&) {
   const bool was_open = open_ && authorized_;
   open_ = authorized_ = false;
+  port_->set_connection(nullptr);
   ++generation_;
   probe_.reset();
   if (phase_ == Phase::closing) {

@@ -37,8 +37,24 @@ std::size_t size_of(const std::vector<NamedValue>& values) {
 }
 } // namespace
 
-const AmqpValue* HubEvent::annotation(std::string_view name) const {
-  return find(annotations, name);
+std::optional<AmqpValue> HubEvent::annotation(std::string_view name) const {
+  if (name == "x-opt-sequence-number") {
+    return AmqpValue{AmqpType::long_, sequence_number.value()};
+  }
+  if (name == "x-opt-offset") {
+    return AmqpValue{AmqpType::string, offset.value()};
+  }
+  if (name == "x-opt-enqueued-time") {
+    return AmqpValue{AmqpType::timestamp, enqueued_time};
+  }
+  if (name == "x-opt-partition-key") {
+    return partition_key ? std::optional(AmqpValue{AmqpType::string, *partition_key})
+                         : std::nullopt;
+  }
+  if (const AmqpValue* v = find(annotations, name)) {
+    return *v;
+  }
+  return std::nullopt;
 }
 const AmqpValue* HubEvent::application_property(std::string_view name) const {
   return find(application_properties, name);

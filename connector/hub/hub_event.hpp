@@ -61,7 +61,8 @@ struct HubEvent {
   BodyType body_type = BodyType::data;
   std::string body;
 
-  std::vector<NamedValue> annotations;            // message annotations, all of them
+  // Message annotations other than the four promoted above (which annotation() also finds).
+  std::vector<NamedValue> annotations;
   std::vector<NamedValue> application_properties; // as the producer set them
   std::vector<NamedValue> properties; // AMQP properties by their spec names: message-id,
                                       // user-id, to, subject, reply-to, correlation-id,
@@ -69,8 +70,9 @@ struct HubEvent {
                                       // creation-time, group-id, group-sequence,
                                       // reply-to-group-id (present ones only)
 
+  // Any message annotation by name, the promoted ones included, with its wire type.
+  std::optional<AmqpValue> annotation(std::string_view name) const;
   // The first entry named `name`, or nullptr.
-  const AmqpValue* annotation(std::string_view name) const;
   const AmqpValue* application_property(std::string_view name) const;
   const AmqpValue* property(std::string_view name) const;
 

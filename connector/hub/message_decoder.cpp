@@ -251,9 +251,13 @@ void read_body(const proton::message& m, HubEvent& e) {
   const proton::type_id t = body.type();
   if (t == proton::BINARY) {
     // A data section. (Proton C++ 0.37 decodes an amqp-value binary to the same value and does
-    // not say which it was; both are the bytes the producer sent.)
+    // not say which it was; both are the bytes the producer sent.) The bytes pass through one
+    // buffer per thread that keeps its capacity, so the body costs one allocation, its own.
+    thread_local proton::binary buffer;
+    decoder d(body);
+    d >> buffer;
     e.body_type = BodyType::data;
-    e.body = bytes_of(proton::get<proton::binary>(body));
+    e.body.assign(buffer.begin(), buffer.end());
     return;
   }
   if (t == proton::STRING) {
@@ -276,39 +280,82 @@ AmqpValue to_amqp_value(const proton::value& value) {
   return read_value(d);
 }
 
+namespace {
+
+// Reads the message annotations straight off the decoder: the four the service promotes
+// (eventhubs-amqp.md §6.1) into their fields with their expected types, any other into the
+// list. This is the hot path of every received event, so it allocates as little as it can.
+void read_annotations(const proton::message& m, HubEvent& e, bool& have_sequence,
+                      bool& have_offset, bool& have_time) {
+  const proton::value& map = m.message_annotations().value();
+  if (map.empty() || map.type() != proton::MAP) {
+    return;
+  }
+  decoder d(map);
+  proton::codec::start s;
+  d >> s;
+  // Keys are read into one buffer per thread, which keeps its capacity: the promoted keys
+  // (up to 21 characters, past the small-string size) then cost no allocation.
+  thread_local proton::symbol key;
+  for (std::size_t i = 0; i < s.size; i += 2) {
+    std::string_view name_view;
+    std::string name;
+    if (d.next_type() == proton::SYMBOL) {
+      d >> key;
+      name_view = key;
+    } else {
+      const AmqpValue numeric = read_value(d);
+      if (const auto* text = std::get_if<std::string>(&numeric.value)) {
+        name = *text;
+      } else if (const auto* u = std::get_if<std::uint64_t>(&numeric.value)) {
+        name = std::to_string(*u);
+      }
+      name_view = name;
+    }
+    const proton::type_id type = d.next_type();
+    if (name_view == "x-opt-sequence-number" && type == proton::LONG) {
+      std::int64_t n = 0;
+      d >> n;
+      e.sequence_number = SequenceNumber(n);
+      have_sequence = true;
+    } else if (name_view == "x-opt-offset" && type == proton::STRING) {
+      std::string offset;
+      d >> offset;
+      e.offset = Offset(std::move(offset));
+      have_offset = true;
+    } else if (name_view == "x-opt-offset" && (type == proton::LONG || type == proton::ULONG)) {
+      // Older services sent a number; keep it as the text it denotes.
+      const AmqpValue v = read_value(d);
+      e.offset = Offset(std::holds_alternative<std::int64_t>(v.value)
+                            ? std::to_string(std::get<std::int64_t>(v.value))
+                            : std::to_string(std::get<std::uint64_t>(v.value)));
+      have_offset = true;
+    } else if (name_view == "x-opt-enqueued-time" && type == proton::TIMESTAMP) {
+      proton::timestamp t;
+      d >> t;
+      e.enqueued_time = Timestamp(std::chrono::milliseconds(t.milliseconds()));
+      have_time = true;
+    } else if (name_view == "x-opt-partition-key" && type == proton::STRING) {
+      std::string partition_key;
+      d >> partition_key;
+      e.partition_key = std::move(partition_key);
+    } else {
+      e.annotations.push_back({std::string(name_view), read_value(d)});
+    }
+  }
+  d >> proton::codec::finish();
+}
+
+} // namespace
+
 Result<HubEvent> decode_event(const proton::message& m, const PartitionId& partition) {
   try {
     HubEvent e;
     e.partition = partition;
-    e.annotations = read_map(m.message_annotations().value());
     bool have_sequence = false;
     bool have_offset = false;
     bool have_time = false;
-    for (const auto& a : e.annotations) {
-      if (a.name == "x-opt-sequence-number") {
-        if (const auto* n = std::get_if<std::int64_t>(&a.value.value)) {
-          e.sequence_number = SequenceNumber(*n);
-          have_sequence = true;
-        }
-      } else if (a.name == "x-opt-offset") {
-        if (const auto* s = std::get_if<std::string>(&a.value.value)) {
-          e.offset = Offset(*s);
-          have_offset = true;
-        } else if (const auto* n = std::get_if<std::int64_t>(&a.value.value)) {
-          e.offset = Offset(std::to_string(*n));
-          have_offset = true;
-        }
-      } else if (a.name == "x-opt-enqueued-time") {
-        if (const auto* t = std::get_if<Timestamp>(&a.value.value)) {
-          e.enqueued_time = *t;
-          have_time = true;
-        }
-      } else if (a.name == "x-opt-partition-key") {
-        if (const auto* s = std::get_if<std::string>(&a.value.value)) {
-          e.partition_key = *s;
-        }
-      }
-    }
+    read_annotations(m, e, have_sequence, have_offset, have_time);
     if (!have_sequence) {
       return failure(fmt::format("an event on partition {} has no x-opt-sequence-number of "
                                  "type long; the service always sets one",
@@ -320,7 +367,9 @@ Result<HubEvent> decode_event(const proton::message& m, const PartitionId& parti
                                  !have_offset ? "x-opt-offset (string)"
                                               : "x-opt-enqueued-time (timestamp)"));
     }
-    e.application_properties = read_map(m.properties().value());
+    if (!m.properties().empty()) {
+      e.application_properties = read_map(m.properties().value());
+    }
     e.properties = read_properties(m);
     read_body(m, e);
     return e;

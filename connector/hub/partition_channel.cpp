@@ -16,7 +16,9 @@ std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
   std::size_t moved = 0;
   {
     std::unique_lock lock(mutex_);
+    ++waiting_readers_;
     readable_.wait_for(lock, wait, [&] { return !buffer_.empty() || status_.stopped(); });
+    --waiting_readers_;
     moved = std::min(max, buffer_.size());
     for (std::size_t i = 0; i < moved; ++i) {
       out.push_back(std::move(buffer_.front()));
@@ -44,6 +46,11 @@ CreditStats PartitionChannel::credit() const {
   return {.buffered = buffer_.size(), .credit = credit_, .max_in_flight = max_in_flight_};
 }
 
+bool PartitionChannel::reader_waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiting_readers_ > 0;
+}
+
 std::optional<SequenceNumber> PartitionChannel::last_received() const {
   std::lock_guard lock(mutex_);
   return last_received_;
@@ -65,21 +72,20 @@ std::size_t PartitionChannel::grant(GrantReason reason) {
   return add;
 }
 
-void PartitionChannel::push(HubEvent event) {
-  bool was_empty = false;
-  {
-    std::lock_guard lock(mutex_);
-    // The service sends only against credit; a transfer beyond it (a protocol violation) is
-    // still kept, and shows up in max_in_flight.
-    credit_ = credit_ > 0 ? credit_ - 1 : 0;
-    last_received_ = event.sequence_number;
-    was_empty = buffer_.empty();
-    buffer_.push_back(std::move(event));
-    max_in_flight_ = std::max(max_in_flight_, buffer_.size() + credit_);
-  }
-  if (was_empty) {
-    readable_.notify_one();
-  }
+bool PartitionChannel::push(HubEvent event) {
+  std::lock_guard lock(mutex_);
+  // The service sends only against credit; a transfer beyond it (a protocol violation) is
+  // still kept, and shows up in max_in_flight.
+  credit_ = credit_ > 0 ? credit_ - 1 : 0;
+  last_received_ = event.sequence_number;
+  const bool was_empty = buffer_.empty();
+  buffer_.push_back(std::move(event));
+  max_in_flight_ = std::max(max_in_flight_, buffer_.size() + credit_);
+  return was_empty && waiting_readers_ > 0;
+}
+
+void PartitionChannel::wake_reader() {
+  readable_.notify_all();
 }
 
 void PartitionChannel::link_lost() {

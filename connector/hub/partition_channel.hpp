@@ -26,7 +26,7 @@ namespace hub2kusto::hub {
 
 struct CreditWindow {
   std::size_t high = 300; // the SDKs' default prefetch (eventhubs-amqp.md §5.3)
-  std::size_t low = 100;
+  std::size_t low = 150; // top up at half the window, as Proton's own credit_window does
 };
 
 class PartitionChannel final : public PartitionStream {
@@ -40,6 +40,8 @@ public:
   PartitionStatus status() const override;
   CreditStats credit() const override;
   std::optional<SequenceNumber> last_received() const override;
+  // Any thread. Whether a reader is blocked in take() now.
+  bool reader_waiting() const;
 
   // Set once by the AMQP side before the stream is handed out: called on the reader thread
   // (outside the lock) when taking events brought in flight down to the low watermark; it must
@@ -51,8 +53,13 @@ public:
   //   top_up:  only when in flight is at or below the low watermark, then fill the window.
   enum class GrantReason { attach, top_up };
   std::size_t grant(GrantReason reason);
-  // AMQP thread. One event received: it used one credit.
-  void push(HubEvent event);
+  // AMQP thread. One event received: it used one credit. Returns true when a reader is waiting
+  // for an event; the caller wakes it with wake_reader() once it has pushed the rest of what
+  // arrived together, so a reader wakes once per burst rather than once per event (on a busy
+  // core each wake-up can cost two context switches).
+  [[nodiscard]] bool push(HubEvent event);
+  // Any thread. Wakes a reader waiting in take().
+  void wake_reader();
   // AMQP thread. The link is gone and its credit with it; buffered events stay.
   void link_lost();
   // AMQP thread (and close()). Wakes the reader when the stream stops.
@@ -69,6 +76,7 @@ private:
   std::size_t credit_ = 0;
   std::size_t max_in_flight_ = 0;
   bool room_requested_ = false;
+  std::size_t waiting_readers_ = 0;
   std::optional<SequenceNumber> last_received_;
   PartitionStatus status_;
 };

@@ -12,7 +12,7 @@ TEST(HubEvent, LooksUpTheFirstValueByName) {
   ASSERT_NE(e.application_property("Table"), nullptr);
   EXPECT_EQ(std::get<std::string>(e.application_property("Table")->value), "A");
   EXPECT_EQ(e.application_property("table"), nullptr); // names are case-sensitive (ADX rule)
-  EXPECT_EQ(e.annotation("x"), nullptr);
+  EXPECT_FALSE(e.annotation("x").has_value());
 }
 
 TEST(HubEvent, ItsSizeGrowsWithItsPayload) {

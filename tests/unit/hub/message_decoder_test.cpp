@@ -43,13 +43,13 @@ TEST(MessageDecoder, PromotesThePositionAndKeepsEveryAnnotationWithItsType) {
   EXPECT_EQ(e->partition_key, "device-7");
   EXPECT_EQ(e->body_type, BodyType::data);
   EXPECT_EQ(e->body, R"({"t":1})");
-  ASSERT_NE(e->annotation("iothub-connection-device-id"), nullptr);
+  ASSERT_TRUE(e->annotation("iothub-connection-device-id").has_value());
   EXPECT_EQ(e->annotation("iothub-connection-device-id")->type, AmqpType::string);
-  ASSERT_NE(e->annotation("iothub-enqueuedtime"), nullptr);
+  ASSERT_TRUE(e->annotation("iothub-enqueuedtime").has_value());
   EXPECT_EQ(e->annotation("iothub-enqueuedtime")->type, AmqpType::timestamp);
   EXPECT_EQ(std::get<Timestamp>(e->annotation("iothub-enqueuedtime")->value).time_since_epoch().count(), 42);
   EXPECT_EQ(e->annotation("x-opt-sequence-number")->type, AmqpType::long_);
-  EXPECT_EQ(e->annotations.size(), 6U);
+  EXPECT_EQ(e->annotations.size(), 2U); // the four promoted ones are in their fields
 }
 
 TEST(MessageDecoder, ApplicationAndAmqpPropertiesKeepTheirTypes) {

@@ -24,7 +24,7 @@ TEST(PartitionChannel, AnAttachFillsTheWindowAndEventsUseTheCredit) {
   EXPECT_EQ(ch.grant(Reason::attach), 10U);
   EXPECT_EQ(ch.grant(Reason::attach), 0U); // already full
   for (int i = 0; i < 10; ++i) {
-    ch.push(event(i));
+    ASSERT_FALSE(ch.push(event(i))); // no reader waits
   }
   EXPECT_EQ(ch.credit().buffered, 10U);
   EXPECT_EQ(ch.credit().credit, 0U);
@@ -38,7 +38,7 @@ TEST(PartitionChannel, RoomIsRequestedOnlyAtTheLowWatermarkAndOnlyOnce) {
   ch.on_room([&] { ++requests; });
   ASSERT_EQ(ch.grant(Reason::attach), 10U);
   for (int i = 0; i < 10; ++i) {
-    ch.push(event(i));
+    ASSERT_FALSE(ch.push(event(i))); // no reader waits
   }
   std::vector<HubEvent> out;
   EXPECT_EQ(ch.take(out, 5, 0ms), 5U); // 5 left: above the low watermark
@@ -59,8 +59,8 @@ TEST(PartitionChannel, RoomIsRequestedOnlyAtTheLowWatermarkAndOnlyOnce) {
 TEST(PartitionChannel, ALostLinkForgetsItsCreditButKeepsTheEvents) {
   PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
   ASSERT_EQ(ch.grant(Reason::attach), 10U);
-  ch.push(event(0));
-  ch.push(event(1));
+  (void)ch.push(event(0));
+  (void)ch.push(event(1));
   ch.link_lost();
   EXPECT_EQ(ch.credit().credit, 0U);
   EXPECT_EQ(ch.credit().buffered, 2U);
@@ -82,13 +82,17 @@ TEST(PartitionChannel, AStoppedStreamWakesItsReaderAndKeepsItsFirstReason) {
   EXPECT_EQ(ch.status().reason, "amqp:link:stolen: taken");
 }
 
-TEST(PartitionChannel, AWaitingReaderGetsTheNextEvent) {
+TEST(PartitionChannel, PushSaysWhenAWaitingReaderMustBeWoken) {
   PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
   ASSERT_EQ(ch.grant(Reason::attach), 10U);
   std::vector<HubEvent> out;
   std::thread reader([&] { ch.take(out, 10, 60s); });
-  ch.push(event(7));
-  reader.join();
+  while (!ch.reader_waiting()) {
+    std::this_thread::yield(); // until the reader blocks in take()
+  }
+  EXPECT_TRUE(ch.push(event(7)));
+  ch.wake_reader();
+  reader.join(); // long before 60 s: the wake-up reached it
   ASSERT_EQ(out.size(), 1U);
   EXPECT_EQ(out[0].sequence_number.value(), 7);
 }
