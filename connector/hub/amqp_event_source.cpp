@@ -1,30 +1,25 @@
 #include "hub/amqp_event_source.hpp"
 
-#include <proton/codec/encoder.hpp>
-#include <proton/codec/map.hpp>
-#include <proton/codec/vector.hpp>
-#include <proton/connection.hpp>
-#include <proton/connection_options.hpp>
-#include <proton/container.hpp>
-#include <proton/delivery.hpp>
-#include <proton/error_condition.hpp>
-#include <proton/map.hpp>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/ssl.h>
+#include <proton/terminus.h>
+#include <proton/transport.h>
+
 #include <proton/message.hpp>
 #include <proton/message_id.hpp>
-#include <proton/messaging_handler.hpp>
-#include <proton/receiver.hpp>
-#include <proton/receiver_options.hpp>
-#include <proton/sender.hpp>
-#include <proton/sender_options.hpp>
-#include <proton/session.hpp>
-#include <proton/source.hpp>
-#include <proton/source_options.hpp>
-#include <proton/ssl.hpp>
-#include <proton/target_options.hpp>
+#include <proton/codec/map.hpp>
+#include <proton/codec/vector.hpp>
+#include <proton/map.hpp>
+#include <proton/scalar.hpp>
 #include <proton/timestamp.hpp>
-#include <proton/transport.hpp>
 #include <proton/value.hpp>
-#include <proton/work_queue.hpp>
 
 #include <deque>
 #include <future>
@@ -66,23 +61,71 @@ using ManagementReply = std::function<void(Result<ManagementBody>)>;
 
 // The selector filter's descriptor: apache.org domain 0x468C, code 4 (eventhubs-amqp.md §5.1).
 constexpr std::uint64_t kSelectorFilterCode = 0x0000468C00000004ULL;
+// How finely timers (backoffs, renewals) are run; the proactor wakes this often.
+constexpr milliseconds kTick{20};
+// How long a clean close may take before the connection is simply dropped.
+constexpr milliseconds kCloseDeadline{2'000};
 
-proton::value selector_filter(const std::string& expression) {
-  proton::value v;
-  proton::codec::encoder e(v);
-  e << proton::codec::start::described() << kSelectorFilterCode << expression
-    << proton::codec::finish();
-  return v;
-}
+pn_bytes_t bytes_of(std::string_view s) { return pn_bytes(s.size(), s.data()); }
 
-std::string text_of(const proton::value& v) {
-  if (v.type() == proton::STRING) {
-    return proton::get<std::string>(v);
+// An AMQP error condition, copied out of Proton.
+struct Condition {
+  std::string name;
+  std::string description;
+  std::map<std::string, std::string> info_text; // string-valued info entries (redirects)
+  std::optional<std::int64_t> info_port;
+
+  bool set() const { return !name.empty(); }
+  std::string what() const {
+    return description.empty() ? name : fmt::format("{}: {}", name, description);
   }
-  if (v.type() == proton::SYMBOL) {
-    return std::string(proton::get<proton::symbol>(v));
+};
+
+Condition condition_of(pn_condition_t* c) {
+  Condition out;
+  if (c == nullptr || !pn_condition_is_set(c)) {
+    return out;
   }
-  return {};
+  out.name = pn_condition_get_name(c) != nullptr ? pn_condition_get_name(c) : "";
+  out.description =
+      pn_condition_get_description(c) != nullptr ? pn_condition_get_description(c) : "";
+  pn_data_t* info = pn_condition_info(c);
+  pn_data_rewind(info);
+  if (pn_data_next(info) && pn_data_type(info) == PN_MAP) {
+    const std::size_t n = pn_data_get_map(info);
+    pn_data_enter(info);
+    for (std::size_t i = 0; i < n; i += 2) {
+      pn_data_next(info);
+      std::string key;
+      if (pn_data_type(info) == PN_SYMBOL) {
+        const pn_bytes_t k = pn_data_get_symbol(info);
+        key.assign(k.start, k.size);
+      } else if (pn_data_type(info) == PN_STRING) {
+        const pn_bytes_t k = pn_data_get_string(info);
+        key.assign(k.start, k.size);
+      }
+      pn_data_next(info);
+      switch (pn_data_type(info)) {
+      case PN_STRING: {
+        const pn_bytes_t v = pn_data_get_string(info);
+        out.info_text[key].assign(v.start, v.size);
+        break;
+      }
+      case PN_SYMBOL: {
+        const pn_bytes_t v = pn_data_get_symbol(info);
+        out.info_text[key].assign(v.start, v.size);
+        break;
+      }
+      case PN_INT: if (key == "port") out.info_port = pn_data_get_int(info); break;
+      case PN_UINT: if (key == "port") out.info_port = pn_data_get_uint(info); break;
+      case PN_LONG: if (key == "port") out.info_port = pn_data_get_long(info); break;
+      case PN_USHORT: if (key == "port") out.info_port = pn_data_get_ushort(info); break;
+      default: break;
+      }
+    }
+    pn_data_exit(info);
+  }
+  return out;
 }
 
 // Where a connection goes and how it proves itself.
@@ -90,44 +133,70 @@ struct Target {
   std::string network_host; // TCP connect
   std::uint16_t port = 5671;
   bool tls = true;
-  std::string hostname;   // AMQP open hostname, TLS server name, SAS resource host
-  std::string event_hub;  // empty on the IoT Hub front end
+  std::string hostname;  // AMQP open hostname, TLS server name, SAS resource host
+  std::string event_hub; // empty on the IoT Hub front end
   bool iot_front_end = false;
   std::string key_name;
-  Secret key;             // Event Hubs: the key text; IoT Hub front end: base64
-  Secret prebuilt;        // a SharedAccessSignature from the connection string
+  Secret key;      // Event Hubs: the key text; IoT Hub front end: base64
+  Secret prebuilt; // a SharedAccessSignature from the connection string
   std::chrono::sys_seconds prebuilt_expiry{};
 
-  std::string url() const {
-    const bool v6 = network_host.find(':') != std::string::npos;
-    return fmt::format("{}://{}{}{}:{}", tls ? "amqps" : "amqp", v6 ? "[" : "", network_host,
-                       v6 ? "]" : "", port);
-  }
   // The CBS audience and SAS resource: the hub (eventhubs-amqp.md §3.3), or the IoT Hub host.
   std::string audience() const {
     return iot_front_end ? hostname : fmt::format("sb://{}/{}", hostname, event_hub);
   }
 };
 
-// A request/response link pair on one node ($cbs or $management), AMQP thread only. Every
-// request's callback is called exactly once: with the reply, or with why there is none.
-class RequestResponseLink final : public proton::messaging_handler {
+// Whoever opened a link gets its events; the link's context points to it.
+class LinkOwner {
+public:
+  virtual ~LinkOwner() = default;
+  virtual void on_link_open(pn_link_t*) {}
+  virtual void on_link_close(pn_link_t* link, const Condition& condition) = 0;
+  virtual void on_flow(pn_link_t*) {}
+  virtual void on_transfer(pn_link_t*, std::string_view) {}
+};
+
+void close_link(pn_link_t* link) {
+  if (link == nullptr) {
+    return;
+  }
+  pn_link_set_context(link, nullptr);
+  if (!(pn_link_state(link) & PN_LOCAL_CLOSED)) {
+    pn_link_close(link);
+  }
+  pn_session_t* session = pn_link_session(link);
+  if (!(pn_session_state(session) & PN_LOCAL_CLOSED)) {
+    pn_session_close(session);
+  }
+}
+
+// A request/response link pair on one node ($cbs or $management), AMQP thread only. Requests
+// and replies are small and rare, so they are built and read with proton::message, a plain
+// value type. Every request's callback is called exactly once: with the reply, or with why
+// there is none.
+class RequestResponseLink final : public LinkOwner {
 public:
   using Reply = std::function<void(Result<proton::message>)>;
 
   explicit RequestResponseLink(std::string reply_prefix) : reply_prefix_(std::move(reply_prefix)) {}
 
-  void open(proton::connection& connection, const std::string& node, std::uint64_t generation) {
+  void open(pn_connection_t* connection, const std::string& node, std::uint64_t generation) {
     node_ = node;
     reply_to_ = fmt::format("{}-{}", reply_prefix_, generation);
-    proton::session session = connection.open_session();
-    sender_ = session.open_sender(
-        node_, proton::sender_options().handler(*this).name(reply_to_ + "-requests"));
-    proton::target_options reply_target;
-    reply_target.address(reply_to_);
-    receiver_ = session.open_receiver(
-        node_, proton::receiver_options().handler(*this).name(reply_to_).credit_window(16).target(
-                   reply_target));
+    pn_session_t* session = pn_session(connection);
+    pn_session_open(session);
+    sender_ = pn_sender(session, (reply_to_ + "-requests").c_str());
+    pn_terminus_set_address(pn_link_target(sender_), node_.c_str());
+    pn_link_set_snd_settle_mode(sender_, PN_SND_SETTLED); // the reply is the outcome
+    pn_link_set_context(sender_, this);
+    pn_link_open(sender_);
+    receiver_ = pn_receiver(session, reply_to_.c_str());
+    pn_terminus_set_address(pn_link_source(receiver_), node_.c_str());
+    pn_terminus_set_address(pn_link_target(receiver_), reply_to_.c_str());
+    pn_link_set_context(receiver_, this);
+    pn_link_open(receiver_);
+    pn_link_flow(receiver_, 16);
     open_ = true;
   }
   bool is_open() const { return open_; }
@@ -138,16 +207,19 @@ public:
       return;
     }
     std::string id = fmt::format("{}-{}", reply_to_, next_id_++);
-    message.id(id);
+    message.id(proton::message_id(id));
     message.reply_to(reply_to_);
     message.to(node_);
-    queued_.push_back({std::move(message), std::move(id), std::move(reply)});
+    std::vector<char> bytes;
+    message.encode(bytes);
+    queued_.push_back({std::move(bytes), std::move(id), std::move(reply)});
     flush();
   }
 
-  // The connection or the link is gone: every outstanding request fails with `why`.
+  // The connection is gone (its links with it): every outstanding request fails with `why`.
   void lost(const std::string& why) {
     open_ = false;
+    sender_ = receiver_ = nullptr;
     auto queued = std::move(queued_);
     auto awaiting = std::move(awaiting_);
     queued_.clear();
@@ -160,56 +232,71 @@ public:
     }
   }
 
-  void on_sendable(proton::sender&) override { flush(); }
+  void on_flow(pn_link_t* link) override {
+    if (link == sender_) {
+      flush();
+    }
+  }
 
-  void on_message(proton::delivery&, proton::message& message) override {
-    const std::string id = proton::to_string(message.correlation_id());
+  void on_transfer(pn_link_t* link, std::string_view bytes) override {
+    if (link != receiver_) {
+      return;
+    }
+    pn_link_flow(receiver_, 1);
+    proton::message reply;
+    try {
+      reply.decode(std::vector<char>(bytes.begin(), bytes.end()));
+    } catch (const std::exception&) {
+      return; // not a message: no request can be matched to it
+    }
+    const std::string id = proton::to_string(reply.correlation_id());
     const auto it = awaiting_.find(id);
     if (it == awaiting_.end()) {
       return; // a reply to a request given up on
     }
-    Reply reply = std::move(it->second);
+    Reply callback = std::move(it->second);
     awaiting_.erase(it);
-    reply(std::move(message));
+    callback(std::move(reply));
   }
 
-  void on_sender_close(proton::sender& s) override { closed(s.error()); }
-  void on_receiver_close(proton::receiver& r) override { closed(r.error()); }
-  void on_sender_error(proton::sender&) override {}
-  void on_receiver_error(proton::receiver&) override {}
-  void on_session_error(proton::session&) override {}
-  void on_error(const proton::error_condition&) override {}
+  void on_link_close(pn_link_t* link, const Condition& condition) override {
+    if (open_ && (link == sender_ || link == receiver_)) {
+      close_link(sender_);
+      close_link(receiver_);
+      lost(fmt::format("the service closed the {} link{}{}", node_, condition.set() ? ": " : "",
+                       condition.what()));
+    }
+  }
 
 private:
   struct Queued {
-    proton::message message;
+    std::vector<char> bytes;
     std::string id;
     Reply reply;
   };
 
   void flush() {
-    while (open_ && !queued_.empty() && sender_.active() && sender_.credit() > 0) {
+    while (open_ && !queued_.empty() && pn_link_credit(sender_) > 0) {
       Queued q = std::move(queued_.front());
       queued_.pop_front();
-      sender_.send(q.message);
+      const std::uint64_t tag = next_tag_++;
+      pn_delivery_t* d =
+          pn_delivery(sender_, pn_dtag(reinterpret_cast<const char*>(&tag), sizeof tag));
+      pn_link_send(sender_, q.bytes.data(), q.bytes.size());
+      pn_link_advance(sender_);
+      pn_delivery_settle(d);
       awaiting_.emplace(std::move(q.id), std::move(q.reply));
-    }
-  }
-
-  void closed(const proton::error_condition& error) {
-    if (open_) {
-      lost(fmt::format("the service closed the {} link{}{}", node_, error ? ": " : "",
-                       error ? error.what() : ""));
     }
   }
 
   std::string reply_prefix_;
   std::string node_;
   std::string reply_to_;
-  proton::sender sender_;
-  proton::receiver receiver_;
+  pn_link_t* sender_ = nullptr;
+  pn_link_t* receiver_ = nullptr;
   bool open_ = false;
   std::uint64_t next_id_ = 0;
+  std::uint64_t next_tag_ = 0;
   std::deque<Queued> queued_;
   std::unordered_map<std::string, Reply> awaiting_;
 };
@@ -228,57 +315,28 @@ std::string status_description(const proton::message& reply) {
   return d.type() == proton::STRING ? proton::get<std::string>(d) : std::string();
 }
 
-// Thread-safe entry to the AMQP thread that can be switched off before the source is
-// destroyed, so a stream read after close() posts nothing to a dead container.
-//
-// While a connection is open, work goes to that connection's proton::work_queue, as Proton's
-// cpp/docs/mt.md prescribes: it runs in the connection's context, so frames it produces (a
-// credit top-up) are written at once. Between connections it goes in through
-// container::schedule with no delay: a container-backed proton::work_queue does not wake the
-// proactor in Proton 0.37 (work waited for the next I/O event, a heartbeat seconds later).
-// With one container thread all of it runs serialised with every handler event.
-class WorkPort {
-public:
-  explicit WorkPort(proton::container& container) : container_(&container) {}
-  bool post(proton::work fn) {
-    std::lock_guard lock(mutex_);
-    if (container_ == nullptr) {
-      return false;
-    }
-    if (connection_ != nullptr && connection_->add(fn)) {
-      return true;
-    }
-    container_->schedule(proton::duration(0), std::move(fn));
-    return true;
+std::string text_of(const proton::value& v) {
+  if (v.type() == proton::STRING) {
+    return proton::get<std::string>(v);
   }
-  // AMQP thread: the open connection's queue, or nullptr once it is gone.
-  void set_connection(proton::work_queue* queue) {
-    std::lock_guard lock(mutex_);
-    connection_ = queue;
+  if (v.type() == proton::SYMBOL) {
+    return std::string(proton::get<proton::symbol>(v));
   }
-  void disable() {
-    std::lock_guard lock(mutex_);
-    container_ = nullptr;
-    connection_ = nullptr;
-  }
-
-private:
-  std::mutex mutex_;
-  proton::container* container_;
-  proton::work_queue* connection_ = nullptr;
-};
+  return {};
+}
 
 } // namespace
 
 class PartitionReceiver;
 
-// The connection's handler and the owner of everything on the AMQP thread.
-class AmqpEventSource::Impl final : public proton::messaging_handler {
+// Everything on the AMQP thread, and the doors into it.
+class AmqpEventSource::Impl {
 public:
   Impl(HubOptions options, const Clock& clock, RandomSource& random);
-  ~Impl() override;
+  ~Impl();
 
   // Any thread.
+  bool post(std::function<void()> fn);
   Result<ManagementBody> management_call(std::string type, std::optional<PartitionId> partition,
                                          milliseconds timeout);
   std::shared_ptr<PartitionStream> open_partition(const PartitionId& id, const StartPosition& start);
@@ -289,56 +347,47 @@ public:
   }
   const std::string& hub_label() const { return hub_label_; }
 
-  // AMQP thread (used by PartitionReceiver).
-  // Runs `fn` on the AMQP thread once `delay` has passed on the injected clock.
+  // AMQP thread (used by the link owners).
   void schedule(milliseconds delay, std::function<void()> fn) {
     timers_.add(clock_.steady_now() + delay, std::move(fn));
   }
-  // Runs `fn` on the AMQP thread after the events being handled now (a zero-delay timer).
-  void defer(proton::work fn) { container_.schedule(proton::duration(0), std::move(fn)); }
-  // Wraps work run in the container's context (a timer, a hand-off from another thread) so
-  // that frames it produced leave now: a no-op on the connection's own work queue wakes the
-  // connection, whose event batch writes its output.
-  proton::work run_then_flush(std::function<void()> fn) {
-    return [this, fn = std::move(fn)] {
-      fn();
-      if (open_) {
-        connection_.work_queue().add([] {});
-      }
-    };
-  }
+  // Runs `fn` once the current batch of events is handled (a reader is woken once per burst).
+  void after_batch(std::function<void()> fn) { after_batch_.push_back(std::move(fn)); }
   bool ready() const { return open_ && authorized_ && phase_ == Phase::hub; }
   bool closing() const { return phase_ == Phase::closing; }
-  proton::connection& connection() { return connection_; }
+  pn_connection_t* connection() const { return connection_; }
   void management_read(std::string type, std::optional<PartitionId> partition,
                        ManagementReply reply);
-  void management_read_send(proton::message message, ManagementReply reply);
   const HubOptions& options() const { return options_; }
   const Target& target() const { return target_; }
   RandomSource& random() { return random_; }
+  void on_redirect(const Condition& condition);
+
   HubMetrics metrics;
   std::shared_ptr<spdlog::logger> log = logger("hub");
-
-  // proton::messaging_handler, AMQP thread.
-  void on_connection_open(proton::connection& c) override;
-  void on_connection_error(proton::connection& c) override;
-  void on_transport_error(proton::transport& t) override;
-  void on_transport_close(proton::transport& t) override;
-  void on_session_error(proton::session&) override {}
-  void on_error(const proton::error_condition& e) override { note_error(e.what()); }
-
-  // The IoT Hub probe link's outcome (AMQP thread).
-  void on_redirect(const proton::error_condition& condition);
 
 private:
   enum class Phase { redirect, hub, closing, failed };
 
-  void connect();
+  void run();
+  bool handle(pn_event_t* e);
+  void on_delivery(pn_delivery_t* d);
+  void run_inbox();
   void tick();
+  void wake_connection() {
+    if (connection_ != nullptr && open_) {
+      pn_connection_wake(connection_);
+    }
+  }
+  void connect();
+  void on_connection_open();
+  void on_transport_close();
   void put_token(bool renewal);
   void on_token_reply(Result<proton::message> reply, bool renewal,
                       std::chrono::sys_seconds issued, std::chrono::sys_seconds expires);
   void on_authorized();
+  void management_read_send(proton::message message, ManagementReply reply);
+  void begin_close();
   void fail(std::string message);
   void note_error(std::string text) {
     std::lock_guard lock(mutex_);
@@ -355,24 +404,36 @@ private:
   RandomSource& random_;
   std::string hub_label_; // for messages: host/hub, no secrets
 
-  proton::container container_;
-  std::shared_ptr<WorkPort> port_;
+  pn_proactor_t* proactor_ = nullptr;
   std::thread thread_;
   std::once_flag close_once_;
-  TimerQueue timers_; // AMQP thread only
+
+  // Work from other threads, under inbox_mutex_; the proactor is interrupted to run it.
+  std::mutex inbox_mutex_;
+  std::vector<std::function<void()>> inbox_;
+  bool loop_ended_ = false;
+  // The open connection, for waking it instead of the proactor: work then runs in the
+  // connection's own batch and what it writes (credit) leaves at once. Set and cleared on the
+  // AMQP thread, within the batch, before the proactor could free the connection.
+  pn_connection_t* inbox_connection_ = nullptr;
 
   // AMQP thread only.
   Phase phase_ = Phase::hub;
   Target target_;
-  proton::connection connection_;
+  pn_connection_t* connection_ = nullptr;
+  pn_ssl_domain_t* ssl_domain_ = nullptr;
   std::uint64_t generation_ = 0; // one per connection attempt; stale timers compare it
   bool open_ = false;
   bool authorized_ = false;
+  bool stop_loop_ = false;
   Backoff backoff_;
+  TimerQueue timers_;
+  std::vector<std::function<void()>> after_batch_;
+  std::string receive_buffer_; // one buffer for every transfer, keeping its capacity
   RequestResponseLink cbs_{"hub2kusto-cbs"};
   RequestResponseLink management_{"hub2kusto-mgmt"};
   std::vector<std::pair<proton::message, ManagementReply>> management_waiting_;
-  std::unique_ptr<proton::messaging_handler> probe_;
+  std::unique_ptr<LinkOwner> probe_;
   bool redirected_ = false;
   std::map<PartitionId, std::unique_ptr<PartitionReceiver>> partitions_;
 
@@ -384,18 +445,17 @@ private:
 };
 
 // One partition's link: the partition loop of the header comment. AMQP thread only.
-class PartitionReceiver final : public proton::messaging_handler {
+class PartitionReceiver final : public LinkOwner {
 public:
   PartitionReceiver(AmqpEventSource::Impl& owner, std::shared_ptr<PartitionChannel> channel,
                     StartPosition start)
-      : owner_(owner), channel_(std::move(channel)), start_(start),
+      : owner_(owner), channel_(std::move(channel)), start_(std::move(start)),
         backoff_(owner.options().reconnect, owner.random()) {}
 
-  bool linked() const { return linked_; }
   bool stopped() const { return channel_->status().stopped(); }
   PartitionChannel& channel() { return *channel_; }
 
-  // Attach on the owner's connection from the resume position; the owner is ready().
+  // Attaches on the owner's connection from the resume position, when the owner is ready().
   void attach() {
     if (linked_ || stopped() || !owner_.ready()) {
       return;
@@ -410,28 +470,41 @@ public:
     const std::string address =
         fmt::format("{}/ConsumerGroups/{}/Partitions/{}", owner_.target().event_hub,
                     o.consumer_group.value(), channel_->partition().value());
-    proton::source::filter_map filters;
-    filters.put(proton::symbol("apache.org:selector-filter:string"),
-                selector_filter(selector_expression(from)));
-    proton::source_options source;
-    source.address(address).filters(filters);
-    std::map<proton::symbol, proton::value> properties;
-    properties[proton::symbol("com.microsoft:receiver-name")] = o.receiver_name;
+    const std::string name = fmt::format("{}-{}-{}", o.receiver_name, address, ++attaches_);
+    const std::string expression = selector_expression(from);
+
+    pn_session_t* session = pn_session(owner_.connection());
+    pn_session_open(session);
+    link_ = pn_receiver(session, name.c_str());
+    pn_terminus_t* source = pn_link_source(link_);
+    pn_terminus_set_address(source, address.c_str());
+    pn_data_t* filter = pn_terminus_filter(source);
+    pn_data_put_map(filter);
+    pn_data_enter(filter);
+    pn_data_put_symbol(filter, bytes_of("apache.org:selector-filter:string"));
+    pn_data_put_described(filter);
+    pn_data_enter(filter);
+    pn_data_put_ulong(filter, kSelectorFilterCode);
+    pn_data_put_string(filter, bytes_of(expression));
+    pn_data_exit(filter);
+    pn_data_exit(filter);
+    pn_data_t* properties = pn_link_properties(link_);
+    pn_data_put_map(properties);
+    pn_data_enter(properties);
+    pn_data_put_symbol(properties, bytes_of("com.microsoft:receiver-name"));
+    pn_data_put_string(properties, bytes_of(o.receiver_name));
     if (o.owner_level) {
-      properties[proton::symbol("com.microsoft:epoch")] = static_cast<std::int64_t>(*o.owner_level);
+      pn_data_put_symbol(properties, bytes_of("com.microsoft:epoch"));
+      pn_data_put_long(properties, *o.owner_level); // must be a long (§5.1)
     }
-    proton::receiver_options options;
-    options.handler(*this)
-        .name(fmt::format("{}-{}-{}-{}", o.receiver_name, address, ++attaches_, owner_.hub_label()))
-        .credit_window(0) // manual credit: PartitionChannel decides
-        .delivery_mode(proton::delivery_mode::AT_MOST_ONCE) // Event Hubs ignores outcomes
-        .source(source)
-        .properties(properties);
-    proton::session session = owner_.connection().open_session();
-    link_ = session.open_receiver(address, options);
+    pn_data_exit(properties);
+    pn_link_set_snd_settle_mode(link_, PN_SND_SETTLED); // Event Hubs ignores outcomes (§5.3)
+    pn_link_set_rcv_settle_mode(link_, PN_RCV_FIRST);
+    pn_link_set_context(link_, this);
+    pn_link_open(link_);
     linked_ = true;
     owner_.log->debug("partition {} of {}: attaching with {}", channel_->partition(),
-                      owner_.hub_label(), selector_expression(from));
+                      owner_.hub_label(), expression);
   }
 
   // The reader made room: grant credit if in flight fell to the low watermark.
@@ -440,14 +513,15 @@ public:
       return;
     }
     if (const std::size_t n = channel_->grant(PartitionChannel::GrantReason::top_up); n > 0) {
-      link_.add_credit(static_cast<int>(n));
+      pn_link_flow(link_, static_cast<int>(n));
       owner_.metrics.credit_grants.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
+  // The connection is gone, and every link of it.
   void connection_lost() {
     linked_ = attached_ = false;
-    link_ = proton::receiver();
+    link_ = nullptr;
     channel_->link_lost();
     if (!stopped()) {
       channel_->set_status(PartitionState::recovering);
@@ -455,9 +529,11 @@ public:
   }
 
   void close() {
-    if (linked_ && link_.active()) {
-      link_.close();
+    if (link_ != nullptr) {
+      close_link(link_);
     }
+    link_ = nullptr;
+    linked_ = attached_ = false;
   }
 
   void fail(const std::string& reason) {
@@ -467,26 +543,29 @@ public:
     }
   }
 
-  void on_receiver_open(proton::receiver& r) override {
-    if (r.source().address().empty()) {
+  void on_link_open(pn_link_t* link) override {
+    if (link != link_ || pn_terminus_get_address(pn_link_remote_source(link)) == nullptr) {
       return; // a refusal: the detach with its condition follows (§5.3)
     }
     attached_ = true;
     channel_->set_status(PartitionState::receiving);
     owner_.log->info("partition {} of {}: receiving", channel_->partition(), owner_.hub_label());
     if (const std::size_t n = channel_->grant(PartitionChannel::GrantReason::attach); n > 0) {
-      r.add_credit(static_cast<int>(n));
+      pn_link_flow(link, static_cast<int>(n));
       owner_.metrics.credit_grants.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
-  void on_message(proton::delivery& d, proton::message& m) override {
-    auto event = decode_event(m, channel_->partition());
+  void on_transfer(pn_link_t* link, std::string_view bytes) override {
+    if (link != link_ || stopped()) {
+      return;
+    }
+    auto event = decode_event(bytes, channel_->partition());
     if (!event) {
       // An event we cannot position cannot be skipped silently: stop the partition here.
       owner_.log->error("{}; partition stopped", event.error().message);
       fail(event.error().message);
-      d.receiver().close();
+      close();
       return;
     }
     if (!first_event_seen_) {
@@ -496,34 +575,27 @@ public:
     owner_.metrics.events_received.fetch_add(1, std::memory_order_relaxed);
     owner_.metrics.bytes_received.fetch_add(event->body.size(), std::memory_order_relaxed);
     if (channel_->push(std::move(event).value()) && !wake_pending_) {
-      // Wake the reader after this burst of transfers, not on every one: the zero-delay
-      // timer runs once the current batch of connection events is handled.
       wake_pending_ = true;
-      owner_.defer([this] {
+      owner_.after_batch([this] {
         wake_pending_ = false;
         channel_->wake_reader();
       });
     }
   }
 
-  void on_receiver_error(proton::receiver&) override {} // handled in on_receiver_close
-  void on_session_error(proton::session&) override {}
-  void on_error(const proton::error_condition&) override {}
-
-  void on_receiver_close(proton::receiver& r) override {
-    const proton::error_condition error = r.error();
-    r.session().close();
-    linked_ = attached_ = false;
+  void on_link_close(pn_link_t* link, const Condition& error) override {
+    if (link != link_) {
+      return;
+    }
+    close();
     first_event_seen_ = false;
-    link_ = proton::receiver();
     channel_->link_lost();
     if (owner_.closing() || stopped()) {
       return;
     }
-    const std::string reason =
-        error ? fmt::format("{}: {}", error.name(), error.description()) : "detached without a condition";
+    const std::string reason = error.set() ? error.what() : "detached without a condition";
     const auto& p = channel_->partition();
-    switch (classify_condition(error.name())) {
+    switch (classify_condition(error.name)) {
     case ConditionAction::retry: {
       const milliseconds delay = backoff_.next();
       owner_.metrics.reattaches.fetch_add(1, std::memory_order_relaxed);
@@ -591,7 +663,7 @@ private:
   std::shared_ptr<PartitionChannel> channel_;
   StartPosition start_;
   Backoff backoff_;
-  proton::receiver link_;
+  pn_link_t* link_ = nullptr;
   bool linked_ = false;   // a link is open or being opened
   bool attached_ = false; // the service confirmed it
   bool first_event_seen_ = false;
@@ -601,22 +673,23 @@ private:
 
 namespace {
 // The receiver attached under messages/events on the IoT Hub front end, only to be redirected.
-class RedirectProbe final : public proton::messaging_handler {
+class RedirectProbe final : public LinkOwner {
 public:
   explicit RedirectProbe(AmqpEventSource::Impl& owner) : owner_(owner) {}
-  void on_receiver_close(proton::receiver& r) override { owner_.on_redirect(r.error()); }
-  void on_receiver_error(proton::receiver&) override {}
-  void on_session_error(proton::session&) override {}
-  void on_error(const proton::error_condition&) override {}
+  void on_link_close(pn_link_t*, const Condition& condition) override {
+    owner_.on_redirect(condition);
+  }
 
 private:
   AmqpEventSource::Impl& owner_;
 };
 } // namespace
 
+// ---- the AMQP thread's loop ----
+
 AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource& random)
     : options_(std::move(options)), clock_(clock), random_(random),
-      container_("hub2kusto"), port_(std::make_shared<WorkPort>(container_)), backoff_(options_.reconnect, random) {
+      backoff_(options_.reconnect, random) {
   if (const auto* eh = std::get_if<EventHubsConnectionString>(&options_.connection)) {
     target_.network_host = target_.hostname = eh->host;
     target_.port = eh->amqp_port();
@@ -640,88 +713,249 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
     phase_ = Phase::redirect;
     hub_label_ = fmt::format("IoT Hub {}", iot.host);
   }
-  container_.auto_stop(false);
-  thread_ = std::thread([this] {
-    try {
-      container_.run();
-    } catch (const std::exception& e) {
-      // A handler threw: nothing below may run any more; every partition says why.
-      const std::string why = fmt::format("the AMQP thread for {} stopped: {}", hub_label_, e.what());
-      log->error("{}", why);
-      std::lock_guard lock(mutex_);
-      if (!fatal_) {
-        fatal_ = Error{why};
-      }
-      for (auto& [id, s] : streams_) {
-        s->set_status(PartitionState::failed, why);
-      }
-    }
-  });
-  port_->post([this] {
+  proactor_ = pn_proactor();
+  thread_ = std::thread([this] { run(); });
+  post([this] {
     if (target_.event_hub.empty() && !target_.iot_front_end) {
       fail("no Event Hub name: set EntityPath in the connection string or the event_hub setting");
       return;
     }
     connect();
-    tick();
   });
 }
 
 AmqpEventSource::Impl::~Impl() { close(); }
 
-// The timer tick: how finely backoffs and renewals are timed. It stops once closing, so the
-// container has nothing pending and run() returns.
-constexpr milliseconds kTick{20};
+bool AmqpEventSource::Impl::post(std::function<void()> fn) {
+  std::lock_guard lock(inbox_mutex_);
+  if (loop_ended_) {
+    return false;
+  }
+  const bool first = inbox_.empty();
+  inbox_.push_back(std::move(fn));
+  if (first) { // one wake-up drains everything queued
+    if (inbox_connection_ != nullptr) {
+      pn_connection_wake(inbox_connection_);
+    } else {
+      pn_proactor_interrupt(proactor_);
+    }
+  }
+  return true;
+}
 
-void AmqpEventSource::Impl::tick() {
-  if (phase_ == Phase::closing) {
-    timers_.clear();
+void AmqpEventSource::Impl::run() {
+  pn_proactor_set_timeout(proactor_, kTick.count());
+  try {
+    while (!stop_loop_) {
+      pn_event_batch_t* batch = pn_proactor_wait(proactor_);
+      while (pn_event_t* e = pn_event_batch_next(batch)) {
+        handle(e);
+      }
+      pn_proactor_done(proactor_, batch);
+      auto after = std::move(after_batch_);
+      after_batch_.clear();
+      for (auto& fn : after) {
+        fn();
+      }
+    }
+  } catch (const std::exception& e) {
+    // Nothing below throws by design; if something does, every partition says why.
+    const std::string why = fmt::format("the AMQP thread for {} stopped: {}", hub_label_, e.what());
+    log->error("{}", why);
+    std::lock_guard lock(mutex_);
+    if (!fatal_) {
+      fatal_ = Error{why};
+    }
+    for (auto& [id, s] : streams_) {
+      s->set_status(PartitionState::failed, why);
+    }
+  }
+  std::vector<std::function<void()>> orphans;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    loop_ended_ = true;
+    orphans = std::move(inbox_);
+  }
+  // Work handed in too late runs here, on this thread, with phase_ closing: management calls
+  // answer "closed", partitions report closed.
+  phase_ = Phase::closing;
+  for (auto& fn : orphans) {
+    fn();
+  }
+  pn_proactor_free(proactor_); // frees the connection, if any
+  connection_ = nullptr;
+  if (ssl_domain_ != nullptr) {
+    pn_ssl_domain_free(ssl_domain_);
+  }
+}
+
+bool AmqpEventSource::Impl::handle(pn_event_t* e) {
+  switch (pn_event_type(e)) {
+  case PN_CONNECTION_REMOTE_OPEN:
+    if (pn_event_connection(e) == connection_) {
+      on_connection_open();
+    }
+    break;
+  case PN_CONNECTION_REMOTE_CLOSE: {
+    pn_connection_t* c = pn_event_connection(e);
+    const Condition condition = condition_of(pn_connection_remote_condition(c));
+    if (c == connection_ && condition.set()) {
+      note_error(condition.what());
+      if (condition.name == "amqp:unauthorized-access") {
+        fail(fmt::format("the hub {} closed the connection: {}", hub_label_, condition.what()));
+      }
+    }
+    if (!(pn_connection_state(c) & PN_LOCAL_CLOSED)) {
+      pn_connection_close(c);
+    }
+    break;
+  }
+  case PN_SESSION_REMOTE_CLOSE: {
+    pn_session_t* s = pn_event_session(e);
+    if (!(pn_session_state(s) & PN_LOCAL_CLOSED)) {
+      pn_session_close(s);
+    }
+    break;
+  }
+  case PN_LINK_REMOTE_OPEN:
+    if (auto* owner = static_cast<LinkOwner*>(pn_link_get_context(pn_event_link(e)))) {
+      owner->on_link_open(pn_event_link(e));
+    }
+    break;
+  case PN_LINK_REMOTE_CLOSE:
+  case PN_LINK_REMOTE_DETACH: {
+    pn_link_t* link = pn_event_link(e);
+    if (auto* owner = static_cast<LinkOwner*>(pn_link_get_context(link))) {
+      owner->on_link_close(link, condition_of(pn_link_remote_condition(link)));
+    }
+    close_link(link);
+    break;
+  }
+  case PN_LINK_FLOW:
+    if (auto* owner = static_cast<LinkOwner*>(pn_link_get_context(pn_event_link(e)))) {
+      owner->on_flow(pn_event_link(e));
+    }
+    break;
+  case PN_DELIVERY:
+    on_delivery(pn_event_delivery(e));
+    break;
+  case PN_TRANSPORT_ERROR:
+    if (pn_event_connection(e) == connection_) {
+      note_error(condition_of(pn_transport_condition(pn_event_transport(e))).what());
+    }
+    break;
+  case PN_TRANSPORT_CLOSED:
+    if (pn_event_connection(e) == connection_) {
+      on_transport_close();
+    }
+    break;
+  case PN_PROACTOR_INTERRUPT:
+    run_inbox();
+    wake_connection(); // so frames the work produced are written now
+    break;
+  case PN_CONNECTION_WAKE:
+    run_inbox(); // in the connection's batch: its output is written when the batch ends
+    break;
+  case PN_PROACTOR_TIMEOUT:
+    tick();
+    break;
+  default:
+    break;
+  }
+  return !stop_loop_;
+}
+
+void AmqpEventSource::Impl::on_delivery(pn_delivery_t* d) {
+  pn_link_t* link = pn_delivery_link(d);
+  if (pn_link_is_sender(link)) {
+    pn_delivery_settle(d); // requests are sent settled; nothing to track
     return;
   }
-  if (timers_.run_due(clock_.steady_now()) > 0 && open_) {
-    connection_.work_queue().add([] {}); // flush what the timers wrote (see run_then_flush)
+  if (pn_delivery_aborted(d)) {
+    pn_delivery_settle(d);
+    return;
   }
-  container_.schedule(proton::duration(kTick.count()), [this] { tick(); });
+  if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
+    return; // the rest of a large event is still coming
+  }
+  receive_buffer_.resize(pn_delivery_pending(d));
+  std::size_t got = 0;
+  while (true) {
+    if (got == receive_buffer_.size()) {
+      receive_buffer_.resize(receive_buffer_.size() + 4096);
+    }
+    const ssize_t n = pn_link_recv(link, receive_buffer_.data() + got, receive_buffer_.size() - got);
+    if (n <= 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  pn_delivery_settle(d); // frees it; the service pre-settled it (snd-settle-mode settled)
+  if (auto* owner = static_cast<LinkOwner*>(pn_link_get_context(link))) {
+    owner->on_transfer(link, std::string_view(receive_buffer_.data(), got));
+  }
+}
+
+void AmqpEventSource::Impl::run_inbox() {
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    work.swap(inbox_);
+  }
+  for (auto& fn : work) {
+    fn();
+  }
+}
+
+void AmqpEventSource::Impl::tick() {
+  if (timers_.run_due(clock_.steady_now()) > 0) {
+    wake_connection();
+  }
+  if (!stop_loop_) {
+    pn_proactor_set_timeout(proactor_, kTick.count());
+  }
 }
 
 void AmqpEventSource::Impl::close() {
   std::call_once(close_once_, [this] {
-    const bool posted = port_->post(run_then_flush([this] {
-      const bool was_open = open_;
-      phase_ = Phase::closing;
-      for (auto& [id, p] : partitions_) {
-        p->channel().set_status(PartitionState::closed);
-      }
-      cbs_.lost("the source is closing");
-      management_.lost("the source is closing");
-      for (auto& w : management_waiting_) {
-        w.second(failure(std::string("the source is closing")));
-      }
-      management_waiting_.clear();
-      if (was_open) {
-        // A clean close: the service sees the links and the connection closed, not a dropped
-        // socket; on_transport_close then stops the container.
-        for (auto& [id, p] : partitions_) {
-          p->close();
-        }
-        connection_.close();
-        open_ = true; // so run_then_flush writes the close frames
-      } else {
-        container_.stop();
-      }
-    }));
-    if (!posted) {
-      container_.stop();
+    if (!post([this] { begin_close(); })) {
+      std::lock_guard lock(inbox_mutex_);
+      stop_loop_ = true;
     }
     if (thread_.joinable()) {
       thread_.join();
     }
-    port_->disable();
     std::lock_guard lock(mutex_);
     for (auto& [id, s] : streams_) {
       s->set_status(PartitionState::closed);
     }
   });
+}
+
+void AmqpEventSource::Impl::begin_close() {
+  phase_ = Phase::closing;
+  for (auto& [id, p] : partitions_) {
+    p->channel().set_status(PartitionState::closed);
+  }
+  cbs_.lost("the source is closing");
+  management_.lost("the source is closing");
+  auto waiting = std::move(management_waiting_);
+  management_waiting_.clear();
+  for (auto& w : waiting) {
+    w.second(failure(std::string("the source is closing")));
+  }
+  if (connection_ != nullptr && open_) {
+    // A clean close: the service sees the links and the connection closed, not a dropped
+    // socket. on_transport_close ends the loop, or the deadline does.
+    for (auto& [id, p] : partitions_) {
+      p->close();
+    }
+    pn_connection_close(connection_);
+    pn_connection_wake(connection_);
+    schedule(kCloseDeadline, [this] { stop_loop_ = true; });
+  } else {
+    stop_loop_ = true;
+  }
 }
 
 Result<SasToken> AmqpEventSource::Impl::make_token() const {
@@ -747,28 +981,50 @@ void AmqpEventSource::Impl::connect() {
     return;
   }
   ++generation_;
-  proton::connection_options o;
-  o.handler(*this)
-      .sasl_enabled(true)
-      .sasl_allowed_mechs("ANONYMOUS") // CBS works with ANONYMOUS (eventhubs-amqp.md §3.1)
-      .virtual_host(target_.hostname)
-      .container_id(fmt::format("hub2kusto-{}", options_.receiver_name))
-      .idle_timeout(proton::duration(options_.idle_timeout.count()))
-      .properties({{proton::symbol("product"), proton::value(std::string("hub2kusto"))}});
+  connection_ = pn_connection();
+  pn_connection_set_container(connection_, fmt::format("hub2kusto-{}", options_.receiver_name).c_str());
+  pn_connection_set_hostname(connection_, target_.hostname.c_str());
+  pn_data_t* properties = pn_connection_properties(connection_);
+  pn_data_put_map(properties);
+  pn_data_enter(properties);
+  pn_data_put_symbol(properties, bytes_of("product"));
+  pn_data_put_string(properties, bytes_of("hub2kusto"));
+  pn_data_exit(properties);
+  pn_transport_t* transport = pn_transport();
+  pn_transport_set_idle_timeout(transport, static_cast<pn_millis_t>(options_.idle_timeout.count()));
+  // CBS works with SASL ANONYMOUS (eventhubs-amqp.md §3.1).
+  pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
   if (target_.tls) {
-    o.ssl_client_options(options_.ca_file.empty()
-                             ? proton::ssl_client_options()
-                             : proton::ssl_client_options(options_.ca_file,
-                                                          proton::ssl::VERIFY_PEER_NAME));
+    if (ssl_domain_ == nullptr) {
+      ssl_domain_ = pn_ssl_domain(PN_SSL_MODE_CLIENT);
+      if (!options_.ca_file.empty()) {
+        pn_ssl_domain_set_trusted_ca_db(ssl_domain_, options_.ca_file.c_str());
+      }
+      // Verify the certificate chain and that it names the host (the system trust store
+      // unless a CA file is given).
+      pn_ssl_domain_set_peer_authentication(
+          ssl_domain_, PN_SSL_VERIFY_PEER_NAME,
+          options_.ca_file.empty() ? nullptr : options_.ca_file.c_str());
+    }
+    pn_ssl_t* ssl = pn_ssl(transport);
+    pn_ssl_init(ssl, ssl_domain_, nullptr);
+    pn_ssl_set_peer_hostname(ssl, target_.hostname.c_str());
   }
-  log->debug("connecting to {}", target_.url());
-  connection_ = container_.connect(target_.url(), o);
+  pn_connection_open(connection_);
+  char address[PN_MAX_ADDR];
+  pn_proactor_addr(address, sizeof address, target_.network_host.c_str(),
+                   std::to_string(target_.port).c_str());
+  log->debug("connecting to {}:{}", target_.network_host, target_.port);
+  pn_proactor_connect2(proactor_, connection_, transport, address);
 }
 
-void AmqpEventSource::Impl::on_connection_open(proton::connection& c) {
+void AmqpEventSource::Impl::on_connection_open() {
   open_ = true;
-  port_->set_connection(&c.work_queue());
-  cbs_.open(c, "$cbs", generation_);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_connection_ = connection_;
+  }
+  cbs_.open(connection_, "$cbs", generation_);
   put_token(false);
 }
 
@@ -816,11 +1072,11 @@ void AmqpEventSource::Impl::on_token_reply(Result<proton::message> reply, bool r
   if (renewable) {
     const auto due = sas_renewal_time(issued, expires);
     const auto delay = std::max<milliseconds>(
-        milliseconds(100),
-        std::chrono::duration_cast<milliseconds>(due - clock_.system_now()));
+        milliseconds(100), std::chrono::duration_cast<milliseconds>(due - clock_.system_now()));
     const std::uint64_t generation = generation_;
     schedule(delay, [this, generation] {
-      if (generation == generation_ && open_ && phase_ != Phase::closing && phase_ != Phase::failed) {
+      if (generation == generation_ && open_ && phase_ != Phase::closing &&
+          phase_ != Phase::failed) {
         put_token(true);
       }
     });
@@ -834,12 +1090,13 @@ void AmqpEventSource::Impl::on_token_reply(Result<proton::message> reply, bool r
 void AmqpEventSource::Impl::on_authorized() {
   if (phase_ == Phase::redirect) {
     // Attach anywhere under messages/events: the front end answers with the redirect (§8).
-    auto probe = std::make_unique<RedirectProbe>(*this);
-    proton::source_options source;
-    source.address("messages/events/");
-    connection_.open_session().open_receiver(
-        "messages/events/", proton::receiver_options().handler(*probe).credit_window(0).source(source));
-    probe_ = std::move(probe);
+    probe_ = std::make_unique<RedirectProbe>(*this);
+    pn_session_t* session = pn_session(connection_);
+    pn_session_open(session);
+    pn_link_t* link = pn_receiver(session, "hub2kusto-redirect-probe");
+    pn_terminus_set_address(pn_link_source(link), "messages/events/");
+    pn_link_set_context(link, probe_.get());
+    pn_link_open(link);
     return;
   }
   metrics.connections_opened.fetch_add(1, std::memory_order_relaxed);
@@ -856,38 +1113,25 @@ void AmqpEventSource::Impl::on_authorized() {
   }
 }
 
-void AmqpEventSource::Impl::on_redirect(const proton::error_condition& condition) {
+void AmqpEventSource::Impl::on_redirect(const Condition& condition) {
   if (phase_ != Phase::redirect) {
     return;
   }
-  if (condition.name() != "amqp:link:redirect") {
+  if (condition.name != "amqp:link:redirect") {
     fail(fmt::format("the IoT Hub front end {} refused the events endpoint instead of "
-                     "redirecting to it ({}: {})",
-                     target_.hostname, condition.name(), condition.description()));
+                     "redirecting to it ({})",
+                     target_.hostname, condition.set() ? condition.what() : "no condition"));
     return;
   }
   RedirectInfo info;
-  try {
-    const proton::value properties = condition.properties();
-    if (!properties.empty() && properties.type() == proton::MAP) {
-      std::map<proton::symbol, proton::value> map;
-      proton::get(properties, map);
-      for (const auto& [key, value] : map) {
-        if (key == "hostname") {
-          info.hostname = text_of(value);
-        } else if (key == "network-host") {
-          info.network_host = text_of(value);
-        } else if (key == "port" && !value.empty()) {
-          info.port = proton::coerce<std::int64_t>(value);
-        } else if (key == "address") {
-          info.address = text_of(value);
-        }
-      }
-    }
-  } catch (const std::exception& e) {
-    fail(fmt::format("the IoT Hub redirect could not be read: {}", e.what()));
-    return;
-  }
+  const auto text = [&](const char* key) {
+    const auto it = condition.info_text.find(key);
+    return it == condition.info_text.end() ? std::string() : it->second;
+  };
+  info.hostname = text("hostname");
+  info.network_host = text("network-host");
+  info.port = condition.info_port;
+  info.address = text("address");
   auto redirect = resolve_redirect(info);
   if (!redirect) {
     fail(redirect.error().message);
@@ -906,29 +1150,26 @@ void AmqpEventSource::Impl::on_redirect(const proton::error_condition& condition
   phase_ = Phase::hub;
   log->info("IoT Hub redirected to the Event Hub-compatible endpoint {}:{}", hub_label_,
             target_.port);
-  connection_.close(); // on_transport_close connects to the target at once
+  pn_connection_close(connection_); // on_transport_close connects to the target at once
 }
 
-void AmqpEventSource::Impl::on_connection_error(proton::connection& c) {
-  const proton::error_condition e = c.error();
-  note_error(e.what());
-  if (e.name() == "amqp:unauthorized-access") {
-    fail(fmt::format("the hub {} closed the connection: {}", hub_label_, e.what()));
-  }
-}
-
-void AmqpEventSource::Impl::on_transport_error(proton::transport& t) {
-  note_error(t.error().what());
-}
-
-void AmqpEventSource::Impl::on_transport_close(proton::transport&) {
+void AmqpEventSource::Impl::on_transport_close() {
   const bool was_open = open_ && authorized_;
+  const bool just_redirected = redirected_ && metrics.connections_opened.load() == 0 &&
+                               backoff_.attempts() == 0;
   open_ = authorized_ = false;
-  port_->set_connection(nullptr);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_connection_ = nullptr;
+    if (!inbox_.empty()) {
+      pn_proactor_interrupt(proactor_); // a wake sent to the dying connection may be lost
+    }
+  }
+  connection_ = nullptr; // the proactor frees it after this batch
   ++generation_;
   probe_.reset();
   if (phase_ == Phase::closing) {
-    container_.stop();
+    stop_loop_ = true;
     return;
   }
   const std::string why = fmt::format("the connection to {} was lost", hub_label_);
@@ -940,20 +1181,15 @@ void AmqpEventSource::Impl::on_transport_close(proton::transport&) {
   if (phase_ == Phase::failed) {
     return;
   }
-  if (redirected_ && metrics.connections_opened.load() == 0 && backoff_.attempts() == 0 &&
-      metrics.redirects.load() == 1 && !was_open) {
-    // Just redirected: go to the target now rather than after a backoff.
-    backoff_.reset();
-  }
-  if (was_open && phase_ == Phase::hub) {
+  if (was_open) {
     metrics.connections_lost.fetch_add(1, std::memory_order_relaxed);
   }
-  const milliseconds delay =
-      (redirected_ && metrics.connections_opened.load() == 0 && backoff_.attempts() == 0)
-          ? milliseconds(0)
-          : backoff_.next();
-  log->warn("{} ({}); reconnecting in {} ms", why, last_error().empty() ? "closed" : last_error(),
-            delay.count());
+  // Just redirected: go to the target now. Otherwise back off, with jitter.
+  const milliseconds delay = just_redirected ? milliseconds(0) : backoff_.next();
+  if (!just_redirected) {
+    log->warn("{} ({}); reconnecting in {} ms", why,
+              last_error().empty() ? "closed" : last_error(), delay.count());
+  }
   const std::uint64_t generation = generation_;
   schedule(delay, [this, generation] {
     if (generation == generation_) {
@@ -982,21 +1218,21 @@ void AmqpEventSource::Impl::fail(std::string message) {
   }
   cbs_.lost(message);
   management_.lost(message);
-  if (open_) {
-    connection_.close();
+  if (connection_ != nullptr) {
+    pn_connection_close(connection_);
+    pn_connection_wake(connection_);
   }
 }
 
 void AmqpEventSource::Impl::management_read(std::string type, std::optional<PartitionId> partition,
                                             ManagementReply reply) {
   if (phase_ == Phase::failed || phase_ == Phase::closing) {
-    reply(failure(fatal_error().value_or(Error{"the source is closed"}).message));
+    reply(failure(fatal_error().value_or(Error{"the event source is closed"}).message));
     return;
   }
   proton::message m;
   m.properties().put("operation", std::string("READ"));
   m.properties().put("type", type);
-  m.properties().put("name", target_.event_hub);
   if (partition) {
     m.properties().put("partition", partition->value());
   }
@@ -1009,7 +1245,7 @@ void AmqpEventSource::Impl::management_read(std::string type, std::optional<Part
 
 void AmqpEventSource::Impl::management_read_send(proton::message message, ManagementReply reply) {
   metrics.management_requests.fetch_add(1, std::memory_order_relaxed);
-  // The hub name is only known once a redirect is followed; set it now.
+  // The hub's name is known only once a redirect is followed; it is set now.
   message.properties().put("name", target_.event_hub);
   management_.request(std::move(message), [this, reply = std::move(reply)](auto answer) {
     if (!answer) {
@@ -1038,11 +1274,11 @@ Result<ManagementBody> AmqpEventSource::Impl::management_call(std::string type,
                                                               milliseconds timeout) {
   auto promise = std::make_shared<std::promise<Result<ManagementBody>>>();
   auto answer = promise->get_future();
-  const bool posted = port_->post(run_then_flush([this, promise, type = std::move(type), partition] {
+  const bool posted = post([this, promise, type = std::move(type), partition] {
     management_read(type, partition, [promise](Result<ManagementBody> body) {
       promise->set_value(std::move(body));
     });
-  }));
+  });
   if (!posted) {
     return failure(fmt::format("the event source for {} is closed", hub_label_));
   }
@@ -1073,27 +1309,25 @@ std::shared_ptr<PartitionStream> AmqpEventSource::Impl::open_partition(const Par
     channel = std::make_shared<PartitionChannel>(id, options_.credit);
     streams_.emplace(id, channel);
   }
-  std::weak_ptr<WorkPort> port = port_;
-  channel->on_room([this, port, id] {
-    if (auto p = port.lock()) {
-      p->post(run_then_flush([this, id] {
-        if (auto it = partitions_.find(id); it != partitions_.end()) {
-          it->second->top_up();
-        }
-      }));
-    }
+  // The reader made room: the top-up runs on the AMQP thread. post() fails once the source is
+  // closed, and the channel stops asking once its stream is stopped.
+  channel->on_room([this, id] {
+    post([this, id] {
+      if (auto it = partitions_.find(id); it != partitions_.end()) {
+        it->second->top_up();
+      }
+    });
   });
-  const bool posted = port_->post(run_then_flush([this, channel, start] {
-    const PartitionId& pid = channel->partition();
+  const bool posted = post([this, channel, start] {
     auto receiver = std::make_unique<PartitionReceiver>(*this, channel, start);
     if (phase_ == Phase::failed) {
-      receiver->fail(fatal_error().value_or(Error{"the source failed"}).message);
+      receiver->fail(fatal_error().value_or(Error{"the event source failed"}).message);
     } else if (phase_ == Phase::closing) {
       channel->set_status(PartitionState::closed);
     }
-    auto& r = *(partitions_[pid] = std::move(receiver));
+    auto& r = *(partitions_[channel->partition()] = std::move(receiver));
     r.attach();
-  }));
+  });
   if (!posted) {
     channel->set_status(PartitionState::closed);
   }

@@ -1,12 +1,19 @@
 #pragma once
-// AmqpEventSource: the EventSource over AMQP 1.0 with Qpid Proton C++ (eventhubs-amqp.md).
+// AmqpEventSource: the EventSource over AMQP 1.0 with Qpid Proton (eventhubs-amqp.md).
 //
-// Threading (STYLE.md principle 6, Proton cpp/docs/mt.md): the source owns one
-// proton::container run by exactly one thread, the AMQP thread. Every Proton object and every
-// handler below lives on it; because the container has one thread, the container-backed
-// proton::work_queue used to hand work in from other threads runs serialised with the
-// handlers' events. Nothing here locks a Proton object. Readers meet the AMQP thread only in
-// each partition's PartitionChannel.
+// Why Proton's C proactor and not its C++ messaging_handler: Proton C++ decodes every
+// transfer into a proton::message before a handler sees it, and that decode alone cost more
+// than everything else a receiver does; reading the transfer's bytes ourselves
+// (message_decoder.hpp) more than doubled the events per core (bench/REPORT.md). It also shows
+// what proton::message hides (several data sections, data vs amqp-value). Requests to $cbs and
+// $management, small and rare, are still built and read with proton::message.
+//
+// Threading (STYLE.md principle 6, the rule of Proton's cpp/docs/mt.md): the source owns one
+// pn_proactor run by exactly one thread, the AMQP thread. Every Proton object lives on it and
+// nothing locks one. Other threads hand work in through post(): a mutex-guarded inbox, drained
+// when the thread is woken (pn_connection_wake on the open connection, so the work runs in the
+// connection's own batch and the credit it grants is written at once; pn_proactor_interrupt
+// between connections). Readers meet the AMQP thread only in each partition's PartitionChannel.
 //
 // One connection per hub, shared by every partition link, one session per link:
 //

@@ -1,33 +1,26 @@
 #pragma once
-// A received AMQP message to a HubEvent (eventhubs-amqp.md §6-7). The only place that reads a
-// proton::message; what it returns has no Proton types.
+// An encoded AMQP message, as a transfer carries it, to a HubEvent (eventhubs-amqp.md §6-7).
+// A decoder of its own rather than proton::message: it reads the sections in place, promotes
+// the service's position annotations straight into their fields, and copies the body once,
+// which the receive benchmark shows is most of a receiver's work (bench/REPORT.md). It also
+// sees what proton::message hides: several data sections (concatenated, as .NET does) and
+// whether a binary body was a data section or an amqp-value.
 //
-// The body: one data section is the bytes as sent; an amqp-value string or binary is its
-// bytes, any other amqp-value JSON text; an amqp-sequence a JSON array. (Proton C++ keeps only
-// the last of several data sections, so a message built of several arrives as its last one;
-// the Azure SDKs send one.)
+// The body: data sections are the bytes as sent; an amqp-value string or binary is its bytes,
+// any other amqp-value JSON text; an amqp-sequence a JSON array of its items. Composite
+// property values are JSON text; binary inside JSON is base64; timestamps inside JSON are
+// ISO 8601 (or Unix milliseconds past the year 2262).
 #include <string_view>
 
 #include "common/result.hpp"
 #include "hub/hub_event.hpp"
 
-namespace proton {
-class message;
-class value;
-} // namespace proton
-
 namespace hub2kusto::hub {
 
-// Fails when a position annotation is missing or has the wrong type: x-opt-sequence-number
-// (long), x-opt-offset (string, or an integer, which older services sent), x-opt-enqueued-time
-// (timestamp). Never throws.
-Result<HubEvent> decode_event(const proton::message& message, const PartitionId& partition);
-
-// The same, from an encoded message (the fuzz target's entry point).
+// Fails, never throws, on bytes that are not an AMQP message, and when a position annotation
+// is missing or mistyped: x-opt-sequence-number (long), x-opt-offset (string; an integer, which
+// older services sent, is taken as its text), x-opt-enqueued-time (timestamp). Errors name the
+// partition and, when known, the sequence number.
 Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& partition);
-
-// Any AMQP value with its type (composites as JSON text). Throws proton::conversion_error on a
-// malformed value; decode_event catches it.
-AmqpValue to_amqp_value(const proton::value& value);
 
 } // namespace hub2kusto::hub

@@ -1417,6 +1417,7 @@ struct Server::Impl {
       proton::message m;
       const std::string& text = lines[i % lines.size()];
       m.body(proton::binary(text.begin(), text.end()));
+      m.inferred(true); // a data section, as producers send events
       enqueue(hub.partitions[i % hub.partitions.size()], encode(m), "", "", now);
     }
     return true;

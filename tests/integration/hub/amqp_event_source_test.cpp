@@ -195,6 +195,7 @@ TEST_F(HubConsumer, CarriesPropertiesAndBodiesAsTheOfficialProducerSentThem) {
         continue;
       }
       EXPECT_EQ(e.body, "{\"partition\":" + p + ",\"i\":" + std::to_string(i) + "}");
+      EXPECT_EQ(e.body_type, BodyType::data); // the SDK sends JSON bodies as data sections
       EXPECT_EQ(number(e.application_property("index")), static_cast<double>(i));
       EXPECT_EQ(text(e.application_property("source")), "produce.js");
       const AmqpValue* flag = e.application_property("flag");
