@@ -8,9 +8,10 @@
 // The emulator runs pinned to CPU 0 and this process to CPU 1, so each client has one core
 // for its AMQP thread and (for hub2kusto) its reader thread together. Both clients put a CBS
 // token, attach every partition from the start with pre-settled delivery and the same credit
-// window (300 by default, the SDKs' prefetch), and count events until all N arrived; the bare loop only touches each body, the
-// hub consumer decodes each into a HubEvent and hands it through its PartitionChannel to one
-// reader thread per partition (as the pipeline will). Rounds alternate between the two; the median of each is reported.
+// window (300 by default, the SDKs' prefetch), and count events until all N arrived; the bare loop
+// only touches each body, the hub consumer decodes each into a HubEvent and hands it through its
+// PartitionChannel to one reader thread per partition (as the pipeline will). Rounds alternate
+// between the two; the median of each is reported.
 #include <sched.h>
 
 #include <algorithm>
@@ -21,11 +22,12 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
-#include <unistd.h>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include <proton/codec/encoder.hpp>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
 #include <proton/container.hpp>
@@ -37,7 +39,6 @@
 #include <proton/sender.hpp>
 #include <proton/source_options.hpp>
 #include <proton/target_options.hpp>
-#include <proton/codec/encoder.hpp>
 
 #include "common/clock.hpp"
 #include "common/hub_connection_string.hpp"
@@ -93,8 +94,11 @@ public:
         window_(window) {}
 
   void on_container_start(proton::container& c) override {
-    c.connect(url_, proton::connection_options().handler(*this).sasl_enabled(true)
-                        .sasl_allowed_mechs("ANONYMOUS").virtual_host("127.0.0.1"));
+    c.connect(url_, proton::connection_options()
+                        .handler(*this)
+                        .sasl_enabled(true)
+                        .sasl_allowed_mechs("ANONYMOUS")
+                        .virtual_host("127.0.0.1"));
   }
   void on_connection_open(proton::connection& c) override {
     cbs_ = c.open_sender("$cbs");
@@ -108,8 +112,9 @@ public:
     }
     sent_token_ = true;
     const auto resource = "sb://127.0.0.1/" + hub_;
-    const auto expires = std::chrono::time_point_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now()) + std::chrono::hours(1);
+    const auto expires =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
+        std::chrono::hours(1);
     auto token = hub2kusto::make_event_hubs_sas_token(resource, "RootManageSharedAccessKey",
                                                       hub2kusto::Secret("SAS_KEY_VALUE"), expires);
     proton::message m(token.token.reveal());
@@ -133,8 +138,10 @@ public:
         const auto address = hub_ + "/ConsumerGroups/$Default/Partitions/" + std::to_string(p);
         source.address(address).filters(filters);
         d.connection().open_session().open_receiver(
-            address, proton::receiver_options().credit_window(window_).delivery_mode(
-                         proton::delivery_mode::AT_MOST_ONCE).source(source));
+            address, proton::receiver_options()
+                         .credit_window(window_)
+                         .delivery_mode(proton::delivery_mode::AT_MOST_ONCE)
+                         .source(source));
       }
       return;
     }
@@ -247,11 +254,16 @@ int main(int argc, char** argv) {
   std::string only; // "bare" or "hub2kusto": run one client (for profiling)
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--events") events = std::stol(argv[i + 1]);
-    else if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
-    else if (a == "--partitions") partitions = std::stoi(argv[i + 1]);
-    else if (a == "--only") only = argv[i + 1];
-    else if (a == "--window") window = std::stoi(argv[i + 1]);
+    if (a == "--events")
+      events = std::stol(argv[i + 1]);
+    else if (a == "--rounds")
+      rounds = std::stoi(argv[i + 1]);
+    else if (a == "--partitions")
+      partitions = std::stoi(argv[i + 1]);
+    else if (a == "--only")
+      only = argv[i + 1];
+    else if (a == "--window")
+      window = std::stoi(argv[i + 1]);
   }
   hub2kusto::configure_logging(spdlog::level::warn, hub2kusto::LogFormat::text);
   // 200-byte telemetry lines (the body; the emulator adds the annotations).
@@ -259,8 +271,9 @@ int main(int argc, char** argv) {
   {
     std::ofstream out(file);
     for (int i = 0; i < 100; ++i) {
-      std::string line = R"({"deviceId":"device-)" + std::to_string(1000 + i) +
-                         R"(","timestamp":"2026-11-24T12:00:00.000Z","temperature":21.5,"humidity":40.25,"status":"ok","site":"plant-7","pad":")";
+      std::string line =
+          R"({"deviceId":"device-)" + std::to_string(1000 + i) +
+          R"(","timestamp":"2026-11-24T12:00:00.000Z","temperature":21.5,"humidity":40.25,"status":"ok","site":"plant-7","pad":")";
       line += std::string(200 - line.size() - 2, 'x') + "\"}";
       out << line << "\n";
     }

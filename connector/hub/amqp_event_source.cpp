@@ -12,11 +12,11 @@
 #include <proton/terminus.h>
 #include <proton/transport.h>
 
-#include <proton/message.hpp>
-#include <proton/message_id.hpp>
 #include <proton/codec/map.hpp>
 #include <proton/codec/vector.hpp>
 #include <proton/map.hpp>
+#include <proton/message.hpp>
+#include <proton/message_id.hpp>
 #include <proton/scalar.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/value.hpp>
@@ -43,12 +43,18 @@ namespace hub2kusto::hub {
 
 std::string_view partition_state_name(PartitionState state) {
   switch (state) {
-  case PartitionState::starting: return "starting";
-  case PartitionState::receiving: return "receiving";
-  case PartitionState::recovering: return "recovering";
-  case PartitionState::stolen: return "stolen";
-  case PartitionState::failed: return "failed";
-  case PartitionState::closed: return "closed";
+  case PartitionState::starting:
+    return "starting";
+  case PartitionState::receiving:
+    return "receiving";
+  case PartitionState::recovering:
+    return "recovering";
+  case PartitionState::stolen:
+    return "stolen";
+  case PartitionState::failed:
+    return "failed";
+  case PartitionState::closed:
+    return "closed";
   }
   return "unknown";
 }
@@ -66,7 +72,9 @@ constexpr milliseconds kTick{20};
 // How long a clean close may take before the connection is simply dropped.
 constexpr milliseconds kCloseDeadline{2'000};
 
-pn_bytes_t bytes_of(std::string_view s) { return pn_bytes(s.size(), s.data()); }
+pn_bytes_t bytes_of(std::string_view s) {
+  return pn_bytes(s.size(), s.data());
+}
 
 // An AMQP error condition, copied out of Proton.
 struct Condition {
@@ -116,11 +124,24 @@ Condition condition_of(pn_condition_t* c) {
         out.info_text[key].assign(v.start, v.size);
         break;
       }
-      case PN_INT: if (key == "port") out.info_port = pn_data_get_int(info); break;
-      case PN_UINT: if (key == "port") out.info_port = pn_data_get_uint(info); break;
-      case PN_LONG: if (key == "port") out.info_port = pn_data_get_long(info); break;
-      case PN_USHORT: if (key == "port") out.info_port = pn_data_get_ushort(info); break;
-      default: break;
+      case PN_INT:
+        if (key == "port")
+          out.info_port = pn_data_get_int(info);
+        break;
+      case PN_UINT:
+        if (key == "port")
+          out.info_port = pn_data_get_uint(info);
+        break;
+      case PN_LONG:
+        if (key == "port")
+          out.info_port = pn_data_get_long(info);
+        break;
+      case PN_USHORT:
+        if (key == "port")
+          out.info_port = pn_data_get_ushort(info);
+        break;
+      default:
+        break;
       }
     }
     pn_data_exit(info);
@@ -339,7 +360,8 @@ public:
   bool post(std::function<void()> fn);
   Result<ManagementBody> management_call(std::string type, std::optional<PartitionId> partition,
                                          milliseconds timeout);
-  std::shared_ptr<PartitionStream> open_partition(const PartitionId& id, const StartPosition& start);
+  std::shared_ptr<PartitionStream> open_partition(const PartitionId& id,
+                                                  const StartPosition& start);
   void close();
   std::optional<Error> fatal_error() const {
     std::lock_guard lock(mutex_);
@@ -383,8 +405,8 @@ private:
   void on_connection_open();
   void on_transport_close();
   void put_token(bool renewal);
-  void on_token_reply(Result<proton::message> reply, bool renewal,
-                      std::chrono::sys_seconds issued, std::chrono::sys_seconds expires);
+  void on_token_reply(Result<proton::message> reply, bool renewal, std::chrono::sys_seconds issued,
+                      std::chrono::sys_seconds expires);
   void on_authorized();
   void management_read_send(proton::message message, ManagementReply reply);
   void begin_close();
@@ -643,7 +665,8 @@ private:
           if (body) {
             const auto it = body->find("last_enqueued_sequence_number");
             if (it != body->end() && !it->second.empty()) {
-              start_ = StartPosition::after(SequenceNumber(proton::coerce<std::int64_t>(it->second)));
+              start_ =
+                  StartPosition::after(SequenceNumber(proton::coerce<std::int64_t>(it->second)));
               attach();
               return;
             }
@@ -724,7 +747,9 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
   });
 }
 
-AmqpEventSource::Impl::~Impl() { close(); }
+AmqpEventSource::Impl::~Impl() {
+  close();
+}
 
 bool AmqpEventSource::Impl::post(std::function<void()> fn) {
   std::lock_guard lock(inbox_mutex_);
@@ -884,7 +909,8 @@ void AmqpEventSource::Impl::on_delivery(pn_delivery_t* d) {
     if (got == receive_buffer_.size()) {
       receive_buffer_.resize(receive_buffer_.size() + 4096);
     }
-    const ssize_t n = pn_link_recv(link, receive_buffer_.data() + got, receive_buffer_.size() - got);
+    const ssize_t n =
+        pn_link_recv(link, receive_buffer_.data() + got, receive_buffer_.size() - got);
     if (n <= 0) {
       break;
     }
@@ -982,7 +1008,8 @@ void AmqpEventSource::Impl::connect() {
   }
   ++generation_;
   connection_ = pn_connection();
-  pn_connection_set_container(connection_, fmt::format("hub2kusto-{}", options_.receiver_name).c_str());
+  pn_connection_set_container(connection_,
+                              fmt::format("hub2kusto-{}", options_.receiver_name).c_str());
   pn_connection_set_hostname(connection_, target_.hostname.c_str());
   pn_data_t* properties = pn_connection_properties(connection_);
   pn_data_put_map(properties);
@@ -1002,9 +1029,9 @@ void AmqpEventSource::Impl::connect() {
       }
       // Verify the certificate chain and that it names the host (the system trust store
       // unless a CA file is given).
-      pn_ssl_domain_set_peer_authentication(
-          ssl_domain_, PN_SSL_VERIFY_PEER_NAME,
-          options_.ca_file.empty() ? nullptr : options_.ca_file.c_str());
+      pn_ssl_domain_set_peer_authentication(ssl_domain_, PN_SSL_VERIFY_PEER_NAME,
+                                            options_.ca_file.empty() ? nullptr
+                                                                     : options_.ca_file.c_str());
     }
     pn_ssl_t* ssl = pn_ssl(transport);
     pn_ssl_init(ssl, ssl_domain_, nullptr);
@@ -1155,8 +1182,8 @@ void AmqpEventSource::Impl::on_redirect(const Condition& condition) {
 
 void AmqpEventSource::Impl::on_transport_close() {
   const bool was_open = open_ && authorized_;
-  const bool just_redirected = redirected_ && metrics.connections_opened.load() == 0 &&
-                               backoff_.attempts() == 0;
+  const bool just_redirected =
+      redirected_ && metrics.connections_opened.load() == 0 && backoff_.attempts() == 0;
   open_ = authorized_ = false;
   {
     std::lock_guard lock(inbox_mutex_);
@@ -1187,8 +1214,8 @@ void AmqpEventSource::Impl::on_transport_close() {
   // Just redirected: go to the target now. Otherwise back off, with jitter.
   const milliseconds delay = just_redirected ? milliseconds(0) : backoff_.next();
   if (!just_redirected) {
-    log->warn("{} ({}); reconnecting in {} ms", why,
-              last_error().empty() ? "closed" : last_error(), delay.count());
+    log->warn("{} ({}); reconnecting in {} ms", why, last_error().empty() ? "closed" : last_error(),
+              delay.count());
   }
   const std::uint64_t generation = generation_;
   schedule(delay, [this, generation] {
@@ -1288,8 +1315,8 @@ Result<ManagementBody> AmqpEventSource::Impl::management_call(std::string type,
     }
     const std::string last = last_error();
     return failure(fmt::format("no answer from the management node of {} within {} ms{}{}",
-                               hub_label_, timeout.count(), last.empty() ? "" : "; last error: ",
-                               last));
+                               hub_label_, timeout.count(),
+                               last.empty() ? "" : "; last error: ", last));
   }
   try {
     return answer.get();
@@ -1339,13 +1366,21 @@ std::shared_ptr<PartitionStream> AmqpEventSource::Impl::open_partition(const Par
 AmqpEventSource::AmqpEventSource(HubOptions options, const Clock& clock, RandomSource& random)
     : impl_(std::make_unique<Impl>(std::move(options), clock, random)) {}
 
-AmqpEventSource::~AmqpEventSource() { impl_->close(); }
+AmqpEventSource::~AmqpEventSource() {
+  impl_->close();
+}
 
-void AmqpEventSource::close() { impl_->close(); }
+void AmqpEventSource::close() {
+  impl_->close();
+}
 
-const HubMetrics& AmqpEventSource::metrics() const { return impl_->metrics; }
+const HubMetrics& AmqpEventSource::metrics() const {
+  return impl_->metrics;
+}
 
-std::optional<Error> AmqpEventSource::fatal_error() const { return impl_->fatal_error(); }
+std::optional<Error> AmqpEventSource::fatal_error() const {
+  return impl_->fatal_error();
+}
 
 std::shared_ptr<PartitionStream> AmqpEventSource::open_partition(const PartitionId& partition,
                                                                  const StartPosition& start) {
@@ -1400,7 +1435,8 @@ Result<PartitionProperties> AmqpEventSource::partition_properties(const Partitio
   try {
     PartitionProperties p;
     p.partition = PartitionId(field<std::string>(*body, "partition", partition.value()));
-    p.begin_sequence_number = SequenceNumber(field<std::int64_t>(*body, "begin_sequence_number", -1));
+    p.begin_sequence_number =
+        SequenceNumber(field<std::int64_t>(*body, "begin_sequence_number", -1));
     p.last_enqueued_sequence_number =
         SequenceNumber(field<std::int64_t>(*body, "last_enqueued_sequence_number", -1));
     p.last_enqueued_offset = Offset(field<std::string>(*body, "last_enqueued_offset"));

@@ -51,12 +51,12 @@ struct HubOptions {
   HubConnectionString connection;
   EventHubName event_hub; // Event Hubs: required. IoT Hub: learned from the redirect.
   ConsumerGroup consumer_group{"$Default"};
-  std::optional<std::int64_t> owner_level;     // com.microsoft:epoch; none: non-exclusive
-  std::string receiver_name = "hub2kusto";     // com.microsoft:receiver-name, in service errors
-  std::string ca_file;                         // empty: the system trust store
+  std::optional<std::int64_t> owner_level; // com.microsoft:epoch; none: non-exclusive
+  std::string receiver_name = "hub2kusto"; // com.microsoft:receiver-name, in service errors
+  std::string ca_file;                     // empty: the system trust store
   CreditWindow credit;
-  std::chrono::seconds token_lifetime{3600};   // of the SAS tokens we sign
-  BackoffPolicy reconnect;                     // connections and links alike
+  std::chrono::seconds token_lifetime{3600}; // of the SAS tokens we sign
+  BackoffPolicy reconnect;                   // connections and links alike
   std::chrono::milliseconds idle_timeout{60'000};
 };
 

@@ -6,11 +6,16 @@ namespace hub2kusto::hub {
 
 ConditionAction classify_condition(std::string_view condition) {
   static constexpr std::array<std::string_view, 11> retriable = {
-      "com.microsoft:server-busy",     "com.microsoft:timeout",
-      "amqp:internal-error",           "amqp:link:detach-forced",
-      "amqp:connection:forced",        "amqp:connection:framing-error",
-      "amqp:illegal-state",            "amqp:not-found",
-      "amqp:resource-limit-exceeded",  "amqp:link:transfer-limit-exceeded",
+      "com.microsoft:server-busy",
+      "com.microsoft:timeout",
+      "amqp:internal-error",
+      "amqp:link:detach-forced",
+      "amqp:connection:forced",
+      "amqp:connection:framing-error",
+      "amqp:illegal-state",
+      "amqp:not-found",
+      "amqp:resource-limit-exceeded",
+      "amqp:link:transfer-limit-exceeded",
       "proton:io",
   };
   if (condition.empty()) {

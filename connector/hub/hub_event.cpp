@@ -6,10 +6,10 @@ namespace hub2kusto::hub {
 
 std::string_view amqp_type_name(AmqpType type) {
   static constexpr std::array<std::string_view, 25> names = {
-      "null",      "boolean",   "ubyte",      "ushort",    "uint",   "ulong",  "byte",
-      "short",     "int",       "long",       "float",     "double", "decimal32",
-      "decimal64", "decimal128", "char",      "timestamp", "uuid",   "binary", "string",
-      "symbol",    "described", "list",       "map",       "array",
+      "null",       "boolean", "ubyte",     "ushort", "uint",   "ulong",     "byte",
+      "short",      "int",     "long",      "float",  "double", "decimal32", "decimal64",
+      "decimal128", "char",    "timestamp", "uuid",   "binary", "string",    "symbol",
+      "described",  "list",    "map",       "array",
   };
   const auto index = static_cast<std::size_t>(type);
   return index < names.size() ? names[index] : "unknown";
@@ -38,24 +38,29 @@ std::size_t size_of(const std::vector<NamedValue>& values) {
 } // namespace
 
 std::optional<AmqpValue> HubEvent::annotation(std::string_view name) const {
+  // Built in place: GCC 12 with the sanitizers warns (wrongly) that a variant moved into an
+  // optional may be uninitialised.
+  std::optional<AmqpValue> out;
   if (name == "x-opt-sequence-number") {
-    return AmqpValue{AmqpType::long_, sequence_number.value()};
+    out.emplace().type = AmqpType::long_;
+    out->value.emplace<std::int64_t>(sequence_number.value());
+  } else if (name == "x-opt-offset") {
+    out.emplace().type = AmqpType::string;
+    out->value.emplace<std::string>(offset.value());
+  } else if (name == "x-opt-enqueued-time") {
+    out.emplace().type = AmqpType::timestamp;
+    out->value.emplace<Timestamp>(enqueued_time);
+  } else if (name == "x-opt-partition-key") {
+    if (partition_key) {
+      out.emplace().type = AmqpType::string;
+      out->value.emplace<std::string>(*partition_key);
+    }
+  } else if (const AmqpValue* v = find(annotations, name)) {
+    out.emplace(*v);
   }
-  if (name == "x-opt-offset") {
-    return AmqpValue{AmqpType::string, offset.value()};
-  }
-  if (name == "x-opt-enqueued-time") {
-    return AmqpValue{AmqpType::timestamp, enqueued_time};
-  }
-  if (name == "x-opt-partition-key") {
-    return partition_key ? std::optional(AmqpValue{AmqpType::string, *partition_key})
-                         : std::nullopt;
-  }
-  if (const AmqpValue* v = find(annotations, name)) {
-    return *v;
-  }
-  return std::nullopt;
+  return out;
 }
+
 const AmqpValue* HubEvent::application_property(std::string_view name) const {
   return find(application_properties, name);
 }

@@ -17,9 +17,31 @@ namespace hub2kusto::hub {
 
 // The AMQP type a value had on the wire (AMQP 1.0 part 1, §1.6).
 enum class AmqpType : std::uint8_t {
-  null, boolean, ubyte, ushort, uint, ulong, byte, short_, int_, long_, float_, double_,
-  decimal32, decimal64, decimal128, char_, timestamp, uuid, binary, string, symbol,
-  described, list, map, array,
+  null,
+  boolean,
+  ubyte,
+  ushort,
+  uint,
+  ulong,
+  byte,
+  short_,
+  int_,
+  long_,
+  float_,
+  double_,
+  decimal32,
+  decimal64,
+  decimal128,
+  char_,
+  timestamp,
+  uuid,
+  binary,
+  string,
+  symbol,
+  described,
+  list,
+  map,
+  array,
 };
 std::string_view amqp_type_name(AmqpType type);
 
@@ -53,9 +75,9 @@ enum class BodyType : std::uint8_t {
 
 struct HubEvent {
   PartitionId partition;
-  SequenceNumber sequence_number;   // x-opt-sequence-number
-  Offset offset;                    // x-opt-offset, opaque text
-  Timestamp enqueued_time;          // x-opt-enqueued-time
+  SequenceNumber sequence_number;           // x-opt-sequence-number
+  Offset offset;                            // x-opt-offset, opaque text
+  Timestamp enqueued_time;                  // x-opt-enqueued-time
   std::optional<std::string> partition_key; // x-opt-partition-key
 
   BodyType body_type = BodyType::data;

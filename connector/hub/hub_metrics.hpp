@@ -12,8 +12,8 @@
 namespace hub2kusto::hub {
 
 struct HubMetrics {
-  std::atomic<std::uint64_t> events_received{0};   // events handed to partition buffers
-  std::atomic<std::uint64_t> bytes_received{0};    // their body bytes
+  std::atomic<std::uint64_t> events_received{0};    // events handed to partition buffers
+  std::atomic<std::uint64_t> bytes_received{0};     // their body bytes
   std::atomic<std::uint64_t> connections_opened{0}; // AMQP connections opened (and authorised)
   std::atomic<std::uint64_t> connections_lost{0};   // transport losses recovered by reconnecting
   std::atomic<std::uint64_t> reattaches{0};         // partition links re-attached after a detach
@@ -22,7 +22,7 @@ struct HubMetrics {
   std::atomic<std::uint64_t> partitions_failed{0};  // non-retriable conditions
   std::atomic<std::uint64_t> credit_grants{0};      // flow frames sent for credit
   std::atomic<std::uint64_t> management_requests{0};
-  std::atomic<std::uint64_t> redirects{0};          // IoT Hub redirects followed
+  std::atomic<std::uint64_t> redirects{0}; // IoT Hub redirects followed
 };
 
 } // namespace hub2kusto::hub

@@ -14,20 +14,59 @@ namespace {
 
 // AMQP 1.0 part 1 §1.6: the format codes this decoder reads.
 enum Code : std::uint8_t {
-  kDescribed = 0x00, kNull = 0x40, kTrue = 0x41, kFalse = 0x42, kUint0 = 0x43, kUlong0 = 0x44,
-  kList0 = 0x45, kUbyte = 0x50, kByte = 0x51, kSmallUint = 0x52, kSmallUlong = 0x53,
-  kSmallInt = 0x54, kSmallLong = 0x55, kBoolean = 0x56, kUshort = 0x60, kShort = 0x61,
-  kUint = 0x70, kInt = 0x71, kFloat = 0x72, kChar = 0x73, kDecimal32 = 0x74, kUlong = 0x80,
-  kLong = 0x81, kDouble = 0x82, kTimestamp = 0x83, kDecimal64 = 0x84, kDecimal128 = 0x94,
-  kUuid = 0x98, kVbin8 = 0xa0, kStr8 = 0xa1, kSym8 = 0xa3, kVbin32 = 0xb0, kStr32 = 0xb1,
-  kSym32 = 0xb3, kList8 = 0xc0, kMap8 = 0xc1, kList32 = 0xd0, kMap32 = 0xd1, kArray8 = 0xe0,
+  kDescribed = 0x00,
+  kNull = 0x40,
+  kTrue = 0x41,
+  kFalse = 0x42,
+  kUint0 = 0x43,
+  kUlong0 = 0x44,
+  kList0 = 0x45,
+  kUbyte = 0x50,
+  kByte = 0x51,
+  kSmallUint = 0x52,
+  kSmallUlong = 0x53,
+  kSmallInt = 0x54,
+  kSmallLong = 0x55,
+  kBoolean = 0x56,
+  kUshort = 0x60,
+  kShort = 0x61,
+  kUint = 0x70,
+  kInt = 0x71,
+  kFloat = 0x72,
+  kChar = 0x73,
+  kDecimal32 = 0x74,
+  kUlong = 0x80,
+  kLong = 0x81,
+  kDouble = 0x82,
+  kTimestamp = 0x83,
+  kDecimal64 = 0x84,
+  kDecimal128 = 0x94,
+  kUuid = 0x98,
+  kVbin8 = 0xa0,
+  kStr8 = 0xa1,
+  kSym8 = 0xa3,
+  kVbin32 = 0xb0,
+  kStr32 = 0xb1,
+  kSym32 = 0xb3,
+  kList8 = 0xc0,
+  kMap8 = 0xc1,
+  kList32 = 0xd0,
+  kMap32 = 0xd1,
+  kArray8 = 0xe0,
   kArray32 = 0xf0,
 };
 
 // Message sections (part 3 §3.2) by descriptor code.
 enum Section : std::uint64_t {
-  kHeader = 0x70, kDeliveryAnnotations = 0x71, kMessageAnnotations = 0x72, kProperties = 0x73,
-  kApplicationProperties = 0x74, kData = 0x75, kSequence = 0x76, kValue = 0x77, kFooter = 0x78,
+  kHeader = 0x70,
+  kDeliveryAnnotations = 0x71,
+  kMessageAnnotations = 0x72,
+  kProperties = 0x73,
+  kApplicationProperties = 0x74,
+  kData = 0x75,
+  kSequence = 0x76,
+  kValue = 0x77,
+  kFooter = 0x78,
 };
 
 constexpr int kMaxDepth = 64; // nesting of composites: a hostile message cannot exhaust the stack
@@ -90,20 +129,28 @@ struct Composite {
 Composite read_composite_header(Reader& r, std::uint8_t code) {
   Composite c;
   switch (code) {
-  case kList0: return c;
-  case kList8: case kMap8: case kArray8:
+  case kList0:
+    return c;
+  case kList8:
+  case kMap8:
+  case kArray8:
     c.size = r.u8();
-    if (c.size < 1) throw Malformed{"a composite is shorter than its count"};
+    if (c.size < 1)
+      throw Malformed{"a composite is shorter than its count"};
     c.count = r.u8();
     c.size -= 1;
     break;
-  case kList32: case kMap32: case kArray32:
+  case kList32:
+  case kMap32:
+  case kArray32:
     c.size = r.u32();
-    if (c.size < 4) throw Malformed{"a composite is shorter than its count"};
+    if (c.size < 4)
+      throw Malformed{"a composite is shorter than its count"};
     c.count = r.u32();
     c.size -= 4;
     break;
-  default: throw Malformed{"not a composite"};
+  default:
+    throw Malformed{"not a composite"};
   }
   if (c.size > r.left()) {
     throw Malformed{"a composite is longer than the message"};
@@ -120,32 +167,73 @@ Composite read_composite_header(Reader& r, std::uint8_t code) {
 
 AmqpType type_of(std::uint8_t code) {
   switch (code) {
-  case kNull: return AmqpType::null;
-  case kTrue: case kFalse: case kBoolean: return AmqpType::boolean;
-  case kUbyte: return AmqpType::ubyte;
-  case kUshort: return AmqpType::ushort;
-  case kUint: case kSmallUint: case kUint0: return AmqpType::uint;
-  case kUlong: case kSmallUlong: case kUlong0: return AmqpType::ulong;
-  case kByte: return AmqpType::byte;
-  case kShort: return AmqpType::short_;
-  case kInt: case kSmallInt: return AmqpType::int_;
-  case kLong: case kSmallLong: return AmqpType::long_;
-  case kFloat: return AmqpType::float_;
-  case kDouble: return AmqpType::double_;
-  case kDecimal32: return AmqpType::decimal32;
-  case kDecimal64: return AmqpType::decimal64;
-  case kDecimal128: return AmqpType::decimal128;
-  case kChar: return AmqpType::char_;
-  case kTimestamp: return AmqpType::timestamp;
-  case kUuid: return AmqpType::uuid;
-  case kVbin8: case kVbin32: return AmqpType::binary;
-  case kStr8: case kStr32: return AmqpType::string;
-  case kSym8: case kSym32: return AmqpType::symbol;
-  case kList0: case kList8: case kList32: return AmqpType::list;
-  case kMap8: case kMap32: return AmqpType::map;
-  case kArray8: case kArray32: return AmqpType::array;
-  case kDescribed: return AmqpType::described;
-  default: throw Malformed{"an unknown format code"};
+  case kNull:
+    return AmqpType::null;
+  case kTrue:
+  case kFalse:
+  case kBoolean:
+    return AmqpType::boolean;
+  case kUbyte:
+    return AmqpType::ubyte;
+  case kUshort:
+    return AmqpType::ushort;
+  case kUint:
+  case kSmallUint:
+  case kUint0:
+    return AmqpType::uint;
+  case kUlong:
+  case kSmallUlong:
+  case kUlong0:
+    return AmqpType::ulong;
+  case kByte:
+    return AmqpType::byte;
+  case kShort:
+    return AmqpType::short_;
+  case kInt:
+  case kSmallInt:
+    return AmqpType::int_;
+  case kLong:
+  case kSmallLong:
+    return AmqpType::long_;
+  case kFloat:
+    return AmqpType::float_;
+  case kDouble:
+    return AmqpType::double_;
+  case kDecimal32:
+    return AmqpType::decimal32;
+  case kDecimal64:
+    return AmqpType::decimal64;
+  case kDecimal128:
+    return AmqpType::decimal128;
+  case kChar:
+    return AmqpType::char_;
+  case kTimestamp:
+    return AmqpType::timestamp;
+  case kUuid:
+    return AmqpType::uuid;
+  case kVbin8:
+  case kVbin32:
+    return AmqpType::binary;
+  case kStr8:
+  case kStr32:
+    return AmqpType::string;
+  case kSym8:
+  case kSym32:
+    return AmqpType::symbol;
+  case kList0:
+  case kList8:
+  case kList32:
+    return AmqpType::list;
+  case kMap8:
+  case kMap32:
+    return AmqpType::map;
+  case kArray8:
+  case kArray32:
+    return AmqpType::array;
+  case kDescribed:
+    return AmqpType::described;
+  default:
+    throw Malformed{"an unknown format code"};
   }
 }
 
@@ -186,34 +274,86 @@ nlohmann::json json_of(Reader& r, std::uint8_t code, int depth);
 AmqpValue value_of(Reader& r, std::uint8_t code, int depth) {
   AmqpValue v{.type = type_of(code), .value = {}};
   switch (code) {
-  case kNull: break;
-  case kTrue: v.value = true; break;
-  case kFalse: v.value = false; break;
-  case kBoolean: v.value = r.u8() != 0; break;
-  case kUint0: case kUlong0: v.value = std::uint64_t{0}; break;
-  case kUbyte: case kSmallUint: case kSmallUlong: v.value = std::uint64_t{r.u8()}; break;
-  case kUshort: v.value = std::uint64_t{r.u16()}; break;
-  case kUint: v.value = std::uint64_t{r.u32()}; break;
-  case kUlong: v.value = r.u64(); break;
-  case kByte: case kSmallInt: case kSmallLong:
+  case kNull:
+    break;
+  case kTrue:
+    v.value = true;
+    break;
+  case kFalse:
+    v.value = false;
+    break;
+  case kBoolean:
+    v.value = r.u8() != 0;
+    break;
+  case kUint0:
+  case kUlong0:
+    v.value = std::uint64_t{0};
+    break;
+  case kUbyte:
+  case kSmallUint:
+  case kSmallUlong:
+    v.value = std::uint64_t{r.u8()};
+    break;
+  case kUshort:
+    v.value = std::uint64_t{r.u16()};
+    break;
+  case kUint:
+    v.value = std::uint64_t{r.u32()};
+    break;
+  case kUlong:
+    v.value = r.u64();
+    break;
+  case kByte:
+  case kSmallInt:
+  case kSmallLong:
     v.value = std::int64_t{static_cast<std::int8_t>(r.u8())};
     break;
-  case kShort: v.value = std::int64_t{static_cast<std::int16_t>(r.u16())}; break;
-  case kInt: v.value = std::int64_t{static_cast<std::int32_t>(r.u32())}; break;
-  case kLong: v.value = static_cast<std::int64_t>(r.u64()); break;
-  case kFloat: v.value = double{std::bit_cast<float>(r.u32())}; break;
-  case kDouble: v.value = std::bit_cast<double>(r.u64()); break;
-  case kChar: v.value = std::uint64_t{r.u32()}; break;
+  case kShort:
+    v.value = std::int64_t{static_cast<std::int16_t>(r.u16())};
+    break;
+  case kInt:
+    v.value = std::int64_t{static_cast<std::int32_t>(r.u32())};
+    break;
+  case kLong:
+    v.value = static_cast<std::int64_t>(r.u64());
+    break;
+  case kFloat:
+    v.value = double{std::bit_cast<float>(r.u32())};
+    break;
+  case kDouble:
+    v.value = std::bit_cast<double>(r.u64());
+    break;
+  case kChar:
+    v.value = std::uint64_t{r.u32()};
+    break;
   case kTimestamp:
     v.value = Timestamp(std::chrono::milliseconds(static_cast<std::int64_t>(r.u64())));
     break;
-  case kDecimal32: v.value = hex_text(r.bytes(4)); break;
-  case kDecimal64: v.value = hex_text(r.bytes(8)); break;
-  case kDecimal128: v.value = hex_text(r.bytes(16)); break;
-  case kUuid: v.value = uuid_text(r.bytes(16)); break;
-  case kVbin8: case kStr8: case kSym8: v.value = std::string(r.bytes(r.u8())); break;
-  case kVbin32: case kStr32: case kSym32: v.value = std::string(r.bytes(r.u32())); break;
-  default: v.value = dump(json_of(r, code, depth)); break;
+  case kDecimal32:
+    v.value = hex_text(r.bytes(4));
+    break;
+  case kDecimal64:
+    v.value = hex_text(r.bytes(8));
+    break;
+  case kDecimal128:
+    v.value = hex_text(r.bytes(16));
+    break;
+  case kUuid:
+    v.value = uuid_text(r.bytes(16));
+    break;
+  case kVbin8:
+  case kStr8:
+  case kSym8:
+    v.value = std::string(r.bytes(r.u8()));
+    break;
+  case kVbin32:
+  case kStr32:
+  case kSym32:
+    v.value = std::string(r.bytes(r.u32()));
+    break;
+  default:
+    v.value = dump(json_of(r, code, depth));
+    break;
   }
   return v;
 }
@@ -265,7 +405,9 @@ nlohmann::json json_of(Reader& r, std::uint8_t code, int depth) {
     nlohmann::json value = json_of(r, r.u8(), depth + 1);
     return {{"descriptor", std::move(descriptor)}, {"value", std::move(value)}};
   }
-  case kList0: case kList8: case kList32: {
+  case kList0:
+  case kList8:
+  case kList32: {
     const Composite c = read_composite_header(r, code);
     nlohmann::json out = nlohmann::json::array();
     for (std::uint32_t i = 0; i < c.count; ++i) {
@@ -273,7 +415,8 @@ nlohmann::json json_of(Reader& r, std::uint8_t code, int depth) {
     }
     return out;
   }
-  case kMap8: case kMap32: {
+  case kMap8:
+  case kMap32: {
     const Composite c = read_composite_header(r, code);
     nlohmann::json out = nlohmann::json::object();
     for (std::uint32_t i = 0; i < c.count; i += 2) {
@@ -282,7 +425,8 @@ nlohmann::json json_of(Reader& r, std::uint8_t code, int depth) {
     }
     return out;
   }
-  case kArray8: case kArray32: {
+  case kArray8:
+  case kArray32: {
     const Composite c = read_composite_header(r, code);
     std::uint8_t element = r.u8();
     if (element == kDescribed) { // a described array: one descriptor for all elements
@@ -303,7 +447,8 @@ nlohmann::json json_of(Reader& r, std::uint8_t code, int depth) {
     }
     return out;
   }
-  default: return json_of_scalar(value_of(r, code, depth));
+  default:
+    return json_of_scalar(value_of(r, code, depth));
   }
 }
 
@@ -391,8 +536,8 @@ void read_message_annotations(Reader& r, HubEvent& e, Positions& found) {
     } else if (name == "x-opt-offset" && value.type == AmqpType::string) {
       e.offset = Offset(std::move(std::get<std::string>(value.value)));
       found.offset = true;
-    } else if (name == "x-opt-offset" && (value.type == AmqpType::long_ ||
-                                          value.type == AmqpType::ulong)) {
+    } else if (name == "x-opt-offset" &&
+               (value.type == AmqpType::long_ || value.type == AmqpType::ulong)) {
       e.offset = Offset(std::holds_alternative<std::int64_t>(value.value)
                             ? std::to_string(std::get<std::int64_t>(value.value))
                             : std::to_string(std::get<std::uint64_t>(value.value)));
@@ -427,9 +572,10 @@ void read_application_properties(Reader& r, HubEvent& e) {
 
 void read_properties(Reader& r, HubEvent& e) {
   static constexpr std::string_view names[] = {
-      "message-id",   "user-id",          "to",          "subject",
-      "reply-to",     "correlation-id",   "content-type", "content-encoding",
-      "absolute-expiry-time", "creation-time", "group-id", "group-sequence",
+      "message-id",        "user-id",          "to",
+      "subject",           "reply-to",         "correlation-id",
+      "content-type",      "content-encoding", "absolute-expiry-time",
+      "creation-time",     "group-id",         "group-sequence",
       "reply-to-group-id",
   };
   const std::uint8_t code = r.u8();
@@ -463,9 +609,15 @@ Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& parti
     }
     while (!r.at_end()) {
       switch (section_code(r)) {
-      case kMessageAnnotations: read_message_annotations(r, e, found); break;
-      case kProperties: read_properties(r, e); break;
-      case kApplicationProperties: read_application_properties(r, e); break;
+      case kMessageAnnotations:
+        read_message_annotations(r, e, found);
+        break;
+      case kProperties:
+        read_properties(r, e);
+        break;
+      case kApplicationProperties:
+        read_application_properties(r, e);
+        break;
       case kData: {
         const std::uint8_t code = r.u8();
         if (code != kVbin8 && code != kVbin32) {
@@ -490,23 +642,25 @@ Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& parti
       case kValue: {
         const std::uint8_t code = r.u8();
         e.body_type = BodyType::value;
-        if (code == kVbin8 || code == kVbin32 || code == kStr8 || code == kStr32 ||
-            code == kSym8 || code == kSym32) {
+        if (code == kVbin8 || code == kVbin32 || code == kStr8 || code == kStr32 || code == kSym8 ||
+            code == kSym32) {
           e.body = std::get<std::string>(value_of(r, code, 1).value);
         } else {
           e.body = dump(json_of(r, code, 1));
         }
         break;
       }
-      default: skip_value(r); break; // header, delivery annotations, footer
+      default:
+        skip_value(r);
+        break; // header, delivery annotations, footer
       }
     }
   } catch (const Malformed& m) {
-    return failure(fmt::format("a message on partition {} is not valid AMQP: {}", partition,
-                               m.what));
+    return failure(
+        fmt::format("a message on partition {} is not valid AMQP: {}", partition, m.what));
   } catch (const std::exception& ex) { // nlohmann::json on invalid UTF-8, bad_alloc
-    return failure(fmt::format("a message on partition {} could not be decoded: {}", partition,
-                               ex.what()));
+    return failure(
+        fmt::format("a message on partition {} could not be decoded: {}", partition, ex.what()));
   }
   if (e.body_type == BodyType::sequence) {
     e.body = dump(sequence);
@@ -517,9 +671,9 @@ Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& parti
                                partition));
   }
   if (!found.offset || !found.time) {
-    return failure(fmt::format("event {} on partition {} lacks {}", e.sequence_number, partition,
-                               !found.offset ? "x-opt-offset (string)"
-                                             : "x-opt-enqueued-time (timestamp)"));
+    return failure(
+        fmt::format("event {} on partition {} lacks {}", e.sequence_number, partition,
+                    !found.offset ? "x-opt-offset (string)" : "x-opt-enqueued-time (timestamp)"));
   }
   return e;
 }

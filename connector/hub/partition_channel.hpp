@@ -26,7 +26,7 @@ namespace hub2kusto::hub {
 
 struct CreditWindow {
   std::size_t high = 300; // the SDKs' default prefetch (eventhubs-amqp.md §5.3)
-  std::size_t low = 150; // top up at half the window, as Proton's own credit_window does
+  std::size_t low = 150;  // top up at half the window, as Proton's own credit_window does
 };
 
 class PartitionChannel final : public PartitionStream {

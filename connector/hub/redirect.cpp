@@ -27,14 +27,15 @@ Result<RedirectTarget> resolve_redirect(const RedirectInfo& info) {
   const auto slash = endpoint->path.find('/');
   target.event_hub = endpoint->path.substr(0, slash);
   if (target.event_hub.empty() || target.event_hub.front() == '$') {
-    return failure(fmt::format("the IoT Hub redirect address '{}' names no Event Hub",
-                               info.address));
+    return failure(
+        fmt::format("the IoT Hub redirect address '{}' names no Event Hub", info.address));
   }
   target.hostname = info.hostname.empty() ? endpoint->host : info.hostname;
   target.network_host = info.network_host.empty() ? target.hostname : info.network_host;
   std::int64_t port = info.port.value_or(endpoint->port.value_or(target.tls ? 5671 : 5672));
   if (port <= 0 || port > 65535) {
-    return failure(fmt::format("the IoT Hub redirect names port {}, which is not a TCP port", port));
+    return failure(
+        fmt::format("the IoT Hub redirect names port {}, which is not a TCP port", port));
   }
   target.port = static_cast<std::uint16_t>(port);
   return target;

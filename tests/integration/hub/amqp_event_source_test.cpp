@@ -31,8 +31,8 @@ using testing::EventHubsEmulator;
 
 // A JSON-lines file of `n` distinct telemetry lines for --preload.
 std::string preload_file(const std::string& name, int n = 50) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    (name + "-" + std::to_string(::getpid()) + ".jsonl");
+  const auto path =
+      std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()) + ".jsonl");
   std::ofstream out(path);
   for (int i = 0; i < n; ++i) {
     out << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
@@ -43,7 +43,8 @@ std::string preload_file(const std::string& name, int n = 50) {
 
 // Polls `done` until it holds or `limit` passes: waiting for a condition, not sleeping as
 // synchronisation (the thing waited for happens on another thread or process).
-[[maybe_unused]] bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
+[[maybe_unused]] bool eventually(const std::function<bool()>& done,
+                                 std::chrono::milliseconds limit = 20s) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) {
@@ -93,7 +94,8 @@ read_all(const std::vector<std::shared_ptr<PartitionStream>>& streams, std::size
 }
 
 // Each partition's events are exactly `first`, `first + 1`, ... with no gap or duplicate.
-void expect_contiguous(const std::vector<HubEvent>& events, std::int64_t first, const std::string& p) {
+void expect_contiguous(const std::vector<HubEvent>& events, std::int64_t first,
+                       const std::string& p) {
   for (std::size_t i = 0; i < events.size(); ++i) {
     ASSERT_EQ(events[i].sequence_number.value(), first + static_cast<std::int64_t>(i))
         << "partition " << p << " event " << i;
@@ -107,8 +109,8 @@ protected:
 };
 
 TEST_F(HubConsumer, ReceivesPreloadedEventsOfEveryPartitionInOrder) {
-  EventHubsEmulator em({"--hub", "telemetry:4", "--preload", preload_file("order"),
-                        "--preload-events", "400"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:4", "--preload", preload_file("order"), "--preload-events", "400"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   AmqpEventSource source(options_for(em.connection_string()), clock_, random_);
   auto hub = source.hub_properties(10s);
@@ -217,8 +219,8 @@ TEST_F(HubConsumer, CarriesPropertiesAndBodiesAsTheOfficialProducerSentThem) {
 }
 
 TEST_F(HubConsumer, ResumesFromAnOffsetASequenceNumberAndAnEnqueuedTime) {
-  EventHubsEmulator em({"--hub", "telemetry:1", "--preload", preload_file("resume"),
-                        "--preload-events", "100"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:1", "--preload", preload_file("resume"), "--preload-events", "100"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   std::vector<HubEvent> all;
   {
@@ -246,8 +248,8 @@ TEST_F(HubConsumer, ResumesFromAnOffsetASequenceNumberAndAnEnqueuedTime) {
 }
 
 TEST_F(HubConsumer, LatestStartsAfterTheLastEventEnqueuedWhenOpened) {
-  EventHubsEmulator em({"--hub", "telemetry:4", "--preload", preload_file("latest"),
-                        "--preload-events", "40"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:4", "--preload", preload_file("latest"), "--preload-events", "40"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   AmqpEventSource source(options_for(em.connection_string()), clock_, random_);
   auto stream = source.open_partition(PartitionId("0"), StartPosition::latest());
@@ -312,11 +314,29 @@ TEST_F(HubConsumer, FollowsTheIotHubRedirectToTheEventHubCompatibleEndpoint) {
   EXPECT_EQ(got["0"].size() + got["1"].size(), 60U);
   expect_contiguous(got["0"], 0, "0");
   expect_contiguous(got["1"], 0, "1");
+
+  // A device's message through the front end arrives with IoT Hub's system properties.
+  testing::ChildProcess device({"node",
+                                HUB2KUSTO_SOURCE_DIR "/tests/integration/hub/device_telemetry.js",
+                                std::to_string(em.iothub_port()), "service", key, "dev-7"});
+  ASSERT_EQ(device.wait_exit(60s), 0) << device.stderr_text();
+  auto more = read_all(streams, 1);
+  const auto& events = more["0"].empty() ? more["1"] : more["0"];
+  ASSERT_EQ(events.size(), 1U);
+  const HubEvent& e = events.front();
+  EXPECT_EQ(e.body, R"({"temp":22.5})");
+  ASSERT_TRUE(e.annotation("iothub-connection-device-id").has_value());
+  EXPECT_EQ(std::get<std::string>(e.annotation("iothub-connection-device-id")->value), "dev-7");
+  EXPECT_EQ(std::get<std::string>(e.annotation("iothub-message-source")->value), "Telemetry");
+  EXPECT_EQ(e.annotation("iothub-enqueuedtime")->type, AmqpType::timestamp);
+  ASSERT_TRUE(e.annotation("iothub-connection-auth-method").has_value());
+  EXPECT_EQ(text(e.application_property("alert")), "no");
+  EXPECT_EQ(text(e.property("content-type")), "application/json");
 }
 
 TEST_F(HubConsumer, DeliversExactlyTwentyThousandEventsAcrossThreeDroppedConnections) {
-  EventHubsEmulator em({"--hub", "telemetry:4", "--preload", preload_file("drops"),
-                        "--preload-events", "20000"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:4", "--preload", preload_file("drops"), "--preload-events", "20000"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   AmqpEventSource source(options_for(em.connection_string()), clock_, random_);
   std::vector<std::shared_ptr<PartitionStream>> streams;
@@ -347,8 +367,8 @@ TEST_F(HubConsumer, DeliversExactlyTwentyThousandEventsAcrossThreeDroppedConnect
 }
 
 TEST_F(HubConsumer, RetriableDetachOfOnePartitionLeavesTheOthersAlone) {
-  EventHubsEmulator em({"--hub", "telemetry:4", "--preload", preload_file("detach"),
-                        "--preload-events", "4000"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:4", "--preload", preload_file("detach"), "--preload-events", "4000"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   AmqpEventSource source(options_for(em.connection_string()), clock_, random_);
   std::vector<std::shared_ptr<PartitionStream>> streams;
@@ -359,7 +379,8 @@ TEST_F(HubConsumer, RetriableDetachOfOnePartitionLeavesTheOthersAlone) {
   auto got = read_all(streams, 4000, [&](std::size_t count) {
     if (!detached && count >= 1000) {
       detached = true;
-      ASSERT_TRUE(em.fault("/faults/detach?hub=telemetry&partition=1&condition=amqp:link:detach-forced"));
+      ASSERT_TRUE(
+          em.fault("/faults/detach?hub=telemetry&partition=1&condition=amqp:link:detach-forced"));
     }
   });
   for (const auto& [p, events] : got) {
@@ -375,8 +396,8 @@ TEST_F(HubConsumer, RetriableDetachOfOnePartitionLeavesTheOthersAlone) {
 }
 
 TEST_F(HubConsumer, EpochStealStopsOnlyThatPartition) {
-  EventHubsEmulator em({"--hub", "telemetry:4", "--preload", preload_file("steal"),
-                        "--preload-events", "4000"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:4", "--preload", preload_file("steal"), "--preload-events", "4000"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   HubOptions first_options = options_for(em.connection_string());
   first_options.owner_level = 1;
@@ -397,9 +418,8 @@ TEST_F(HubConsumer, EpochStealStopsOnlyThatPartition) {
       << streams[2]->status().reason;
   EXPECT_EQ(first.metrics().partitions_stolen.load(), 1U);
   // The other three partitions of the first receiver go on to the end.
-  auto after = read_all({streams[0], streams[1], streams[3]}, 3000 - before["0"].size() -
-                                                                  before["1"].size() -
-                                                                  before["3"].size());
+  auto after = read_all({streams[0], streams[1], streams[3]},
+                        3000 - before["0"].size() - before["1"].size() - before["3"].size());
   for (const char* p : {"0", "1", "3"}) {
     auto all = before[p];
     all.insert(all.end(), after[p].begin(), after[p].end());
@@ -450,8 +470,8 @@ TEST_F(HubConsumer, ABadKeyFailsFastWithAClearMessageAndNoSecret) {
 }
 
 TEST_F(HubConsumer, AStalledReaderHoldsAtMostTheCreditWindow) {
-  EventHubsEmulator em({"--hub", "telemetry:1", "--preload", preload_file("window"),
-                        "--preload-events", "2000"});
+  EventHubsEmulator em(
+      {"--hub", "telemetry:1", "--preload", preload_file("window"), "--preload-events", "2000"});
   ASSERT_TRUE(em.running()) << em.stderr_text();
   HubOptions o = options_for(em.connection_string());
   o.credit = CreditWindow{.high = 100, .low = 40};

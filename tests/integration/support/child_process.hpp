@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,14 @@ public:
     if (::pipe(out) != 0) {
       return;
     }
-    err_file_ = std::tmpfile();
+    // HUB2KUSTO_CHILD_STDERR=<dir> keeps each child's stderr as <dir>/<pid>.stderr (debugging).
+    const char* keep = std::getenv("HUB2KUSTO_CHILD_STDERR");
+    err_file_ = keep != nullptr
+                    ? std::fopen((std::string(keep) + "/" + std::to_string(::getpid()) + "-" +
+                                  std::to_string(counter()++) + ".stderr")
+                                     .c_str(),
+                                 "w+")
+                    : std::tmpfile();
     std::vector<char*> args;
     for (auto& a : argv) {
       args.push_back(a.data());
@@ -109,7 +117,8 @@ public:
       return {};
     }
     std::string text;
-    std::FILE* f = std::fopen(("/proc/self/fd/" + std::to_string(::fileno(err_file_))).c_str(), "r");
+    std::FILE* f =
+        std::fopen(("/proc/self/fd/" + std::to_string(::fileno(err_file_))).c_str(), "r");
     if (f == nullptr) {
       return {};
     }
@@ -142,6 +151,11 @@ public:
   }
 
 private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
   pid_t pid_ = -1;
   int out_ = -1;
   std::FILE* err_file_ = nullptr;

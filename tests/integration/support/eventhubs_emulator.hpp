@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <cstdio>
+
 #include <cpprest/http_client.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/child_process.hpp"
@@ -35,6 +38,15 @@ public:
     }
   }
 
+  // A failed test shows what the emulator said (a crash, a refusal).
+  ~EventHubsEmulator() {
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "--- eventhubs-emulator stderr ---\n%s\n", stderr_text().c_str());
+    }
+  }
+  EventHubsEmulator(const EventHubsEmulator&) = delete;
+  EventHubsEmulator& operator=(const EventHubsEmulator&) = delete;
+
   bool running() const { return port_ > 0; }
   int port() const { return port_; }
   int iothub_port() const { return iothub_port_; }
@@ -51,7 +63,9 @@ public:
   bool fault(const std::string& path_and_query) {
     return request(web::http::methods::POST, path_and_query).first == 200;
   }
-  nlohmann::json status() { return nlohmann::json::parse(request(web::http::methods::GET, "/status").second); }
+  nlohmann::json status() {
+    return nlohmann::json::parse(request(web::http::methods::GET, "/status").second);
+  }
 
   // One partition's entry of GET /status.
   nlohmann::json partition_status(const std::string& hub, const std::string& partition) {

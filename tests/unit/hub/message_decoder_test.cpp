@@ -1,13 +1,13 @@
 #include "hub/message_decoder.hpp"
 
+#include <proton/annotation_key.hpp>
 #include <proton/binary.hpp>
 #include <proton/codec/list.hpp>
 #include <proton/codec/map.hpp>
-#include <proton/annotation_key.hpp>
-#include <proton/map.hpp>
-#include <proton/message_id.hpp>
 #include <proton/codec/vector.hpp>
+#include <proton/map.hpp>
 #include <proton/message.hpp>
+#include <proton/message_id.hpp>
 #include <proton/symbol.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/uuid.hpp>
@@ -55,7 +55,9 @@ TEST(MessageDecoder, PromotesThePositionAndKeepsEveryAnnotationWithItsType) {
   EXPECT_EQ(e->annotation("iothub-connection-device-id")->type, AmqpType::string);
   ASSERT_TRUE(e->annotation("iothub-enqueuedtime").has_value());
   EXPECT_EQ(e->annotation("iothub-enqueuedtime")->type, AmqpType::timestamp);
-  EXPECT_EQ(std::get<Timestamp>(e->annotation("iothub-enqueuedtime")->value).time_since_epoch().count(), 42);
+  EXPECT_EQ(
+      std::get<Timestamp>(e->annotation("iothub-enqueuedtime")->value).time_since_epoch().count(),
+      42);
   EXPECT_EQ(e->annotation("x-opt-sequence-number")->type, AmqpType::long_);
   EXPECT_EQ(e->annotations.size(), 2U); // the four promoted ones are in their fields
 }
@@ -66,7 +68,8 @@ TEST(MessageDecoder, ApplicationAndAmqpPropertiesKeepTheirTypes) {
   m.properties().put("count", std::int32_t{7});
   m.properties().put("ratio", 0.5);
   m.properties().put("on", true);
-  m.id(proton::message_id(proton::uuid::copy("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10")));
+  m.id(proton::message_id(
+      proton::uuid::copy("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10")));
   m.correlation_id(proton::message_id(std::uint64_t{99}));
   m.content_type("application/json");
   m.content_encoding("gzip");
@@ -127,7 +130,8 @@ TEST(MessageDecoder, AmqpValueBodiesBecomeTextOrJson) {
   EXPECT_EQ(t->body, "plain text");
 
   proton::message map = stamped();
-  map.body(std::map<std::string, proton::value>{{"a", proton::value(1)}, {"b", proton::value(std::string("x"))}});
+  map.body(std::map<std::string, proton::value>{{"a", proton::value(1)},
+                                                {"b", proton::value(std::string("x"))}});
   auto m = decode(map, "0");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->body_type, BodyType::value);
@@ -148,7 +152,8 @@ TEST(MessageDecoder, TimestampsBeyondTheSystemClockStayMilliseconds) {
 
 TEST(MessageDecoder, AnAmqpSequenceBodyBecomesAJsonArray) {
   proton::message m = stamped();
-  m.body(proton::value(std::vector<proton::value>{proton::value(1), proton::value(std::string("two"))}));
+  m.body(proton::value(
+      std::vector<proton::value>{proton::value(1), proton::value(std::string("two"))}));
   m.inferred(true); // a list body sent as an amqp-sequence section
   std::vector<char> wire;
   m.encode(wire);

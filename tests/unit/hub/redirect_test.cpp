@@ -20,7 +20,9 @@ TEST(Redirect, TheEventHubNameComesFromTheAddress) {
 }
 
 TEST(Redirect, PlainAmqpAddressesAreForEmulators) {
-  auto t = resolve_redirect({.hostname = "127.0.0.1", .network_host = "127.0.0.1", .port = 40123,
+  auto t = resolve_redirect({.hostname = "127.0.0.1",
+                             .network_host = "127.0.0.1",
+                             .port = 40123,
                              .address = "amqp://127.0.0.1:40123/telemetry/"});
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_FALSE(t->tls);
