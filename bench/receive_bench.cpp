@@ -189,7 +189,7 @@ Run run_hub2kusto(int port, int partitions, long events, int window) {
                      "EntityPath=telemetry;UseDevelopmentEmulator=true")
                      .value();
   o.credit = hub2kusto::hub::CreditWindow{.high = static_cast<std::size_t>(window),
-                                          .low = static_cast<std::size_t>(window * 3 / 4)};
+                                          .low = static_cast<std::size_t>(window / 2)};
   const auto start = Clock::now();
   const double cpu0 = cpu_seconds();
   const double em0 = process_cpu_seconds(g_emulator);
