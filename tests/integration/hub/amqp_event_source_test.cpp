@@ -508,5 +508,77 @@ TEST_F(HubConsumer, AStalledReaderHoldsAtMostTheCreditWindow) {
   expect_contiguous(taken, 0, "0");
 }
 
+// A throw-away CA and a server certificate for localhost, made with openssl.
+std::string make_certificates() {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("hub2kusto-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "openssl");
+    testing::ChildProcess p(args);
+    return p.wait_exit(60s) == 0;
+  };
+  const std::string d = dir.string() + "/";
+  std::ofstream(d + "ext.cnf") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  const bool ok =
+      run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "ca.key", "-out",
+           d + "ca.pem", "-days", "1", "-subj", "/CN=hub2kusto test CA"}) &&
+      run({"req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "server.key", "-out",
+           d + "server.csr", "-subj", "/CN=localhost"}) &&
+      run({"x509", "-req", "-in", d + "server.csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
+           "-CAcreateserial", "-out", d + "server.pem", "-days", "1", "-extfile", d + "ext.cnf"});
+  return ok ? d : std::string();
+}
+
+TEST_F(HubConsumer, SpeaksTlsAndVerifiesTheCertificate) {
+  const std::string certs = make_certificates();
+  ASSERT_FALSE(certs.empty()) << "openssl could not make the test certificates";
+  EventHubsEmulator em({"--hub", "telemetry:1", "--tls-port", "0", "--tls-cert",
+                        certs + "server.pem", "--tls-key", certs + "server.key", "--preload",
+                        preload_file("tls"), "--preload-events", "40"});
+  ASSERT_TRUE(em.running() && em.tls_port() > 0) << em.stderr_text();
+  // No UseDevelopmentEmulator: AMQPS, the certificate checked against the CA and the name.
+  const std::string cs = "Endpoint=sb://localhost:" + std::to_string(em.tls_port()) +
+                         ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey="
+                         "SAS_KEY_VALUE;EntityPath=telemetry";
+  {
+    HubOptions o = options_for(cs);
+    o.ca_file = certs + "ca.pem";
+    AmqpEventSource source(o, clock_, random_);
+    auto got = read_all({source.open_partition(PartitionId("0"), StartPosition::earliest())}, 40);
+    EXPECT_EQ(got["0"].size(), 40U);
+  }
+  {
+    // The system trust store does not know the test CA: nothing is received, and the error
+    // says why.
+    AmqpEventSource source(options_for(cs), clock_, random_);
+    auto hub = source.hub_properties(3s);
+    ASSERT_FALSE(hub.ok());
+    EXPECT_NE(hub.error().message.find("certificate verify failed"), std::string::npos)
+        << hub.error().message;
+    EXPECT_EQ(source.metrics().connections_opened.load(), 0U);
+  }
+}
+
+TEST_F(HubConsumer, ANonRetriableDetachFailsThatPartitionWithTheServiceReason) {
+  EventHubsEmulator em(
+      {"--hub", "telemetry:2", "--preload", preload_file("disabled"), "--preload-events", "200"});
+  ASSERT_TRUE(em.running()) << em.stderr_text();
+  AmqpEventSource source(options_for(em.connection_string()), clock_, random_);
+  auto zero = source.open_partition(PartitionId("0"), StartPosition::earliest());
+  auto one = source.open_partition(PartitionId("1"), StartPosition::earliest());
+  ASSERT_TRUE(eventually([&] { return one->status().state == PartitionState::receiving; }));
+  ASSERT_TRUE(em.fault("/faults/detach?hub=telemetry&partition=1&condition=com.microsoft:"
+                       "entity-disabled&description=The%20entity%20is%20disabled"));
+  ASSERT_TRUE(eventually([&] { return one->status().state == PartitionState::failed; }));
+  EXPECT_NE(one->status().reason.find("com.microsoft:entity-disabled"), std::string::npos)
+      << one->status().reason;
+  EXPECT_EQ(source.metrics().partitions_failed.load(), 1U);
+  EXPECT_EQ(source.metrics().reattaches.load(), 0U);
+  auto others = read_all({zero}, 100);
+  EXPECT_EQ(others["0"].size(), 100U);
+  EXPECT_EQ(zero->status().state, PartitionState::receiving);
+}
+
 } // namespace
 } // namespace hub2kusto::hub

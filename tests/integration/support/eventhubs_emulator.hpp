@@ -30,7 +30,9 @@ public:
         port_ = 0;
         return;
       }
-      if (line->rfind("control ", 0) == 0) {
+      if (line->rfind("tls ", 0) == 0) {
+        tls_port_ = std::stoi(line->substr(4));
+      } else if (line->rfind("control ", 0) == 0) {
         control_port_ = std::stoi(line->substr(8));
       } else if (line->rfind("iothub ", 0) == 0) {
         iothub_port_ = std::stoi(line->substr(7));
@@ -50,6 +52,7 @@ public:
   bool running() const { return port_ > 0; }
   int port() const { return port_; }
   int iothub_port() const { return iothub_port_; }
+  int tls_port() const { return tls_port_; }
   std::string stderr_text() const { return process_.stderr_text(); }
 
   std::string connection_string(const std::string& hub = "telemetry",
@@ -103,6 +106,7 @@ private:
   ChildProcess process_;
   int port_ = 0;
   int iothub_port_ = 0;
+  int tls_port_ = 0;
   int control_port_ = 0;
 };
 
