@@ -24,14 +24,14 @@ public:
     if (::pipe(out) != 0) {
       return;
     }
-    // HUB2KUSTO_CHILD_STDERR=<dir> keeps each child's stderr as <dir>/<pid>.stderr (debugging).
-    const char* keep = std::getenv("HUB2KUSTO_CHILD_STDERR");
-    err_file_ = keep != nullptr
-                    ? std::fopen((std::string(keep) + "/" + std::to_string(::getpid()) + "-" +
-                                  std::to_string(counter()++) + ".stderr")
-                                     .c_str(),
-                                 "w+")
-                    : std::tmpfile();
+    // HUB2KUSTO_CHILD_STDERR=<dir> keeps each child's stderr as <dir>/<pid>-<n>.stderr.
+    if (const char* keep = std::getenv("HUB2KUSTO_CHILD_STDERR")) {
+      const std::string path = std::string(keep) + "/" + std::to_string(::getpid()) + "-" +
+                               std::to_string(counter()++) + ".stderr";
+      err_file_ = std::fopen(path.c_str(), "w+");
+    } else {
+      err_file_ = std::tmpfile();
+    }
     std::vector<char*> args;
     for (auto& a : argv) {
       args.push_back(a.data());
