@@ -1,0 +1,59 @@
+#pragma once
+// The ingest stage's seam (STYLE.md principles 1, 4, 5): an Ingestor takes one batch for one
+// table and says what became of it, as one of three values. Streaming, queued and managed
+// ingestion all implement it; the pipeline never knows which path ran.
+//
+// Threads: ingest() blocks its caller (a partition's pipeline thread) until the batch has an
+// outcome; an Ingestor may be called from several such threads at once.
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "common/types.hpp"
+
+namespace hub2kusto::ingest {
+
+// Where a batch goes: kusto-ingest.md §1.1 (streamFormat, mappingName).
+struct IngestTarget {
+  DatabaseName database;
+  TableName table;
+  std::string format = "json";        // a Kusto data format name, lower case
+  std::optional<MappingName> mapping; // a mapping created on the table
+};
+
+struct Batch {
+  // Deterministic (partition and sequence range, chosen by the pipeline): carried in the
+  // client request id and the blob name, so a batch replayed after a crash is recognisable.
+  std::string id;
+  IngestTarget target;
+  std::string data; // the records in `format`, uncompressed
+  std::size_t records = 0;
+};
+
+enum class Outcome {
+  delivered, // Kusto has it: streaming answered 2xx, or the ingestion queue took the message
+  retriable, // not delivered, nothing wrong with the data: try again later
+  rejected,  // the data cannot be ingested as it is: dead-letter it with `reason`
+};
+std::string_view outcome_name(Outcome outcome);
+
+enum class IngestPath { streaming, queued };
+std::string_view path_name(IngestPath path);
+
+struct DeliveryStatus {
+  Outcome outcome = Outcome::retriable;
+  IngestPath path = IngestPath::streaming;
+  std::string reason;                                   // for retriable and rejected: why
+  std::optional<std::chrono::milliseconds> retry_after; // the service asked for this wait
+  std::string blob; // queued: the blob that carries the batch (no SAS), for status tracking
+};
+
+class Ingestor {
+public:
+  virtual ~Ingestor() = default;
+  // Never throws.
+  virtual DeliveryStatus ingest(const Batch& batch) = 0;
+};
+
+} // namespace hub2kusto::ingest

@@ -1,0 +1,116 @@
+#include "ingest/managed_ingestor.hpp"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/logging.hpp"
+
+namespace hub2kusto::ingest {
+
+void ThreadSleeper::sleep_for(std::chrono::milliseconds duration) {
+  std::this_thread::sleep_for(duration);
+}
+
+namespace {
+std::string key_of(const IngestTarget& t) {
+  return t.database.value() + "." + t.table.value();
+}
+
+DeliveryStatus status(Outcome outcome, std::string reason = {}) {
+  DeliveryStatus s;
+  s.outcome = outcome;
+  s.path = IngestPath::streaming;
+  s.reason = std::move(reason);
+  return s;
+}
+} // namespace
+
+bool ManagedIngestor::streaming_skipped(const std::string& table_key) {
+  std::lock_guard lock(mutex_);
+  const auto it = no_streaming_until_.find(table_key);
+  if (it == no_streaming_until_.end()) {
+    return false;
+  }
+  if (clock_.steady_now() >= it->second) {
+    no_streaming_until_.erase(it); // the memory lapsed: try streaming again
+    return false;
+  }
+  return true;
+}
+
+void ManagedIngestor::remember(const std::string& table_key,
+                               std::chrono::milliseconds for_how_long) {
+  std::lock_guard lock(mutex_);
+  auto& until = no_streaming_until_[table_key];
+  until = std::max(until, clock_.steady_now() + for_how_long);
+}
+
+DeliveryStatus ManagedIngestor::queued(const Batch& batch, bool fell_back) {
+  (fell_back ? metrics_.fallbacks : metrics_.skipped_streaming)
+      .fetch_add(1, std::memory_order_relaxed);
+  DeliveryStatus s = queued_.ingest(batch);
+  s.path = IngestPath::queued;
+  if (s.outcome == Outcome::delivered) {
+    metrics_.queued_delivered.fetch_add(1, std::memory_order_relaxed);
+  } else if (s.outcome == Outcome::rejected) {
+    metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    metrics_.retriable.fetch_add(1, std::memory_order_relaxed);
+  }
+  return s;
+}
+
+DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
+  const std::string table_key = key_of(batch.target);
+  if (batch.data.size() > options_.streaming_limit || streaming_skipped(table_key)) {
+    return queued(batch, false);
+  }
+  auto log = logger("ingest");
+  std::chrono::milliseconds backoff = options_.first_backoff;
+  std::string last_reason;
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    metrics_.streaming_attempts.fetch_add(1, std::memory_order_relaxed);
+    const Classification c = streaming_.attempt(batch, attempt);
+    if (c.outcome == Outcome::delivered) {
+      metrics_.streaming_delivered.fetch_add(1, std::memory_order_relaxed);
+      return status(Outcome::delivered);
+    }
+    if (c.outcome == Outcome::rejected) {
+      metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
+      return status(Outcome::rejected, c.reason);
+    }
+    if (c.impossible != StreamingImpossible::no) {
+      remember(table_key, options_.impossible_memory);
+      log->warn(
+          "streaming ingestion into {} is not possible ({}); batch {} goes queued, and "
+          "so does the table's traffic for {} s",
+          table_key, c.reason, batch.id,
+          std::chrono::duration_cast<std::chrono::seconds>(options_.impossible_memory).count());
+      return queued(batch, true);
+    }
+    if (c.auth_failure) {
+      metrics_.retriable.fetch_add(1, std::memory_order_relaxed);
+      log->error("batch {} for {} not ingested: {}", batch.id, table_key, c.reason);
+      return status(Outcome::retriable, c.reason);
+    }
+    if (c.throttled) {
+      remember(table_key, options_.throttle_memory);
+    }
+    last_reason = c.reason;
+    if (attempt + 1 < options_.max_attempts) {
+      const auto jittered = std::chrono::milliseconds(static_cast<std::int64_t>(
+          static_cast<double>(backoff.count()) * (0.5 + 0.5 * random_.uniform())));
+      const auto wait = c.retry_after.value_or(jittered);
+      log->warn("streaming batch {} into {} failed ({}); retrying in {} ms", batch.id, table_key,
+                c.reason, wait.count());
+      sleeper_.sleep_for(wait);
+      backoff *= 2;
+    }
+  }
+  log->warn("streaming batch {} into {} failed {} times (last: {}); sending it queued", batch.id,
+            table_key, options_.max_attempts, last_reason);
+  return queued(batch, true);
+}
+
+} // namespace hub2kusto::ingest

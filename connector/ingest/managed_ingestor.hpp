@@ -1,0 +1,91 @@
+#pragma once
+// Managed ingestion: streaming first, queued when streaming cannot or will not take the batch
+// (the rule of the issue "Kusto ingest client", item 5; the SDKs disagree, kusto-ingest.md §3):
+//
+//   raw batch > streaming_limit (4 MB)               -> queued
+//   table remembered as "no streaming" (still fresh) -> queued
+//   streaming attempt:
+//     delivered                                      -> delivered (streaming)
+//     streaming impossible (policy off, disabled,    -> queued; remember the table for
+//       too large)                                      impossible_memory (15 min)
+//     throttled (429)                                -> remember the table for throttle_memory
+//                                                       (10 s); wait Retry-After (or the
+//                                                       backoff) and try again
+//     other transient (5xx, no answer)               -> wait the backoff and try again
+//     after max_attempts transient failures          -> queued
+//     credentials refused (401/403)                  -> retriable, no fallback: queued would be
+//                                                       refused too, and the data is fine
+//     rejected (bad data, missing mapping or table)  -> rejected with the service's reason
+//
+// Waits go through an injected Sleeper on the injected clock, so tests see every wait.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/random.hpp"
+#include "ingest/ingestor.hpp"
+#include "ingest/queued_ingestor.hpp"
+#include "ingest/streaming_ingestor.hpp"
+
+namespace hub2kusto::ingest {
+
+class Sleeper {
+public:
+  virtual ~Sleeper() = default;
+  virtual void sleep_for(std::chrono::milliseconds duration) = 0;
+};
+
+class ThreadSleeper final : public Sleeper {
+public:
+  void sleep_for(std::chrono::milliseconds duration) override;
+};
+
+struct ManagedOptions {
+  std::size_t streaming_limit = 4U << 20;         // raw (uncompressed) bytes
+  int max_attempts = 3;                           // streaming attempts against transient failures
+  std::chrono::milliseconds first_backoff{1'000}; // then doubled, with jitter (x0.5-1.0)
+  std::chrono::milliseconds impossible_memory{15 * 60 * 1'000};
+  std::chrono::milliseconds throttle_memory{10'000};
+};
+
+struct IngestMetrics {
+  std::atomic<std::uint64_t> streaming_delivered{0};
+  std::atomic<std::uint64_t> queued_delivered{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> retriable{0};
+  std::atomic<std::uint64_t> fallbacks{0};         // batches sent queued after trying streaming
+  std::atomic<std::uint64_t> skipped_streaming{0}; // sent queued at once (size or memory)
+  std::atomic<std::uint64_t> streaming_attempts{0};
+};
+
+class ManagedIngestor final : public Ingestor {
+public:
+  ManagedIngestor(ManagedOptions options, StreamingIngestor& streaming, Ingestor& queued,
+                  const Clock& clock, RandomSource& random, Sleeper& sleeper)
+      : options_(options), streaming_(streaming), queued_(queued), clock_(clock), random_(random),
+        sleeper_(sleeper) {}
+
+  DeliveryStatus ingest(const Batch& batch) override;
+  const IngestMetrics& metrics() const { return metrics_; }
+
+private:
+  DeliveryStatus queued(const Batch& batch, bool fell_back);
+  bool streaming_skipped(const std::string& table_key);
+  void remember(const std::string& table_key, std::chrono::milliseconds for_how_long);
+
+  ManagedOptions options_;
+  StreamingIngestor& streaming_;
+  Ingestor& queued_;
+  const Clock& clock_;
+  RandomSource& random_;
+  Sleeper& sleeper_;
+  IngestMetrics metrics_;
+  std::mutex mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> no_streaming_until_;
+};
+
+} // namespace hub2kusto::ingest

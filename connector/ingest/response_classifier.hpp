@@ -1,0 +1,51 @@
+#pragma once
+// One place that decides what a streaming-ingestion answer means (STYLE.md principle 4,
+// kusto-ingest.md §2 and §3.6). Everything upstream switches on the result.
+//
+//   2xx                                         delivered
+//   no answer (connect, TLS, timeout)           retriable
+//   429                                         retriable, throttled, Retry-After honoured
+//   401, 403                                    retriable, auth: a credential problem is not a
+//                                               data problem, so nothing is dead-lettered for it
+//   404 (streaming disabled on the cluster)     streaming impossible
+//   413, Stream_InputStreamTooLarge, "too large" streaming impossible (size)
+//   BadRequest_StreamingIngestionPolicyNotEnabled streaming impossible (policy)
+//   5xx, or @permanent false                    retriable
+//   other 4xx with @permanent true (or absent)  rejected, with the service's @message
+//
+// "Streaming impossible" is not about the data: the managed ingestor sends the batch queued
+// instead and remembers the table (§3.5).
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "ingest/http_transport.hpp"
+#include "ingest/ingestor.hpp"
+
+namespace hub2kusto::ingest {
+
+enum class StreamingImpossible { no, policy, disabled, too_large };
+
+struct Classification {
+  Outcome outcome = Outcome::retriable;
+  StreamingImpossible impossible = StreamingImpossible::no;
+  bool throttled = false;
+  bool auth_failure = false;
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string reason; // one line: status, code and the service's message, never a token
+};
+
+Classification classify_streaming_response(const HttpResponse& response);
+
+// The OneApi error fields of a body (§2.1), when it is one.
+struct OneApiError {
+  std::string code;
+  std::string message; // @message when present, else message
+  std::optional<bool> permanent;
+};
+std::optional<OneApiError> parse_one_api_error(std::string_view body);
+
+// Retry-After as seconds or an HTTP date (the latter is taken as "soon": one second).
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value);
+
+} // namespace hub2kusto::ingest

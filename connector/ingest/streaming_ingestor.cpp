@@ -1,0 +1,63 @@
+#include "ingest/streaming_ingestor.hpp"
+
+#include <fmt/format.h>
+
+#include "common/gzip.hpp"
+
+namespace hub2kusto::ingest {
+
+void add_client_headers(Headers& headers, const std::string& request_id,
+                        const std::string& app_name, const std::string& app_version) {
+  const std::string version = app_version.empty() ? "0" : app_version;
+  headers.emplace_back("x-ms-client-request-id", request_id);
+  headers.emplace_back("x-ms-app", fmt::format("Kusto.{}:{{{}}}", app_name, version));
+  headers.emplace_back("x-ms-client-version", fmt::format("Kusto.{}:{{{}}}", app_name, version));
+  headers.emplace_back("x-ms-version", "2024-12-12");
+}
+
+Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
+  const auto token = tokens_.token();
+  if (!token) {
+    Classification c;
+    c.outcome = Outcome::retriable;
+    c.auth_failure = true;
+    c.reason = token.error().message;
+    return c;
+  }
+  HttpRequest r;
+  r.method = "POST";
+  r.timeout = options_.timeout;
+  r.url = fmt::format("{}/v1/rest/ingest/{}/{}?streamFormat={}", options_.engine_url,
+                      url_encode(batch.target.database.value()),
+                      url_encode(batch.target.table.value()), url_encode(batch.target.format));
+  if (batch.target.mapping) {
+    r.url += "&mappingName=" + url_encode(batch.target.mapping->value());
+  }
+  r.body = gzip::compress(batch.data);
+  r.headers = {{"Content-Encoding", "gzip"},
+               {"Content-Type", "application/octet-stream"},
+               {"Accept", "application/json"}};
+  if (!token->empty()) {
+    r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
+  }
+  add_client_headers(r.headers, fmt::format("KHC.executeStreamingIngest;{};{}", batch.id, attempt),
+                     options_.app_name, options_.app_version);
+  const HttpResponse response = transport_.send(r);
+  Classification c = classify_streaming_response(response);
+  if (c.auth_failure && response.status == 401) {
+    tokens_.invalidate(); // an expired or revoked token: fetch a new one next time
+  }
+  return c;
+}
+
+DeliveryStatus StreamingIngestor::ingest(const Batch& batch) {
+  const Classification c = attempt(batch, 0);
+  DeliveryStatus s;
+  s.path = IngestPath::streaming;
+  s.outcome = c.outcome;
+  s.reason = c.reason;
+  s.retry_after = c.retry_after;
+  return s;
+}
+
+} // namespace hub2kusto::ingest

@@ -1,0 +1,44 @@
+#pragma once
+// Streaming ingestion (kusto-ingest.md §1): one POST of the gzipped batch to the engine's
+// /v1/rest/ingest/{db}/{table}, classified by response_classifier.hpp.
+#include <memory>
+#include <string>
+
+#include "common/kusto_connection_string.hpp"
+#include "ingest/http_transport.hpp"
+#include "ingest/ingestor.hpp"
+#include "ingest/response_classifier.hpp"
+#include "ingest/token_provider.hpp"
+
+namespace hub2kusto::ingest {
+
+struct StreamingOptions {
+  std::string engine_url; // scheme://host[:port] of the engine (never the ingest- host)
+  std::chrono::milliseconds timeout{600'000}; // the SDKs' streaming timeout
+  std::string app_name = "hub2kusto";         // x-ms-app
+  std::string app_version;                    // x-ms-app, x-ms-client-version
+};
+
+class StreamingIngestor final : public Ingestor {
+public:
+  StreamingIngestor(StreamingOptions options, HttpTransport& transport, TokenProvider& tokens)
+      : options_(std::move(options)), transport_(transport), tokens_(tokens) {}
+
+  // One request; `attempt` numbers the client request id (<batch id>;<attempt>).
+  Classification attempt(const Batch& batch, int attempt);
+
+  // One attempt as an Ingestor: "streaming impossible" is retriable here (the data is fine;
+  // the managed ingestor is what falls back to queued).
+  DeliveryStatus ingest(const Batch& batch) override;
+
+private:
+  StreamingOptions options_;
+  HttpTransport& transport_;
+  TokenProvider& tokens_;
+};
+
+// The headers every request to Kusto carries (kusto-ingest.md §1.2).
+void add_client_headers(Headers& headers, const std::string& request_id,
+                        const std::string& app_name, const std::string& app_version);
+
+} // namespace hub2kusto::ingest
