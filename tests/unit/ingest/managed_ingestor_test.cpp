@@ -1,0 +1,148 @@
+#include "ingest/managed_ingestor.hpp"
+
+#include <deque>
+
+#include <gtest/gtest.h>
+
+#include "fake_transport.hpp"
+
+namespace hub2kusto::ingest {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RecordingSleeper final : public Sleeper {
+public:
+  explicit RecordingSleeper(ManualClock& clock) : clock_(clock) {}
+  void sleep_for(std::chrono::milliseconds d) override {
+    waits.push_back(d);
+    clock_.advance(d);
+  }
+  std::vector<std::chrono::milliseconds> waits;
+
+private:
+  ManualClock& clock_;
+};
+
+class FixedRandom final : public RandomSource {
+public:
+  double uniform() override { return 1.0; } // the full backoff, so waits are exact
+};
+
+class FakeQueued final : public Ingestor {
+public:
+  DeliveryStatus ingest(const Batch& batch) override {
+    ids.push_back(batch.id);
+    DeliveryStatus s;
+    s.outcome = Outcome::delivered;
+    s.path = IngestPath::queued;
+    return s;
+  }
+  std::vector<std::string> ids;
+};
+
+Batch batch(std::string id, std::size_t bytes = 100, std::string table = "T") {
+  Batch b;
+  b.id = std::move(id);
+  b.target.database = DatabaseName("db");
+  b.target.table = TableName(std::move(table));
+  b.data.assign(bytes, 'x');
+  return b;
+}
+
+class Managed : public ::testing::Test {
+protected:
+  ManualClock clock_;
+  FixedRandom random_;
+  RecordingSleeper sleeper_{clock_};
+  FakeTransport transport_;
+  TokenProvider tokens_{nullptr, clock_};
+  StreamingIngestor streaming_{StreamingOptions{.engine_url = "http://kusto", .app_version = ""},
+                               transport_, tokens_};
+  FakeQueued queued_;
+  ManagedIngestor managed_{ManagedOptions{}, streaming_, queued_, clock_, random_, sleeper_};
+};
+
+TEST_F(Managed, ABatchOverTheLimitGoesQueuedWithoutAStreamingAttempt) {
+  const auto d = managed_.ingest(batch("big", (4U << 20) + 1));
+  EXPECT_EQ(d.path, IngestPath::queued);
+  EXPECT_EQ(d.outcome, Outcome::delivered);
+  EXPECT_TRUE(transport_.sent.empty());
+  EXPECT_EQ(managed_.metrics().skipped_streaming.load(), 1U);
+}
+
+TEST_F(Managed, AtTheLimitItStreams) {
+  transport_.then(200);
+  const auto d = managed_.ingest(batch("exact", 4U << 20));
+  EXPECT_EQ(d.path, IngestPath::streaming);
+  ASSERT_EQ(transport_.sent.size(), 1U);
+  EXPECT_NE(transport_.sent[0].url.find("/v1/rest/ingest/db/T?streamFormat=json"),
+            std::string::npos);
+}
+
+TEST_F(Managed, TransientFailuresRetryWithDoublingBackoffThenFallBack) {
+  transport_.then(503, "");
+  transport_.then(500, one_api("General_InternalServerError", "x", false));
+  transport_.then(503, "");
+  const auto d = managed_.ingest(batch("b1"));
+  EXPECT_EQ(d.path, IngestPath::queued);
+  EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{1000ms, 2000ms}));
+  EXPECT_EQ(queued_.ids, (std::vector<std::string>{"b1"}));
+  EXPECT_EQ(managed_.metrics().fallbacks.load(), 1U);
+  // The request ids count the attempts of one batch.
+  ASSERT_EQ(transport_.sent.size(), 3U);
+  const auto id = [&](std::size_t i) {
+    for (const auto& [k, v] : transport_.sent[i].headers) {
+      if (k == "x-ms-client-request-id") {
+        return v;
+      }
+    }
+    return std::string();
+  };
+  EXPECT_EQ(id(0), "KHC.executeStreamingIngest;b1;0");
+  EXPECT_EQ(id(2), "KHC.executeStreamingIngest;b1;2");
+}
+
+TEST_F(Managed, ImpossibleStreamingIsRememberedPerTableForFifteenMinutes) {
+  transport_.then(400, one_api("BadRequest_StreamingIngestionPolicyNotEnabled", "off", true));
+  EXPECT_EQ(managed_.ingest(batch("a")).path, IngestPath::queued);
+  EXPECT_EQ(transport_.sent.size(), 1U);
+  EXPECT_EQ(managed_.ingest(batch("b")).path, IngestPath::queued);
+  EXPECT_EQ(transport_.sent.size(), 1U); // skipped
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("other", 100, "U")).path, IngestPath::streaming); // per table
+  clock_.advance(15min);
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("c")).path, IngestPath::streaming); // memory lapsed
+  EXPECT_TRUE(sleeper_.waits.empty());
+}
+
+TEST_F(Managed, ThrottlingWaitsRetryAfterAndIsRememberedForTenSeconds) {
+  transport_.then(429, one_api("TooManyRequests", "x", false), {{"Retry-After", "3"}});
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("a")).path, IngestPath::streaming);
+  EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{3000ms}));
+  EXPECT_EQ(managed_.ingest(batch("b")).path, IngestPath::queued); // within 10 s of the 429
+  clock_.advance(7s);
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("c")).path, IngestPath::streaming);
+}
+
+TEST_F(Managed, RejectedDataIsNotRetriedOrQueued) {
+  transport_.then(400, one_api("BadRequest_NoRecordsOrWrongFormat", "bad json at line 3", true));
+  const auto d = managed_.ingest(batch("bad"));
+  EXPECT_EQ(d.outcome, Outcome::rejected);
+  EXPECT_NE(d.reason.find("bad json at line 3"), std::string::npos);
+  EXPECT_TRUE(queued_.ids.empty());
+  EXPECT_TRUE(sleeper_.waits.empty());
+}
+
+TEST_F(Managed, RefusedCredentialsAreRetriableAndNotQueued) {
+  transport_.then(401, "");
+  const auto d = managed_.ingest(batch("x"));
+  EXPECT_EQ(d.outcome, Outcome::retriable);
+  EXPECT_TRUE(queued_.ids.empty());
+}
+
+} // namespace
+} // namespace hub2kusto::ingest

@@ -1,0 +1,69 @@
+#include "ingest/streaming_ingestor.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/gzip.hpp"
+#include "fake_transport.hpp"
+
+namespace hub2kusto::ingest {
+namespace {
+
+TEST(StreamingIngestor, PostsTheGzippedBatchWithFormatMappingAndHeaders) {
+  ManualClock clock;
+  FakeTransport t;
+  t.then(200, R"({"Tables":[]})");
+  TokenProvider tokens(nullptr, clock);
+  StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = "1.2"}, t,
+                      tokens);
+  Batch b;
+  b.id = "p0-5-9";
+  b.target.database = DatabaseName("my db");
+  b.target.table = TableName("T");
+  b.target.format = "multijson";
+  b.target.mapping = MappingName("map 1");
+  b.data = R"({"a":1})";
+  const auto d = s.ingest(b);
+  EXPECT_EQ(d.outcome, Outcome::delivered);
+  ASSERT_EQ(t.sent.size(), 1U);
+  const auto& r = t.sent[0];
+  EXPECT_EQ(r.url, "https://c.kusto.windows.net/v1/rest/ingest/my%20db/T?streamFormat=multijson"
+                   "&mappingName=map%201");
+  EXPECT_EQ(gzip::decompress(r.body, 1024, nullptr), std::optional<std::string>(b.data));
+  const auto header = [&](const char* name) {
+    HttpResponse h;
+    h.headers = r.headers;
+    return h.header(name).value_or("");
+  };
+  EXPECT_EQ(header("Content-Encoding"), "gzip");
+  EXPECT_EQ(header("x-ms-client-request-id"), "KHC.executeStreamingIngest;p0-5-9;0");
+  EXPECT_EQ(header("x-ms-app"), "Kusto.hub2kusto:{1.2}");
+  EXPECT_EQ(header("Authorization"), ""); // no authentication configured
+}
+
+TEST(StreamingIngestor, A401InvalidatesTheCachedToken) {
+  ManualClock clock;
+  FakeTransport t;
+  t.then(200, R"({"access_token":"t1","expires_in":3600})");
+  t.then(401, "");
+  t.then(200, R"({"access_token":"t2","expires_in":3600})");
+  t.then(200, "{}");
+  auto cs = parse_kusto_connection_string(
+                "Data Source=https://c.kusto.windows.net;AAD Federated Security=True;"
+                "Application Client Id=a;Application Key=k;Authority Id=t")
+                .value();
+  auto tokens = make_token_provider(cs, AuthEnvironment{}, t, clock);
+  StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = ""}, t, *tokens);
+  Batch b;
+  b.id = "x";
+  b.target.database = DatabaseName("db");
+  b.target.table = TableName("T");
+  EXPECT_EQ(s.ingest(b).outcome, Outcome::retriable);
+  EXPECT_EQ(s.ingest(b).outcome, Outcome::delivered);
+  EXPECT_EQ(tokens->fetches(), 2U);
+  HttpResponse h;
+  h.headers = t.sent[3].headers;
+  EXPECT_EQ(h.header("Authorization"), std::optional<std::string>("Bearer t2"));
+}
+
+} // namespace
+} // namespace hub2kusto::ingest
