@@ -6,8 +6,10 @@
 
 #include <cstdio>
 
-#include <cpprest/http_client.h>
+// gtest before cpprestsdk: cpprestsdk defines a macro `U`, which breaks gtest's templates.
 #include <gtest/gtest.h>
+
+#include <cpprest/http_client.h>
 #include <nlohmann/json.hpp>
 
 #include "support/child_process.hpp"

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
-#include <cpprest/http_client.h>
+// gtest before cpprestsdk: cpprestsdk defines a macro `U`, which breaks gtest's templates.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <cpprest/http_client.h>
 
 #include "support/child_process.hpp"
 
