@@ -1,0 +1,77 @@
+#pragma once
+// The checkpoint stage's seam (STYLE.md principles 1, 9): where a partition's position is
+// kept. A checkpoint names the last event whose batch Kusto accepted (or that was
+// dead-lettered); a restart resumes right after it. Implementations: a local directory
+// (file_checkpoint_store.hpp), and an in-memory fake that can be told to fail (tests).
+//
+// Threads: any; implementations are thread-safe.
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "common/result.hpp"
+#include "common/types.hpp"
+
+namespace hub2kusto::checkpoint {
+
+struct Checkpoint {
+  SequenceNumber sequence_number;
+  Offset offset;
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
+};
+
+// Which stream the checkpoints belong to, as the Azure SDKs scope them (eventhubs-amqp.md §9.1).
+struct Scope {
+  std::string fully_qualified_namespace; // e.g. myns.servicebus.windows.net
+  EventHubName event_hub;
+  ConsumerGroup consumer_group;
+};
+
+using Saved = Result<std::monostate>;
+
+class CheckpointStore {
+public:
+  virtual ~CheckpointStore() = default;
+  // The stored checkpoint, or none when the partition has none yet.
+  virtual Result<std::optional<Checkpoint>> load(const PartitionId& partition) = 0;
+  // Replaces the partition's checkpoint; durable when it returns success.
+  virtual Saved save(const PartitionId& partition, const Checkpoint& checkpoint) = 0;
+};
+
+// In memory, for tests: fail_saves(n) makes the next n saves fail.
+class MemoryCheckpointStore final : public CheckpointStore {
+public:
+  Result<std::optional<Checkpoint>> load(const PartitionId& partition) override {
+    std::lock_guard lock(mutex_);
+    const auto it = stored_.find(partition.value());
+    return it == stored_.end() ? std::optional<Checkpoint>() : std::optional(it->second);
+  }
+  Saved save(const PartitionId& partition, const Checkpoint& checkpoint) override {
+    std::lock_guard lock(mutex_);
+    ++attempts_;
+    if (failures_ > 0) {
+      --failures_;
+      return failure("the checkpoint store is failing (test)");
+    }
+    stored_[partition.value()] = checkpoint;
+    return std::monostate{};
+  }
+  void fail_saves(int n) {
+    std::lock_guard lock(mutex_);
+    failures_ = n;
+  }
+  int save_attempts() const {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::map<std::string, Checkpoint> stored_;
+  int failures_ = 0;
+  int attempts_ = 0;
+};
+
+} // namespace hub2kusto::checkpoint
