@@ -1,0 +1,96 @@
+#include "pipeline/dead_letter_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.hpp"
+
+namespace hub2kusto::pipeline {
+namespace {
+
+bool is_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80           ? 1
+                          : (c >> 5) == 0x6  ? 2
+                          : (c >> 4) == 0xe  ? 3
+                          : (c >> 3) == 0x1e ? 4
+                                             : 0;
+    if (n == 0 || i + n > s.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) {
+        return false;
+      }
+    }
+    i += n;
+  }
+  return true;
+}
+
+} // namespace
+
+Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
+  std::string text;
+  for (const auto& r : records) {
+    nlohmann::json line = {{"stage", r.stage},
+                           {"reason", r.reason},
+                           {"partition", r.partition.value()},
+                           {"sequence_number", r.sequence_number.value()},
+                           {"offset", r.offset.value()},
+                           {"enqueued_time", r.enqueued_time},
+                           {"database", r.database},
+                           {"table", r.table},
+                           {"batch_id", r.batch_id}};
+    if (is_utf8(r.body)) {
+      line["body"] = r.body;
+    } else {
+      line["body"] = encoding::base64_encode(r.body);
+      line["body_encoding"] = "base64";
+    }
+    text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += '\n';
+  }
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  if (file_.has_parent_path()) {
+    std::filesystem::create_directories(file_.parent_path(), ec);
+  }
+  const int fd = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return failure(fmt::format("cannot open the dead-letter file '{}': {}", file_.string(),
+                               std::strerror(errno)));
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      return failure(fmt::format("cannot write the dead-letter file '{}': {}", file_.string(),
+                                 std::strerror(err)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  const int synced = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (synced != 0) {
+    return failure(fmt::format("cannot fsync the dead-letter file '{}': {}", file_.string(),
+                               std::strerror(err)));
+  }
+  return std::monostate{};
+}
+
+} // namespace hub2kusto::pipeline
