@@ -1,0 +1,38 @@
+#pragma once
+// Per-event routing as ADX's Event Hubs and IoT Hub data connections do it
+// (eventhubs-amqp.md §6.5): the connection's configured table, format and mapping, overridden
+// per event by the application properties `Table`, `Format`, `IngestionMappingReference`,
+// `Database` and `Compression` (names case-sensitive, as ADX reads them). `Database` is
+// honoured only for databases the configuration lists, so a producer cannot write anywhere
+// the bridge's identity can. An event whose routing properties are unusable is dead-lettered
+// with the reason this returns.
+#include <optional>
+#include <set>
+#include <string>
+
+#include "common/result.hpp"
+#include "common/types.hpp"
+#include "hub/hub_event.hpp"
+
+namespace hub2kusto::pipeline {
+
+struct Route {
+  DatabaseName database;
+  TableName table;
+  std::string format; // a Kusto data format name, lower case
+  std::optional<MappingName> mapping;
+  bool gzip = false; // Compression=gzip: the body is gzip and is sent as is
+
+  friend bool operator==(const Route&, const Route&) = default;
+  // Batches are per route: the key that groups them.
+  std::string key() const;
+};
+
+struct RoutingConfig {
+  Route defaults;
+  std::set<std::string> allowed_databases; // besides defaults.database
+};
+
+Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& config);
+
+} // namespace hub2kusto::pipeline

@@ -1,0 +1,84 @@
+#include "pipeline/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hub2kusto::pipeline {
+namespace {
+
+RoutingConfig config() {
+  RoutingConfig c;
+  c.defaults.database = DatabaseName("db");
+  c.defaults.table = TableName("Telemetry");
+  c.defaults.format = "json";
+  c.defaults.mapping = MappingName("telemetry_json");
+  c.allowed_databases = {"archive"};
+  return c;
+}
+
+hub::HubEvent event(std::vector<std::pair<std::string, std::string>> properties) {
+  hub::HubEvent e;
+  for (auto& [k, v] : properties) {
+    e.application_properties.push_back({k, {hub::AmqpType::string, v}});
+  }
+  return e;
+}
+
+TEST(Router, WithoutPropertiesTheConfiguredRouteApplies) {
+  const auto r = route_event(event({}), config());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, config().defaults);
+}
+
+TEST(Router, TableFormatAndMappingComeFromTheEvent) {
+  const auto r = route_event(
+      event({{"Table", "Alerts"}, {"Format", "CSV"}, {"IngestionMappingReference", "alerts_csv"}}),
+      config());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->table.value(), "Alerts");
+  EXPECT_EQ(r->format, "csv");
+  EXPECT_EQ(r->mapping->value(), "alerts_csv");
+  EXPECT_EQ(r->database.value(), "db");
+}
+
+TEST(Router, ADifferentFormatDropsTheConfiguredMapping) {
+  const auto r = route_event(event({{"Format", "multijson"}}), config());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->mapping.has_value());
+}
+
+TEST(Router, OnlyListedDatabasesMayBeChosen) {
+  EXPECT_EQ(route_event(event({{"Database", "archive"}}), config())->database.value(), "archive");
+  const auto refused = route_event(event({{"Database", "other"}}), config());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("'other'"), std::string::npos);
+}
+
+TEST(Router, PropertyNamesAreCaseSensitiveAsInAdx) {
+  EXPECT_EQ(route_event(event({{"table", "Alerts"}}), config())->table.value(), "Telemetry");
+}
+
+TEST(Router, CompressionGzipIsCarriedAndUnknownValuesAreRefused) {
+  EXPECT_TRUE(route_event(event({{"Compression", "GZip"}}), config())->gzip);
+  EXPECT_FALSE(route_event(event({{"Compression", "none"}}), config())->gzip);
+  EXPECT_FALSE(route_event(event({{"Compression", "zstd"}}), config()).ok());
+}
+
+TEST(Router, UnusablePropertiesAreReasonsToDeadLetter) {
+  EXPECT_FALSE(route_event(event({{"Format", "xml"}}), config()).ok());
+  EXPECT_FALSE(route_event(event({{"Table", ""}}), config()).ok());
+  hub::HubEvent numeric;
+  numeric.application_properties.push_back({"Table", {hub::AmqpType::long_, std::int64_t{5}}});
+  const auto r = route_event(numeric, config());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is a long"), std::string::npos);
+}
+
+TEST(Router, RoutesGroupByTheirKey) {
+  const auto a = route_event(event({{"Table", "A"}}), config());
+  const auto b = route_event(event({{"Table", "B"}}), config());
+  EXPECT_NE(a->key(), b->key());
+  EXPECT_EQ(a->key(), route_event(event({{"Table", "A"}}), config())->key());
+}
+
+} // namespace
+} // namespace hub2kusto::pipeline
