@@ -4,24 +4,44 @@
 
 namespace hub2kusto::checkpoint {
 
-void PartitionCheckpointer::begin(const BatchRange& batch) {
-  if (watermark_ && batch.last <= watermark_->sequence_number) {
+void PartitionCheckpointer::track(SequenceNumber sequence_number, const Offset& offset,
+                                  BatchToken batch) {
+  if (watermark_ && sequence_number <= watermark_->sequence_number) {
     return; // already behind the stored position
   }
-  assert(pending_.empty() || pending_.back().range.last < batch.first);
-  pending_.push_back({batch, false});
+  assert(pending_.empty() || pending_.back().sequence_number < sequence_number);
+  pending_.push_back({sequence_number, offset, batch});
+  ++open_[batch];
 }
 
-void PartitionCheckpointer::complete(SequenceNumber first) {
-  for (auto& p : pending_) {
-    if (p.range.first == first) {
-      p.done = true;
-      break;
-    }
+void PartitionCheckpointer::track_done(SequenceNumber sequence_number, const Offset& offset) {
+  if (watermark_ && sequence_number <= watermark_->sequence_number) {
+    return;
   }
-  while (!pending_.empty() && pending_.front().done) {
-    const BatchRange& r = pending_.front().range;
-    watermark_ = Checkpoint{r.last, r.last_offset};
+  pending_.push_back({sequence_number, offset, std::nullopt});
+  advance();
+}
+
+void PartitionCheckpointer::complete(BatchToken batch) {
+  if (open_.contains(batch)) {
+    done_.insert(batch);
+    advance();
+  }
+}
+
+void PartitionCheckpointer::advance() {
+  while (!pending_.empty()) {
+    const Entry& front = pending_.front();
+    if (front.batch) {
+      if (!done_.contains(*front.batch)) {
+        break;
+      }
+      if (--open_[*front.batch] == 0) {
+        open_.erase(*front.batch);
+        done_.erase(*front.batch);
+      }
+    }
+    watermark_ = Checkpoint{front.sequence_number, front.offset};
     pending_.pop_front();
   }
 }

@@ -2,31 +2,32 @@
 // PartitionCheckpointer: turns "this batch is done" into a stored position, in order and
 // forward only (STYLE.md principles 2 and 3; Vector's ordered finalizer).
 //
-// The pipeline calls begin() for each batch in partition order as it hands the batch to the
-// ingestor, and complete() when the batch's outcome is final: delivered, or rejected and
-// dead-lettered. The watermark is the end of the longest prefix of completed batches, so a
-// later batch finishing first never moves it past an earlier pending one. Saves are throttled
-// to one per `interval` on the injected clock, and flush() saves at once (shutdown).
+// The pipeline tracks every event in partition order with the batch that carries it (batches
+// of different routes interleave), and completes a batch when its outcome is final: delivered,
+// or rejected and dead-lettered. An event dead-lettered before it joined a batch is tracked as
+// done at once. The watermark is the last event of the longest prefix of finished events, so
+// a later batch finishing first never moves it past an earlier pending event. Saves are
+// throttled to one per `interval` on the injected clock; flush() saves at once (shutdown).
 //
-//   begin(b1) begin(b2) begin(b3)   complete(b2)  -> watermark unchanged (b1 pending)
-//                                   complete(b1)  -> watermark = end of b2
+//   track(1,A) track(2,B) track(3,A)   complete(B) -> no watermark (1 pending in A)
+//                                      complete(A) -> watermark = 3
 //
+// Memory: one small entry per event in flight, which the credit window already bounds.
 // Threads: one (the partition's pipeline thread).
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <optional>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "checkpoint/checkpoint_store.hpp"
 #include "common/clock.hpp"
 
 namespace hub2kusto::checkpoint {
 
-// A batch's place in the partition: its first and last event.
-struct BatchRange {
-  SequenceNumber first;
-  SequenceNumber last;
-  Offset last_offset;
-};
+// Names a batch to the checkpointer; assigned by the pipeline, never reused in a partition.
+using BatchToken = std::uint64_t;
 
 class PartitionCheckpointer {
 public:
@@ -36,16 +37,18 @@ public:
       : partition_(std::move(partition)), store_(store), clock_(clock), interval_(interval),
         saved_(stored), watermark_(stored) {}
 
-  // A batch entered ingestion. Batches must begin in partition order without overlap;
-  // a batch at or before the watermark is ignored (a replay after a restart).
-  void begin(const BatchRange& batch);
-  // The batch (by its first sequence number) has its final outcome.
-  void complete(SequenceNumber first);
+  // An event joined batch `batch`. Events are tracked in partition order; one at or before
+  // the stored position is ignored (a replay after a restart).
+  void track(SequenceNumber sequence_number, const Offset& offset, BatchToken batch);
+  // An event finished without a batch (dead-lettered before batching).
+  void track_done(SequenceNumber sequence_number, const Offset& offset);
+  // The batch's outcome is final.
+  void complete(BatchToken batch);
 
   // The position a restart should resume after, if any.
   const std::optional<Checkpoint>& watermark() const { return watermark_; }
   const std::optional<Checkpoint>& saved() const { return saved_; }
-  std::size_t pending() const { return pending_.size(); }
+  std::size_t pending() const { return pending_.size(); } // events not yet behind the watermark
 
   // Saves the watermark if it moved and the interval since the last save has passed. Returns
   // whether it saved; a failed save is an error and is tried again next time (the stored
@@ -57,9 +60,12 @@ public:
 private:
   Result<bool> save_now();
 
-  struct Pending {
-    BatchRange range;
-    bool done = false;
+  void advance();
+
+  struct Entry {
+    SequenceNumber sequence_number;
+    Offset offset;
+    std::optional<BatchToken> batch; // none: finished already
   };
 
   PartitionId partition_;
@@ -68,7 +74,9 @@ private:
   std::chrono::milliseconds interval_;
   std::optional<Checkpoint> saved_;
   std::optional<Checkpoint> watermark_;
-  std::deque<Pending> pending_;
+  std::deque<Entry> pending_;
+  std::unordered_map<BatchToken, std::size_t> open_; // events of unfinished batches, by batch
+  std::unordered_set<BatchToken> done_;
   std::optional<std::chrono::steady_clock::time_point> last_save_;
 };
 

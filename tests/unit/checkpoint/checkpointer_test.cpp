@@ -7,8 +7,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-BatchRange range(std::int64_t first, std::int64_t last) {
-  return {SequenceNumber(first), SequenceNumber(last), Offset(std::to_string(last * 100))};
+// Tracks events first..last as batch `token` (offset = 100 x sequence number).
+void batch(PartitionCheckpointer& cp, std::int64_t first, std::int64_t last, BatchToken token) {
+  for (std::int64_t n = first; n <= last; ++n) {
+    cp.track(SequenceNumber(n), Offset(std::to_string(n * 100)), token);
+  }
 }
 
 class Checkpointer : public ::testing::Test {
@@ -19,27 +22,49 @@ protected:
 };
 
 TEST_F(Checkpointer, ALaterBatchFinishingFirstDoesNotMoveTheWatermark) {
-  cp_.begin(range(0, 9));
-  cp_.begin(range(10, 19));
-  cp_.begin(range(20, 29));
-  cp_.complete(SequenceNumber(10));
+  batch(cp_, 0, 9, 0);
+  batch(cp_, 10, 19, 10);
+  batch(cp_, 20, 29, 20);
+  cp_.complete(10);
   EXPECT_FALSE(cp_.watermark().has_value());
-  cp_.complete(SequenceNumber(20));
+  cp_.complete(20);
   EXPECT_FALSE(cp_.watermark().has_value());
-  cp_.complete(SequenceNumber(0));
+  cp_.complete(0);
   ASSERT_TRUE(cp_.watermark().has_value());
   EXPECT_EQ(cp_.watermark()->sequence_number.value(), 29); // the whole prefix at once
   EXPECT_EQ(cp_.watermark()->offset.value(), "2900");
   EXPECT_EQ(cp_.pending(), 0U);
 }
 
+TEST_F(Checkpointer, InterleavedBatchesOfTwoRoutesMoveTheWatermarkOnlyPastFinishedEvents) {
+  // Events 1..6 alternate between batch A (odd) and batch B (even).
+  for (std::int64_t n = 1; n <= 6; ++n) {
+    cp_.track(SequenceNumber(n), Offset(std::to_string(n)), n % 2 == 1 ? 100 : 200);
+  }
+  cp_.complete(200);
+  EXPECT_FALSE(cp_.watermark().has_value()); // event 1 (A) still pending
+  cp_.complete(100);
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 6);
+  EXPECT_EQ(cp_.watermark()->offset.value(), "6");
+}
+
+TEST_F(Checkpointer, AnEventDeadLetteredBeforeBatchingFinishesAtOnce) {
+  cp_.track_done(SequenceNumber(0), Offset("0"));
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 0);
+  cp_.track(SequenceNumber(1), Offset("1"), 7);
+  cp_.track_done(SequenceNumber(2), Offset("2"));
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 0); // 1 is still in batch 7
+  cp_.complete(7);
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 2);
+}
+
 TEST_F(Checkpointer, SavesAreThrottledToTheIntervalAndForwardOnly) {
-  cp_.begin(range(0, 9));
-  cp_.complete(SequenceNumber(0));
+  batch(cp_, 0, 9, 0);
+  cp_.complete(0);
   EXPECT_TRUE(cp_.maybe_save().value());
   EXPECT_EQ(store_.load(PartitionId("0")).value()->sequence_number.value(), 9);
-  cp_.begin(range(10, 19));
-  cp_.complete(SequenceNumber(10));
+  batch(cp_, 10, 19, 10);
+  cp_.complete(10);
   EXPECT_FALSE(cp_.maybe_save().value()); // within 5 s of the last save
   clock_.advance(5s);
   EXPECT_TRUE(cp_.maybe_save().value());
@@ -50,18 +75,18 @@ TEST_F(Checkpointer, SavesAreThrottledToTheIntervalAndForwardOnly) {
 }
 
 TEST_F(Checkpointer, FlushSavesAtOnce) {
-  cp_.begin(range(0, 4));
-  cp_.complete(SequenceNumber(0));
+  batch(cp_, 0, 4, 0);
+  cp_.complete(0);
   ASSERT_TRUE(cp_.maybe_save().value());
-  cp_.begin(range(5, 9));
-  cp_.complete(SequenceNumber(5));
+  batch(cp_, 5, 9, 5);
+  cp_.complete(5);
   EXPECT_TRUE(cp_.flush().value()); // shutdown does not wait for the interval
   EXPECT_EQ(store_.load(PartitionId("0")).value()->sequence_number.value(), 9);
 }
 
 TEST_F(Checkpointer, AFailedSaveKeepsTheOldPositionAndIsTriedAgain) {
-  cp_.begin(range(0, 9));
-  cp_.complete(SequenceNumber(0));
+  batch(cp_, 0, 9, 0);
+  cp_.complete(0);
   store_.fail_saves(1);
   EXPECT_FALSE(cp_.maybe_save().ok());
   EXPECT_FALSE(cp_.saved().has_value());
@@ -74,10 +99,10 @@ TEST_F(Checkpointer, AFailedSaveKeepsTheOldPositionAndIsTriedAgain) {
 TEST_F(Checkpointer, BatchesBehindTheStoredPositionAreIgnored) {
   PartitionCheckpointer resumed(PartitionId("0"), store_, clock_, 5s,
                                 Checkpoint{SequenceNumber(19), Offset("1900")});
-  resumed.begin(range(10, 19)); // a replay of what was already checkpointed
+  batch(resumed, 10, 19, 10); // a replay of what was already checkpointed
   EXPECT_EQ(resumed.pending(), 0U);
-  resumed.begin(range(20, 29));
-  resumed.complete(SequenceNumber(20));
+  batch(resumed, 20, 29, 20);
+  resumed.complete(20);
   EXPECT_EQ(resumed.watermark()->sequence_number.value(), 29);
   EXPECT_TRUE(resumed.flush().value());
 }
