@@ -1,0 +1,92 @@
+#include "pipeline/batcher.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace hub2kusto::pipeline {
+
+void Batcher::close(const std::string& key, std::vector<ReadyBatch>& ready) {
+  const auto it = open_.find(key);
+  if (it == open_.end()) {
+    return;
+  }
+  ReadyBatch& b = it->second.ready;
+  b.batch.id = fmt::format("{}-{}-{}", partition_.value(), b.events.front().sequence_number.value(),
+                           b.events.back().sequence_number.value());
+  b.batch.records = b.events.size();
+  open_bytes_ -= b.batch.data.size();
+  ready.push_back(std::move(b));
+  open_.erase(it);
+}
+
+checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& route,
+                                    std::string_view payload, std::vector<ReadyBatch>& ready) {
+  const std::string key = route.key();
+  if (auto it = open_.find(key);
+      it != open_.end() &&
+      it->second.ready.batch.data.size() + payload.size() > limits_.max_bytes) {
+    close(key, ready); // full: this event starts the next batch
+  }
+  auto it = open_.find(key);
+  if (it == open_.end()) {
+    Open fresh;
+    fresh.opened = clock_.steady_now();
+    fresh.ready.token = next_token_++;
+    fresh.ready.batch.target.database = route.database;
+    fresh.ready.batch.target.table = route.table;
+    fresh.ready.batch.target.format = route.format;
+    fresh.ready.batch.target.mapping = route.mapping;
+    it = open_.emplace(key, std::move(fresh)).first;
+  }
+  ReadyBatch& b = it->second.ready;
+  b.batch.data.append(payload);
+  open_bytes_ += payload.size();
+  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time, event.body});
+  const checkpoint::BatchToken token = b.token;
+  if (b.events.size() >= limits_.max_events || b.batch.data.size() >= limits_.max_bytes) {
+    close(key, ready);
+  }
+  return token;
+}
+
+void Batcher::take_due(std::vector<ReadyBatch>& ready) {
+  const auto now = clock_.steady_now();
+  std::vector<std::string> due;
+  for (const auto& [key, open] : open_) {
+    if (now - open.opened >= limits_.linger) {
+      due.push_back(key);
+    }
+  }
+  // Oldest first, so batches leave in the order their events arrived.
+  std::sort(due.begin(), due.end(), [&](const std::string& a, const std::string& b) {
+    return open_.at(a).ready.token < open_.at(b).ready.token;
+  });
+  for (const auto& key : due) {
+    close(key, ready);
+  }
+}
+
+void Batcher::take_all(std::vector<ReadyBatch>& ready) {
+  std::vector<std::pair<checkpoint::BatchToken, std::string>> keys;
+  for (const auto& [key, open] : open_) {
+    keys.emplace_back(open.ready.token, key);
+  }
+  std::sort(keys.begin(), keys.end());
+  for (const auto& [token, key] : keys) {
+    close(key, ready);
+  }
+}
+
+std::optional<std::chrono::steady_clock::time_point> Batcher::next_due() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [key, open] : open_) {
+    const auto due = open.opened + limits_.linger;
+    if (!first || due < *first) {
+      first = due;
+    }
+  }
+  return first;
+}
+
+} // namespace hub2kusto::pipeline

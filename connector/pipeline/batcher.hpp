@@ -1,0 +1,80 @@
+#pragma once
+// Batcher: one partition's events grouped per route into batches, flushed by size, event count
+// and linger time (issue 8, item 1). Each batch gets a deterministic id,
+// "<partition>-<first sequence number>-<last sequence number>", which the ingestors carry in
+// the client request id and the blob name, so a batch replayed after a crash is recognisable,
+// and a token the checkpointer tracks its events by. A batch keeps its events' positions and
+// bodies so that, if Kusto rejects it as bad data, each event can be dead-lettered.
+//
+// Threads: one (the partition's pipeline thread).
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "checkpoint/checkpointer.hpp"
+#include "common/clock.hpp"
+#include "hub/hub_event.hpp"
+#include "ingest/ingestor.hpp"
+#include "pipeline/router.hpp"
+
+namespace hub2kusto::pipeline {
+
+struct BatchLimits {
+  std::size_t max_bytes = 4U << 20; // the streaming ingestion limit
+  std::size_t max_events = 10'000;
+  std::chrono::milliseconds linger{1'000};
+};
+
+struct BatchedEvent {
+  SequenceNumber sequence_number;
+  Offset offset;
+  hub::Timestamp enqueued_time;
+  std::string body; // as received, for dead-lettering
+};
+
+struct ReadyBatch {
+  checkpoint::BatchToken token = 0;
+  ingest::Batch batch;
+  std::vector<BatchedEvent> events;
+};
+
+class Batcher {
+public:
+  Batcher(PartitionId partition, BatchLimits limits, const Clock& clock)
+      : partition_(std::move(partition)), limits_(limits), clock_(clock) {}
+
+  // Adds the event's payload (its records, ready for the route's format) to the route's open
+  // batch and returns the token of that batch; batches this made ready are appended to
+  // `ready`: the open batch first, when the payload would take it past max_bytes, and the
+  // batch itself once it holds max_events.
+  checkpoint::BatchToken add(const hub::HubEvent& event, const Route& route,
+                             std::string_view payload, std::vector<ReadyBatch>& ready);
+
+  // Batches open for at least the linger time.
+  void take_due(std::vector<ReadyBatch>& ready);
+  // Every open batch (shutdown, or the pipeline is idle and wants to drain).
+  void take_all(std::vector<ReadyBatch>& ready);
+  // When the oldest open batch becomes due; none when nothing is open.
+  std::optional<std::chrono::steady_clock::time_point> next_due() const;
+  std::size_t open_bytes() const { return open_bytes_; }
+  std::size_t open_batches() const { return open_.size(); }
+
+private:
+  struct Open {
+    ReadyBatch ready;
+    std::chrono::steady_clock::time_point opened;
+  };
+  void close(const std::string& key, std::vector<ReadyBatch>& ready);
+
+  PartitionId partition_;
+  BatchLimits limits_;
+  const Clock& clock_;
+  std::map<std::string, Open> open_; // by route key
+  std::size_t open_bytes_ = 0;
+  checkpoint::BatchToken next_token_ = 1;
+};
+
+} // namespace hub2kusto::pipeline
