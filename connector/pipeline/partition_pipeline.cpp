@@ -1,0 +1,190 @@
+#include "pipeline/partition_pipeline.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/iso8601.hpp"
+#include "common/logging.hpp"
+
+namespace hub2kusto::pipeline {
+namespace {
+
+bool binary_format(const std::string& format) {
+  return format == "avro" || format == "apacheavro" || format == "parquet" || format == "orc";
+}
+
+std::string iso(hub::Timestamp t) {
+  return format_iso8601_utc(std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
+}
+
+DeadLetter letter(const std::string& stage, const std::string& reason, const PartitionId& p,
+                  const BatchedEvent& e, const ingest::IngestTarget& target,
+                  const std::string& batch_id) {
+  DeadLetter d;
+  d.stage = stage;
+  d.reason = reason;
+  d.partition = p;
+  d.sequence_number = e.sequence_number;
+  d.offset = e.offset;
+  d.enqueued_time = iso(e.enqueued_time);
+  d.database = target.database.value();
+  d.table = target.table.value();
+  d.batch_id = batch_id;
+  d.body = e.body;
+  return d;
+}
+
+} // namespace
+
+PartitionPipeline::PartitionPipeline(PipelineOptions options,
+                                     std::shared_ptr<hub::PartitionStream> stream,
+                                     ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
+                                     checkpoint::PartitionCheckpointer& checkpointer,
+                                     const Clock& clock, ingest::Sleeper& sleeper)
+    : options_(std::move(options)), stream_(std::move(stream)), ingestor_(ingestor),
+      dead_letters_(dead_letters), checkpointer_(checkpointer), clock_(clock), sleeper_(sleeper),
+      batcher_(stream_->partition(), options_.limits, clock) {}
+
+void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
+  // Nothing may pass the checkpoint before its record is durable: retry until it is.
+  std::chrono::milliseconds wait = options_.retry_first;
+  while (true) {
+    auto written = dead_letters_.write(records);
+    if (written) {
+      break;
+    }
+    logger("pipeline")
+        ->error("partition {}: the dead-letter store refused {} records ({}); "
+                "retrying in {} ms",
+                stream_->partition(), records.size(), written.error().message, wait.count());
+    sleeper_.sleep_for(wait);
+    wait = std::min(wait * 2, options_.retry_max);
+  }
+  metrics_.events_dead_lettered.fetch_add(records.size(), std::memory_order_relaxed);
+  for (const auto& r : records) {
+    // ERROR: data did not reach Kusto. No body content in the log (it is in the store).
+    logger("pipeline")
+        ->error("event {} of partition {} dead-lettered ({}): {}", r.sequence_number, r.partition,
+                r.stage, r.reason);
+  }
+}
+
+void PartitionPipeline::accept(const hub::HubEvent& event) {
+  metrics_.events_received.fetch_add(1, std::memory_order_relaxed);
+  auto route = route_event(event, options_.routing);
+  if (!route) {
+    BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, event.body};
+    ingest::IngestTarget target{options_.routing.defaults.database, options_.routing.defaults.table,
+                                options_.routing.defaults.format,
+                                options_.routing.defaults.mapping};
+    dead_letter({letter("routing", route.error().message, stream_->partition(), e, target, "")});
+    checkpointer_.track_done(event.sequence_number, event.offset);
+    return;
+  }
+  std::string payload = event.body;
+  if (!binary_format(route->format) && !route->gzip &&
+      (payload.empty() || payload.back() != '\n')) {
+    payload.push_back('\n'); // one record per line
+  }
+  const auto token = batcher_.add(event, *route, payload, ready_);
+  checkpointer_.track(event.sequence_number, event.offset, token);
+}
+
+bool PartitionPipeline::deliver(ReadyBatch& batch,
+                                std::optional<std::chrono::steady_clock::time_point> deadline) {
+  std::chrono::milliseconds wait = options_.retry_first;
+  while (true) {
+    const ingest::DeliveryStatus status = ingestor_.ingest(batch.batch);
+    switch (status.outcome) {
+    case ingest::Outcome::delivered:
+      metrics_.batches_delivered.fetch_add(1, std::memory_order_relaxed);
+      metrics_.events_ingested.fetch_add(batch.events.size(), std::memory_order_relaxed);
+      checkpointer_.complete(batch.token);
+      return true;
+    case ingest::Outcome::rejected: {
+      metrics_.batches_rejected.fetch_add(1, std::memory_order_relaxed);
+      std::vector<DeadLetter> records;
+      for (const auto& e : batch.events) {
+        records.push_back(letter("ingest", status.reason, stream_->partition(), e,
+                                 batch.batch.target, batch.batch.id));
+      }
+      dead_letter(std::move(records));
+      checkpointer_.complete(batch.token);
+      return true;
+    }
+    case ingest::Outcome::retriable:
+      break;
+    }
+    metrics_.batch_retries.fetch_add(1, std::memory_order_relaxed);
+    const auto pause = status.retry_after.value_or(wait);
+    if ((deadline && clock_.steady_now() + pause > *deadline) || (!deadline && stopping_)) {
+      logger("pipeline")
+          ->error("batch {} not delivered before the deadline ({}); its events "
+                  "stay behind the checkpoint and are read again at restart",
+                  batch.batch.id, status.reason);
+      return false;
+    }
+    logger("pipeline")
+        ->warn("batch {} not delivered ({}); trying again in {} ms", batch.batch.id, status.reason,
+               pause.count());
+    sleeper_.sleep_for(pause);
+    wait = std::min(wait * 2, options_.retry_max);
+  }
+}
+
+void PartitionPipeline::save_checkpoint(bool now) {
+  auto saved = now ? checkpointer_.flush() : checkpointer_.maybe_save();
+  if (!saved) {
+    metrics_.checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
+    logger("pipeline")
+        ->warn("partition {}: checkpoint not saved ({}); it stays behind, "
+               "nothing is skipped",
+               stream_->partition(), saved.error().message);
+  }
+}
+
+bool PartitionPipeline::step() {
+  std::chrono::milliseconds wait{100};
+  if (const auto due = batcher_.next_due()) {
+    wait = std::clamp(
+        std::chrono::duration_cast<std::chrono::milliseconds>(*due - clock_.steady_now()),
+        std::chrono::milliseconds(0), wait);
+  }
+  taken_.clear();
+  stream_->take(taken_, options_.take_max, wait);
+  for (const auto& e : taken_) {
+    accept(e);
+  }
+  batcher_.take_due(ready_);
+  for (auto& b : ready_) {
+    if (!deliver(b, std::nullopt)) {
+      // Stopping while Kusto refuses: the events stay behind the checkpoint.
+      ready_.clear();
+      return false;
+    }
+  }
+  ready_.clear();
+  save_checkpoint(false);
+  return !(taken_.empty() && stream_->status().stopped() && batcher_.open_batches() == 0);
+}
+
+void PartitionPipeline::run() {
+  while (!stopping_ && step()) {
+  }
+}
+
+bool PartitionPipeline::drain(std::chrono::steady_clock::time_point deadline) {
+  batcher_.take_all(ready_);
+  bool all = true;
+  for (auto& b : ready_) {
+    if (all && !deliver(b, deadline)) {
+      all = false; // later batches are not tried: the checkpoint cannot pass this one anyway
+    }
+  }
+  ready_.clear();
+  save_checkpoint(true);
+  return all;
+}
+
+} // namespace hub2kusto::pipeline

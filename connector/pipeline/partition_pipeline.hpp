@@ -1,0 +1,99 @@
+#pragma once
+// PartitionPipeline: one partition from hub to Kusto, on its own thread (STYLE.md principles 2,
+// 3, 7, 8). The loop, as it runs:
+//
+//   take events from the PartitionStream (waiting at most until the next batch is due)
+//   for each event:  route it (unusable routing properties -> dead-letter, finished at once)
+//                    add its body to its route's batch; track it in the checkpointer
+//   for each batch that is full or due:
+//     ingest it (the managed ingestor decides streaming or queued)
+//       delivered -> complete it
+//       rejected  -> dead-letter every event with the service's reason, then complete it
+//       retriable -> wait (backoff, or the service's Retry-After) and ingest it again; no new
+//                    events are taken meanwhile, so the hub's credit runs out: backpressure
+//   save the checkpoint when due (throttled)
+//   on stop: close the open batches, deliver them until the deadline, save the checkpoint
+//
+// Memory is bounded by the credit window (events not yet taken) plus the batch limit per route
+// (events taken, not yet delivered).
+//
+// Bodies are forwarded as they came, with the route's format and mapping reference for Kusto
+// to apply; one record per line for the text formats.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "checkpoint/checkpointer.hpp"
+#include "common/clock.hpp"
+#include "common/random.hpp"
+#include "hub/event_source.hpp"
+#include "ingest/ingestor.hpp"
+#include "ingest/managed_ingestor.hpp"
+#include "pipeline/batcher.hpp"
+#include "pipeline/dead_letter_store.hpp"
+#include "pipeline/router.hpp"
+
+namespace hub2kusto::pipeline {
+
+struct PipelineOptions {
+  RoutingConfig routing;
+  BatchLimits limits;
+  std::size_t take_max = 1'000;                 // events taken from the stream per call
+  std::chrono::milliseconds retry_first{1'000}; // between ingest attempts of a held batch
+  std::chrono::milliseconds retry_max{30'000};
+};
+
+struct PipelineMetrics {
+  std::atomic<std::uint64_t> events_received{0};
+  std::atomic<std::uint64_t> events_ingested{0};
+  std::atomic<std::uint64_t> events_dead_lettered{0};
+  std::atomic<std::uint64_t> batches_delivered{0};
+  std::atomic<std::uint64_t> batches_rejected{0};
+  std::atomic<std::uint64_t> batch_retries{0};
+  std::atomic<std::uint64_t> checkpoint_failures{0};
+};
+
+class PartitionPipeline {
+public:
+  PartitionPipeline(PipelineOptions options, std::shared_ptr<hub::PartitionStream> stream,
+                    ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
+                    checkpoint::PartitionCheckpointer& checkpointer, const Clock& clock,
+                    ingest::Sleeper& sleeper);
+
+  // One turn of the loop: take, batch, deliver what is ready, save the checkpoint when due.
+  // Returns false once the stream is stopped and drained.
+  bool step();
+  // Runs step() until stop() or the stream ends, then drain().
+  void run();
+  // Any thread: ends run() after the current step.
+  void stop() { stopping_ = true; }
+  // Delivers every open batch (giving up on a batch that is still retriable at `deadline`) and
+  // saves the checkpoint. Returns whether everything was delivered.
+  bool drain(std::chrono::steady_clock::time_point deadline);
+
+  const PipelineMetrics& metrics() const { return metrics_; }
+
+private:
+  void accept(const hub::HubEvent& event);
+  // Ingests until delivered or rejected; false when the deadline passed or stop() was called
+  // while it still was retriable.
+  bool deliver(ReadyBatch& batch, std::optional<std::chrono::steady_clock::time_point> deadline);
+  void dead_letter(std::vector<DeadLetter> records);
+  void save_checkpoint(bool now);
+
+  PipelineOptions options_;
+  std::shared_ptr<hub::PartitionStream> stream_;
+  ingest::Ingestor& ingestor_;
+  DeadLetterStore& dead_letters_;
+  checkpoint::PartitionCheckpointer& checkpointer_;
+  const Clock& clock_;
+  ingest::Sleeper& sleeper_;
+  Batcher batcher_;
+  PipelineMetrics metrics_;
+  std::atomic<bool> stopping_{false};
+  std::vector<hub::HubEvent> taken_;
+  std::vector<ReadyBatch> ready_;
+};
+
+} // namespace hub2kusto::pipeline

@@ -1,0 +1,204 @@
+#include "pipeline/partition_pipeline.hpp"
+
+#include <deque>
+
+#include <gtest/gtest.h>
+
+namespace hub2kusto::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeStream final : public hub::PartitionStream {
+public:
+  const PartitionId& partition() const override { return id_; }
+  std::size_t take(std::vector<hub::HubEvent>& out, std::size_t max,
+                   std::chrono::milliseconds) override {
+    std::size_t n = 0;
+    while (n < max && !events.empty()) {
+      out.push_back(std::move(events.front()));
+      events.pop_front();
+      ++n;
+    }
+    return n;
+  }
+  hub::PartitionStatus status() const override { return status_; }
+  hub::CreditStats credit() const override { return {}; }
+  std::optional<SequenceNumber> last_received() const override { return std::nullopt; }
+  void end() { status_.state = hub::PartitionState::closed; }
+
+  std::deque<hub::HubEvent> events;
+
+private:
+  PartitionId id_{"0"};
+  hub::PartitionStatus status_{hub::PartitionState::receiving, ""};
+};
+
+class FakeIngestor final : public ingest::Ingestor {
+public:
+  ingest::DeliveryStatus ingest(const ingest::Batch& batch) override {
+    batches.push_back(batch);
+    ingest::DeliveryStatus s;
+    s.outcome = ingest::Outcome::delivered;
+    if (!script.empty()) {
+      s.outcome = script.front();
+      script.pop_front();
+    }
+    s.reason = s.outcome == ingest::Outcome::delivered ? "" : "BadRequest_NoRecords: bad json";
+    return s;
+  }
+  std::deque<ingest::Outcome> script;
+  std::vector<ingest::Batch> batches;
+};
+
+class MemoryDeadLetters final : public DeadLetterStore {
+public:
+  Written write(const std::vector<DeadLetter>& r) override {
+    records.insert(records.end(), r.begin(), r.end());
+    return std::monostate{};
+  }
+  std::vector<DeadLetter> records;
+};
+
+class RecordingSleeper final : public ingest::Sleeper {
+public:
+  explicit RecordingSleeper(ManualClock& clock) : clock_(clock) {}
+  void sleep_for(std::chrono::milliseconds d) override {
+    waits.push_back(d);
+    clock_.advance(d);
+  }
+  std::vector<std::chrono::milliseconds> waits;
+
+private:
+  ManualClock& clock_;
+};
+
+hub::HubEvent event(std::int64_t n, std::vector<std::pair<std::string, std::string>> props = {}) {
+  hub::HubEvent e;
+  e.partition = PartitionId("0");
+  e.sequence_number = SequenceNumber(n);
+  e.offset = Offset(std::to_string(n * 10));
+  e.body = R"({"n":)" + std::to_string(n) + "}";
+  for (auto& [k, v] : props) {
+    e.application_properties.push_back({k, {hub::AmqpType::string, v}});
+  }
+  return e;
+}
+
+class Pipeline : public ::testing::Test {
+protected:
+  PipelineOptions options() {
+    PipelineOptions o;
+    o.routing.defaults.database = DatabaseName("db");
+    o.routing.defaults.table = TableName("T");
+    o.routing.defaults.format = "json";
+    o.limits = BatchLimits{.max_bytes = 1 << 20, .max_events = 5, .linger = 1s};
+    return o;
+  }
+  std::optional<std::int64_t> stored() {
+    auto c = store_.load(PartitionId("0")).value();
+    return c ? std::optional(c->sequence_number.value()) : std::nullopt;
+  }
+
+  ManualClock clock_;
+  RecordingSleeper sleeper_{clock_};
+  std::shared_ptr<FakeStream> stream_ = std::make_shared<FakeStream>();
+  FakeIngestor ingestor_;
+  MemoryDeadLetters dead_;
+  checkpoint::MemoryCheckpointStore store_;
+  checkpoint::PartitionCheckpointer checkpointer_{PartitionId("0"), store_, clock_, 5s};
+  std::unique_ptr<PartitionPipeline> pipeline_ = std::make_unique<PartitionPipeline>(
+      options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper_);
+};
+
+TEST_F(Pipeline, DeliveredBatchesMoveTheCheckpoint) {
+  for (int n = 0; n < 10; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  pipeline_->step();
+  ASSERT_EQ(ingestor_.batches.size(), 2U);
+  EXPECT_EQ(ingestor_.batches[0].id, "0-0-4");
+  EXPECT_EQ(ingestor_.batches[0].data, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
+  EXPECT_EQ(stored(), 9);
+  EXPECT_EQ(pipeline_->metrics().events_ingested.load(), 10U);
+}
+
+TEST_F(Pipeline, ARejectedBatchIsDeadLetteredEventByEventAndPassed) {
+  ingestor_.script = {ingest::Outcome::rejected};
+  for (int n = 0; n < 5; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  pipeline_->step();
+  ASSERT_EQ(dead_.records.size(), 5U);
+  EXPECT_EQ(dead_.records[2].stage, "ingest");
+  EXPECT_EQ(dead_.records[2].reason, "BadRequest_NoRecords: bad json");
+  EXPECT_EQ(dead_.records[2].sequence_number.value(), 2);
+  EXPECT_EQ(dead_.records[2].batch_id, "0-0-4");
+  EXPECT_EQ(dead_.records[2].body, R"({"n":2})");
+  EXPECT_EQ(stored(), 4); // the checkpoint may pass dead-lettered events
+}
+
+TEST_F(Pipeline, ARetriableBatchIsHeldAndRetriedWithBackoffNotDropped) {
+  ingestor_.script = {ingest::Outcome::retriable, ingest::Outcome::retriable};
+  for (int n = 0; n < 5; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  pipeline_->step();
+  EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{1000ms, 2000ms}));
+  ASSERT_EQ(ingestor_.batches.size(), 3U); // the same batch three times
+  EXPECT_EQ(ingestor_.batches[2].id, "0-0-4");
+  EXPECT_TRUE(dead_.records.empty());
+  EXPECT_EQ(stored(), 4);
+}
+
+TEST_F(Pipeline, UnusableRoutingIsDeadLetteredAndTheRestFlows) {
+  stream_->events.push_back(event(0));
+  stream_->events.push_back(event(1, {{"Database", "not_allowed"}}));
+  stream_->events.push_back(event(2));
+  pipeline_->step();
+  ASSERT_EQ(dead_.records.size(), 1U);
+  EXPECT_EQ(dead_.records[0].stage, "routing");
+  EXPECT_EQ(dead_.records[0].sequence_number.value(), 1);
+  clock_.advance(1s); // linger
+  pipeline_->step();
+  ASSERT_EQ(ingestor_.batches.size(), 1U);
+  EXPECT_EQ(ingestor_.batches[0].data, "{\"n\":0}\n{\"n\":2}\n");
+  EXPECT_EQ(stored(), 2);
+}
+
+TEST_F(Pipeline, RoutesByTableGoToTheirOwnBatches) {
+  for (int n = 0; n < 6; ++n) {
+    stream_->events.push_back(event(n, {{"Table", n % 2 == 0 ? "Even" : "Odd"}}));
+  }
+  pipeline_->step();
+  EXPECT_TRUE(ingestor_.batches.empty()); // neither is full yet
+  EXPECT_TRUE(pipeline_->drain(clock_.steady_now() + 10s));
+  ASSERT_EQ(ingestor_.batches.size(), 2U);
+  EXPECT_EQ(ingestor_.batches[0].target.table.value(), "Even");
+  EXPECT_EQ(ingestor_.batches[0].id, "0-0-4");
+  EXPECT_EQ(ingestor_.batches[1].target.table.value(), "Odd");
+  EXPECT_EQ(ingestor_.batches[1].id, "0-1-5");
+  EXPECT_EQ(stored(), 5);
+}
+
+TEST_F(Pipeline, DrainGivesUpAtTheDeadlineWithoutMovingTheCheckpointPastTheBatch) {
+  ingestor_.script = std::deque<ingest::Outcome>(10, ingest::Outcome::retriable);
+  stream_->events.push_back(event(0));
+  stream_->events.push_back(event(1));
+  pipeline_->step();
+  EXPECT_FALSE(pipeline_->drain(clock_.steady_now() + 5s));
+  EXPECT_EQ(stored(), std::nullopt);
+  EXPECT_TRUE(dead_.records.empty());
+}
+
+TEST_F(Pipeline, AnEndedStreamEndsTheLoopOnceDrained) {
+  stream_->events.push_back(event(0));
+  stream_->end();
+  EXPECT_TRUE(pipeline_->step()); // a batch is still open
+  clock_.advance(1s);
+  EXPECT_FALSE(pipeline_->step());
+  EXPECT_EQ(stored(), 0);
+}
+
+} // namespace
+} // namespace hub2kusto::pipeline
