@@ -1,8 +1,12 @@
 #include "app/cli.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <iostream>
 #include <optional>
 #include <ostream>
+#include <thread>
 
 #include <cpprest/version.h>
 #include <fmt/format.h>
@@ -10,6 +14,7 @@
 #include <proton/version.h>
 #include <spdlog/version.h>
 
+#include "app/bridge.hpp"
 #include "app/config.hpp"
 #include "app/map_command.hpp"
 #include "app/version.hpp"
@@ -163,11 +168,49 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
     log->warn("{}", w);
   }
   log->info("hub2kusto {} starting with {} connection(s)", kVersion, config->connections.size());
-  // The hub consumer, the ingest client and the pipeline that joins them are not part of this
-  // build yet; say so plainly instead of pretending to run.
-  log->error("this build has no data path yet: the configuration is valid, but events cannot "
-             "be moved until the hub consumer and the Kusto ingest client are built");
-  return kExitFailure;
+  // SIGTERM and SIGINT are taken synchronously on this thread (sigtimedwait) and blocked in
+  // every other thread, which inherit the mask from here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto bridge = Bridge::start(*config);
+  if (!bridge) {
+    log->error("{}", bridge.error().message);
+    return kExitFailure;
+  }
+  log->info("running; SIGTERM or SIGINT stops after delivering what was taken (at most {} ms)",
+            config->drain_deadline.count());
+  bool signalled = false;
+  while (!(*bridge)->finished()) {
+    const timespec tick{0, 200'000'000};
+    const int signal = sigtimedwait(&signals, nullptr, &tick);
+    if (signal > 0) {
+      signalled = true;
+      log->info("{} received: stopping (a second signal exits at once)",
+                signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      (*bridge)->stop();
+      std::thread([signals] {
+        int again = 0;
+        sigwait(&signals, &again);
+        std::_Exit(kExitFailure);
+      }).detach();
+      break;
+    }
+  }
+  const bool clean = (*bridge)->wait();
+  if (!signalled) {
+    log->error("every partition stopped on its own (see the errors above); exiting");
+    return kExitFailure;
+  }
+  if (!clean) {
+    log->error("stopped with batches not delivered by the drain deadline: their events were "
+               "not checkpointed and will be read again at the next start");
+    return kExitFailure;
+  }
+  log->info("stopped cleanly: everything taken was delivered and checkpointed");
+  return kExitOk;
 }
 
 int cmd_version(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

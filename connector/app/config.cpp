@@ -373,6 +373,19 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
   read_checkpoint(top.section("checkpoint"), config.checkpoint);
 
   {
+    Section dead_letter = top.section("dead_letter");
+    const auto directory = dead_letter.string("directory");
+    dead_letter.finish();
+    if (directory) {
+      if (directory->empty()) {
+        dead_letter.problem("directory", "must not be empty");
+      } else {
+        config.dead_letter.directory = *directory;
+      }
+    }
+  }
+
+  {
     Section ops = top.section("ops");
     const auto address = ops.string("address");
     const auto port = ops.integer("port", 0, 65535);
@@ -505,6 +518,7 @@ nlohmann::json to_masked_json(const Config& config) {
   json out = {
       {"connections", connections},
       {"checkpoint", checkpoint},
+      {"dead_letter", {{"directory", config.dead_letter.directory}}},
       {"ops", {{"address", config.ops.address}, {"port", config.ops.port}}},
       {"log",
        {{"level", std::string(spdlog::level::to_string_view(config.log.level).data(),

@@ -74,6 +74,11 @@ struct CheckpointConfig {
   std::chrono::milliseconds interval{5'000}; // how often positions are written at most
 };
 
+struct DeadLetterConfig {
+  // Events that cannot be ingested go to <directory>/<connection name>.jsonl.
+  std::string directory = "dead-letter";
+};
+
 struct OpsConfig {
   std::string address = "0.0.0.0";
   std::uint16_t port = 8080;
@@ -87,6 +92,7 @@ struct LogConfig {
 struct Config {
   std::vector<ConnectionConfig> connections;
   CheckpointConfig checkpoint;
+  DeadLetterConfig dead_letter;
   OpsConfig ops;
   LogConfig log;
   std::chrono::milliseconds drain_deadline{30'000}; // shutdown: flush and checkpoint by then

@@ -154,21 +154,6 @@ TEST_F(CliProcess, AzureExampleConfigIsValidWithMountedSecrets) {
   EXPECT_EQ(r.err.find("S3cr3t"), std::string::npos);
 }
 
-TEST_F(CliProcess, RunWithAValidConfigSaysThereIsNoDataPathYet) {
-  const auto r =
-      run({"run"}, {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
-                     "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=r;SharedAccessKey="
-                     "S3cr3tKeyValueZZZ=;EntityPath=hub;UseDevelopmentEmulator=true"},
-                    {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING",
-                     "Data Source=http://127.0.0.1:8080;Initial Catalog=db"},
-                    {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"},
-                    {"HUB2KUSTO_LOG_FORMAT", "json"}});
-  EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("\"level\":\"error\""), std::string::npos);
-  EXPECT_NE(r.err.find("no data path yet"), std::string::npos);
-  EXPECT_EQ(r.err.find("S3cr3t"), std::string::npos);
-}
-
 TEST_F(CliProcess, MapPreviewsTheExampleMappingFromStdin) {
   const std::string examples = std::string(HUB2KUSTO_SOURCE_DIR) + "/mappings/examples/";
   std::ifstream schema_file(examples + "telemetry.schema");

@@ -13,13 +13,16 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hub2kusto::testing {
 
 class ChildProcess {
 public:
-  explicit ChildProcess(std::vector<std::string> argv) {
+  // `environment`: variables set in the child on top of this process's environment.
+  explicit ChildProcess(std::vector<std::string> argv,
+                        std::vector<std::pair<std::string, std::string>> environment = {}) {
     int out[2];
     if (::pipe(out) != 0) {
       return;
@@ -39,6 +42,9 @@ public:
     args.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
+      for (const auto& [k, v] : environment) {
+        ::setenv(k.c_str(), v.c_str(), 1);
+      }
       ::dup2(out[1], 1);
       ::dup2(::fileno(err_file_), 2);
       ::close(out[0]);

@@ -1,0 +1,49 @@
+#pragma once
+// Bridge: the composition root's running form (STYLE.md principle 1). For each configured
+// connection it builds the hub source, the ingestors, the checkpoint and dead-letter stores,
+// and one PartitionPipeline thread per partition, resumed after its checkpoint.
+//
+// Lifecycle (issue 8, item 6): stop() (the first SIGTERM/SIGINT) ends each pipeline's loop
+// after its current step; each then delivers its open batches until the drain deadline and
+// writes its final checkpoint; then the hub connections close. Events the pipelines had not
+// taken stay behind the checkpoint and are read again at the next start: at least once.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "app/config.hpp"
+#include "common/result.hpp"
+
+namespace hub2kusto::app {
+
+class Bridge {
+public:
+  // Connects every source, reads its partitions and checkpoints, starts the pipelines. Fails
+  // with one readable message (no secrets) when a connection cannot start.
+  static Result<std::unique_ptr<Bridge>> start(const Config& config);
+  ~Bridge();
+
+  // Any thread, once: begin the orderly stop.
+  void stop();
+  // Whether every pipeline has ended (all stopped, or all partitions failed).
+  bool finished() const;
+  // Blocks until every pipeline ended and the connections closed. True when everything taken
+  // was delivered (or dead-lettered) and checkpointed, and no partition failed.
+  bool wait();
+
+  struct Connection;
+
+private:
+  explicit Bridge(const Config& config);
+  Result<std::monostate> start_connection(const ConnectionConfig& c);
+
+  const Config& config_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> deadline_ns_{0}; // steady clock, set by stop()
+  std::atomic<int> running_{0};
+  std::atomic<bool> all_delivered_{true};
+};
+
+} // namespace hub2kusto::app
