@@ -42,7 +42,8 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
   ReadyBatch& b = it->second.ready;
   b.batch.data.append(payload);
   open_bytes_ += payload.size();
-  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time, event.body});
+  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time, event.body,
+                      payload.size() == event.body.size() + 1});
   const checkpoint::BatchToken token = b.token;
   if (b.events.size() >= limits_.max_events || b.batch.data.size() >= limits_.max_bytes) {
     close(key, ready);

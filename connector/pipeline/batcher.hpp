@@ -32,7 +32,10 @@ struct BatchedEvent {
   SequenceNumber sequence_number;
   Offset offset;
   hub::Timestamp enqueued_time;
-  std::string body; // as received, for dead-lettering
+  std::string body;           // as received, for dead-lettering
+  bool newline_added = false; // its payload in the batch is body + "\n"
+
+  std::string payload() const { return newline_added ? body + "\n" : body; }
 };
 
 struct ReadyBatch {

@@ -93,24 +93,51 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
 
 bool PartitionPipeline::deliver(ReadyBatch& batch,
                                 std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (!deliver_range(batch, 0, batch.events.size(), deadline)) {
+    return false;
+  }
+  checkpointer_.complete(batch.token);
+  return true;
+}
+
+bool PartitionPipeline::deliver_range(
+    const ReadyBatch& batch, std::size_t begin, std::size_t end,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  ingest::Batch part;
+  const ingest::Batch* request = &batch.batch;
+  if (begin != 0 || end != batch.events.size()) {
+    part.target = batch.batch.target;
+    part.id = fmt::format("{}-{}-{}", stream_->partition().value(),
+                          batch.events[begin].sequence_number.value(),
+                          batch.events[end - 1].sequence_number.value());
+    for (std::size_t i = begin; i < end; ++i) {
+      part.data += batch.events[i].payload();
+    }
+    part.records = end - begin;
+    request = &part;
+  }
   std::chrono::milliseconds wait = options_.retry_first;
   while (true) {
-    const ingest::DeliveryStatus status = ingestor_.ingest(batch.batch);
+    const ingest::DeliveryStatus status = ingestor_.ingest(*request);
     switch (status.outcome) {
     case ingest::Outcome::delivered:
       metrics_.batches_delivered.fetch_add(1, std::memory_order_relaxed);
-      metrics_.events_ingested.fetch_add(batch.events.size(), std::memory_order_relaxed);
-      checkpointer_.complete(batch.token);
+      metrics_.events_ingested.fetch_add(end - begin, std::memory_order_relaxed);
       return true;
     case ingest::Outcome::rejected: {
       metrics_.batches_rejected.fetch_add(1, std::memory_order_relaxed);
-      std::vector<DeadLetter> records;
-      for (const auto& e : batch.events) {
-        records.push_back(letter("ingest", status.reason, stream_->partition(), e,
-                                 batch.batch.target, batch.batch.id));
+      if (end - begin > 1) {
+        // Kusto refuses a whole request for one bad record: find the bad ones by halving.
+        logger("pipeline")
+            ->warn("batch {} rejected ({}); splitting it to find the events "
+                   "Kusto refuses",
+                   request->id, status.reason);
+        const std::size_t mid = begin + (end - begin) / 2;
+        return deliver_range(batch, begin, mid, deadline) &&
+               deliver_range(batch, mid, end, deadline);
       }
-      dead_letter(std::move(records));
-      checkpointer_.complete(batch.token);
+      dead_letter({letter("ingest", status.reason, stream_->partition(), batch.events[begin],
+                          batch.batch.target, batch.batch.id)});
       return true;
     }
     case ingest::Outcome::retriable:
@@ -122,11 +149,11 @@ bool PartitionPipeline::deliver(ReadyBatch& batch,
       logger("pipeline")
           ->error("batch {} not delivered before the deadline ({}); its events "
                   "stay behind the checkpoint and are read again at restart",
-                  batch.batch.id, status.reason);
+                  request->id, status.reason);
       return false;
     }
     logger("pipeline")
-        ->warn("batch {} not delivered ({}); trying again in {} ms", batch.batch.id, status.reason,
+        ->warn("batch {} not delivered ({}); trying again in {} ms", request->id, status.reason,
                pause.count());
     sleeper_.sleep_for(pause);
     wait = std::min(wait * 2, options_.retry_max);

@@ -8,7 +8,8 @@
 //   for each batch that is full or due:
 //     ingest it (the managed ingestor decides streaming or queued)
 //       delivered -> complete it
-//       rejected  -> dead-letter every event with the service's reason, then complete it
+//       rejected  -> split it in halves and ingest each, down to single events, so only the
+//                    events Kusto refuses are dead-lettered (with the service's reason)
 //       retriable -> wait (backoff, or the service's Retry-After) and ingest it again; no new
 //                    events are taken meanwhile, so the hub's credit runs out: backpressure
 //   save the checkpoint when due (throttled)
@@ -79,6 +80,9 @@ private:
   // Ingests until delivered or rejected; false when the deadline passed or stop() was called
   // while it still was retriable.
   bool deliver(ReadyBatch& batch, std::optional<std::chrono::steady_clock::time_point> deadline);
+  // Events [begin, end) of `batch` as one request; a rejection splits the range in halves.
+  bool deliver_range(const ReadyBatch& batch, std::size_t begin, std::size_t end,
+                     std::optional<std::chrono::steady_clock::time_point> deadline);
   void dead_letter(std::vector<DeadLetter> records);
   void save_checkpoint(bool now);
 

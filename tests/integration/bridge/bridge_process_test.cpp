@@ -153,5 +153,72 @@ TEST_F(Bridge, ABadKeyStopsStartUpWithAClearMessageAndNoSecret) {
   EXPECT_EQ(err.find(key), std::string::npos);
 }
 
+TEST_F(Bridge, PoisonEventsAreDeadLetteredWhileEveryOtherEventArrives) {
+  // Every tenth line is not JSON; preloaded 200 events carry 20 of them over 4 partitions.
+  {
+    std::ofstream lines(dir_ / "poison.jsonl");
+    for (int i = 0; i < 10; ++i) {
+      if (i == 7) {
+        lines << R"({"deviceId":"dev-7","temperature":)"
+              << "\n";
+      } else {
+        lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
+              << "}\n";
+      }
+    }
+  }
+  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "poison.jsonl").string(),
+                         "--preload-events", "200"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 180; })) << bridge.stderr_text();
+  const auto dead_letters = [&] {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir_ / "dead-letter" / "telemetry.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] { return dead_letters().size() == 20; })) << bridge.stderr_text();
+  for (const auto& d : dead_letters()) {
+    EXPECT_EQ(d["stage"], "ingest");
+    EXPECT_EQ(d["body"], R"({"deviceId":"dev-7","temperature":)");
+    EXPECT_NE(d["reason"].get<std::string>().find("HTTP 400"), std::string::npos) << d;
+  }
+  // Logged at ERROR with the position, never the body.
+  const std::string err = bridge.stderr_text();
+  EXPECT_NE(err.find("dead-lettered (ingest)"), std::string::npos) << err;
+  EXPECT_EQ(err.find(R"("temperature":)"
+                     "\n"),
+            std::string::npos);
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  EXPECT_EQ(kusto.count("T"), 180);
+}
+
+TEST_F(Bridge, RoutingByTableAndFormatSendsEventsToTwoTables) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ASSERT_FALSE(kusto.mgmt(".create table Alerts (device:string, level:long)").contains("error"));
+  ASSERT_FALSE(
+      kusto.mgmt(".alter table Alerts policy streamingingestion enable").contains("error"));
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  // The official producer: JSON telemetry to the default table, CSV alerts routed by properties.
+  ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/produce_routed.js",
+                         hub.connection_string(), "30"});
+  ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 30 && kusto.count("Alerts") == 30; }))
+      << bridge.stderr_text() << " T=" << kusto.count("T") << " Alerts=" << kusto.count("Alerts");
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+}
+
 } // namespace
 } // namespace hub2kusto

@@ -43,6 +43,8 @@ public:
     if (!script.empty()) {
       s.outcome = script.front();
       script.pop_front();
+    } else if (batch.data.find("poison") != std::string::npos) {
+      s.outcome = ingest::Outcome::rejected; // Kusto refuses the whole request
     }
     s.reason = s.outcome == ingest::Outcome::delivered ? "" : "BadRequest_NoRecords: bad json";
     return s;
@@ -123,19 +125,45 @@ TEST_F(Pipeline, DeliveredBatchesMoveTheCheckpoint) {
   EXPECT_EQ(pipeline_->metrics().events_ingested.load(), 10U);
 }
 
-TEST_F(Pipeline, ARejectedBatchIsDeadLetteredEventByEventAndPassed) {
-  ingestor_.script = {ingest::Outcome::rejected};
+TEST_F(Pipeline, ARejectedBatchIsSplitSoOnlyThePoisonEventIsDeadLettered) {
+  for (int n = 0; n < 5; ++n) {
+    auto e = event(n);
+    if (n == 3) {
+      e.body = "{poison";
+    }
+    stream_->events.push_back(e);
+  }
+  pipeline_->step();
+  ASSERT_EQ(dead_.records.size(), 1U);
+  EXPECT_EQ(dead_.records[0].stage, "ingest");
+  EXPECT_EQ(dead_.records[0].reason, "BadRequest_NoRecords: bad json");
+  EXPECT_EQ(dead_.records[0].sequence_number.value(), 3);
+  EXPECT_EQ(dead_.records[0].batch_id, "0-0-4");
+  EXPECT_EQ(dead_.records[0].body, "{poison");
+  // Every other event was delivered in some half.
+  std::string delivered;
+  for (const auto& b : ingestor_.batches) {
+    if (b.data.find("poison") == std::string::npos) {
+      delivered += b.data;
+    }
+  }
+  for (int n : {0, 1, 2, 4}) {
+    EXPECT_NE(delivered.find("{\"n\":" + std::to_string(n) + "}\n"), std::string::npos) << n;
+  }
+  EXPECT_EQ(pipeline_->metrics().events_ingested.load(), 4U);
+  EXPECT_EQ(stored(), 4); // the checkpoint passes the dead-lettered event
+}
+
+TEST_F(Pipeline, AWhollyRejectedBatchDeadLettersEveryEvent) {
+  ingestor_.script = std::deque<ingest::Outcome>(9, ingest::Outcome::rejected);
   for (int n = 0; n < 5; ++n) {
     stream_->events.push_back(event(n));
   }
   pipeline_->step();
   ASSERT_EQ(dead_.records.size(), 5U);
-  EXPECT_EQ(dead_.records[2].stage, "ingest");
-  EXPECT_EQ(dead_.records[2].reason, "BadRequest_NoRecords: bad json");
   EXPECT_EQ(dead_.records[2].sequence_number.value(), 2);
-  EXPECT_EQ(dead_.records[2].batch_id, "0-0-4");
   EXPECT_EQ(dead_.records[2].body, R"({"n":2})");
-  EXPECT_EQ(stored(), 4); // the checkpoint may pass dead-lettered events
+  EXPECT_EQ(stored(), 4);
 }
 
 TEST_F(Pipeline, ARetriableBatchIsHeldAndRetriedWithBackoffNotDropped) {
