@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -216,6 +217,114 @@ TEST_F(Bridge, RoutingByTableAndFormatSendsEventsToTwoTables) {
   ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 30 && kusto.count("Alerts") == 30; }))
       << bridge.stderr_text() << " T=" << kusto.count("T") << " Alerts=" << kusto.count("Alerts");
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+}
+
+// Rows per `line` value: {distinct lines, total rows}.
+std::pair<long long, long long> lines_and_rows(KustoEmulator& kusto) {
+  const auto r = kusto.query("T | summarize count() by line");
+  long long groups = 0;
+  long long rows = 0;
+  try {
+    for (const auto& row : r.at("Tables").at(0).at("Rows")) {
+      ++groups;
+      rows += row.at(1).get<long long>();
+    }
+  } catch (const std::exception&) {
+    return {-1, -1};
+  }
+  return {groups, rows};
+}
+
+TEST_F(Bridge, KilledFiveTimesMidRunEveryEventArrivesAtLeastOnce) {
+  constexpr int kEvents = 100'000;
+  {
+    std::ofstream lines(dir_ / "distinct.jsonl");
+    for (int i = 0; i < kEvents; ++i) {
+      lines << R"({"deviceId":"dev-)" << i % 100 << R"(","temperature":21.5,"humidity":40,"line":)"
+            << i << "}\n";
+    }
+  }
+  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "distinct.jsonl").string(),
+                         "--preload-events", std::to_string(kEvents)});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  // Slow Kusto down (25 ms per streaming request, 500-event batches) so the run lasts long
+  // enough to be killed in the middle of it several times.
+  ASSERT_TRUE(kusto.fault("/faults/latency?ms=25"));
+  auto env = environment(hub, kusto);
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_EVENTS", "500");
+  std::mt19937 random(std::random_device{}());
+  for (int kill = 1; kill <= 5; ++kill) {
+    ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+    // A random moment: once the table has grown by a random amount since this start.
+    const long long start = kusto.count("T");
+    const long long grow = std::uniform_int_distribution<long long>(2'000, 12'000)(random);
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") >= start + grow; }, 120s))
+        << bridge.stderr_text();
+    ::kill(bridge.pid(), SIGKILL);
+    bridge.wait_exit(10s);
+  }
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  // First the cheap count, then the one expensive check that every line is there.
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= kEvents; }, 180s))
+      << bridge.stderr_text().substr(0, 3000);
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::this_thread::sleep_for(450ms); // the summarize is heavy: ask twice a second
+        return lines_and_rows(kusto).first == kEvents;
+      },
+      120s))
+      << "distinct lines " << lines_and_rows(kusto).first;
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(60s), 0) << bridge.stderr_text();
+  const auto [distinct, rows] = lines_and_rows(kusto);
+  EXPECT_EQ(distinct, kEvents); // every event at least once
+  // At least once, not exactly once: what was ingested but not yet checkpointed when killed
+  // came again. Reported, not asserted.
+  std::printf("[ duplicates ] %lld rows for %d events: %lld duplicates after 5 kills\n", rows,
+              kEvents, rows - kEvents);
+  RecordProperty("duplicates", std::to_string(rows - kEvents));
+}
+
+TEST_F(Bridge, StreamingDisabledMidRunTheRestArrivesQueued) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  const auto produce = [&](int per_partition) {
+    ChildProcess node({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/hub/produce.js",
+                       hub.connection_string(), std::to_string(per_partition), "2"});
+    return node.wait_exit(60s) == 0;
+  };
+  ASSERT_TRUE(produce(50));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 100; })) << bridge.stderr_text();
+  const int queued_before = kusto.status().at("queued_messages").get<int>();
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
+  ASSERT_TRUE(produce(50));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 200; })) << bridge.stderr_text();
+  EXPECT_GT(kusto.status().at("queued_messages").get<int>(), queued_before); // the queued path
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+}
+
+TEST_F(Bridge, KustoAnswering503ForAWhileLosesNothing) {
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "400"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ASSERT_TRUE(kusto.fault("/faults/streaming?kind=unavailable&count=12"));
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; }, 120s)) << bridge.stderr_text();
+  EXPECT_GT(kusto.status().at("streaming_faults_answered").get<int>(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
   ::kill(bridge.pid(), SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
 }

@@ -87,6 +87,10 @@ public:
                       const std::string& token = "") {
     return post("/v1/rest/mgmt", nlohmann::json{{"db", db}, {"csl", csl}}.dump(), token);
   }
+  // A query; the v1 answer, or an "error" member.
+  nlohmann::json query(const std::string& csl, const std::string& token = "") {
+    return post("/v1/rest/query", nlohmann::json{{"db", "db"}, {"csl", csl}}.dump(), token);
+  }
   // `T | count` through the query endpoint; -1 when it failed.
   long long count(const std::string& table, const std::string& token = "") {
     const auto r = post("/v1/rest/query",
