@@ -88,8 +88,10 @@ public:
     return post("/v1/rest/mgmt", nlohmann::json{{"db", db}, {"csl", csl}}.dump(), token);
   }
   // A query; the v1 answer, or an "error" member.
-  nlohmann::json query(const std::string& csl, const std::string& token = "") {
-    return post("/v1/rest/query", nlohmann::json{{"db", "db"}, {"csl", csl}}.dump(), token);
+  nlohmann::json query(const std::string& csl, const std::string& token = "",
+                       std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    return post("/v1/rest/query", nlohmann::json{{"db", "db"}, {"csl", csl}}.dump(), token,
+                timeout);
   }
   // `T | count` through the query endpoint; -1 when it failed.
   long long count(const std::string& table, const std::string& token = "") {
@@ -121,8 +123,9 @@ private:
     return argv;
   }
 
-  nlohmann::json post(const std::string& path, const std::string& body, const std::string& token) {
-    const auto [status, text] = request(web::http::methods::POST, path, body, token);
+  nlohmann::json post(const std::string& path, const std::string& body, const std::string& token,
+                      std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto [status, text] = request(web::http::methods::POST, path, body, token, timeout);
     auto json = nlohmann::json::parse(text, nullptr, false);
     if (status != 200 || json.is_discarded()) {
       return nlohmann::json{{"error", std::to_string(status) + " " + text}};
@@ -131,9 +134,12 @@ private:
   }
 
   std::pair<int, std::string> request(const web::http::method& method, const std::string& path,
-                                      const std::string& body, const std::string& token) {
+                                      const std::string& body, const std::string& token,
+                                      std::chrono::seconds timeout = std::chrono::seconds(60)) {
     try {
-      web::http::client::http_client client(url());
+      web::http::client::http_client_config config;
+      config.set_timeout(timeout);
+      web::http::client::http_client client(url(), config);
       web::http::http_request r(method);
       r.set_request_uri(path);
       if (!body.empty()) {
