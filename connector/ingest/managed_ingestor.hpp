@@ -24,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "common/random.hpp"
@@ -42,6 +43,21 @@ public:
 class ThreadSleeper final : public Sleeper {
 public:
   void sleep_for(std::chrono::milliseconds duration) override;
+};
+
+// For tests, as ManualClock is: records every wait and moves the clock by it instead of
+// sleeping. One thread at a time.
+class ManualSleeper final : public Sleeper {
+public:
+  explicit ManualSleeper(ManualClock& clock) : clock_(clock) {}
+  void sleep_for(std::chrono::milliseconds duration) override {
+    waits.push_back(duration);
+    clock_.advance(duration);
+  }
+  std::vector<std::chrono::milliseconds> waits;
+
+private:
+  ManualClock& clock_;
 };
 
 struct ManagedOptions {

@@ -41,20 +41,6 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   return true;
 }
 
-// Records every wait and moves the clock by it instead of sleeping.
-class RecordingSleeper final : public Sleeper {
-public:
-  explicit RecordingSleeper(ManualClock& clock) : clock_(clock) {}
-  void sleep_for(std::chrono::milliseconds d) override {
-    waits.push_back(d);
-    clock_.advance(d);
-  }
-  std::vector<std::chrono::milliseconds> waits;
-
-private:
-  ManualClock& clock_;
-};
-
 // `n` JSON lines for the table T, numbered from `first`.
 Batch batch(const std::string& id, int n, int first = 0, const std::string& mapping = "m") {
   Batch b;
@@ -116,7 +102,7 @@ protected:
   }
   ManualClock clock_{std::chrono::system_clock::now()};
   SystemRandom random_;
-  RecordingSleeper sleeper_{clock_};
+  ManualSleeper sleeper_{clock_};
 };
 
 TEST_F(Ingest, UnderTheLimitWithThePolicyOnGoesStreaming) {

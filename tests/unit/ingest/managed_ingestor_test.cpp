@@ -11,19 +11,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class RecordingSleeper final : public Sleeper {
-public:
-  explicit RecordingSleeper(ManualClock& clock) : clock_(clock) {}
-  void sleep_for(std::chrono::milliseconds d) override {
-    waits.push_back(d);
-    clock_.advance(d);
-  }
-  std::vector<std::chrono::milliseconds> waits;
-
-private:
-  ManualClock& clock_;
-};
-
 class FixedRandom final : public RandomSource {
 public:
   double uniform() override { return 1.0; } // the full backoff, so waits are exact
@@ -54,7 +41,7 @@ class Managed : public ::testing::Test {
 protected:
   ManualClock clock_;
   FixedRandom random_;
-  RecordingSleeper sleeper_{clock_};
+  ManualSleeper sleeper_{clock_};
   FakeTransport transport_;
   TokenProvider tokens_{nullptr, clock_};
   StreamingIngestor streaming_{StreamingOptions{.engine_url = "http://kusto", .app_version = ""},

@@ -62,19 +62,6 @@ public:
   std::vector<DeadLetter> records;
 };
 
-class RecordingSleeper final : public ingest::Sleeper {
-public:
-  explicit RecordingSleeper(ManualClock& clock) : clock_(clock) {}
-  void sleep_for(std::chrono::milliseconds d) override {
-    waits.push_back(d);
-    clock_.advance(d);
-  }
-  std::vector<std::chrono::milliseconds> waits;
-
-private:
-  ManualClock& clock_;
-};
-
 hub::HubEvent event(std::int64_t n, std::vector<std::pair<std::string, std::string>> props = {}) {
   hub::HubEvent e;
   e.partition = PartitionId("0");
@@ -103,7 +90,7 @@ protected:
   }
 
   ManualClock clock_;
-  RecordingSleeper sleeper_{clock_};
+  ingest::ManualSleeper sleeper_{clock_};
   std::shared_ptr<FakeStream> stream_ = std::make_shared<FakeStream>();
   FakeIngestor ingestor_;
   MemoryDeadLetters dead_;
