@@ -15,13 +15,33 @@
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
 #include "ingest/token_provider.hpp"
+#include "ops/prometheus.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "pipeline/partition_pipeline.hpp"
 
 namespace hub2kusto::app {
 
+namespace {
+
+// What the ops endpoints read about one partition, from any thread.
+struct PartitionView {
+  PartitionId id;
+  std::shared_ptr<hub::PartitionStream> stream;
+  const pipeline::PartitionPipeline* pipeline = nullptr;
+  // From the management node, refreshed by the monitor thread; -1: not read yet.
+  std::atomic<std::int64_t> last_enqueued{-1};
+  std::atomic<std::int64_t> last_enqueued_unix_ms{0};
+};
+
+} // namespace
+
 struct Bridge::Connection {
   std::string name;
+  DatabaseName database;
+  std::vector<std::unique_ptr<PartitionView>> partitions;
+  mutable std::mutex probe_mutex;
+  std::optional<std::string> kusto_error; // the last probe's failure; none: reachable
+  bool kusto_probed = false;
   SystemClock clock;
   SystemRandom random;
   ingest::ThreadSleeper sleeper;
@@ -89,6 +109,7 @@ Result<std::unique_ptr<Bridge>> Bridge::start(const Config& config) {
       return failure(std::move(started).error());
     }
   }
+  bridge->monitor_ = std::thread([b = bridge.get()] { b->monitor(); });
   return bridge;
 }
 
@@ -96,6 +117,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   auto log = logger("app");
   auto conn = std::make_unique<Connection>();
   conn->name = c.name;
+  conn->database = c.target.database;
   if (config_.checkpoint.store != CheckpointConfig::Store::file) {
     return failure(fmt::format("connection '{}': the Azure Blob checkpoint store is not in this "
                                "build yet; use checkpoint.store 'file'",
@@ -173,8 +195,23 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     auto stream = conn->source->open_partition(id, start);
     auto cp = std::make_unique<checkpoint::PartitionCheckpointer>(
         id, *conn->store, conn->clock, config_.checkpoint.interval, *stored);
-    auto p = std::make_unique<pipeline::PartitionPipeline>(
-        po, stream, *conn->managed, *conn->dead_letters, *cp, conn->clock, conn->sleeper);
+    std::optional<pipeline::LocalMapper> mapper;
+    if (c.target.local_mapping) {
+      auto created = pipeline::LocalMapper::create(*c.target.local_mapping);
+      if (!created) {
+        return failure(
+            fmt::format("connection '{}': target.schema: {}", c.name, created.error().message));
+      }
+      mapper.emplace(std::move(created).value());
+    }
+    auto p = std::make_unique<pipeline::PartitionPipeline>(po, stream, *conn->managed,
+                                                           *conn->dead_letters, *cp, conn->clock,
+                                                           conn->sleeper, std::move(mapper));
+    auto view = std::make_unique<PartitionView>();
+    view->id = id;
+    view->stream = stream;
+    view->pipeline = p.get();
+    conn->partitions.push_back(std::move(view));
     conn->checkpointers.push_back(std::move(cp));
     conn->pipelines.push_back(std::move(p));
   }
@@ -208,6 +245,8 @@ void Bridge::stop() {
       p->stop();
     }
   }
+  std::lock_guard lock(monitor_mutex_);
+  monitor_wake_.notify_all();
 }
 
 bool Bridge::finished() const {
@@ -215,6 +254,9 @@ bool Bridge::finished() const {
 }
 
 bool Bridge::wait() {
+  if (monitor_.joinable()) {
+    monitor_.join();
+  }
   bool failed_partition = false;
   for (auto& c : connections_) {
     for (auto& t : c->threads) {
@@ -231,6 +273,189 @@ bool Bridge::wait() {
     }
   }
   return all_delivered_.load() && !failed_partition;
+}
+
+void Bridge::monitor() {
+  while (true) {
+    for (auto& c : connections_) {
+      if (stopping_) {
+        return;
+      }
+      refresh(*c);
+    }
+    std::unique_lock lock(monitor_mutex_);
+    if (monitor_wake_.wait_for(lock, config_.ops.refresh_interval,
+                               [this] { return stopping_.load(); })) {
+      return;
+    }
+  }
+}
+
+void Bridge::refresh(Connection& c) {
+  const auto timeout = std::min<std::chrono::milliseconds>(config_.ops.refresh_interval * 2,
+                                                           std::chrono::seconds(10));
+  for (auto& p : c.partitions) {
+    auto props = c.source->partition_properties(p->id, timeout);
+    if (props) {
+      p->last_enqueued.store(props->is_empty ? -1 : props->last_enqueued_sequence_number.value());
+      p->last_enqueued_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         props->last_enqueued_time.time_since_epoch())
+                                         .count());
+    } else {
+      logger("app")->debug("connection '{}' partition {}: lag not refreshed: {}", c.name, p->id,
+                           props.error().message);
+    }
+  }
+  auto probed = c.streaming->probe(c.database, timeout);
+  std::lock_guard lock(c.probe_mutex);
+  if (probed) {
+    if (c.kusto_error) {
+      logger("app")->info("connection '{}': the Kusto target answers again", c.name);
+    }
+    c.kusto_error.reset();
+  } else {
+    if (!c.kusto_error) {
+      logger("app")->warn("connection '{}': the Kusto target does not answer: {}", c.name,
+                          probed.error().message);
+    }
+    c.kusto_error = probed.error().message;
+  }
+  c.kusto_probed = true;
+}
+
+ops::Readiness Bridge::readiness() const {
+  ops::Readiness r;
+  for (const auto& c : connections_) {
+    for (const auto& p : c->partitions) {
+      const auto status = p->stream->status();
+      if (status.state != hub::PartitionState::receiving) {
+        r.reasons.push_back(fmt::format("connection '{}' partition {}: {}{}{}", c->name, p->id,
+                                        hub::partition_state_name(status.state),
+                                        status.reason.empty() ? "" : ": ", status.reason));
+      }
+    }
+    std::lock_guard lock(c->probe_mutex);
+    if (!c->kusto_probed) {
+      r.reasons.push_back(fmt::format("connection '{}': the Kusto target not probed yet", c->name));
+    } else if (c->kusto_error) {
+      r.reasons.push_back(fmt::format("connection '{}': {}", c->name, *c->kusto_error));
+    }
+  }
+  if (stopping_) {
+    r.reasons.emplace_back("stopping");
+  }
+  r.ready = r.reasons.empty();
+  return r;
+}
+
+std::string Bridge::metrics_text() const {
+  ops::PrometheusText m;
+  const auto relaxed = std::memory_order_relaxed;
+  for (const auto& c : connections_) {
+    const ops::Labels conn{{"connection", c->name}};
+    for (const auto& p : c->partitions) {
+      const ops::Labels l{{"connection", c->name}, {"partition", p->id.value()}};
+      const auto& pm = p->pipeline->metrics();
+      m.counter("hub2kusto_events_received_total", "Events taken from the partition.", l,
+                pm.events_received.load(relaxed));
+      m.counter("hub2kusto_events_ingested_total", "Events in batches Kusto accepted.", l,
+                pm.events_ingested.load(relaxed));
+      m.counter("hub2kusto_events_dead_lettered_total",
+                "Events written to the dead-letter store with their reason.", l,
+                pm.events_dead_lettered.load(relaxed));
+      m.counter("hub2kusto_batches_delivered_total", "Ingest requests Kusto accepted.", l,
+                pm.batches_delivered.load(relaxed));
+      m.counter("hub2kusto_batches_rejected_total",
+                "Ingest requests Kusto rejected as bad data (then split to find the bad events).",
+                l, pm.batches_rejected.load(relaxed));
+      m.counter("hub2kusto_batch_retries_total",
+                "Ingest attempts that failed retriably and were tried again.", l,
+                pm.batch_retries.load(relaxed));
+      m.counter("hub2kusto_checkpoint_failures_total", "Checkpoint saves that failed.", l,
+                pm.checkpoint_failures.load(relaxed));
+      m.counter("hub2kusto_mapping_values_nulled_total",
+                "Values the local mapping could not convert to their column's type (ingested "
+                "as null, as Kusto does).",
+                l, pm.values_nulled.load(relaxed));
+      m.gauge("hub2kusto_in_flight_bytes", "Bytes taken from the hub and not yet delivered.", l,
+              static_cast<double>(pm.in_flight_bytes.load(relaxed)));
+      const auto credit = p->stream->credit();
+      m.gauge("hub2kusto_buffered_events", "Events received and not yet taken by the pipeline.", l,
+              static_cast<double>(credit.buffered));
+      m.gauge("hub2kusto_link_credit", "AMQP credit granted and not yet used.", l,
+              static_cast<double>(credit.credit));
+      const auto status = p->stream->status();
+      m.gauge("hub2kusto_partition_receiving",
+              "1 when the partition's receiver is attached and receiving.", l,
+              status.state == hub::PartitionState::receiving ? 1 : 0);
+      const std::int64_t checkpointed = pm.checkpoint_sequence_number.load(relaxed);
+      const std::int64_t enqueued = p->last_enqueued.load(relaxed);
+      if (checkpointed >= 0) {
+        m.gauge("hub2kusto_checkpoint_sequence_number", "Sequence number of the stored checkpoint.",
+                l, static_cast<double>(checkpointed));
+      }
+      if (enqueued >= 0) {
+        m.gauge("hub2kusto_partition_last_enqueued_sequence_number",
+                "The partition's last enqueued sequence number (management node).", l,
+                static_cast<double>(enqueued));
+        m.gauge("hub2kusto_partition_lag_events",
+                "Events enqueued in the partition and not yet checkpointed.", l,
+                static_cast<double>(std::max<std::int64_t>(0, enqueued - checkpointed)));
+        if (const auto last = p->stream->last_received()) {
+          m.gauge("hub2kusto_partition_receive_lag_events",
+                  "Events enqueued in the partition and not yet received.", l,
+                  static_cast<double>(std::max<std::int64_t>(0, enqueued - last->value())));
+        }
+      }
+    }
+    const auto& hm = c->source->metrics();
+    m.counter("hub2kusto_hub_bytes_received_total", "Event body bytes received.", conn,
+              hm.bytes_received.load(relaxed));
+    m.counter("hub2kusto_hub_connections_opened_total", "AMQP connections opened and authorised.",
+              conn, hm.connections_opened.load(relaxed));
+    m.counter("hub2kusto_hub_connections_lost_total",
+              "AMQP connections lost and recovered by reconnecting.", conn,
+              hm.connections_lost.load(relaxed));
+    m.counter("hub2kusto_hub_reattaches_total", "Partition links re-attached after a detach.", conn,
+              hm.reattaches.load(relaxed));
+    m.counter("hub2kusto_hub_token_renewals_total", "CBS token renewals accepted.", conn,
+              hm.token_renewals.load(relaxed));
+    m.counter("hub2kusto_hub_partitions_stolen_total",
+              "Partitions taken by a receiver with a higher epoch.", conn,
+              hm.partitions_stolen.load(relaxed));
+    m.counter("hub2kusto_hub_partitions_failed_total",
+              "Partitions stopped by a non-retriable condition.", conn,
+              hm.partitions_failed.load(relaxed));
+    m.counter("hub2kusto_hub_credit_grants_total", "AMQP flow frames sent to grant credit.", conn,
+              hm.credit_grants.load(relaxed));
+    m.counter("hub2kusto_hub_redirects_total", "IoT Hub link redirects followed.", conn,
+              hm.redirects.load(relaxed));
+    const auto& im = c->managed->metrics();
+    const auto request = [&](const char* path, const char* outcome, std::uint64_t v) {
+      ops::Labels l = conn;
+      l.emplace_back("path", path);
+      l.emplace_back("outcome", outcome);
+      m.counter("hub2kusto_ingest_requests_total",
+                "Ingest requests by path (streaming, queued) and outcome.", l, v);
+    };
+    request("streaming", "delivered", im.streaming_delivered.load(relaxed));
+    request("queued", "delivered", im.queued_delivered.load(relaxed));
+    request("any", "rejected", im.rejected.load(relaxed));
+    request("any", "retriable", im.retriable.load(relaxed));
+    m.counter("hub2kusto_ingest_streaming_attempts_total", "Streaming ingestion requests sent.",
+              conn, im.streaming_attempts.load(relaxed));
+    m.counter("hub2kusto_ingest_fallbacks_total",
+              "Batches sent by queued ingestion after streaming was tried.", conn,
+              im.fallbacks.load(relaxed));
+    m.counter("hub2kusto_ingest_streaming_skipped_total",
+              "Batches sent by queued ingestion at once (too large, or streaming remembered "
+              "impossible).",
+              conn, im.skipped_streaming.load(relaxed));
+    std::lock_guard lock(c->probe_mutex);
+    m.gauge("hub2kusto_kusto_reachable", "1 when the Kusto target answered the last probe.", conn,
+            c->kusto_probed && !c->kusto_error ? 1 : 0);
+  }
+  return m.render();
 }
 
 } // namespace hub2kusto::app

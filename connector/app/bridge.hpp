@@ -9,11 +9,16 @@
 // taken stay behind the checkpoint and are read again at the next start: at least once.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "app/config.hpp"
 #include "common/result.hpp"
+#include "ops/ops_server.hpp"
 
 namespace hub2kusto::app {
 
@@ -32,11 +37,22 @@ public:
   // was delivered (or dead-lettered) and checkpointed, and no partition failed.
   bool wait();
 
+  // Any thread (the ops server's). Ready when every partition is receiving and every Kusto
+  // target answered the last probe.
+  ops::Readiness readiness() const;
+  // Every series of STYLE.md principle 14, per connection and partition.
+  std::string metrics_text() const;
+
   struct Connection;
 
 private:
   explicit Bridge(const Config& config);
   Result<std::monostate> start_connection(const ConnectionConfig& c);
+  // The monitor thread: every ops.refresh_interval, reads each partition's last enqueued
+  // sequence number from the hub's management node (for the lag series) and probes each
+  // Kusto target (for readiness), until stop().
+  void monitor();
+  void refresh(Connection& c);
 
   const Config& config_;
   std::vector<std::unique_ptr<Connection>> connections_;
@@ -44,6 +60,9 @@ private:
   std::atomic<std::int64_t> deadline_ns_{0}; // steady clock, set by stop()
   std::atomic<int> running_{0};
   std::atomic<bool> all_delivered_{true};
+  std::thread monitor_;
+  std::mutex monitor_mutex_;
+  std::condition_variable monitor_wake_;
 };
 
 } // namespace hub2kusto::app

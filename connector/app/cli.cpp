@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "app/map_command.hpp"
 #include "app/version.hpp"
 #include "common/logging.hpp"
+#include "ops/ops_server.hpp"
 
 namespace hub2kusto::app {
 namespace {
@@ -175,11 +177,52 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // The ops endpoints answer from before start-up (liveness while the hub is read) until the
+  // bridge is gone; they see the bridge through `running` once it has started.
+  struct Running {
+    std::mutex mutex;
+    Bridge* bridge = nullptr;
+  };
+  auto running = std::make_shared<Running>();
+  ops::OpsHandlers handlers;
+  handlers.readiness = [running] {
+    std::lock_guard lock(running->mutex);
+    return running->bridge != nullptr ? running->bridge->readiness()
+                                      : ops::Readiness{false, {"starting"}};
+  };
+  handlers.metrics = [running] {
+    std::lock_guard lock(running->mutex);
+    std::string text = fmt::format("# HELP hub2kusto_build_info The running build.\n"
+                                   "# TYPE hub2kusto_build_info gauge\n"
+                                   "hub2kusto_build_info{{version=\"{}\"}} 1\n",
+                                   kVersion);
+    if (running->bridge != nullptr) {
+      text += running->bridge->metrics_text();
+    }
+    return text;
+  };
+  auto ops_server = ops::OpsServer::start(config->ops.address, config->ops.port, handlers);
+  if (!ops_server) {
+    log->error("{}", ops_server.error().message);
+    return kExitFailure;
+  }
   auto bridge = Bridge::start(*config);
   if (!bridge) {
     log->error("{}", bridge.error().message);
     return kExitFailure;
   }
+  {
+    std::lock_guard lock(running->mutex);
+    running->bridge = bridge->get();
+  }
+  // The ops endpoints stop reading the bridge before it is destroyed.
+  struct Detach {
+    std::shared_ptr<Running> running;
+    ~Detach() {
+      std::lock_guard lock(running->mutex);
+      running->bridge = nullptr;
+    }
+  } detach{running};
   log->info("running; SIGTERM or SIGINT stops after delivering what was taken (at most {} ms)",
             config->drain_deadline.count());
   bool signalled = false;

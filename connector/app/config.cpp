@@ -10,6 +10,7 @@
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
+#include "mappings/format.hpp"
 
 extern char** environ; // NOLINT: POSIX
 
@@ -152,12 +153,90 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
   }
 }
 
+// target.schema / mapping_file / system_properties: the bridge maps events itself with the
+// mappings/ engine (issue 8, items 1 and 2). Everything is checked here, so a bad schema or
+// mapping stops start-up naming the setting and the entry.
+void read_local_mapping(Section& s, const std::optional<std::string>& schema,
+                        const std::optional<std::string>& mapping_file,
+                        const std::optional<std::vector<std::string>>& system_properties,
+                        TargetConfig& out) {
+  if (!schema) {
+    if (mapping_file) {
+      s.problem("mapping_file", "needs target.schema (the table's columns) to map events here");
+    }
+    if (system_properties) {
+      s.problem("system_properties",
+                "needs target.schema: the bridge adds system properties as columns when it maps "
+                "events itself");
+    }
+    return;
+  }
+  mappings::MapperOptions options;
+  auto parsed_schema = mappings::parse_schema(*schema);
+  if (!parsed_schema) {
+    s.problem("schema", parsed_schema.error().message);
+    return;
+  }
+  options.schema = std::move(parsed_schema).value();
+  const auto data_format = mappings::parse_data_format(out.format);
+  if (!data_format) {
+    s.problem("format", fmt::format("'{}' cannot be mapped here (json, multijson, singlejson, "
+                                    "csv, tsv, tsve, psv, scsv, sohsv, txt, raw)",
+                                    out.format));
+    return;
+  }
+  options.format = *data_format;
+  options.output = mappings::OutputFormat::csv;
+  if (out.mapping) {
+    s.problem("mapping", "names a mapping stored on the table, but with target.schema the bridge "
+                         "maps events itself: give the mapping's JSON in target.mapping_file");
+  }
+  if (mapping_file) {
+    std::ifstream in(*mapping_file, std::ios::binary);
+    if (!in) {
+      s.problem("mapping_file", fmt::format("cannot read '{}'", *mapping_file));
+      return;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto definition =
+        mappings::parse_mapping(text.str(), mappings::mapping_kind_of(options.format));
+    if (!definition) {
+      s.problem("mapping_file", fmt::format("'{}': {}", *mapping_file, definition.error().message));
+      return;
+    }
+    options.mapping = std::move(definition).value();
+    out.mapping_file = *mapping_file;
+  }
+  if (system_properties) {
+    for (const auto& name : *system_properties) {
+      if (mappings::find_system_property(name) == nullptr) {
+        s.problem("system_properties", fmt::format("'{}' is not an event system property ADX "
+                                                   "ingests (x-opt-enqueued-time, "
+                                                   "x-opt-sequence-number, x-opt-offset, ...)",
+                                                   name));
+        return;
+      }
+    }
+    options.system_properties = *system_properties;
+  }
+  if (auto mapper = mappings::Mapper::create(options); !mapper) {
+    s.problem(mapping_file ? "mapping_file" : "schema", mapper.error().message);
+    return;
+  }
+  out.schema = *schema;
+  out.local_mapping = std::move(options);
+}
+
 void read_target(Section s, TargetConfig& out) {
   const auto cs = s.string("connection_string", Sensitivity::secret);
   const auto database = s.string("database");
   const auto table = s.string("table");
   const auto format = s.string("format");
   const auto mapping = s.string("mapping");
+  const auto schema = s.string("schema");
+  const auto mapping_file = s.string("mapping_file");
+  const auto system_properties = s.string_list("system_properties");
   s.finish();
 
   bool connection_ok = false;
@@ -210,6 +289,7 @@ void read_target(Section s, TargetConfig& out) {
     }
     out.mapping = MappingName(*mapping);
   }
+  read_local_mapping(s, schema, mapping_file, system_properties, out);
 }
 
 void read_batching(Section s, BatchingConfig& out) {
@@ -389,7 +469,15 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
     Section ops = top.section("ops");
     const auto address = ops.string("address");
     const auto port = ops.integer("port", 0, 65535);
+    const auto refresh = ops.duration("refresh_interval");
     ops.finish();
+    if (refresh) {
+      if (*refresh < std::chrono::milliseconds(100) || *refresh > std::chrono::minutes(10)) {
+        ops.problem("refresh_interval", "must be from 100ms to 10m");
+      } else {
+        config.ops.refresh_interval = *refresh;
+      }
+    }
     if (address) {
       config.ops.address = *address;
     }
@@ -497,6 +585,13 @@ nlohmann::json to_masked_json(const Config& config) {
     if (c.target.mapping) {
       target["mapping"] = c.target.mapping->value();
     }
+    if (c.target.local_mapping) {
+      target["schema"] = c.target.schema;
+      if (!c.target.mapping_file.empty()) {
+        target["mapping_file"] = c.target.mapping_file;
+      }
+      target["system_properties"] = c.target.local_mapping->system_properties;
+    }
     connections.push_back({{"name", c.name},
                            {"source", source},
                            {"target", target},
@@ -519,7 +614,10 @@ nlohmann::json to_masked_json(const Config& config) {
       {"connections", connections},
       {"checkpoint", checkpoint},
       {"dead_letter", {{"directory", config.dead_letter.directory}}},
-      {"ops", {{"address", config.ops.address}, {"port", config.ops.port}}},
+      {"ops",
+       {{"address", config.ops.address},
+        {"port", config.ops.port},
+        {"refresh_interval", fmt::format("{}ms", config.ops.refresh_interval.count())}}},
       {"log",
        {{"level", std::string(spdlog::level::to_string_view(config.log.level).data(),
                               spdlog::level::to_string_view(config.log.level).size())},

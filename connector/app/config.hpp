@@ -23,6 +23,7 @@
 #include "common/result.hpp"
 #include "common/secret.hpp"
 #include "common/types.hpp"
+#include "mappings/engine.hpp"
 
 namespace hub2kusto::app {
 
@@ -50,6 +51,11 @@ struct TargetConfig {
   TableName table;
   std::string format = "json";        // a Kusto data format name, lower case
   std::optional<MappingName> mapping; // ingestion mapping reference on the table
+  // Set with `schema`: the bridge maps events on this route itself (mappings/ engine) and
+  // sends CSV rows; `mapping_file` and `system_properties` as given.
+  std::optional<mappings::MapperOptions> local_mapping;
+  std::string schema;
+  std::string mapping_file;
 };
 
 struct BatchingConfig {
@@ -82,6 +88,9 @@ struct DeadLetterConfig {
 struct OpsConfig {
   std::string address = "0.0.0.0";
   std::uint16_t port = 8080;
+  // How often partition lag (from the hub's management node) and the Kusto target's
+  // reachability are refreshed for /metrics and /readyz.
+  std::chrono::milliseconds refresh_interval{15'000};
 };
 
 struct LogConfig {

@@ -1,6 +1,7 @@
 #include "ingest/streaming_ingestor.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/gzip.hpp"
 
@@ -58,6 +59,33 @@ DeliveryStatus StreamingIngestor::ingest(const Batch& batch) {
   s.reason = c.reason;
   s.retry_after = c.retry_after;
   return s;
+}
+
+Result<std::monostate> StreamingIngestor::probe(const DatabaseName& database,
+                                                std::chrono::milliseconds timeout) {
+  const auto token = tokens_.token();
+  if (!token) {
+    return failure(token.error().message);
+  }
+  HttpRequest r;
+  r.method = "POST";
+  r.timeout = timeout;
+  r.url = options_.engine_url + "/v1/rest/mgmt";
+  r.body = nlohmann::json{{"db", database.value()}, {"csl", ".show version"}}.dump();
+  r.headers = {{"Content-Type", "application/json; charset=utf-8"}, {"Accept", "application/json"}};
+  if (!token->empty()) {
+    r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
+  }
+  add_client_headers(r.headers, "KHC.execute;probe", options_.app_name, options_.app_version);
+  const HttpResponse response = transport_.send(r);
+  if (response.status == 200) {
+    return std::monostate{};
+  }
+  if (response.status == 401) {
+    tokens_.invalidate();
+  }
+  return failure(fmt::format("{} did not answer '.show version': {}", options_.engine_url,
+                             classify_streaming_response(response).reason));
 }
 
 } // namespace hub2kusto::ingest

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/kusto_connection_string.hpp"
+#include "common/result.hpp"
 #include "ingest/http_transport.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/response_classifier.hpp"
@@ -30,6 +31,11 @@ public:
   // One attempt as an Ingestor: "streaming impossible" is retriable here (the data is fine;
   // the managed ingestor is what falls back to queued).
   DeliveryStatus ingest(const Batch& batch) override;
+
+  // Whether the engine answers an authorised `.show version` on `database` within `timeout`:
+  // the readiness probe's "Kusto target reachable". The error says what failed (the service's
+  // answer or the transport's), never the token.
+  Result<std::monostate> probe(const DatabaseName& database, std::chrono::milliseconds timeout);
 
 private:
   StreamingOptions options_;

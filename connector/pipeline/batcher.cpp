@@ -40,10 +40,10 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
     it = open_.emplace(key, std::move(fresh)).first;
   }
   ReadyBatch& b = it->second.ready;
+  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time, event.body,
+                      b.batch.data.size(), payload.size()});
   b.batch.data.append(payload);
   open_bytes_ += payload.size();
-  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time, event.body,
-                      payload.size() == event.body.size() + 1});
   const checkpoint::BatchToken token = b.token;
   if (b.events.size() >= limits_.max_events || b.batch.data.size() >= limits_.max_bytes) {
     close(key, ready);

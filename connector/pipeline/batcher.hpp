@@ -32,10 +32,11 @@ struct BatchedEvent {
   SequenceNumber sequence_number;
   Offset offset;
   hub::Timestamp enqueued_time;
-  std::string body;           // as received, for dead-lettering
-  bool newline_added = false; // its payload in the batch is body + "\n"
-
-  std::string payload() const { return newline_added ? body + "\n" : body; }
+  std::string body; // as received, for dead-lettering
+  // Its payload (the body as sent, or the rows the local mapping made of it): bytes
+  // [payload_begin, payload_begin + payload_size) of the batch's data.
+  std::size_t payload_begin = 0;
+  std::size_t payload_size = 0;
 };
 
 struct ReadyBatch {

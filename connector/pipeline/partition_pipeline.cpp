@@ -41,10 +41,11 @@ PartitionPipeline::PartitionPipeline(PipelineOptions options,
                                      std::shared_ptr<hub::PartitionStream> stream,
                                      ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
                                      checkpoint::PartitionCheckpointer& checkpointer,
-                                     const Clock& clock, ingest::Sleeper& sleeper)
+                                     const Clock& clock, ingest::Sleeper& sleeper,
+                                     std::optional<LocalMapper> mapper)
     : options_(std::move(options)), stream_(std::move(stream)), ingestor_(ingestor),
       dead_letters_(dead_letters), checkpointer_(checkpointer), clock_(clock), sleeper_(sleeper),
-      batcher_(stream_->partition(), options_.limits, clock) {}
+      batcher_(stream_->partition(), options_.limits, clock), mapper_(std::move(mapper)) {}
 
 void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
   // Nothing may pass the checkpoint before its record is durable: retry until it is.
@@ -82,6 +83,25 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
     checkpointer_.track_done(event.sequence_number, event.offset);
     return;
   }
+  if (mapper_ && *route == options_.routing.defaults) {
+    mapped_.clear();
+    const MappedEvent m = mapper_->map(event, mapped_);
+    metrics_.values_nulled.fetch_add(m.nulls, std::memory_order_relaxed);
+    if (m.rejection || m.rows == 0) {
+      if (m.rejection) {
+        BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, event.body};
+        ingest::IngestTarget target{route->database, route->table, route->format, route->mapping};
+        dead_letter({letter("mapping", *m.rejection, stream_->partition(), e, target, "")});
+      }
+      checkpointer_.track_done(event.sequence_number, event.offset); // nothing to ingest
+      return;
+    }
+    route->format = "csv"; // the engine wrote the table's columns in order
+    route->mapping.reset();
+    const auto token = batcher_.add(event, *route, mapped_, ready_);
+    checkpointer_.track(event.sequence_number, event.offset, token);
+    return;
+  }
   std::string payload = event.body;
   if (!binary_format(route->format) && !route->gzip &&
       (payload.empty() || payload.back() != '\n')) {
@@ -111,7 +131,8 @@ bool PartitionPipeline::deliver_range(
                           batch.events[begin].sequence_number.value(),
                           batch.events[end - 1].sequence_number.value());
     for (std::size_t i = begin; i < end; ++i) {
-      part.data += batch.events[i].payload();
+      const BatchedEvent& e = batch.events[i];
+      part.data.append(batch.batch.data, e.payload_begin, e.payload_size);
     }
     part.records = end - begin;
     request = &part;
@@ -162,6 +183,11 @@ bool PartitionPipeline::deliver_range(
 
 void PartitionPipeline::save_checkpoint(bool now) {
   auto saved = now ? checkpointer_.flush() : checkpointer_.maybe_save();
+  if (const auto& stored = checkpointer_.saved()) {
+    metrics_.checkpoint_sequence_number.store(stored->sequence_number.value(),
+                                              std::memory_order_relaxed);
+  }
+  metrics_.in_flight_bytes.store(batcher_.open_bytes(), std::memory_order_relaxed);
   if (!saved) {
     metrics_.checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
     logger("pipeline")

@@ -19,7 +19,10 @@
 // (events taken, not yet delivered).
 //
 // Bodies are forwarded as they came, with the route's format and mapping reference for Kusto
-// to apply; one record per line for the text formats.
+// to apply; one record per line for the text formats. With a LocalMapper, events on the
+// configured route are mapped here instead and sent as CSV rows (an unmappable event is
+// dead-lettered at once with the engine's reason); events routed elsewhere by their properties
+// are forwarded as they came.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -33,6 +36,7 @@
 #include "ingest/managed_ingestor.hpp"
 #include "pipeline/batcher.hpp"
 #include "pipeline/dead_letter_store.hpp"
+#include "pipeline/local_mapper.hpp"
 #include "pipeline/router.hpp"
 
 namespace hub2kusto::pipeline {
@@ -53,6 +57,10 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> batches_rejected{0};
   std::atomic<std::uint64_t> batch_retries{0};
   std::atomic<std::uint64_t> checkpoint_failures{0};
+  std::atomic<std::uint64_t> values_nulled{0}; // local mapping: values that became null
+  // Gauges.
+  std::atomic<std::int64_t> checkpoint_sequence_number{-1}; // stored; -1: none yet
+  std::atomic<std::uint64_t> in_flight_bytes{0}; // taken, not yet delivered (open batches)
 };
 
 class PartitionPipeline {
@@ -60,7 +68,7 @@ public:
   PartitionPipeline(PipelineOptions options, std::shared_ptr<hub::PartitionStream> stream,
                     ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
                     checkpoint::PartitionCheckpointer& checkpointer, const Clock& clock,
-                    ingest::Sleeper& sleeper);
+                    ingest::Sleeper& sleeper, std::optional<LocalMapper> mapper = std::nullopt);
 
   // One turn of the loop: take, batch, deliver what is ready, save the checkpoint when due.
   // Returns false once the stream is stopped and drained.
@@ -98,6 +106,8 @@ private:
   std::atomic<bool> stopping_{false};
   std::vector<hub::HubEvent> taken_;
   std::vector<ReadyBatch> ready_;
+  std::optional<LocalMapper> mapper_;
+  std::string mapped_; // scratch: one event's rows
 };
 
 } // namespace hub2kusto::pipeline

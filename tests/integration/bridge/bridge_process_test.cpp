@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "shared/free_port.hpp"
 #include "support/child_process.hpp"
 #include "support/eventhubs_emulator.hpp"
 #include "support/kusto_emulator.hpp"
@@ -39,9 +41,36 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   return true;
 }
 
+// GET http://127.0.0.1:<port><path> -> {status, body}; status 0 when nothing answered.
+std::pair<int, std::string> http_get(int port, const std::string& path) {
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(std::chrono::seconds(10));
+    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
+    auto response = client.request(web::http::methods::GET, path).get();
+    return {response.status_code(), response.extract_utf8string(true).get()};
+  } catch (const std::exception& e) {
+    return {0, e.what()};
+  }
+}
+
+// The value of one Prometheus sample line `name{labels} value`, summed over every line whose
+// name and labels start with `prefix`; -1 when there is none.
+double metric_sum(const std::string& exposition, const std::string& prefix) {
+  double sum = -1;
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0 && line[0] != '#') {
+      sum = (sum < 0 ? 0 : sum) + std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return sum;
+}
+
 class Bridge : public ::testing::Test {
 protected:
   void SetUp() override {
+    ops_port_ = emulators::free_port("127.0.0.1");
     dir_ = std::filesystem::temp_directory_path() /
            ("hub2kusto-bridge-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -71,21 +100,30 @@ protected:
   std::vector<std::pair<std::string, std::string>>
   environment(const EventHubsEmulator& hub, const KustoEmulator& kusto,
               const std::string& key = "SAS_KEY_VALUE") {
+    return environment(hub, kusto.url(), key);
+  }
+  std::vector<std::pair<std::string, std::string>>
+  environment(const EventHubsEmulator& hub, const std::string& kusto_url,
+              const std::string& key = "SAS_KEY_VALUE") {
     return {{"HUB2KUSTO_CONNECTIONS_0_NAME", "telemetry"},
             {"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
              hub.connection_string("telemetry", key)},
             {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING",
-             "Data Source=" + kusto.url() + ";Initial Catalog=db"},
+             "Data Source=" + kusto_url + ";Initial Catalog=db"},
             {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"},
             {"HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING", "m"},
             {"HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "200ms"},
             {"HUB2KUSTO_CHECKPOINT_DIRECTORY", (dir_ / "checkpoints").string()},
             {"HUB2KUSTO_CHECKPOINT_INTERVAL", "200ms"},
             {"HUB2KUSTO_DEAD_LETTER_DIRECTORY", (dir_ / "dead-letter").string()},
-            {"HUB2KUSTO_SHUTDOWN_DRAIN_DEADLINE", "20s"}};
+            {"HUB2KUSTO_SHUTDOWN_DRAIN_DEADLINE", "20s"},
+            {"HUB2KUSTO_OPS_ADDRESS", "127.0.0.1"},
+            {"HUB2KUSTO_OPS_PORT", std::to_string(ops_port_)},
+            {"HUB2KUSTO_OPS_REFRESH_INTERVAL", "300ms"}};
   }
 
   std::filesystem::path dir_;
+  int ops_port_ = 0;
 };
 
 TEST_F(Bridge, DeliversEveryEventStopsCleanlyAndResumesWithoutResending) {
@@ -333,6 +371,129 @@ TEST_F(Bridge, KustoAnswering503ForAWhileLosesNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
   ::kill(bridge.pid(), SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+}
+
+} // namespace
+} // namespace hub2kusto
+
+namespace hub2kusto {
+namespace {
+
+// 50,000 events from the official producer over 4 partitions, mapped by the bridge itself
+// (target.schema + mapping_file, system properties as columns), each in the table exactly
+// once with the values it carried, as the official query client reads them; /readyz and
+// /metrics scraped while it runs.
+TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScraped) {
+  constexpr int kEvents = 50'000;
+  EventHubsEmulator hub({"--hub", "telemetry:4"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  ASSERT_FALSE(kusto
+                   .mgmt(".create table M (deviceId:string, temperature:real, humidity:long, "
+                         "line:long, Seq:long, Enqueued:datetime)")
+                   .contains("error"));
+  ASSERT_FALSE(kusto.mgmt(".alter table M policy streamingingestion enable").contains("error"));
+  {
+    std::ofstream mapping(dir_ / "mapping.json");
+    mapping << R"([{"column":"deviceId","Properties":{"Path":"$.deviceId"}},)"
+            << R"({"column":"temperature","Properties":{"Path":"$.temperature"}},)"
+            << R"({"column":"humidity","Properties":{"Path":"$.humidity"}},)"
+            << R"({"column":"line","Properties":{"Path":"$.line"}},)"
+            << R"({"column":"Seq","Properties":{"Path":"$['x-opt-sequence-number']"}},)"
+            << R"({"column":"Enqueued","Properties":{"Path":"$['x-opt-enqueued-time']"}}])";
+  }
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) {
+    return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING" ||
+           kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE";
+  });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "M");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA",
+                   "deviceId:string,temperature:real,humidity:long,line:long,Seq:long,"
+                   "Enqueued:datetime");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING_FILE", (dir_ / "mapping.json").string());
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SYSTEM_PROPERTIES",
+                   "x-opt-sequence-number,x-opt-enqueued-time");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+
+  // Alive at once; ready once every partition is attached and Kusto answered the probe.
+  ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/healthz").first == 200; }))
+      << bridge.stderr_text();
+  ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }))
+      << bridge.stderr_text() << http_get(ops_port_, "/readyz").second;
+  EXPECT_EQ(nlohmann::json::parse(http_get(ops_port_, "/readyz").second)["ready"], true);
+
+  ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
+                         "produce", hub.connection_string(), std::to_string(kEvents), "4"});
+  ASSERT_EQ(producer.wait_exit(300s), 0) << producer.stderr_text();
+  ASSERT_TRUE(eventually([&] { return kusto.count("M") >= kEvents; }, 300s))
+      << bridge.stderr_text() << " rows=" << kusto.count("M");
+
+  // The series of STYLE.md principle 14, as Prometheus would scrape them: every event counted
+  // as received and ingested, none dead-lettered, the lag from the management node down to 0
+  // once the checkpoints are written.
+  const auto metrics = [&] { return http_get(ops_port_, "/metrics"); };
+  ASSERT_EQ(metrics().first, 200);
+  EXPECT_NE(metrics().second.find("# TYPE hub2kusto_events_ingested_total counter"),
+            std::string::npos)
+      << metrics().second;
+  EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_events_received_total{"), kEvents);
+  EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_events_ingested_total{"), kEvents);
+  EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_events_dead_lettered_total{"), 0);
+  EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_partition_receiving{"), 4);
+  EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_kusto_reachable{"), 1);
+  EXPECT_GT(
+      metric_sum(metrics().second,
+                 "hub2kusto_ingest_requests_total{connection=\"telemetry\",path=\"streaming\","
+                 "outcome=\"delivered\"}"),
+      0);
+  ASSERT_TRUE(eventually([&] {
+    const std::string m = metrics().second;
+    return metric_sum(m, "hub2kusto_partition_last_enqueued_sequence_number{") ==
+               4 * (kEvents / 4 - 1) &&
+           metric_sum(m, "hub2kusto_partition_lag_events{") == 0;
+  })) << metrics().second;
+
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(60s), 0) << bridge.stderr_text();
+
+  ChildProcess verify({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
+                       "verify", kusto.url(), "db", "M", std::to_string(kEvents)});
+  const auto line = verify.read_line(300s);
+  ASSERT_TRUE(line) << verify.stderr_text();
+  ASSERT_EQ(verify.wait_exit(60s), 0) << verify.stderr_text();
+  const auto result = nlohmann::json::parse(*line);
+  EXPECT_EQ(result["rows"], kEvents) << *line;
+  EXPECT_EQ(result["distinct"], kEvents) << *line;
+  EXPECT_EQ(result["missing"], 0) << *line;
+  EXPECT_EQ(result["duplicates"], 0) << *line;
+  EXPECT_EQ(result["wrong"], 0) << *line;
+}
+
+// With the Kusto target unreachable, the process is alive but not ready, and /readyz says why.
+TEST_F(Bridge, ReadyzSaysWhyWhileTheKustoTargetIsUnreachable) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  const int nothing_there = emulators::free_port("127.0.0.1");
+  const auto env = environment(hub, "http://127.0.0.1:" + std::to_string(nothing_there));
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  std::pair<int, std::string> ready;
+  ASSERT_TRUE(eventually([&] {
+    ready = http_get(ops_port_, "/readyz");
+    return ready.first == 503 &&
+           ready.second.find("did not answer '.show version'") != std::string::npos;
+  })) << bridge.stderr_text()
+      << ready.second;
+  const auto body = nlohmann::json::parse(ready.second);
+  EXPECT_EQ(body["ready"], false);
+  EXPECT_NE(ready.second.find(std::to_string(nothing_there)), std::string::npos) << ready.second;
+  EXPECT_EQ(http_get(ops_port_, "/healthz").first, 200);
+  const auto metrics = http_get(ops_port_, "/metrics").second;
+  EXPECT_EQ(metric_sum(metrics, "hub2kusto_kusto_reachable{"), 0) << metrics;
+  EXPECT_EQ(http_get(ops_port_, "/nothing").first, 404);
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(60s), 0) << bridge.stderr_text();
 }
 
 } // namespace

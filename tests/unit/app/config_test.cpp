@@ -217,5 +217,50 @@ TEST_F(ConfigTest, IgnoredConnectionStringKeysBecomeWarnings) {
             "connections[0].source.connection_string: ignored unknown key 'Foo'");
 }
 
+TEST_F(ConfigTest, ALocalMappingIsCheckedAtStartUp) {
+  const auto mapping =
+      write("m.json", R"([{"column":"Ts","Properties":{"Path":"$.ts"}},)"
+                      R"({"column":"Seq","Properties":{"Path":"$['x-opt-sequence-number']"}}])");
+  const auto good = write("good.json", std::string(R"({"connections":[{
+      "source": {"connection_string": ")") +
+                                           kHub + R"("},
+      "target": {"connection_string": ")" + kKusto +
+                                           R"(", "table": "T",
+                 "schema": "Ts:datetime,Seq:long", "mapping_file": ")" +
+                                           mapping + R"(",
+                 "system_properties": ["x-opt-sequence-number"]}}]})");
+  auto config = load_config({good, {}});
+  ASSERT_TRUE(config) << config.error()[0].message;
+  const auto& t = config->connections[0].target;
+  ASSERT_TRUE(t.local_mapping);
+  EXPECT_EQ(t.local_mapping->schema.columns.size(), 2U);
+  EXPECT_EQ(t.local_mapping->system_properties, std::vector<std::string>{"x-opt-sequence-number"});
+
+  const auto bad = write("bad.json", std::string(R"({"connections":[{
+      "source": {"connection_string": ")") +
+                                         kHub + R"("},
+      "target": {"connection_string": ")" +
+                                         kKusto + R"(", "table": "T", "mapping": "m",
+                 "schema": "Ts:datetime", "system_properties": ["x-opt-nonsense"]}}]})");
+  auto problems = load_config({bad, {}});
+  ASSERT_FALSE(problems);
+  ASSERT_EQ(problems.error().size(), 2U);
+  EXPECT_EQ(problems.error()[0].setting, "connections[0].target.mapping");
+  EXPECT_NE(problems.error()[0].message.find("mapping_file"), std::string::npos);
+  EXPECT_EQ(problems.error()[1].setting, "connections[0].target.system_properties");
+  EXPECT_NE(problems.error()[1].message.find("'x-opt-nonsense'"), std::string::npos);
+
+  const auto no_schema = write("ns.json", std::string(R"({"connections":[{
+      "source": {"connection_string": ")") + kHub +
+                                              R"("},
+      "target": {"connection_string": ")" + kKusto +
+                                              R"(", "table": "T",
+                 "system_properties": ["x-opt-offset"]}}]})");
+  auto needs = load_config({no_schema, {}});
+  ASSERT_FALSE(needs);
+  EXPECT_EQ(needs.error()[0].setting, "connections[0].target.system_properties");
+  EXPECT_NE(needs.error()[0].message.find("needs target.schema"), std::string::npos);
+}
+
 } // namespace
 } // namespace hub2kusto::app

@@ -65,5 +65,33 @@ TEST(StreamingIngestor, A401InvalidatesTheCachedToken) {
   EXPECT_EQ(h.header("Authorization"), std::optional<std::string>("Bearer t2"));
 }
 
+TEST(StreamingIngestor, ProbeAsksTheEngineForItsVersionOnTheDatabase) {
+  ManualClock clock;
+  FakeTransport t;
+  t.then(200, R"({"Tables":[]})");
+  TokenProvider tokens(nullptr, clock);
+  StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = "1"}, t, tokens);
+  EXPECT_TRUE(s.probe(DatabaseName("db"), std::chrono::seconds(3)));
+  ASSERT_EQ(t.sent.size(), 1U);
+  EXPECT_EQ(t.sent[0].url, "https://c.kusto.windows.net/v1/rest/mgmt");
+  EXPECT_EQ(t.sent[0].timeout, std::chrono::seconds(3));
+  EXPECT_NE(t.sent[0].body.find(R"("csl":".show version")"), std::string::npos) << t.sent[0].body;
+  EXPECT_NE(t.sent[0].body.find(R"("db":"db")"), std::string::npos) << t.sent[0].body;
+}
+
+TEST(StreamingIngestor, ProbeFailureNamesTheEngineAndTheServiceAnswer) {
+  ManualClock clock;
+  FakeTransport t;
+  t.then(403, R"({"error":{"code":"Forbidden","@message":"principal has no access"}})");
+  TokenProvider tokens(nullptr, clock);
+  StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = "1"}, t, tokens);
+  const auto probed = s.probe(DatabaseName("db"), std::chrono::seconds(3));
+  ASSERT_FALSE(probed);
+  EXPECT_NE(probed.error().message.find("https://c.kusto.windows.net"), std::string::npos)
+      << probed.error().message;
+  EXPECT_NE(probed.error().message.find("principal has no access"), std::string::npos)
+      << probed.error().message;
+}
+
 } // namespace
 } // namespace hub2kusto::ingest

@@ -215,5 +215,50 @@ TEST_F(Pipeline, AnEndedStreamEndsTheLoopOnceDrained) {
   EXPECT_EQ(stored(), 0);
 }
 
+TEST_F(Pipeline, ALocalMappingSendsCsvRowsWithSystemPropertiesAndDeadLettersUnmappableEvents) {
+  mappings::MapperOptions m;
+  m.schema = mappings::parse_schema("Seq:long,N:long,Enqueued:datetime").value();
+  m.mapping = mappings::parse_mapping(
+                  R"([{"column":"Seq","Properties":{"Path":"$['x-opt-sequence-number']"}},)"
+                  R"({"column":"N","Properties":{"Path":"$.n"}},)"
+                  R"({"column":"Enqueued","Properties":{"Path":"$['x-opt-enqueued-time']"}}])",
+                  mappings::MappingKind::json)
+                  .value();
+  m.system_properties = {"x-opt-sequence-number", "x-opt-enqueued-time"};
+  auto mapper = LocalMapper::create(m);
+  ASSERT_TRUE(mapper) << mapper.error().message;
+  pipeline_ =
+      std::make_unique<PartitionPipeline>(options(), stream_, ingestor_, dead_, checkpointer_,
+                                          clock_, sleeper_, std::move(mapper).value());
+  for (int n = 0; n < 5; ++n) {
+    auto e = event(n);
+    e.enqueued_time = hub::Timestamp(std::chrono::milliseconds(1'790'000'000'000 + n));
+    if (n == 2) {
+      e.body = "{\"n\":"; // not JSON
+    }
+    stream_->events.push_back(e);
+  }
+  auto routed = event(5, {{"Table", "Other"}}); // routed elsewhere: forwarded as it came
+  stream_->events.push_back(routed);
+  pipeline_->step();
+  pipeline_->drain(clock_.steady_now() + 10s);
+  ASSERT_EQ(ingestor_.batches.size(), 2U);
+  const auto& mapped = ingestor_.batches[0];
+  EXPECT_EQ(mapped.target.format, "csv");
+  EXPECT_FALSE(mapped.target.mapping);
+  EXPECT_EQ(mapped.data, "0,0,2026-09-21T14:13:20.0000000Z\n"
+                         "1,1,2026-09-21T14:13:20.0010000Z\n"
+                         "3,3,2026-09-21T14:13:20.0030000Z\n"
+                         "4,4,2026-09-21T14:13:20.0040000Z\n");
+  EXPECT_EQ(ingestor_.batches[1].target.table.value(), "Other");
+  EXPECT_EQ(ingestor_.batches[1].data, "{\"n\":5}\n");
+  ASSERT_EQ(dead_.records.size(), 1U);
+  EXPECT_EQ(dead_.records[0].stage, "mapping");
+  EXPECT_EQ(dead_.records[0].sequence_number.value(), 2);
+  EXPECT_EQ(dead_.records[0].body, "{\"n\":");
+  EXPECT_FALSE(dead_.records[0].reason.empty());
+  EXPECT_EQ(stored(), 5);
+}
+
 } // namespace
 } // namespace hub2kusto::pipeline
