@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "checkpoint/blob_checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
 #include "common/endpoint.hpp"
@@ -118,11 +119,6 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   auto conn = std::make_unique<Connection>();
   conn->name = c.name;
   conn->database = c.target.database;
-  if (config_.checkpoint.store != CheckpointConfig::Store::file) {
-    return failure(fmt::format("connection '{}': the Azure Blob checkpoint store is not in this "
-                               "build yet; use checkpoint.store 'file'",
-                               c.name));
-  }
 
   hub::HubOptions hub_options;
   hub_options.connection = c.source.connection;
@@ -167,8 +163,18 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
   checkpoint::Scope scope{namespace_of(c.source.connection), hub_options.event_hub,
                           c.source.consumer_group};
-  conn->store =
-      std::make_unique<checkpoint::FileCheckpointStore>(config_.checkpoint.directory, scope);
+  if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
+    auto blob = std::make_unique<checkpoint::BlobCheckpointStore>(
+        config_.checkpoint.blob_storage, config_.checkpoint.container, scope, *conn->transport,
+        conn->clock);
+    if (auto ready = blob->prepare(); !ready) {
+      return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
+    }
+    conn->store = std::move(blob);
+  } else {
+    conn->store =
+        std::make_unique<checkpoint::FileCheckpointStore>(config_.checkpoint.directory, scope);
+  }
   conn->dead_letters = std::make_unique<pipeline::FileDeadLetterStore>(
       std::filesystem::path(config_.dead_letter.directory) / (c.name + ".jsonl"));
 

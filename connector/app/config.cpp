@@ -10,6 +10,7 @@
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
+#include "common/storage_connection_string.hpp"
 #include "mappings/format.hpp"
 
 extern char** environ; // NOLINT: POSIX
@@ -348,6 +349,12 @@ void read_checkpoint(Section s, CheckpointConfig& out) {
                                           "connection string");
     } else {
       out.blob_connection_string = Secret(*blob_cs);
+      auto parsed = parse_storage_connection_string(*blob_cs);
+      if (!parsed) {
+        s.problem("blob_connection_string", parsed.error().message);
+      } else {
+        out.blob_storage = std::move(parsed).value();
+      }
     }
     if (!container) {
       s.problem("container", "required with store 'blob'");

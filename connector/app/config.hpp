@@ -22,6 +22,7 @@
 #include "common/logging.hpp"
 #include "common/result.hpp"
 #include "common/secret.hpp"
+#include "common/storage_connection_string.hpp"
 #include "common/types.hpp"
 #include "mappings/engine.hpp"
 
@@ -76,6 +77,7 @@ struct CheckpointConfig {
   Store store = Store::file;
   std::string directory = "checkpoints";     // Store::file
   Secret blob_connection_string;             // Store::blob (Azure Storage connection string)
+  StorageConnectionString blob_storage;      // Store::blob, parsed
   std::string container;                     // Store::blob
   std::chrono::milliseconds interval{5'000}; // how often positions are written at most
 };

@@ -498,3 +498,74 @@ TEST_F(Bridge, ReadyzSaysWhyWhileTheKustoTargetIsUnreachable) {
 
 } // namespace
 } // namespace hub2kusto
+
+namespace hub2kusto {
+namespace {
+
+// checkpoint.store 'blob': the positions land in Azurite where the official JS blob checkpoint
+// store reads them, and a position it writes is where a restart resumes.
+TEST_F(Bridge, BlobCheckpointsAreSharedWithTheOfficialSdkStore) {
+  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "2000"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  const std::string storage = kusto.azurite()->blob_connection_string();
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CHECKPOINT_DIRECTORY"; });
+  env.emplace_back("HUB2KUSTO_CHECKPOINT_STORE", "blob");
+  env.emplace_back("HUB2KUSTO_CHECKPOINT_BLOB_CONNECTION_STRING", storage);
+  env.emplace_back("HUB2KUSTO_CHECKPOINT_CONTAINER", "hub2kusto-checkpoints");
+  const auto sdk = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"node",
+                                     HUB2KUSTO_SOURCE_DIR
+                                     "/tests/integration/checkpoint/checkpoints.js",
+                                     args[0],
+                                     storage,
+                                     "hub2kusto-checkpoints",
+                                     "127.0.0.1",
+                                     "telemetry",
+                                     "$Default"};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    ChildProcess node(argv);
+    auto line = node.read_line(60s);
+    node.wait_exit(60s);
+    return line.value_or(node.stderr_text());
+  };
+  {
+    ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") == 2000; })) << bridge.stderr_text();
+    const auto all_at_499 = nlohmann::json::parse(
+        R"([{"partitionId":"0","sequenceNumber":499},{"partitionId":"1","sequenceNumber":499},
+            {"partitionId":"2","sequenceNumber":499},{"partitionId":"3","sequenceNumber":499}])");
+    std::string listed;
+    ASSERT_TRUE(eventually([&] {
+      listed = sdk({"list"});
+      auto json = nlohmann::json::parse(listed, nullptr, false);
+      if (!json.is_array()) {
+        return false;
+      }
+      for (auto& c : json) {
+        c.erase("offset");
+      }
+      return json == all_at_499;
+    })) << listed
+        << bridge.stderr_text();
+    ::kill(bridge.pid(), SIGTERM);
+    ASSERT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  }
+  // An SDK consumer moves partition 0 back to sequence number 199: 300 events come again.
+  ASSERT_EQ(sdk({"update", "0", "199", "19900"}), "updated");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 2300; })) << bridge.stderr_text();
+  EXPECT_NE(bridge.stderr_text().find("partition 0: resuming after sequence number 199"),
+            std::string::npos)
+      << bridge.stderr_text();
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  EXPECT_EQ(kusto.count("T"), 2300);
+}
+
+} // namespace
+} // namespace hub2kusto

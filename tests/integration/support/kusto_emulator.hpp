@@ -43,6 +43,13 @@ public:
   std::string endpoint(int port) const {
     return "http://127.0.0.1:" + std::to_string(port) + "/devstoreaccount1";
   }
+  // An Azure Storage connection string for its blob service, with Azurite's public dev key.
+  std::string blob_connection_string(const std::string& key = kDevKey) const {
+    return "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + key +
+           ";BlobEndpoint=" + endpoint(blob_) + ";";
+  }
+  static constexpr const char* kDevKey =
+      "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
   std::vector<std::string> kusto_flags() const {
     return {"--blob-endpoint", endpoint(blob_),    "--queue-endpoint",
             endpoint(queue_),  "--table-endpoint", endpoint(table_)};
@@ -77,6 +84,8 @@ public:
   KustoEmulator& operator=(const KustoEmulator&) = delete;
 
   bool running() const { return port_ > 0; }
+  // The Azurite behind it (queued ingestion), when started with one.
+  const std::optional<Azurite>& azurite() const { return azurite_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string stderr_text() const {
     return process_.stderr_text() + (azurite_ ? azurite_->stderr_text() : "");

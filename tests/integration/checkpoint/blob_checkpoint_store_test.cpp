@@ -1,0 +1,92 @@
+// BlobCheckpointStore against Azurite (the real Azure Storage emulator), checked with the
+// official blob checkpoint store of the Azure SDK for JavaScript: what we write it reads, and
+// what it writes we read.
+#include "checkpoint/blob_checkpoint_store.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/kusto_emulator.hpp"
+
+namespace hub2kusto::checkpoint {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Azurite;
+using testing::ChildProcess;
+
+const Scope kScope{"MyNS.servicebus.windows.net", EventHubName("Telemetry"),
+                   ConsumerGroup("$Default")};
+
+std::string sdk(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"node", HUB2KUSTO_SOURCE_DIR
+                                   "/tests/integration/checkpoint/checkpoints.js"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess node(argv);
+  auto line = node.read_line(60s);
+  EXPECT_EQ(node.wait_exit(60s), 0) << node.stderr_text();
+  return line.value_or("");
+}
+
+class BlobStore : public ::testing::Test {
+protected:
+  BlobCheckpointStore store(const std::string& key = Azurite::kDevKey) {
+    return BlobCheckpointStore(
+        parse_storage_connection_string(azurite_.blob_connection_string(key)).value(),
+        "checkpoints", kScope, *transport_, clock_);
+  }
+  Azurite azurite_;
+  SystemClock clock_;
+  std::unique_ptr<ingest::HttpTransport> transport_ = ingest::make_cpprest_transport();
+};
+
+TEST_F(BlobStore, SavesWhereTheOfficialBlobCheckpointStoreReadsThem) {
+  ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
+  auto s = store();
+  const auto prepared = s.prepare();
+  ASSERT_TRUE(prepared) << prepared.error().message;
+  ASSERT_TRUE(s.prepare()); // the container exists now: still fine
+  EXPECT_EQ(s.blob_name(PartitionId("0")),
+            "myns.servicebus.windows.net/telemetry/$default/checkpoint/0");
+  ASSERT_TRUE(s.save(PartitionId("0"), {SequenceNumber(42), Offset("4200")}));
+  ASSERT_TRUE(s.save(PartitionId("1"), {SequenceNumber(7), Offset("70")}));
+  ASSERT_TRUE(s.save(PartitionId("0"), {SequenceNumber(43), Offset("4300")})); // metadata only
+  const auto listed =
+      nlohmann::json::parse(sdk({"list", azurite_.blob_connection_string(), "checkpoints",
+                                 "MyNS.servicebus.windows.net", "Telemetry", "$Default"}));
+  EXPECT_EQ(listed,
+            nlohmann::json::parse(R"([{"partitionId":"0","sequenceNumber":43,"offset":"4300"},
+                                              {"partitionId":"1","sequenceNumber":7,"offset":"70"}])"));
+}
+
+TEST_F(BlobStore, LoadsWhatTheOfficialBlobCheckpointStoreWrote) {
+  ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
+  auto s = store();
+  ASSERT_TRUE(s.prepare());
+  EXPECT_EQ(sdk({"update", azurite_.blob_connection_string(), "checkpoints",
+                 "MyNS.servicebus.windows.net", "Telemetry", "$Default", "2", "99", "990"}),
+            "updated");
+  const auto loaded = s.load(PartitionId("2"));
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  ASSERT_TRUE(*loaded);
+  EXPECT_EQ((*loaded)->sequence_number.value(), 99);
+  EXPECT_EQ((*loaded)->offset.value(), "990");
+  const auto none = s.load(PartitionId("3"));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_F(BlobStore, AWrongAccountKeyIsRefusedAndTheErrorCarriesNoKey) {
+  ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
+  const std::string wrong = "V3JvbmdLZXlWYWx1ZVdyb25nS2V5VmFsdWVXcm9uZ0tleVZhbHVl";
+  auto s = store(wrong);
+  const auto prepared = s.prepare();
+  ASSERT_FALSE(prepared);
+  EXPECT_NE(prepared.error().message.find("HTTP 403"), std::string::npos)
+      << prepared.error().message;
+  EXPECT_NE(prepared.error().message.find("'checkpoints'"), std::string::npos);
+  EXPECT_EQ(prepared.error().message.find(wrong), std::string::npos);
+}
+
+} // namespace
+} // namespace hub2kusto::checkpoint

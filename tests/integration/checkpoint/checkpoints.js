@@ -1,0 +1,38 @@
+// Reads and writes Event Hubs checkpoints with the official blob checkpoint store
+// (@azure/eventhubs-checkpointstore-blob over @azure/storage-blob), to check hub2kusto's
+// BlobCheckpointStore against it:
+//   node checkpoints.js list <storage connection string> <container> <namespace> <hub> <group>
+//     prints one JSON line: [{"partitionId","sequenceNumber","offset"}, ...] sorted by partition
+//   node checkpoints.js update <storage cs> <container> <namespace> <hub> <group> <partition>
+//                              <sequence number> <offset>
+//     prints "updated"
+'use strict';
+const { ContainerClient } = require('@azure/storage-blob');
+const { BlobCheckpointStore } = require('@azure/eventhubs-checkpointstore-blob');
+
+async function main() {
+  const [command, connectionString, container, namespace, hub, group, ...rest] =
+      process.argv.slice(2);
+  const store = new BlobCheckpointStore(new ContainerClient(connectionString, container));
+  if (command === 'list') {
+    const checkpoints = await store.listCheckpoints(namespace, hub, group);
+    checkpoints.sort((a, b) => Number(a.partitionId) - Number(b.partitionId));
+    console.log(JSON.stringify(checkpoints.map((c) => ({
+      partitionId: c.partitionId, sequenceNumber: c.sequenceNumber, offset: c.offset,
+    }))));
+  } else if (command === 'update') {
+    const [partitionId, sequenceNumber, offset] = rest;
+    await store.updateCheckpoint({
+      fullyQualifiedNamespace: namespace, eventHubName: hub, consumerGroup: group, partitionId,
+      sequenceNumber: Number(sequenceNumber), offset,
+    });
+    console.log('updated');
+  } else {
+    throw new Error(`unknown command '${command}': list or update`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});
