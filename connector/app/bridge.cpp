@@ -12,6 +12,7 @@
 #include "common/logging.hpp"
 #include "common/random.hpp"
 #include "hub/amqp_event_source.hpp"
+#include "ingest/blob_client.hpp"
 #include "ingest/managed_ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
@@ -52,7 +53,10 @@ struct Bridge::Connection {
   std::unique_ptr<ingest::StreamingIngestor> streaming;
   std::unique_ptr<ingest::QueuedIngestor> queued;
   std::unique_ptr<ingest::ManagedIngestor> managed;
+  std::unique_ptr<ingest::BlobClient> checkpoint_blobs;
+  std::unique_ptr<ingest::BlobClient> dead_letter_blobs;
   std::unique_ptr<checkpoint::CheckpointStore> store;
+  std::atomic<std::uint64_t> queued_failures{0}; // batches Kusto failed after queuing
   std::unique_ptr<pipeline::DeadLetterStore> dead_letters;
   std::vector<std::unique_ptr<checkpoint::PartitionCheckpointer>> checkpointers;
   std::vector<std::unique_ptr<pipeline::PartitionPipeline>> pipelines;
@@ -164,9 +168,10 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   checkpoint::Scope scope{namespace_of(c.source.connection), hub_options.event_hub,
                           c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
+    conn->checkpoint_blobs = std::make_unique<ingest::BlobClient>(config_.checkpoint.blob_storage,
+                                                                  *conn->transport, conn->clock);
     auto blob = std::make_unique<checkpoint::BlobCheckpointStore>(
-        config_.checkpoint.blob_storage, config_.checkpoint.container, scope, *conn->transport,
-        conn->clock);
+        *conn->checkpoint_blobs, config_.checkpoint.container, scope);
     if (auto ready = blob->prepare(); !ready) {
       return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
     }
@@ -175,8 +180,19 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     conn->store =
         std::make_unique<checkpoint::FileCheckpointStore>(config_.checkpoint.directory, scope);
   }
-  conn->dead_letters = std::make_unique<pipeline::FileDeadLetterStore>(
-      std::filesystem::path(config_.dead_letter.directory) / (c.name + ".jsonl"));
+  if (config_.dead_letter.store == DeadLetterConfig::Store::blob) {
+    conn->dead_letter_blobs = std::make_unique<ingest::BlobClient>(config_.dead_letter.blob_storage,
+                                                                   *conn->transport, conn->clock);
+    auto blob = std::make_unique<pipeline::BlobDeadLetterStore>(
+        *conn->dead_letter_blobs, config_.dead_letter.container, c.name, conn->clock);
+    if (auto ready = blob->prepare(); !ready) {
+      return failure(fmt::format("connection '{}': dead-letter {}", c.name, ready.error().message));
+    }
+    conn->dead_letters = std::move(blob);
+  } else {
+    conn->dead_letters = std::make_unique<pipeline::FileDeadLetterStore>(
+        std::filesystem::path(config_.dead_letter.directory) / (c.name + ".jsonl"));
+  }
 
   pipeline::PipelineOptions po;
   po.routing.defaults.database = c.target.database;
@@ -297,6 +313,66 @@ void Bridge::monitor() {
   }
 }
 
+// A queued batch Kusto failed after accepting it (kusto-ingest.md §4.7) was checkpointed as
+// delivered: its events are not lost from the hub, but they are not in the table. Each such
+// failure becomes a dead-letter record naming the batch (partition and sequence numbers) and
+// the blob, logged at ERROR, so an operator can replay it; retention permitting, from the hub.
+void Bridge::record_queued_failures(Connection& c) {
+  auto failures = c.queued->poll_failures();
+  if (!failures) {
+    logger("app")->debug("connection '{}': failed queued ingestions not read: {}", c.name,
+                         failures.error().message);
+    return;
+  }
+  std::vector<pipeline::DeadLetter> records;
+  for (const auto& f : *failures) {
+    if (f.batch_id.empty()) {
+      continue; // another client's ingestion
+    }
+    // Batch ids are <partition>-<first>-<last> (pipeline/batcher.hpp).
+    const auto last_dash = f.batch_id.rfind('-');
+    const auto first_dash =
+        last_dash == std::string::npos ? std::string::npos : f.batch_id.rfind('-', last_dash - 1);
+    pipeline::DeadLetter d;
+    d.stage = "queued-ingestion";
+    d.reason = fmt::format(
+        "{}{}: {} (blob {}){}", f.error_code, f.permanent ? "" : " (transient)", f.details, f.blob,
+        first_dash == std::string::npos
+            ? ""
+            : fmt::format("; events {} to {}",
+                          f.batch_id.substr(first_dash + 1, last_dash - first_dash - 1),
+                          f.batch_id.substr(last_dash + 1)));
+    if (first_dash != std::string::npos) {
+      d.partition = PartitionId(f.batch_id.substr(0, first_dash));
+      try {
+        d.sequence_number = SequenceNumber(
+            std::stoll(f.batch_id.substr(first_dash + 1, last_dash - first_dash - 1)));
+      } catch (const std::exception&) {
+        d.sequence_number = SequenceNumber(-1);
+      }
+    }
+    d.database = f.database;
+    d.table = f.table;
+    d.batch_id = f.batch_id;
+    records.push_back(std::move(d));
+  }
+  if (records.empty()) {
+    return;
+  }
+  c.queued_failures.fetch_add(records.size(), std::memory_order_relaxed);
+  auto written = c.dead_letters->write(records);
+  for (const auto& r : records) {
+    logger("app")->error("connection '{}': queued batch {} failed in Kusto after it was accepted: "
+                         "{}{}",
+                         c.name, r.batch_id, r.reason,
+                         written ? "; recorded in the dead-letter store" : "");
+  }
+  if (!written) {
+    logger("app")->error("connection '{}': the dead-letter store refused the failed batches: {}",
+                         c.name, written.error().message);
+  }
+}
+
 void Bridge::refresh(Connection& c) {
   const auto timeout = std::min<std::chrono::milliseconds>(config_.ops.refresh_interval * 2,
                                                            std::chrono::seconds(10));
@@ -312,6 +388,7 @@ void Bridge::refresh(Connection& c) {
                            props.error().message);
     }
   }
+  record_queued_failures(c);
   auto probed = c.streaming->probe(c.database, timeout);
   std::lock_guard lock(c.probe_mutex);
   if (probed) {
@@ -457,6 +534,10 @@ std::string Bridge::metrics_text() const {
               "Batches sent by queued ingestion at once (too large, or streaming remembered "
               "impossible).",
               conn, im.skipped_streaming.load(relaxed));
+    m.counter("hub2kusto_queued_ingestion_failures_total",
+              "Queued batches Kusto reported failed after accepting them (dead-lettered by "
+              "batch).",
+              conn, c->queued_failures.load(relaxed));
     std::lock_guard lock(c->probe_mutex);
     m.gauge("hub2kusto_kusto_reachable", "1 when the Kusto target answered the last probe.", conn,
             c->kusto_probed && !c->kusto_error ? 1 : 0);

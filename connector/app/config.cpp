@@ -461,14 +461,55 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
 
   {
     Section dead_letter = top.section("dead_letter");
+    const auto store = dead_letter.string("store");
     const auto directory = dead_letter.string("directory");
+    const auto blob_cs = dead_letter.string("blob_connection_string", Sensitivity::secret);
+    const auto container = dead_letter.string("container");
     dead_letter.finish();
+    auto& d = config.dead_letter;
+    if (store) {
+      if (*store == "file") {
+        d.store = DeadLetterConfig::Store::file;
+      } else if (*store == "blob") {
+        d.store = DeadLetterConfig::Store::blob;
+      } else {
+        dead_letter.problem("store", fmt::format("'{}' is not a dead-letter store: use file or "
+                                                 "blob",
+                                                 *store));
+      }
+    }
     if (directory) {
       if (directory->empty()) {
         dead_letter.problem("directory", "must not be empty");
+      } else if (d.store == DeadLetterConfig::Store::blob) {
+        dead_letter.problem("directory", "applies only to store 'file'");
       } else {
-        config.dead_letter.directory = *directory;
+        d.directory = *directory;
       }
+    }
+    if (d.store == DeadLetterConfig::Store::blob) {
+      if (!blob_cs) {
+        dead_letter.problem("blob_connection_string",
+                            "required with store 'blob': the Azure Storage connection string");
+      } else {
+        d.blob_connection_string = Secret(*blob_cs);
+        auto parsed = parse_storage_connection_string(*blob_cs);
+        if (!parsed) {
+          dead_letter.problem("blob_connection_string", parsed.error().message);
+        } else {
+          d.blob_storage = std::move(parsed).value();
+        }
+      }
+      if (!container) {
+        dead_letter.problem("container", "required with store 'blob'");
+      } else if (auto why = check_container_name(*container)) {
+        dead_letter.problem("container", fmt::format("'{}' {}", *container, *why));
+      } else {
+        d.container = *container;
+      }
+    } else if (blob_cs || container) {
+      dead_letter.problem("store", "blob settings are given but the store is 'file' (the "
+                                   "default); set store to 'blob'");
     }
   }
 
@@ -620,7 +661,13 @@ nlohmann::json to_masked_json(const Config& config) {
   json out = {
       {"connections", connections},
       {"checkpoint", checkpoint},
-      {"dead_letter", {{"directory", config.dead_letter.directory}}},
+      {"dead_letter",
+       config.dead_letter.store == DeadLetterConfig::Store::file
+           ? json{{"store", "file"}, {"directory", config.dead_letter.directory}}
+           : json{{"store", "blob"},
+                  {"blob_connection_string",
+                   redact_connection_string(config.dead_letter.blob_connection_string.reveal())},
+                  {"container", config.dead_letter.container}}},
       {"ops",
        {{"address", config.ops.address},
         {"port", config.ops.port},

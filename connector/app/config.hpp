@@ -83,8 +83,14 @@ struct CheckpointConfig {
 };
 
 struct DeadLetterConfig {
-  // Events that cannot be ingested go to <directory>/<connection name>.jsonl.
+  enum class Store { file, blob };
+  Store store = Store::file;
+  // Store::file: events that cannot be ingested go to <directory>/<connection name>.jsonl.
   std::string directory = "dead-letter";
+  // Store::blob: one blob of JSON lines per write, <connection>/<partition>/... in `container`.
+  Secret blob_connection_string;
+  StorageConnectionString blob_storage;
+  std::string container;
 };
 
 struct OpsConfig {

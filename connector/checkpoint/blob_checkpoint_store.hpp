@@ -11,24 +11,19 @@
 // does not exist yet (404), as the JS SDK does; ownership blobs are not written (hub2kusto owns
 // its partitions by configuration and epoch, not by load balancing).
 //
-// Requests are authorised with the account key (Shared Key) or a SAS from the connection
-// string. Errors name the container, the blob and the service's error code, never a key or a
-// signature. Threads: any (the transport is thread-safe and nothing else is shared).
+// Errors name the container, the blob and the service's error code, never a key or a
+// signature (ingest/blob_client.hpp). Threads: any.
 #include <chrono>
 #include <string>
 
 #include "checkpoint/checkpoint_store.hpp"
-#include "common/clock.hpp"
-#include "common/storage_connection_string.hpp"
-#include "ingest/http_transport.hpp"
+#include "ingest/blob_client.hpp"
 
 namespace hub2kusto::checkpoint {
 
 class BlobCheckpointStore final : public CheckpointStore {
 public:
-  BlobCheckpointStore(StorageConnectionString storage, std::string container, Scope scope,
-                      ingest::HttpTransport& transport, const Clock& clock,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  BlobCheckpointStore(ingest::BlobClient& blobs, std::string container, Scope scope);
 
   // Creates the container if it does not exist (start-up). An error says why it cannot.
   Result<std::monostate> prepare();
@@ -40,22 +35,9 @@ public:
   std::string blob_name(const PartitionId& partition) const;
 
 private:
-  ingest::HttpResponse send(ingest::HttpRequest request);
-  std::string blob_url(const PartitionId& partition) const;
-
-  StorageConnectionString storage_;
+  ingest::BlobClient& blobs_;
   std::string container_;
   Scope scope_;
-  ingest::HttpTransport& transport_;
-  const Clock& clock_;
-  std::chrono::milliseconds timeout_;
 };
-
-// The Shared Key authorization of a Blob service request (docs "Authorize with Shared Key"):
-// the string to sign from the verb, the standard headers, the x-ms-* headers and the
-// canonicalized resource (account + URL path + query parameters), signed with HMAC-SHA256.
-// Returns the Authorization header's value.
-std::string shared_key_authorization(const std::string& account, const std::string& key_base64,
-                                     const ingest::HttpRequest& request);
 
 } // namespace hub2kusto::checkpoint

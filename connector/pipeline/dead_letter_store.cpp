@@ -38,7 +38,7 @@ bool is_utf8(std::string_view s) {
 
 } // namespace
 
-Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
+std::string to_json_lines(const std::vector<DeadLetter>& records) {
   std::string text;
   for (const auto& r : records) {
     nlohmann::json line = {{"stage", r.stage},
@@ -59,6 +59,28 @@ Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
     text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text += '\n';
   }
+  return text;
+}
+
+Written BlobDeadLetterStore::write(const std::vector<DeadLetter>& records) {
+  if (records.empty()) {
+    return std::monostate{};
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.system_now().time_since_epoch())
+          .count();
+  const std::string name =
+      fmt::format("{}/{}/{}-{}-{}.jsonl", prefix_, records.front().partition.value(),
+                  records.front().sequence_number.value(), ms, counter_.fetch_add(1));
+  auto written = blobs_.put_block_blob(container_, name, to_json_lines(records));
+  if (!written) {
+    return failure("dead-letter " + written.error().message);
+  }
+  return std::monostate{};
+}
+
+Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
+  const std::string text = to_json_lines(records);
   std::lock_guard lock(mutex_);
   std::error_code ec;
   if (file_.has_parent_path()) {

@@ -5,19 +5,25 @@
 // the record is durable may the checkpoint pass the event.
 //
 // Threads: any; implementations are thread-safe.
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/result.hpp"
 #include "common/types.hpp"
+#include "ingest/blob_client.hpp"
 
 namespace hub2kusto::pipeline {
 
 struct DeadLetter {
-  std::string stage;  // "mapping" or "ingest"
+  // "routing", "mapping", "ingest" (Kusto rejected it), or "queued-ingestion" (Kusto reported
+  // a queued batch failed after accepting it: the record names the batch and blob, the body is
+  // not kept, and `sequence_number` is the batch's first event)
+  std::string stage;
   std::string reason; // the mapping engine's or the service's words
   PartitionId partition;
   SequenceNumber sequence_number;
@@ -38,6 +44,9 @@ public:
   virtual Written write(const std::vector<DeadLetter>& records) = 0;
 };
 
+// The records as JSON lines, the format both stores write (see FileDeadLetterStore).
+std::string to_json_lines(const std::vector<DeadLetter>& records);
+
 // JSON lines in one file: {"stage","reason","partition","sequence_number","offset",
 // "enqueued_time","database","table","batch_id","body"} plus "body_encoding": "base64" when
 // the body is not UTF-8 text. Appended and fsynced per write().
@@ -50,6 +59,27 @@ public:
 private:
   std::filesystem::path file_;
   std::mutex mutex_;
+};
+
+// A blob container: each write() is one new block blob of JSON lines,
+// <prefix>/<partition>/<first sequence number>-<unix ms>-<n>.jsonl, durable once the service
+// answered 201. For pods without a persistent volume.
+class BlobDeadLetterStore final : public DeadLetterStore {
+public:
+  BlobDeadLetterStore(ingest::BlobClient& blobs, std::string container, std::string prefix,
+                      const Clock& clock)
+      : blobs_(blobs), container_(std::move(container)), prefix_(std::move(prefix)), clock_(clock) {
+  }
+  // Creates the container when missing (start-up).
+  Result<std::monostate> prepare() { return blobs_.ensure_container(container_); }
+  Written write(const std::vector<DeadLetter>& records) override;
+
+private:
+  ingest::BlobClient& blobs_;
+  std::string container_;
+  std::string prefix_;
+  const Clock& clock_;
+  std::atomic<std::uint64_t> counter_{0};
 };
 
 } // namespace hub2kusto::pipeline

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -565,6 +567,88 @@ TEST_F(Bridge, BlobCheckpointsAreSharedWithTheOfficialSdkStore) {
   ::kill(bridge.pid(), SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
   EXPECT_EQ(kusto.count("T"), 2300);
+}
+
+} // namespace
+} // namespace hub2kusto
+
+namespace hub2kusto {
+namespace {
+
+// Queued ingestion accepts a batch and Kusto fails it later (here: a mapping that does not
+// exist, which only the ingestion itself finds out). The bridge reads the failed-ingestions
+// queue and records each failed batch in the dead-letter store (here: a blob container), with
+// its partition and sequence numbers, while every good event arrives.
+TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
+  const std::string storage = kusto.azurite()->blob_connection_string();
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) { return kv.first == "HUB2KUSTO_DEAD_LETTER_DIRECTORY"; });
+  env.emplace_back("HUB2KUSTO_DEAD_LETTER_STORE", "blob");
+  env.emplace_back("HUB2KUSTO_DEAD_LETTER_BLOB_CONNECTION_STRING", storage);
+  env.emplace_back("HUB2KUSTO_DEAD_LETTER_CONTAINER", "dead-letters");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  const auto produce = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {
+        "node",    HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
+        "produce", hub.connection_string(),
+        "40",      "2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ChildProcess producer(argv);
+    ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  };
+  produce({});                  // sequence numbers 0-19 of each partition: good
+  produce({"no_such_mapping"}); // 20-39: Kusto fails them after queuing
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 40; })) << bridge.stderr_text();
+
+  // Every bad event is covered by exactly one failed-batch record.
+  std::map<std::string, std::set<long long>> covered;
+  std::string listed;
+  ASSERT_TRUE(eventually([&] {
+    ChildProcess node({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/checkpoint/checkpoints.js",
+                       "blobs", storage, "dead-letters"});
+    listed = node.read_line(60s).value_or("");
+    node.wait_exit(60s);
+    covered.clear();
+    const auto blobs = nlohmann::json::parse(listed, nullptr, false);
+    if (!blobs.is_object()) {
+      return false;
+    }
+    std::size_t events = 0;
+    for (const auto& [name, content] : blobs.items()) {
+      std::istringstream lines(content.get<std::string>());
+      for (std::string line; std::getline(lines, line);) {
+        const auto r = nlohmann::json::parse(line);
+        EXPECT_EQ(r["stage"], "queued-ingestion") << line;
+        EXPECT_NE(r["reason"].get<std::string>().find("no_such_mapping"), std::string::npos)
+            << line;
+        const std::string id = r["batch_id"];
+        const auto last = std::stoll(id.substr(id.rfind('-') + 1));
+        for (long long n = r["sequence_number"].get<long long>(); n <= last; ++n) {
+          covered[r["partition"]].insert(n);
+          ++events;
+        }
+      }
+    }
+    return events == 40;
+  })) << listed
+      << bridge.stderr_text();
+  for (const char* p : {"0", "1"}) {
+    EXPECT_EQ(covered[p].size(), 20U) << p;
+    EXPECT_EQ(*covered[p].begin(), 20) << p;
+    EXPECT_EQ(*covered[p].rbegin(), 39) << p;
+  }
+  EXPECT_NE(bridge.stderr_text().find("failed in Kusto after it was accepted"), std::string::npos);
+  EXPECT_GE(metric_sum(http_get(ops_port_, "/metrics").second,
+                       "hub2kusto_queued_ingestion_failures_total{"),
+            1);
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // The end-to-end telemetry corpus, sent and checked with the official SDKs only:
-//   node telemetry.js produce <event hubs connection string> <events> <partitions>
-//     sends event i to partition i % partitions with the official producer (@azure/event-hubs);
+//   node telemetry.js produce <event hubs connection string> <events> <partitions> [mapping]
+//     sends event i to partition i % partitions with the official producer (@azure/event-hubs),
+//     with the application property IngestionMappingReference=<mapping> when given;
 //     prints "sent <n>"
 //   node telemetry.js verify <kusto url> <database> <table> <events>
 //     reads the whole table with the official query client (azure-kusto-data) and prints one
@@ -16,7 +17,7 @@ function telemetry(i) {
   return { deviceId: `dev-${i % 100}`, temperature: 20 + (i % 50) / 10, humidity: i % 100, line: i };
 }
 
-async function produce(connectionString, count, partitions) {
+async function produce(connectionString, count, partitions, mapping) {
   const producer = new EventHubProducerClient(connectionString);
   let sent = 0;
   try {
@@ -24,6 +25,7 @@ async function produce(connectionString, count, partitions) {
       let batch = await producer.createBatch({ partitionId: String(p) });
       for (let i = p; i < count; i += partitions) {
         const event = { body: telemetry(i) };
+        if (mapping) event.properties = { IngestionMappingReference: mapping };
         if (!batch.tryAdd(event)) {
           await producer.sendBatch(batch);
           batch = await producer.createBatch({ partitionId: String(p) });
@@ -75,7 +77,7 @@ async function verify(url, database, table, count) {
 
 async function main() {
   const [command, ...args] = process.argv.slice(2);
-  if (command === 'produce') return produce(args[0], Number(args[1]), Number(args[2]));
+  if (command === 'produce') return produce(args[0], Number(args[1]), Number(args[2]), args[3]);
   if (command === 'verify') return verify(args[0], args[1], args[2], Number(args[3]));
   throw new Error(`unknown command '${command}': produce or verify`);
 }

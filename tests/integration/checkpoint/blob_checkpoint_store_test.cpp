@@ -3,9 +3,12 @@
 // what it writes we read.
 #include "checkpoint/blob_checkpoint_store.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/dead_letter_store.hpp"
 #include "support/kusto_emulator.hpp"
 
 namespace hub2kusto::checkpoint {
@@ -31,13 +34,15 @@ std::string sdk(const std::vector<std::string>& args) {
 class BlobStore : public ::testing::Test {
 protected:
   BlobCheckpointStore store(const std::string& key = Azurite::kDevKey) {
-    return BlobCheckpointStore(
-        parse_storage_connection_string(azurite_.blob_connection_string(key)).value(),
-        "checkpoints", kScope, *transport_, clock_);
+    blobs_ = std::make_unique<ingest::BlobClient>(
+        parse_storage_connection_string(azurite_.blob_connection_string(key)).value(), *transport_,
+        clock_);
+    return BlobCheckpointStore(*blobs_, "checkpoints", kScope);
   }
   Azurite azurite_;
   SystemClock clock_;
   std::unique_ptr<ingest::HttpTransport> transport_ = ingest::make_cpprest_transport();
+  std::unique_ptr<ingest::BlobClient> blobs_;
 };
 
 TEST_F(BlobStore, SavesWhereTheOfficialBlobCheckpointStoreReadsThem) {
@@ -90,3 +95,50 @@ TEST_F(BlobStore, AWrongAccountKeyIsRefusedAndTheErrorCarriesNoKey) {
 
 } // namespace
 } // namespace hub2kusto::checkpoint
+
+namespace hub2kusto::pipeline {
+namespace {
+
+TEST(BlobDeadLetters, EachWriteIsABlobOfJsonLinesTheSdkReads) {
+  testing::Azurite azurite;
+  ASSERT_TRUE(azurite.running()) << azurite.stderr_text();
+  SystemClock clock;
+  auto transport = ingest::make_cpprest_transport();
+  ingest::BlobClient blobs(
+      parse_storage_connection_string(azurite.blob_connection_string()).value(), *transport, clock);
+  BlobDeadLetterStore store(blobs, "dead-letters", "telemetry", clock);
+  ASSERT_TRUE(store.prepare());
+  DeadLetter d;
+  d.stage = "mapping";
+  d.reason = "record 1, byte 7: malformed JSON";
+  d.partition = PartitionId("3");
+  d.sequence_number = SequenceNumber(41);
+  d.offset = Offset("4100");
+  d.body = "{\"n\":";
+  ASSERT_TRUE(store.write({d}));
+  d.sequence_number = SequenceNumber(42);
+  ASSERT_TRUE(store.write({d}));
+
+  testing::ChildProcess node({"node",
+                              HUB2KUSTO_SOURCE_DIR "/tests/integration/checkpoint/checkpoints.js",
+                              "blobs", azurite.blob_connection_string(), "dead-letters"});
+  const auto line = node.read_line(std::chrono::seconds(60));
+  ASSERT_EQ(node.wait_exit(std::chrono::seconds(60)), 0) << node.stderr_text();
+  ASSERT_TRUE(line);
+  const auto blobs_seen = nlohmann::json::parse(*line);
+  ASSERT_EQ(blobs_seen.size(), 2U) << *line;
+  std::vector<std::int64_t> sequence_numbers;
+  for (const auto& [name, content] : blobs_seen.items()) {
+    EXPECT_EQ(name.rfind("telemetry/3/", 0), 0U) << name;
+    const auto record = nlohmann::json::parse(content.get<std::string>());
+    EXPECT_EQ(record["stage"], "mapping");
+    EXPECT_EQ(record["body"], "{\"n\":");
+    EXPECT_EQ(record["reason"], "record 1, byte 7: malformed JSON");
+    sequence_numbers.push_back(record["sequence_number"].get<std::int64_t>());
+  }
+  std::sort(sequence_numbers.begin(), sequence_numbers.end());
+  EXPECT_EQ(sequence_numbers, (std::vector<std::int64_t>{41, 42}));
+}
+
+} // namespace
+} // namespace hub2kusto::pipeline

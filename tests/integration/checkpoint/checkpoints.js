@@ -6,6 +6,8 @@
 //   node checkpoints.js update <storage cs> <container> <namespace> <hub> <group> <partition>
 //                              <sequence number> <offset>
 //     prints "updated"
+//   node checkpoints.js blobs <storage connection string> <container>
+//     prints one JSON line: {"<blob name>": "<content>", ...} for every blob in the container
 'use strict';
 const { ContainerClient } = require('@azure/storage-blob');
 const { BlobCheckpointStore } = require('@azure/eventhubs-checkpointstore-blob');
@@ -13,6 +15,15 @@ const { BlobCheckpointStore } = require('@azure/eventhubs-checkpointstore-blob')
 async function main() {
   const [command, connectionString, container, namespace, hub, group, ...rest] =
       process.argv.slice(2);
+  if (command === 'blobs') {
+    const client = new ContainerClient(connectionString, container);
+    const out = {};
+    for await (const blob of client.listBlobsFlat()) {
+      out[blob.name] = (await client.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+    }
+    console.log(JSON.stringify(out));
+    return;
+  }
   const store = new BlobCheckpointStore(new ContainerClient(connectionString, container));
   if (command === 'list') {
     const checkpoints = await store.listCheckpoints(namespace, hub, group);

@@ -1,0 +1,61 @@
+#pragma once
+// BlobClient: the few Azure Blob Storage operations hub2kusto's own stores need (the blob
+// checkpoint store, the blob dead-letter store), authorised from an Azure Storage connection
+// string: Shared Key with the account key, or the connection string's SAS appended to the URL.
+// Errors name the container and blob and the service's error code, never a key or signature.
+//
+// Threads: any (the transport is thread-safe; nothing else is mutable).
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "common/storage_connection_string.hpp"
+#include "ingest/http_transport.hpp"
+
+namespace hub2kusto::ingest {
+
+using BlobMetadata = std::vector<std::pair<std::string, std::string>>; // x-ms-meta-<name>
+
+class BlobClient {
+public:
+  BlobClient(StorageConnectionString storage, HttpTransport& transport, const Clock& clock,
+             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // Creates the container unless it exists.
+  Result<std::monostate> ensure_container(const std::string& container);
+  // The blob's metadata (names lower-case); none when the blob does not exist.
+  Result<std::optional<std::map<std::string, std::string>>> metadata(const std::string& container,
+                                                                     const std::string& blob);
+  // Replaces the blob's metadata; creates an empty block blob with it when the blob does not
+  // exist yet (as the SDKs' checkpoint stores do).
+  Result<std::monostate> set_metadata(const std::string& container, const std::string& blob,
+                                      const BlobMetadata& metadata);
+  // Uploads a block blob in one request, replacing any blob of that name.
+  Result<std::monostate> put_block_blob(const std::string& container, const std::string& blob,
+                                        std::string body, const BlobMetadata& metadata = {});
+
+  const std::string& endpoint() const { return storage_.blob_endpoint; }
+
+private:
+  HttpResponse send(HttpRequest request);
+  std::string url(const std::string& container, const std::string& blob) const;
+
+  StorageConnectionString storage_;
+  HttpTransport& transport_;
+  const Clock& clock_;
+  std::chrono::milliseconds timeout_;
+};
+
+// The Shared Key authorization of a Blob service request (docs "Authorize with Shared Key"):
+// the string to sign from the verb, the standard headers, the x-ms-* headers and the
+// canonicalized resource (account + URL path + query parameters), signed with HMAC-SHA256.
+// Returns the Authorization header's value.
+std::string shared_key_authorization(const std::string& account, const std::string& key_base64,
+                                     const HttpRequest& request);
+
+} // namespace hub2kusto::ingest
