@@ -131,6 +131,9 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   hub_options.owner_level = c.source.owner_level;
   hub_options.ca_file = c.source.ca_file;
   hub_options.receiver_name = "hub2kusto-" + c.name;
+  hub_options.credit = hub::CreditWindow{.high = c.source.prefetch,
+                                         .low = c.source.prefetch / 2,
+                                         .max_bytes = c.source.max_buffered_bytes};
   conn->source = std::make_unique<hub::AmqpEventSource>(hub_options, conn->clock, conn->random);
 
   std::vector<PartitionId> partitions = c.source.partitions;
@@ -465,6 +468,9 @@ std::string Bridge::metrics_text() const {
       const auto credit = p->stream->credit();
       m.gauge("hub2kusto_buffered_events", "Events received and not yet taken by the pipeline.", l,
               static_cast<double>(credit.buffered));
+      m.gauge("hub2kusto_buffered_bytes",
+              "Bytes of events received and not yet taken by the pipeline.", l,
+              static_cast<double>(credit.buffered_bytes));
       m.gauge("hub2kusto_link_credit", "AMQP credit granted and not yet used.", l,
               static_cast<double>(credit.credit));
       const auto status = p->stream->status();

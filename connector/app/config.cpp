@@ -80,8 +80,20 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
   const auto owner_level = s.integer("owner_level", 0, std::numeric_limits<std::int64_t>::max());
   const auto partitions = s.string_list("partitions");
   const auto ca_file = s.string("ca_file");
+  const auto prefetch = s.integer("prefetch", 2, 100'000);
+  const auto max_buffered_bytes = s.byte_size("max_buffered_bytes");
   s.finish();
 
+  if (prefetch) {
+    out.prefetch = static_cast<std::uint32_t>(*prefetch);
+  }
+  if (max_buffered_bytes) {
+    if (*max_buffered_bytes < (64ULL << 10) || *max_buffered_bytes > (4ULL << 30)) {
+      s.problem("max_buffered_bytes", "must be from 64KiB to 4GiB");
+    } else {
+      out.max_buffered_bytes = *max_buffered_bytes;
+    }
+  }
   if (!cs) {
     s.problem("connection_string", "required: the Event Hubs or IoT Hub connection string");
   } else {
@@ -601,6 +613,8 @@ nlohmann::json to_masked_json(const Config& config) {
                      ? "iot_hub"
                      : "event_hubs"},
         {"consumer_group", c.source.consumer_group.value()},
+        {"prefetch", c.source.prefetch},
+        {"max_buffered_bytes", c.source.max_buffered_bytes},
         {"start_position", std::string(start_kind_name(c.source.start_position.kind))},
     };
     if (!c.source.event_hub.value().empty()) {

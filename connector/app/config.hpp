@@ -43,6 +43,10 @@ struct SourceConfig {
   std::optional<std::int64_t> owner_level; // epoch; none = non-exclusive receivers
   std::vector<PartitionId> partitions;     // empty = every partition of the hub
   std::string ca_file;                     // empty = the system CA bundle
+  // Per partition: events and bytes received and not yet taken by the pipeline, at most
+  // (AMQP credit follows both; hub/partition_channel.hpp).
+  std::uint32_t prefetch = 300;
+  std::uint64_t max_buffered_bytes = 8ULL << 20;
 };
 
 struct TargetConfig {

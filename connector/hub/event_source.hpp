@@ -91,6 +91,7 @@ struct PartitionStatus {
 // the in-flight count, never above the configured window; `max_in_flight` is its high mark.
 struct CreditStats {
   std::size_t buffered = 0;
+  std::size_t buffered_bytes = 0; // their approximate_size()
   std::size_t credit = 0;
   std::size_t max_in_flight = 0;
 };

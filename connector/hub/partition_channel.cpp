@@ -21,11 +21,11 @@ std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
     --waiting_readers_;
     moved = std::min(max, buffer_.size());
     for (std::size_t i = 0; i < moved; ++i) {
+      buffered_bytes_ -= std::min(buffered_bytes_, buffer_.front().approximate_size());
       out.push_back(std::move(buffer_.front()));
       buffer_.pop_front();
     }
-    if (moved > 0 && !room_requested_ && !status_.stopped() &&
-        buffer_.size() + credit_ <= window_.low) {
+    if (moved > 0 && !room_requested_ && !status_.stopped() && room_for_top_up()) {
       room_requested_ = true;
       ask_for_room = true;
     }
@@ -43,7 +43,10 @@ PartitionStatus PartitionChannel::status() const {
 
 CreditStats PartitionChannel::credit() const {
   std::lock_guard lock(mutex_);
-  return {.buffered = buffer_.size(), .credit = credit_, .max_in_flight = max_in_flight_};
+  return {.buffered = buffer_.size(),
+          .buffered_bytes = buffered_bytes_,
+          .credit = credit_,
+          .max_in_flight = max_in_flight_};
 }
 
 bool PartitionChannel::reader_waiting() const {
@@ -56,17 +59,43 @@ std::optional<SequenceNumber> PartitionChannel::last_received() const {
   return last_received_;
 }
 
+double PartitionChannel::bytes_in_flight() const {
+  return static_cast<double>(buffered_bytes_) + static_cast<double>(credit_) * average_event_bytes_;
+}
+
+bool PartitionChannel::room_for_top_up() const {
+  if (buffer_.size() + credit_ > window_.low) {
+    return false;
+  }
+  return window_.max_bytes == 0 || bytes_in_flight() <= static_cast<double>(window_.max_bytes) / 2;
+}
+
 std::size_t PartitionChannel::grant(GrantReason reason) {
   std::lock_guard lock(mutex_);
   room_requested_ = false;
   const std::size_t in_flight = buffer_.size() + credit_;
-  if (reason == GrantReason::top_up && in_flight > window_.low) {
+  if (reason == GrantReason::top_up && !room_for_top_up()) {
     return 0;
   }
   if (in_flight >= window_.high) {
     return 0;
   }
-  const std::size_t add = window_.high - in_flight;
+  std::size_t add = window_.high - in_flight;
+  if (window_.max_bytes > 0 && average_event_bytes_ == 0) {
+    // Nothing is known of the sizes yet: one event shows them, then credit follows the bytes
+    // (a whole window of 1 MB events would be far past any budget).
+    add = in_flight == 0 ? 1 : 0;
+  } else if (window_.max_bytes > 0) {
+    // Credit follows the bytes: what fits in the budget left at the average event size, at
+    // least one so a partition of events larger than the budget still moves.
+    const double room = static_cast<double>(window_.max_bytes) - bytes_in_flight();
+    const auto fits =
+        room <= 0 ? std::size_t{0} : static_cast<std::size_t>(room / average_event_bytes_);
+    add = std::min(add, std::max<std::size_t>(fits, buffer_.empty() && credit_ == 0 ? 1 : 0));
+    if (add == 0) {
+      return 0;
+    }
+  }
   credit_ += add;
   max_in_flight_ = std::max(max_in_flight_, buffer_.size() + credit_);
   return add;
@@ -78,6 +107,13 @@ bool PartitionChannel::push(HubEvent event) {
   // still kept, and shows up in max_in_flight.
   credit_ = credit_ > 0 ? credit_ - 1 : 0;
   last_received_ = event.sequence_number;
+  const std::size_t size = event.approximate_size();
+  buffered_bytes_ += size;
+  // A running average over about the last 64 events: how much memory a credit stands for.
+  average_event_bytes_ =
+      average_event_bytes_ == 0
+          ? static_cast<double>(size)
+          : average_event_bytes_ + (static_cast<double>(size) - average_event_bytes_) / 64.0;
   const bool was_empty = buffer_.empty();
   buffer_.push_back(std::move(event));
   max_in_flight_ = std::max(max_in_flight_, buffer_.size() + credit_);

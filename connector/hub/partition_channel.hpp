@@ -4,9 +4,12 @@
 // (STYLE.md principle 7, Proton's examples/cpp/flow_control.cpp).
 //
 // In flight = events buffered here + credit granted to the service and not yet used. The
-// channel grants credit only up to the high watermark of in-flight events, and only again once
-// the reader has taken enough for in flight to fall to the low watermark, so:
-//   - memory per partition is at most `high` events, whatever the service or reader does;
+// channel grants credit only up to the high watermark of in-flight events (and, with a byte
+// budget, only as much as fits in the bytes left), and only again once the reader has taken
+// enough for in flight to fall to the low watermark, so:
+//   - memory per partition is at most `high` events, and about `max_bytes` with a byte budget
+//     (exceeded by at most the events of credit granted at the average size before a burst of
+//     larger ones), whatever the service or reader does;
 //   - a stalled reader stops the service from sending (no credit left), nothing is dropped;
 //   - credit goes out in batches of at least high - low, not one flow frame per event.
 //
@@ -27,6 +30,11 @@ namespace hub2kusto::hub {
 struct CreditWindow {
   std::size_t high = 300; // the SDKs' default prefetch (eventhubs-amqp.md §5.3)
   std::size_t low = 150;  // top up at half the window, as Proton's own credit_window does
+  // Bytes in flight (buffered events' approximate_size() + credit x the running average event
+  // size) the channel aims to stay under; 0 = count only. Credit granted is what fits in the
+  // room left at the average size, so a partition of 1 MB events gets a few credits and one of
+  // 200-byte events the whole window; top-ups wait until half of the byte budget is free.
+  std::size_t max_bytes = 0;
 };
 
 class PartitionChannel final : public PartitionStream {
@@ -66,6 +74,11 @@ public:
   void set_status(PartitionState state, std::string reason = {});
 
 private:
+  // Under the lock. Bytes in flight as estimated for the byte budget.
+  double bytes_in_flight() const;
+  // Under the lock. Whether the reader freed enough that a top-up is due.
+  bool room_for_top_up() const;
+
   const PartitionId partition_;
   const CreditWindow window_;
   std::function<void()> on_room_;
@@ -73,6 +86,8 @@ private:
   mutable std::mutex mutex_;
   std::condition_variable readable_;
   std::deque<HubEvent> buffer_;
+  std::size_t buffered_bytes_ = 0;
+  double average_event_bytes_ = 0; // running average of received events' sizes
   std::size_t credit_ = 0;
   std::size_t max_in_flight_ = 0;
   bool room_requested_ = false;

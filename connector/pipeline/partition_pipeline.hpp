@@ -15,8 +15,9 @@
 //   save the checkpoint when due (throttled)
 //   on stop: close the open batches, deliver them until the deadline, save the checkpoint
 //
-// Memory is bounded by the credit window (events not yet taken) plus the batch limit per route
-// (events taken, not yet delivered).
+// Memory is bounded by the partition's buffer (source.prefetch events and
+// source.max_buffered_bytes, which AMQP credit follows) plus the batch limit per route (events
+// taken, not yet delivered).
 //
 // Bodies are forwarded as they came, with the route's format and mapping reference for Kusto
 // to apply; one record per line for the text formats. With a LocalMapper, events on the

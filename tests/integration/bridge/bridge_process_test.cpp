@@ -4,6 +4,7 @@
 // with deadlines.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -647,6 +648,55 @@ TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
   EXPECT_GE(metric_sum(http_get(ops_port_, "/metrics").second,
                        "hub2kusto_queued_ingestion_failures_total{"),
             1);
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+}
+
+} // namespace
+} // namespace hub2kusto
+
+namespace hub2kusto {
+namespace {
+
+// Kusto answers slowly while the hub has plenty: what the bridge holds for a partition stays
+// within source.max_buffered_bytes (AMQP credit follows the bytes), and nothing is lost.
+TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {
+  {
+    std::ofstream lines(dir_ / "large.jsonl");
+    for (int i = 0; i < 10; ++i) {
+      lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
+            << R"(,"padding":")" << std::string(20'000, 'p') << "\"}\n";
+    }
+  }
+  EventHubsEmulator hub({"--hub", "telemetry:1", "--preload", (dir_ / "large.jsonl").string(),
+                         "--preload-events", "400"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ASSERT_TRUE(kusto.fault("/faults/latency?ms=1500"));
+  auto env = environment(hub, kusto);
+  constexpr double kBudget = 256 * 1024;
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_MAX_BUFFERED_BYTES", "256KiB");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_EVENTS", "20");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  // While Kusto is slow, sample the buffer once the first batches went through: it fills up
+  // to the budget and not past it.
+  double most = 0;
+  int samples = 0;
+  ASSERT_TRUE(eventually([&] {
+    const auto m = http_get(ops_port_, "/metrics").second;
+    const double ingested = metric_sum(m, "hub2kusto_events_ingested_total{");
+    if (ingested >= 40) {
+      most = std::max(most, metric_sum(m, "hub2kusto_buffered_bytes{"));
+      ++samples;
+    }
+    return samples >= 10;
+  })) << bridge.stderr_text();
+  EXPECT_GT(most, kBudget / 4) << "the buffer never filled: nothing was measured";
+  EXPECT_LE(most, kBudget * 1.1);
+  ASSERT_TRUE(kusto.fault("/faults/reset"));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; })) << bridge.stderr_text();
   ::kill(bridge.pid(), SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
 }

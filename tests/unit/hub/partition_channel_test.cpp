@@ -97,5 +97,47 @@ TEST(PartitionChannel, PushSaysWhenAWaitingReaderMustBeWoken) {
   EXPECT_EQ(out[0].sequence_number.value(), 7);
 }
 
+HubEvent sized(std::int64_t n, std::size_t body_bytes) {
+  HubEvent e = event(n);
+  e.body.assign(body_bytes, 'x');
+  return e;
+}
+
+TEST(PartitionChannel, CreditFollowsTheBytesInFlightUnderAByteBudget) {
+  const std::size_t each = sized(0, 100'000).approximate_size();
+  // Room for 10 events of 100 kB, though the window allows 300.
+  PartitionChannel ch(PartitionId("0"), {.high = 300, .low = 150, .max_bytes = 10 * each});
+  int requests = 0;
+  ch.on_room([&] { ++requests; });
+  ASSERT_EQ(ch.grant(Reason::attach), 1U); // nothing known of the sizes: one event shows them
+  ASSERT_FALSE(ch.push(sized(0, 100'000)));
+  std::vector<HubEvent> out;
+  EXPECT_EQ(ch.take(out, 1, 0ms), 1U);
+  EXPECT_EQ(requests, 1);
+  EXPECT_EQ(ch.grant(Reason::top_up), 10U); // the budget at 100 kB an event
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_FALSE(ch.push(sized(i, 100'000)));
+  }
+  EXPECT_EQ(ch.credit().buffered_bytes, 10 * each);
+  EXPECT_EQ(ch.take(out, 4, 0ms), 4U); // 6 left: 60% of the budget, no top-up yet
+  EXPECT_EQ(requests, 1);
+  EXPECT_EQ(ch.grant(Reason::top_up), 0U);
+  EXPECT_EQ(ch.take(out, 1, 0ms), 1U); // 5 left: half the budget free
+  EXPECT_EQ(requests, 2);
+  EXPECT_EQ(ch.grant(Reason::top_up), 5U); // 5 buffered + 5 credit x 100 kB = the budget
+  EXPECT_EQ(ch.credit().max_in_flight, 10U);
+}
+
+TEST(PartitionChannel, AnEventLargerThanTheBudgetStillGetsOneCredit) {
+  PartitionChannel ch(PartitionId("0"), {.high = 300, .low = 150, .max_bytes = 1'000});
+  ASSERT_EQ(ch.grant(Reason::attach), 1U);
+  ASSERT_FALSE(ch.push(sized(0, 50'000)));
+  ch.link_lost();
+  std::vector<HubEvent> out;
+  EXPECT_EQ(ch.take(out, 1, 0ms), 1U);
+  EXPECT_EQ(ch.grant(Reason::attach), 1U); // nothing buffered, nothing granted: one at a time
+  EXPECT_EQ(ch.grant(Reason::attach), 0U);
+}
+
 } // namespace
 } // namespace hub2kusto::hub
