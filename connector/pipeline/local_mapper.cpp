@@ -94,13 +94,10 @@ MappedEvent LocalMapper::map(const hub::HubEvent& event, std::string& out) {
   m.rows = r.rows;
   m.nulls = r.nulls.size();
   if (r.rejection) {
-    const std::string where = r.rejection->record == 0
-                                  ? std::string("the body")
-                                  : fmt::format("record {}", r.rejection->record);
-    m.rejection =
-        r.rejection->byte_offset
-            ? fmt::format("{}, byte {}: {}", where, *r.rejection->byte_offset, r.rejection->reason)
-            : fmt::format("{}: {}", where, r.rejection->reason);
+    // The engine's reason names the byte where it knows it.
+    m.rejection = r.rejection->record == 0
+                      ? r.rejection->reason
+                      : fmt::format("record {}: {}", r.rejection->record, r.rejection->reason);
   }
   return m;
 }

@@ -183,6 +183,9 @@ struct Server::Impl {
   std::deque<StreamingFault> streaming_faults;
   std::int64_t latency_ms = 0;
   bool streaming_disabled = false;
+  // faults/unavailable: until then every ingest, mgmt and query request answers 503.
+  std::optional<std::chrono::steady_clock::time_point> outage_until;
+  std::int64_t outage_answered = 0;
   bool queued_paused = false;
   std::map<std::string, std::int64_t> issued_tokens; // token -> expiry (ms since the epoch)
   std::uint64_t streaming_requests = 0;
@@ -680,6 +683,7 @@ struct Server::Impl {
                            {"streaming_faults_answered", streaming_injected},
                            {"streaming_faults_pending", streaming_faults.size()},
                            {"streaming_disabled", streaming_disabled},
+                           {"outage_answered", outage_answered},
                            {"latency_ms", latency_ms},
                            {"queued_paused", queued_paused},
                            {"queued_messages", queued_messages},
@@ -707,6 +711,15 @@ struct Server::Impl {
       streaming_faults.push_back(*fault);
       applied("the next " + std::to_string(count) + " streaming request(s) answer " +
               std::to_string(fault->error.status) + " " + fault->error.code);
+    } else if (action == "faults/unavailable") {
+      const std::int64_t seconds = number("seconds", -1);
+      if (seconds < 0) {
+        refused("faults/unavailable needs seconds>=0");
+        return;
+      }
+      outage_until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+      applied("every ingest, mgmt and query request answers 503 for " + std::to_string(seconds) +
+              " s");
     } else if (action == "faults/latency") {
       const std::int64_t ms = number("ms", -1);
       if (ms < 0) {
@@ -727,6 +740,7 @@ struct Server::Impl {
       streaming_faults.clear();
       latency_ms = 0;
       streaming_disabled = false;
+      outage_until.reset();
       queued_paused = false;
       wake.notify_all();
       applied("faults cleared");
@@ -737,6 +751,15 @@ struct Server::Impl {
   }
 
   // ---- routing ----
+
+  bool in_outage() {
+    std::lock_guard lock(mutex);
+    if (outage_until && std::chrono::steady_clock::now() < *outage_until) {
+      ++outage_answered;
+      return true;
+    }
+    return false;
+  }
 
   void handle(const http_request& r) {
     try {
@@ -761,6 +784,12 @@ struct Server::Impl {
       }
       const auto raw = r.extract_vector().get();
       const std::string body(raw.begin(), raw.end());
+      if (path.size() >= 3 && path[0] == "v1" && path[1] == "rest" && in_outage()) {
+        reply_error(r, {503, "General_ServiceUnavailable",
+                        "Kusto.Common.Svc.Exceptions.ServiceUnavailableException",
+                        "The service is unavailable (fault injection: outage).", false});
+        return;
+      }
       if (r.method() == methods::POST && path.size() >= 3 && path[path.size() - 1] == "token" &&
           path[1] == "oauth2") {
         on_aad_token(r, body);

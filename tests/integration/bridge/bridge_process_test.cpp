@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -360,20 +361,46 @@ TEST_F(Bridge, StreamingDisabledMidRunTheRestArrivesQueued) {
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
 }
 
-TEST_F(Bridge, KustoAnswering503ForAWhileLosesNothing) {
+TEST_F(Bridge, KustoAnswering503ForThirtySecondsLosesNothingAndIngestionResumes) {
   EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
                          "--preload-events", "400"});
   ASSERT_TRUE(hub.running()) << hub.stderr_text();
   KustoEmulator kusto({});
   ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
   create_table(kusto);
-  ASSERT_TRUE(kusto.fault("/faults/streaming?kind=unavailable&count=12"));
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
-  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; }, 120s)) << bridge.stderr_text();
-  EXPECT_GT(kusto.status().at("streaming_faults_answered").get<int>(), 0);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; })) << bridge.stderr_text();
+
+  // An outage: every ingest, management and query request answers 503 for 30 s, while the
+  // official producer keeps sending.
+  ASSERT_TRUE(kusto.fault("/faults/unavailable?seconds=30"));
+  const auto outage_end = std::chrono::steady_clock::now() + 30s;
+  ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
+                         "produce", hub.connection_string(), "400", "2"});
+  ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  // Not ready while Kusto does not answer, and it says so.
+  std::pair<int, std::string> ready;
+  ASSERT_TRUE(eventually([&] {
+    ready = http_get(ops_port_, "/readyz");
+    return ready.first == 503 && ready.second.find("HTTP 503") != std::string::npos;
+  })) << ready.second;
+  EXPECT_LT(std::chrono::steady_clock::now(), outage_end) << "the outage ended before this check";
+
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 800; }, 180s))
+      << bridge.stderr_text() << " rows=" << kusto.count("T");
+  EXPECT_GT(kusto.status().at("outage_answered").get<int>(), 0);
+  // Streaming answered 503 through the outage; the batches went by queued ingestion (its
+  // queue lives in storage, which stayed up) or were held and retried.
+  const auto metrics = http_get(ops_port_, "/metrics").second;
+  EXPECT_GT(metric_sum(metrics, "hub2kusto_ingest_fallbacks_total{") +
+                metric_sum(metrics, "hub2kusto_batch_retries_total{"),
+            0)
+      << metrics;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
+  ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }));
   ::kill(bridge.pid(), SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  EXPECT_EQ(kusto.count("T"), 800);
 }
 
 } // namespace
@@ -699,6 +726,73 @@ TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; })) << bridge.stderr_text();
   ::kill(bridge.pid(), SIGTERM);
   EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+}
+
+} // namespace
+} // namespace hub2kusto
+
+namespace hub2kusto {
+namespace {
+
+// With the local mapping, an event the engine cannot map (not JSON; a record that is not an
+// object) is dead-lettered at once with the engine's reason, and every other event arrives.
+TEST_F(Bridge, EventsTheLocalMappingRejectsAreDeadLetteredWithTheirReasons) {
+  {
+    std::ofstream lines(dir_ / "poison.jsonl");
+    for (int i = 0; i < 10; ++i) {
+      if (i == 3) {
+        lines << R"({"deviceId":"dev-3","temperature":)"
+              << "\n";
+      } else if (i == 6) {
+        lines << R"(["dev-6", 21.5])"
+              << "\n";
+      } else {
+        lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
+              << "}\n";
+      }
+    }
+  }
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "poison.jsonl").string(),
+                         "--preload-events", "100"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  auto env = environment(hub, kusto);
+  std::erase_if(
+      env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING"; });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA",
+                   "deviceId:string,temperature:real,humidity:long,line:long");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 80; })) << bridge.stderr_text();
+  std::vector<nlohmann::json> letters;
+  ASSERT_TRUE(eventually([&] {
+    letters.clear();
+    std::ifstream in(dir_ / "dead-letter" / "telemetry.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      letters.push_back(nlohmann::json::parse(line));
+    }
+    return letters.size() == 20;
+  })) << bridge.stderr_text();
+  int not_json = 0;
+  int not_object = 0;
+  for (const auto& d : letters) {
+    EXPECT_EQ(d["stage"], "mapping") << d;
+    EXPECT_TRUE(d["sequence_number"].is_number()) << d;
+    const std::string reason = d["reason"];
+    if (d["body"] == R"({"deviceId":"dev-3","temperature":)") {
+      ++not_json;
+      EXPECT_NE(reason.find("malformed JSON at byte 34"), std::string::npos) << reason;
+    } else if (d["body"] == R"(["dev-6", 21.5])") {
+      ++not_object;
+      EXPECT_NE(reason.find("record 1: "), std::string::npos) << reason;
+    }
+  }
+  EXPECT_EQ(not_json, 10);
+  EXPECT_EQ(not_object, 10);
+  ::kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  EXPECT_EQ(kusto.count("T"), 80);
 }
 
 } // namespace
