@@ -1,0 +1,229 @@
+// deploy/kubernetes checked without a cluster:
+//  - every manifest validates against the Kubernetes API schemas (kubernetes-models, generated
+//    from the Kubernetes OpenAPI definitions);
+//  - the kustomization lists exactly the manifests, and its namespace and image exist;
+//  - the pieces agree: probes hit the ops port the config sets, every Secret and ConfigMap key
+//    a pod uses exists, every secret file the config reads is mounted, the grace period
+//    outlasts the drain deadline, containers run as the image's non-root user with a
+//    read-only root filesystem and no privilege escalation, with requests and limits;
+//  - the ConfigMap's config passes `hub2kusto check-config` of this build.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const YAML = require('yaml');
+
+const root = path.join(__dirname, '..', '..');
+const dir = path.join(root, 'deploy', 'kubernetes');
+
+function documents() {
+  const out = [];
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+    if (file === 'kustomization.yaml') continue;
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+      assert.equal(doc.errors.length, 0, `${file}: ${doc.errors.join('; ')}`);
+      out.push({ file, object: doc.toJSON() });
+    }
+  }
+  return out;
+}
+
+// The model class for apiVersion/kind, from kubernetes-models.
+function model(apiVersion, kind) {
+  const group = apiVersion.includes('/') ? apiVersion : `core/${apiVersion}`;
+  const [g, v] = group.split('/');
+  const module = g === 'core' ? `kubernetes-models/${v}` : `kubernetes-models/${g}/${v}`;
+  const cls = require(module)[kind];
+  assert.ok(cls, `no schema for ${apiVersion} ${kind}`);
+  return cls;
+}
+
+// JSON with // and /* */ comments, as hub2kusto reads its config.
+function jsonc(text) {
+  let out = '';
+  for (let i = 0; i < text.length; ++i) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') ++i;
+      out += '\n';
+    } else if (c === '/' && text[i + 1] === '*') {
+      i = text.indexOf('*/', i + 2) + 1;
+    } else {
+      out += c;
+    }
+  }
+  return JSON.parse(out);
+}
+
+function seconds(duration) {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(duration);
+  assert.ok(m, `not a duration: ${duration}`);
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
+}
+
+const docs = documents();
+const byKind = (kind) => docs.filter((d) => d.object.kind === kind).map((d) => d.object);
+const configMaps = new Map(byKind('ConfigMap').map((c) => [c.metadata.name, c]));
+const secrets = new Map(byKind('Secret').map((s) => [s.metadata.name, s]));
+const deployments = byKind('Deployment');
+const hub2kustoConfig = jsonc(configMaps.get('hub2kusto-config').data['config.jsonc']);
+
+test('every manifest validates against the Kubernetes API schemas', () => {
+  assert.ok(docs.length >= 6);
+  for (const { file, object } of docs) {
+    const Model = model(object.apiVersion, object.kind);
+    assert.doesNotThrow(() => new Model(object).validate(), `${file} ${object.kind}`);
+  }
+});
+
+test('the schema validation catches a broken manifest (so the check above can fail)', () => {
+  const broken = structuredClone(deployments[0]);
+  broken.spec.template.spec.containers[0].ports[0].containerPort = 'eighty';
+  delete broken.spec.selector;
+  const Model = model(broken.apiVersion, broken.kind);
+  assert.throws(() => new Model(broken).validate(), /containerPort|selector/);
+});
+
+test('the kustomization lists exactly the manifests, its namespace and its image', () => {
+  const k = YAML.parse(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8'));
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+  assert.deepEqual([...k.resources].sort(), files.sort());
+  assert.ok(byKind('Namespace').some((n) => n.metadata.name === k.namespace));
+  const images = deployments.flatMap((d) => d.spec.template.spec.containers.map((c) => c.image.split(':')[0]));
+  for (const image of k.images) assert.ok(images.includes(image.name), `image ${image.name} unused`);
+});
+
+for (const deployment of deployments) {
+  const name = deployment.metadata.name;
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers.find((c) => c.name === 'hub2kusto');
+
+  test(`${name}: selector matches the pod labels`, () => {
+    for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) {
+      assert.equal(deployment.spec.template.metadata.labels[k], v);
+    }
+  });
+
+  test(`${name}: probes and ports use the ops port the config sets`, () => {
+    const env = Object.fromEntries((container.env || []).map((e) => [e.name, e.value]));
+    const opsPort = Number(env.HUB2KUSTO_OPS_PORT || hub2kustoConfig.ops.port);
+    const ports = new Map(container.ports.map((p) => [p.name, p.containerPort]));
+    for (const [probe, path_] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']]) {
+      const get = container[probe].httpGet;
+      assert.equal(get.path, path_, probe);
+      const port = typeof get.port === 'string' ? ports.get(get.port) : get.port;
+      assert.equal(port, opsPort, `${probe} port`);
+    }
+  });
+
+  test(`${name}: the grace period outlasts the drain deadline`, () => {
+    const drain = seconds(hub2kustoConfig.shutdown.drain_deadline);
+    assert.ok(pod.terminationGracePeriodSeconds >= drain + 5,
+              `${pod.terminationGracePeriodSeconds}s grace for a ${drain}s drain`);
+  });
+
+  test(`${name}: every ConfigMap and Secret key it uses exists`, () => {
+    for (const v of pod.volumes || []) {
+      if (v.configMap) {
+        const cm = configMaps.get(v.configMap.name);
+        assert.ok(cm, `ConfigMap ${v.configMap.name}`);
+        for (const item of v.configMap.items || []) assert.ok(item.key in cm.data, item.key);
+      }
+      if (v.secret) {
+        const s = secrets.get(v.secret.secretName);
+        assert.ok(s, `Secret ${v.secret.secretName}`);
+        const keys = { ...s.data, ...s.stringData };
+        for (const item of v.secret.items || []) assert.ok(item.key in keys, item.key);
+      }
+    }
+    for (const c of pod.containers) {
+      for (const e of c.env || []) {
+        const ref = e.valueFrom && e.valueFrom.secretKeyRef;
+        if (ref) {
+          const s = secrets.get(ref.name);
+          assert.ok(s && ref.key in { ...s.data, ...s.stringData }, `${ref.name}/${ref.key}`);
+        }
+      }
+    }
+  });
+
+  test(`${name}: every file the config reads is mounted`, () => {
+    const mounts = container.volumeMounts.map((m) => ({
+      ...m, volume: pod.volumes.find((v) => v.name === m.name),
+    }));
+    const mounted = (file) => mounts.some((m) => {
+      if (!file.startsWith(m.mountPath + '/')) return false;
+      const items = (m.volume.secret || m.volume.configMap || {}).items;
+      return !items || items.some((i) => path.join(m.mountPath, i.path) === file);
+    });
+    const files = [];
+    (function walk(o) {
+      for (const [k, v] of Object.entries(o)) {
+        if (k.endsWith('_file')) files.push(v);
+        else if (v && typeof v === 'object') walk(v);
+      }
+    })(hub2kustoConfig);
+    assert.ok(files.length >= 3);
+    for (const f of files) assert.ok(mounted(f), `${f} is not mounted`);
+    const configArg = container.args[container.args.indexOf('--config') + 1];
+    assert.ok(mounted(configArg), `--config ${configArg} is not mounted`);
+    // A read-only root filesystem: the stores must not need a local directory.
+    assert.equal(hub2kustoConfig.checkpoint.store, 'blob');
+    assert.equal(hub2kustoConfig.dead_letter.store, 'blob');
+  });
+
+  test(`${name}: runs as the image's non-root user, locked down, with requests and limits`, () => {
+    const dockerfile = fs.readFileSync(path.join(root, 'deploy', 'Dockerfile'), 'utf8');
+    const user = /^USER (\d+):(\d+)$/m.exec(dockerfile);
+    assert.ok(user, 'the Dockerfile sets a numeric USER');
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.runAsUser, Number(user[1]));
+    assert.equal(pod.automountServiceAccountToken, false);
+    for (const c of pod.containers) {
+      assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true, c.name);
+      assert.deepEqual(c.securityContext.capabilities.drop, ['ALL'], c.name);
+      for (const kind of ['requests', 'limits']) {
+        assert.ok(c.resources[kind].cpu && c.resources[kind].memory, `${c.name} ${kind}`);
+      }
+    }
+  });
+}
+
+test('the ConfigMap config passes hub2kusto check-config', () => {
+  const binary = process.env.HUB2KUSTO_BINARY;
+  assert.ok(binary, 'HUB2KUSTO_BINARY names the hub2kusto build to check with');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-manifests-'));
+  try {
+    const config = path.join(work, 'config.jsonc');
+    fs.writeFileSync(config, configMaps.get('hub2kusto-config').data['config.jsonc']);
+    // The Secret's placeholders stand for real strings: well-formed ones in their place.
+    const strings = {
+      'hub-connection-string': 'Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=a2V5;EntityPath=telemetry',
+      'kusto-connection-string': 'Data Source=https://c.westeurope.kusto.windows.net;Initial Catalog=db;AAD Federated Security=True;Application Client Id=app;Application Key=secret;Authority Id=tenant',
+      'storage-connection-string': 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+    };
+    for (const [k, v] of Object.entries(strings)) fs.writeFileSync(path.join(work, k), v);
+    const env = {
+      PATH: process.env.PATH,
+      HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING_FILE: path.join(work, 'hub-connection-string'),
+      HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING_FILE: path.join(work, 'kusto-connection-string'),
+      HUB2KUSTO_CHECKPOINT_BLOB_CONNECTION_STRING_FILE: path.join(work, 'storage-connection-string'),
+      HUB2KUSTO_DEAD_LETTER_BLOB_CONNECTION_STRING_FILE: path.join(work, 'storage-connection-string'),
+    };
+    const out = execFileSync(binary, ['check-config', '--config', config], { env, encoding: 'utf8' });
+    const effective = JSON.parse(out.slice(out.indexOf('{')));
+    assert.equal(effective.ops.port, hub2kustoConfig.ops.port);
+    assert.equal(effective.checkpoint.store, 'blob');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
