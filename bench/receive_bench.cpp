@@ -4,6 +4,8 @@
 //
 //   hub2kusto_receive_bench [--events N] [--rounds R] [--partitions P] [--window W]
 //                           [--only bare|hub2kusto]
+//   hub2kusto_receive_bench --connect PORT --hub NAME --partitions P --events N
+//     (one drain of an emulator another program started and preloaded: scripts/bench)
 //
 // The emulator runs pinned to CPU 0 and this process to CPU 1, so each client has one core
 // for its AMQP thread and (for hub2kusto) its reader thread together. Both clients put a CBS
@@ -79,6 +81,7 @@ double process_cpu_seconds(pid_t pid) {
 }
 
 pid_t g_emulator = 0;
+std::string g_hub = "telemetry";
 
 struct Run {
   double events_per_second = 0; // wall clock
@@ -168,7 +171,7 @@ Run run_bare(int port, int partitions, long events, int window) {
   const auto start = Clock::now();
   const double cpu0 = cpu_seconds();
   const double em0 = process_cpu_seconds(g_emulator);
-  BareReceiver handler("amqp://127.0.0.1:" + std::to_string(port), "telemetry", partitions, events,
+  BareReceiver handler("amqp://127.0.0.1:" + std::to_string(port), g_hub, partitions, events,
                        window);
   proton::container(handler).run();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -252,6 +255,7 @@ int main(int argc, char** argv) {
   int partitions = 4;
   int window = 300; // credit per partition, the same for both clients
   std::string only; // "bare" or "hub2kusto": run one client (for profiling)
+  int connect = 0;  // an emulator already running on this port: one bare drain (scripts/bench)
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--events")
@@ -264,6 +268,22 @@ int main(int argc, char** argv) {
       only = argv[i + 1];
     else if (a == "--window")
       window = std::stoi(argv[i + 1]);
+    else if (a == "--connect")
+      connect = std::stoi(argv[i + 1]);
+    else if (a == "--hub")
+      g_hub = argv[i + 1];
+  }
+  if (connect > 0) {
+    // The ceiling for scripts/bench: the bare loop drains `events` from a hub another program
+    // preloaded; one JSON line with the wall and CPU seconds it took.
+    const auto start = Clock::now();
+    const double cpu0 = cpu_seconds();
+    const Run r = run_bare(connect, partitions, events, window);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf(
+        "{\"events\":%ld,\"seconds\":%.4f,\"cpu_seconds\":%.4f,\"events_per_second\":%.0f}\n",
+        events, seconds, cpu_seconds() - cpu0, r.events_per_second);
+    return r.events_per_second > 0 ? 0 : 1;
   }
   hub2kusto::configure_logging(spdlog::level::warn, hub2kusto::LogFormat::text);
   // 200-byte telemetry lines (the body; the emulator adds the annotations).

@@ -205,6 +205,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   po.limits.max_bytes = c.batching.max_bytes;
   po.limits.max_events = c.batching.max_events;
   po.limits.linger = c.batching.linger;
+  po.idle_flush = c.batching.idle_flush;
 
   for (const auto& id : partitions) {
     auto stored = conn->store->load(id);

@@ -309,7 +309,15 @@ void read_batching(Section s, BatchingConfig& out) {
   const auto max_bytes = s.byte_size("max_bytes");
   const auto max_events = s.integer("max_events", 1, 1'000'000);
   const auto linger = s.duration("linger");
+  const auto idle_flush = s.duration("idle_flush");
   s.finish();
+  if (idle_flush) {
+    if (*idle_flush > std::chrono::minutes(5)) {
+      s.problem("idle_flush", "must be at most 5m (0 turns it off)");
+    } else {
+      out.idle_flush = *idle_flush;
+    }
+  }
   if (max_bytes) {
     if (*max_bytes < 1024 || *max_bytes > (1ULL << 30)) {
       s.problem("max_bytes", "must be from 1KiB to 1GiB");
@@ -660,7 +668,8 @@ nlohmann::json to_masked_json(const Config& config) {
                            {"batching",
                             {{"max_bytes", c.batching.max_bytes},
                              {"max_events", c.batching.max_events},
-                             {"linger", fmt::format("{}ms", c.batching.linger.count())}}}});
+                             {"linger", fmt::format("{}ms", c.batching.linger.count())},
+                             {"idle_flush", fmt::format("{}ms", c.batching.idle_flush.count())}}}});
   }
   json checkpoint = {{"interval", fmt::format("{}ms", config.checkpoint.interval.count())}};
   if (config.checkpoint.store == CheckpointConfig::Store::file) {

@@ -67,6 +67,8 @@ struct BatchingConfig {
   std::uint64_t max_bytes = 4ULL << 20; // the streaming ingestion request limit
   std::uint32_t max_events = 10'000;
   std::chrono::milliseconds linger{1'000};
+  // Flush open batches once the partition delivered nothing for this long (0: wait for linger).
+  std::chrono::milliseconds idle_flush{100};
 };
 
 struct ConnectionConfig {

@@ -196,7 +196,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     status.reason = res.error().message;
     return status;
   }
-  const std::string body = gzip::compress(batch.data);
+  const std::string body = gzip::compress(batch.data, gzip::kFastLevel);
   const std::string blob_name =
       fmt::format("hub2kusto__{}__{}__{}.{}.gz", batch.target.database.value(),
                   batch.target.table.value(), batch.id, batch.target.format);

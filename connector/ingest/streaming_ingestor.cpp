@@ -34,7 +34,7 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
   if (batch.target.mapping) {
     r.url += "&mappingName=" + url_encode(batch.target.mapping->value());
   }
-  r.body = gzip::compress(batch.data);
+  r.body = gzip::compress(batch.data, gzip::kFastLevel);
   r.headers = {{"Content-Encoding", "gzip"},
                {"Content-Type", "application/octet-stream"},
                {"Accept", "application/json"}};

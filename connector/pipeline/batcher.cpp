@@ -20,12 +20,21 @@ void Batcher::close(const std::string& key, std::vector<ReadyBatch>& ready) {
   open_.erase(it);
 }
 
+std::string original_body(const ReadyBatch& batch, const BatchedEvent& event) {
+  if (!event.payload_is_body) {
+    return event.body;
+  }
+  return batch.batch.data.substr(event.payload_begin,
+                                 event.payload_size - (event.newline_added ? 1 : 0));
+}
+
 checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& route,
-                                    std::string_view payload, std::vector<ReadyBatch>& ready) {
-  const std::string key = route.key();
+                                    const std::string& route_key, Payload payload,
+                                    std::vector<ReadyBatch>& ready) {
+  const std::string& key = route_key;
+  const std::size_t size = payload.size();
   if (auto it = open_.find(key);
-      it != open_.end() &&
-      it->second.ready.batch.data.size() + payload.size() > limits_.max_bytes) {
+      it != open_.end() && it->second.ready.batch.data.size() + size > limits_.max_bytes) {
     close(key, ready); // full: this event starts the next batch
   }
   auto it = open_.find(key);
@@ -37,13 +46,19 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
     fresh.ready.batch.target.table = route.table;
     fresh.ready.batch.target.format = route.format;
     fresh.ready.batch.target.mapping = route.mapping;
+    // Address space only: pages are touched as the batch fills; no copying as it grows.
+    fresh.ready.batch.data.reserve(limits_.max_bytes);
     it = open_.emplace(key, std::move(fresh)).first;
   }
   ReadyBatch& b = it->second.ready;
-  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time, event.body,
-                      b.batch.data.size(), payload.size()});
-  b.batch.data.append(payload);
-  open_bytes_ += payload.size();
+  b.events.push_back({event.sequence_number, event.offset, event.enqueued_time,
+                      payload.is_body ? std::string() : event.body, b.batch.data.size(), size,
+                      payload.is_body, payload.is_body && payload.add_newline});
+  b.batch.data.append(payload.bytes);
+  if (payload.add_newline) {
+    b.batch.data.push_back('\n');
+  }
+  open_bytes_ += size;
   const checkpoint::BatchToken token = b.token;
   if (b.events.size() >= limits_.max_events || b.batch.data.size() >= limits_.max_bytes) {
     close(key, ready);

@@ -32,12 +32,19 @@ struct BatchedEvent {
   SequenceNumber sequence_number;
   Offset offset;
   hub::Timestamp enqueued_time;
-  std::string body; // as received, for dead-lettering
-  // Its payload (the body as sent, or the rows the local mapping made of it): bytes
-  // [payload_begin, payload_begin + payload_size) of the batch's data.
+  // The body as received, for dead-lettering, kept only when the payload is something else
+  // (rows the local mapping made of it); otherwise the payload is the body, plus the newline
+  // the pipeline added when `newline_added`, and the body is not stored twice.
+  std::string body;
+  // Its payload: bytes [payload_begin, payload_begin + payload_size) of the batch's data.
   std::size_t payload_begin = 0;
   std::size_t payload_size = 0;
+  bool payload_is_body = false;
+  bool newline_added = false;
 };
+
+// The event's body as received.
+std::string original_body(const struct ReadyBatch& batch, const BatchedEvent& event);
 
 struct ReadyBatch {
   checkpoint::BatchToken token = 0;
@@ -54,8 +61,18 @@ public:
   // batch and returns the token of that batch; batches this made ready are appended to
   // `ready`: the open batch first, when the payload would take it past max_bytes, and the
   // batch itself once it holds max_events.
+  // What an event adds to its batch: `bytes`, then a newline when `add_newline`. With
+  // `is_body` the bytes are the event's body, so the body need not be kept apart.
+  struct Payload {
+    std::string_view bytes;
+    bool add_newline = false;
+    bool is_body = false;
+    std::size_t size() const { return bytes.size() + (add_newline ? 1 : 0); }
+  };
+  // `route_key` is route.key(), which the caller keeps for its usual routes (it is per event).
   checkpoint::BatchToken add(const hub::HubEvent& event, const Route& route,
-                             std::string_view payload, std::vector<ReadyBatch>& ready);
+                             const std::string& route_key, Payload payload,
+                             std::vector<ReadyBatch>& ready);
 
   // Batches open for at least the linger time.
   void take_due(std::vector<ReadyBatch>& ready);

@@ -1,6 +1,7 @@
 #include "pipeline/partition_pipeline.hpp"
 
 #include <algorithm>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -19,7 +20,7 @@ std::string iso(hub::Timestamp t) {
 }
 
 DeadLetter letter(const std::string& stage, const std::string& reason, const PartitionId& p,
-                  const BatchedEvent& e, const ingest::IngestTarget& target,
+                  const BatchedEvent& e, std::string body, const ingest::IngestTarget& target,
                   const std::string& batch_id) {
   DeadLetter d;
   d.stage = stage;
@@ -31,7 +32,7 @@ DeadLetter letter(const std::string& stage, const std::string& reason, const Par
   d.database = target.database.value();
   d.table = target.table.value();
   d.batch_id = batch_id;
-  d.body = e.body;
+  d.body = std::move(body);
   return d;
 }
 
@@ -45,7 +46,13 @@ PartitionPipeline::PartitionPipeline(PipelineOptions options,
                                      std::optional<LocalMapper> mapper)
     : options_(std::move(options)), stream_(std::move(stream)), ingestor_(ingestor),
       dead_letters_(dead_letters), checkpointer_(checkpointer), clock_(clock), sleeper_(sleeper),
-      batcher_(stream_->partition(), options_.limits, clock), mapper_(std::move(mapper)) {}
+      batcher_(stream_->partition(), options_.limits, clock), mapper_(std::move(mapper)),
+      default_key_(options_.routing.defaults.key()) {
+  mapped_route_ = options_.routing.defaults;
+  mapped_route_.format = "csv";
+  mapped_route_.mapping.reset();
+  mapped_key_ = mapped_route_.key();
+}
 
 void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
   // Nothing may pass the checkpoint before its record is durable: retry until it is.
@@ -73,41 +80,47 @@ void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
 
 void PartitionPipeline::accept(const hub::HubEvent& event) {
   metrics_.events_received.fetch_add(1, std::memory_order_relaxed);
-  auto route = route_event(event, options_.routing);
-  if (!route) {
-    BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, event.body};
-    ingest::IngestTarget target{options_.routing.defaults.database, options_.routing.defaults.table,
-                                options_.routing.defaults.format,
-                                options_.routing.defaults.mapping};
-    dead_letter({letter("routing", route.error().message, stream_->partition(), e, target, "")});
-    checkpointer_.track_done(event.sequence_number, event.offset);
-    return;
+  // Most events carry no routing property: their route (and its key) is the configured one.
+  std::optional<Route> routed;
+  if (has_routing_properties(event)) {
+    auto r = route_event(event, options_.routing);
+    if (!r) {
+      BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
+      const Route& d = options_.routing.defaults;
+      ingest::IngestTarget target{d.database, d.table, d.format, d.mapping};
+      dead_letter(
+          {letter("routing", r.error().message, stream_->partition(), e, event.body, target, "")});
+      checkpointer_.track_done(event.sequence_number, event.offset);
+      return;
+    }
+    routed = std::move(r).value();
   }
-  if (mapper_ && *route == options_.routing.defaults) {
+  const bool configured = !routed || *routed == options_.routing.defaults;
+  const Route& route = configured ? options_.routing.defaults : *routed;
+  if (mapper_ && configured) {
     mapped_.clear();
     const MappedEvent m = mapper_->map(event, mapped_);
     metrics_.values_nulled.fetch_add(m.nulls, std::memory_order_relaxed);
     if (m.rejection || m.rows == 0) {
       if (m.rejection) {
-        BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, event.body};
-        ingest::IngestTarget target{route->database, route->table, route->format, route->mapping};
-        dead_letter({letter("mapping", *m.rejection, stream_->partition(), e, target, "")});
+        BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
+        ingest::IngestTarget target{route.database, route.table, route.format, route.mapping};
+        dead_letter(
+            {letter("mapping", *m.rejection, stream_->partition(), e, event.body, target, "")});
       }
       checkpointer_.track_done(event.sequence_number, event.offset); // nothing to ingest
       return;
     }
-    route->format = "csv"; // the engine wrote the table's columns in order
-    route->mapping.reset();
-    const auto token = batcher_.add(event, *route, mapped_, ready_);
+    // The engine wrote the table's columns in order: CSV, no mapping reference.
+    const auto token =
+        batcher_.add(event, mapped_route_, mapped_key_, {mapped_, false, false}, ready_);
     checkpointer_.track(event.sequence_number, event.offset, token);
     return;
   }
-  std::string payload = event.body;
-  if (!binary_format(route->format) && !route->gzip &&
-      (payload.empty() || payload.back() != '\n')) {
-    payload.push_back('\n'); // one record per line
-  }
-  const auto token = batcher_.add(event, *route, payload, ready_);
+  const bool newline = !binary_format(route.format) && !route.gzip &&
+                       (event.body.empty() || event.body.back() != '\n'); // one record per line
+  const auto token = batcher_.add(event, route, configured ? default_key_ : route.key(),
+                                  {event.body, newline, true}, ready_);
   checkpointer_.track(event.sequence_number, event.offset, token);
 }
 
@@ -157,8 +170,9 @@ bool PartitionPipeline::deliver_range(
         return deliver_range(batch, begin, mid, deadline) &&
                deliver_range(batch, mid, end, deadline);
       }
-      dead_letter({letter("ingest", status.reason, stream_->partition(), batch.events[begin],
-                          batch.batch.target, batch.batch.id)});
+      dead_letter(
+          {letter("ingest", status.reason, stream_->partition(), batch.events[begin],
+                  original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id)});
       return true;
     }
     case ingest::Outcome::retriable:
@@ -197,6 +211,31 @@ void PartitionPipeline::save_checkpoint(bool now) {
   }
 }
 
+void PartitionPipeline::launch(ReadyBatch batch) {
+  auto shared = std::make_shared<ReadyBatch>(std::move(batch));
+  std::future<bool> done = std::async(std::launch::async, [this, shared] {
+    return deliver_range(*shared, 0, shared->events.size(), std::nullopt);
+  });
+  in_flight_.emplace(InFlight{std::move(shared), std::move(done)});
+}
+
+bool PartitionPipeline::settle(bool block) {
+  if (!in_flight_) {
+    return true;
+  }
+  if (!block && in_flight_->done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return true;
+  }
+  const bool delivered = in_flight_->done.get();
+  if (delivered) {
+    checkpointer_.complete(in_flight_->batch->token);
+  } else {
+    held_.push_back(std::move(*in_flight_->batch)); // stopping while Kusto refuses: for drain()
+  }
+  in_flight_.reset();
+  return delivered;
+}
+
 bool PartitionPipeline::step() {
   std::chrono::milliseconds wait{100};
   if (const auto due = batcher_.next_due()) {
@@ -204,22 +243,58 @@ bool PartitionPipeline::step() {
         std::chrono::duration_cast<std::chrono::milliseconds>(*due - clock_.steady_now()),
         std::chrono::milliseconds(0), wait);
   }
+  if (in_flight_) {
+    wait = std::min(wait, std::chrono::milliseconds(10)); // notice its end soon
+  }
+  if (options_.idle_flush.count() > 0 && batcher_.open_batches() > 0) {
+    wait = std::min(wait, options_.idle_flush);
+  }
   taken_.clear();
   stream_->take(taken_, options_.take_max, wait);
   for (const auto& e : taken_) {
     accept(e);
   }
-  batcher_.take_due(ready_);
+  const auto now = clock_.steady_now();
+  if (!taken_.empty()) {
+    last_event_ = now;
+  }
+  if (options_.idle_flush.count() > 0 && taken_.empty() && batcher_.open_batches() > 0 &&
+      now - last_event_ >= options_.idle_flush) {
+    batcher_.take_all(ready_); // the partition went quiet: no reason to wait for the linger
+  } else {
+    batcher_.take_due(ready_);
+  }
+  bool delivering = true;
   for (auto& b : ready_) {
-    if (!deliver(b, std::nullopt)) {
-      // Stopping while Kusto refuses: the events stay behind the checkpoint.
-      ready_.clear();
-      return false;
+    if (!delivering) {
+      held_.push_back(std::move(b));
+      continue;
     }
+    if (!options_.concurrent_delivery) {
+      if (!deliver(b, std::nullopt)) {
+        held_.push_back(std::move(b));
+        delivering = false;
+      }
+      continue;
+    }
+    // One batch in flight per partition, in order: the next waits for the previous.
+    if (!settle(true)) {
+      held_.push_back(std::move(b));
+      delivering = false;
+      continue;
+    }
+    launch(std::move(b));
   }
   ready_.clear();
+  if (delivering && !settle(false)) {
+    delivering = false;
+  }
   save_checkpoint(false);
-  return !(taken_.empty() && stream_->status().stopped() && batcher_.open_batches() == 0);
+  if (!delivering) {
+    return false; // stopping while Kusto refuses: drain() tries the held batches until its deadline
+  }
+  return !(taken_.empty() && stream_->status().stopped() && batcher_.open_batches() == 0 &&
+           !in_flight_);
 }
 
 void PartitionPipeline::run() {
@@ -228,14 +303,16 @@ void PartitionPipeline::run() {
 }
 
 bool PartitionPipeline::drain(std::chrono::steady_clock::time_point deadline) {
-  batcher_.take_all(ready_);
+  settle(true);
+  std::vector<ReadyBatch> batches = std::move(held_);
+  held_.clear();
+  batcher_.take_all(batches);
   bool all = true;
-  for (auto& b : ready_) {
+  for (auto& b : batches) {
     if (all && !deliver(b, deadline)) {
       all = false; // later batches are not tried: the checkpoint cannot pass this one anyway
     }
   }
-  ready_.clear();
   save_checkpoint(true);
   return all;
 }

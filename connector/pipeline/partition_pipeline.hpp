@@ -26,6 +26,7 @@
 // are forwarded as they came.
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 
@@ -48,6 +49,13 @@ struct PipelineOptions {
   std::size_t take_max = 1'000;                 // events taken from the stream per call
   std::chrono::milliseconds retry_first{1'000}; // between ingest attempts of a held batch
   std::chrono::milliseconds retry_max{30'000};
+  // Deliver each partition's batches on a thread of their own, one at a time and in order,
+  // while the pipeline goes on taking and batching: receiving overlaps ingesting. Off, a batch
+  // is delivered on the pipeline thread before the next events are taken.
+  bool concurrent_delivery = true;
+  // A partition that delivered no event for this long flushes its open batches without waiting
+  // for the linger: a drained backlog or a pause in traffic is ingested at once. Zero: off.
+  std::chrono::milliseconds idle_flush{100};
 };
 
 struct PipelineMetrics {
@@ -93,6 +101,11 @@ private:
   bool deliver_range(const ReadyBatch& batch, std::size_t begin, std::size_t end,
                      std::optional<std::chrono::steady_clock::time_point> deadline);
   void dead_letter(std::vector<DeadLetter> records);
+  // Starts delivering `batch` on its own thread (concurrent_delivery).
+  void launch(ReadyBatch batch);
+  // Completes the batch in flight once delivered (waiting for it with `block`); false when it
+  // was not delivered (stopping while Kusto refused it), and then it is held for drain().
+  bool settle(bool block);
   void save_checkpoint(bool now);
 
   PipelineOptions options_;
@@ -106,9 +119,21 @@ private:
   PipelineMetrics metrics_;
   std::atomic<bool> stopping_{false};
   std::vector<hub::HubEvent> taken_;
+  std::chrono::steady_clock::time_point last_event_{}; // when the last event was taken
   std::vector<ReadyBatch> ready_;
+  struct InFlight {
+    std::shared_ptr<ReadyBatch> batch;
+    std::future<bool> done;
+  };
+  std::optional<InFlight> in_flight_;
+  std::vector<ReadyBatch> held_; // not delivered while stopping: drain() tries them again
   std::optional<LocalMapper> mapper_;
   std::string mapped_; // scratch: one event's rows
+  // The configured route's batch key, and the route and key of locally mapped events: kept,
+  // not built per event.
+  std::string default_key_;
+  Route mapped_route_;
+  std::string mapped_key_;
 };
 
 } // namespace hub2kusto::pipeline

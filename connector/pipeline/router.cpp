@@ -43,6 +43,16 @@ std::string Route::key() const {
                      mapping ? mapping->value() : "", gzip ? "gz" : "");
 }
 
+bool has_routing_properties(const hub::HubEvent& event) {
+  for (const auto& p : event.application_properties) {
+    if (p.name == "Table" || p.name == "Database" || p.name == "Format" ||
+        p.name == "IngestionMappingReference" || p.name == "Compression") {
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& config) {
   Route r = config.defaults;
   auto table = text_property(event, "Table");

@@ -34,5 +34,8 @@ struct RoutingConfig {
 };
 
 Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& config);
+// Whether the event carries any of the routing properties (most events do not: then their route
+// is the configured one, without building a Route per event).
+bool has_routing_properties(const hub::HubEvent& event);
 
 } // namespace hub2kusto::pipeline

@@ -42,7 +42,7 @@ async function startEmulator(args = []) {
     `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;` +
     `SharedAccessKey=${key};EntityPath=${hub};UseDevelopmentEmulator=true`;
   const controlUrl = `http://127.0.0.1:${extra.control}`;
-  return { port, tlsPort, iothubPort, controlUrl, fault, stop, connectionString };
+  return { port, tlsPort, iothubPort, controlUrl, fault, stop, connectionString, pid: child.pid };
 }
 
 module.exports = { startEmulator };

@@ -66,6 +66,7 @@ async function startKusto(args = [], { queued = true } = {}) {
     port,
     url,
     azurite,
+    pid: child.pid,
     fault: async (pathAndQuery) => (await control('POST', pathAndQuery)).applied,
     status: () => control('GET', '/status'),
     stop: async () => {

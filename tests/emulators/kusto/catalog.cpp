@@ -122,24 +122,36 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
   if (outcome.rows == 0) {
     return empty_stream();
   }
-  std::vector<nlohmann::json> rows;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty()) {
-      continue;
+  table.pending.push_back(
+      {std::move(out), outcome.rows, request.ingestion_time_column, request.ingestion_time});
+  table.pending_rows += outcome.rows;
+  return outcome.rows;
+}
+
+const std::vector<nlohmann::json>& Table::all_rows() const {
+  for (const auto& p : pending) {
+    std::istringstream lines(p.lines);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.empty()) {
+        continue;
+      }
+      const auto object = nlohmann::json::parse(line);
+      nlohmann::json row = nlohmann::json::array();
+      for (const auto& column : schema.columns) {
+        if (!p.ingestion_time_column.empty() && column.name == p.ingestion_time_column) {
+          row.push_back(p.ingestion_time);
+          continue;
+        }
+        const auto it = object.find(column.name);
+        row.push_back(it != object.end() ? *it : nlohmann::json());
+      }
+      rows.push_back(std::move(row));
     }
-    const auto object = nlohmann::json::parse(line);
-    nlohmann::json row = nlohmann::json::array();
-    for (const auto& column : table.schema.columns) {
-      row.push_back(object.contains(column.name) ? object[column.name] : nlohmann::json());
-    }
-    rows.push_back(std::move(row));
   }
-  for (auto& r : rows) {
-    table.rows.push_back(std::move(r));
-  }
-  return rows.size();
+  pending.clear();
+  pending_rows = 0;
+  return rows;
 }
 
 } // namespace hub2kusto::kusto_emulator

@@ -38,7 +38,22 @@ struct StreamingPolicy {
 struct Table {
   std::string name;
   mappings::TableSchema schema;
-  std::vector<nlohmann::json> rows; // JSON arrays in column order
+  // Rows as JSON arrays in column order. An ingestion only maps its data (the engine's JSON
+  // lines go to `pending`); the lines are parsed into `rows` when a query first needs the rows
+  // themselves, so ingesting costs about what mapping costs and `T | count` stays cheap.
+  // Mutable: a query (const) may do that parsing; the server's lock is held throughout.
+  struct Pending {
+    std::string lines;
+    std::size_t rows = 0;
+    std::string ingestion_time_column; // with its value, as IngestRequest says
+    std::string ingestion_time;
+  };
+  mutable std::vector<nlohmann::json> rows;
+  mutable std::vector<Pending> pending;
+  mutable std::size_t pending_rows = 0;
+  std::size_t row_count() const { return rows.size() + pending_rows; }
+  // Every row, parsing what is pending first.
+  const std::vector<nlohmann::json>& all_rows() const;
   std::vector<StoredMapping> mappings;
   std::optional<StreamingPolicy> streaming;
   std::string folder;
@@ -65,6 +80,9 @@ struct IngestRequest {
   std::string mapping_name;   // empty: identity mapping
   std::string inline_mapping; // an ingestionMapping JSON text, when given instead of a name
   bool ignore_first_record = false;
+  // When set: the column of this name gets `ingestion_time` (ISO 8601) in every row.
+  std::string ingestion_time_column;
+  std::string ingestion_time;
 };
 
 struct IngestFailure {

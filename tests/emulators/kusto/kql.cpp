@@ -56,6 +56,12 @@ struct Lexer {
     }
     return false;
   }
+  bool peek(std::string_view token) {
+    const std::size_t saved = pos;
+    const bool found = accept(token);
+    pos = saved;
+    return found;
+  }
   std::optional<std::string> identifier() {
     skip_space();
     if (text.substr(pos, 2) == "['" || text.substr(pos, 2) == "[\"") {
@@ -158,7 +164,7 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
   }
   // Operators read the stored rows until one has to produce rows of its own, so that `T | count`
   // or a selective `where` does not copy the table first (the emulator's lock is held here).
-  const std::vector<nlohmann::json>* rows = &table.rows;
+  const std::vector<nlohmann::json>* rows = nullptr; // the table's, parsed when first needed
   std::vector<nlohmann::json> owned;
   auto column_index = [&](const std::string& column) -> int {
     for (std::size_t i = 0; i < result.columns.size(); ++i) {
@@ -172,8 +178,11 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
     if (!lex.accept("|")) {
       return syntax_error("expected '|' at position " + std::to_string(lex.pos));
     }
+    if (rows == nullptr && !lex.peek("count")) {
+      rows = &table.all_rows(); // every operator but count reads the rows themselves
+    }
     if (lex.accept("count")) {
-      const auto n = static_cast<std::int64_t>(rows->size());
+      const auto n = static_cast<std::int64_t>(rows != nullptr ? rows->size() : table.row_count());
       result.columns = {{"Count", "long"}};
       owned = {nlohmann::json::array({n})};
       rows = &owned;
@@ -282,6 +291,9 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
                           " (the emulator knows count, take, limit, where, summarize count() "
                           "by, order by, sort by)");
     }
+  }
+  if (rows == nullptr) {
+    rows = &table.all_rows();
   }
   result.rows = rows == &owned ? std::move(owned) : *rows;
   return result;

@@ -31,6 +31,8 @@ constexpr const char* kUsage = R"(Usage: kusto-emulator [options]
   --app ID=SECRET           an application for client-credentials tokens; repeatable
   --federated ID=ASSERTION  a client assertion accepted for application ID; repeatable
   --identity-header VALUE   the X-IDENTITY-HEADER the App Service endpoint expects
+  --ingestion-time-column C a datetime column C is set on every ingested row to the time the
+                            ingestion was acknowledged (latency benchmarks)
   --help
 
 The first line on stdout is the port. SIGTERM or SIGINT stops it.
@@ -116,6 +118,8 @@ int main(int argc, char** argv) {
       config.federated.push_back(pair_of(v, a));
     } else if (a == "--identity-header") {
       config.identity_header = v;
+    } else if (a == "--ingestion-time-column") {
+      config.ingestion_time_column = v;
     } else {
       usage_error("unknown argument '" + a + "'");
     }

@@ -186,6 +186,9 @@ struct Server::Impl {
   // faults/unavailable: until then every ingest, mgmt and query request answers 503.
   std::optional<std::chrono::steady_clock::time_point> outage_until;
   std::int64_t outage_answered = 0;
+  // faults/pause: until then ingest and mgmt requests are held, then answered normally.
+  std::optional<std::chrono::steady_clock::time_point> pause_until;
+  std::int64_t paused_requests = 0;
   bool queued_paused = false;
   std::map<std::string, std::int64_t> issued_tokens; // token -> expiry (ms since the epoch)
   std::uint64_t streaming_requests = 0;
@@ -425,8 +428,16 @@ struct Server::Impl {
   std::variant<std::size_t, IngestFailure>
   ingest_locked(Database& db, Table& t, const IngestRequest& req,
                 const std::vector<std::string>& ingest_by) {
-    const std::size_t before = t.rows.size();
-    auto outcome = ingest(db, t, req);
+    const std::size_t before = journal.is_open() ? t.all_rows().size() : t.row_count();
+    IngestRequest stamped;
+    const IngestRequest* request = &req;
+    if (!config.ingestion_time_column.empty()) {
+      stamped = req;
+      stamped.ingestion_time_column = config.ingestion_time_column;
+      stamped.ingestion_time = now_iso();
+      request = &stamped;
+    }
+    auto outcome = ingest(db, t, *request);
     if (std::holds_alternative<std::size_t>(outcome)) {
       for (const auto& tag : ingest_by) {
         t.ingest_by_tags.insert(tag);
@@ -434,8 +445,8 @@ struct Server::Impl {
       if (journal.is_open()) {
         record({{"db", db.name},
                 {"table", t.name},
-                {"rows", std::vector<nlohmann::json>(t.rows.begin() + static_cast<long>(before),
-                                                     t.rows.end())},
+                {"rows", std::vector<nlohmann::json>(
+                             t.all_rows().begin() + static_cast<long>(before), t.all_rows().end())},
                 {"ingest_by", ingest_by}});
       }
     }
@@ -675,7 +686,7 @@ struct Server::Impl {
       nlohmann::json tables = nlohmann::json::object();
       for (const auto& [dn, d] : catalog.databases) {
         for (const auto& [tn, t] : d.tables) {
-          tables[dn + "." + tn] = t.rows.size();
+          tables[dn + "." + tn] = t.row_count();
         }
       }
       reply(r, web::http::status_codes::OK,
@@ -684,6 +695,7 @@ struct Server::Impl {
                            {"streaming_faults_pending", streaming_faults.size()},
                            {"streaming_disabled", streaming_disabled},
                            {"outage_answered", outage_answered},
+                           {"paused_requests", paused_requests},
                            {"latency_ms", latency_ms},
                            {"queued_paused", queued_paused},
                            {"queued_messages", queued_messages},
@@ -720,6 +732,14 @@ struct Server::Impl {
       outage_until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
       applied("every ingest, mgmt and query request answers 503 for " + std::to_string(seconds) +
               " s");
+    } else if (action == "faults/pause") {
+      const std::int64_t seconds = number("seconds", -1);
+      if (seconds < 0) {
+        refused("faults/pause needs seconds>=0");
+        return;
+      }
+      pause_until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+      applied("ingest and mgmt requests are held for " + std::to_string(seconds) + " s");
     } else if (action == "faults/latency") {
       const std::int64_t ms = number("ms", -1);
       if (ms < 0) {
@@ -741,6 +761,7 @@ struct Server::Impl {
       latency_ms = 0;
       streaming_disabled = false;
       outage_until.reset();
+      pause_until.reset();
       queued_paused = false;
       wake.notify_all();
       applied("faults cleared");
@@ -751,6 +772,21 @@ struct Server::Impl {
   }
 
   // ---- routing ----
+
+  // A paused cluster: the request waits (this handler thread sleeps) until the pause ends.
+  void hold_while_paused() {
+    std::optional<std::chrono::steady_clock::time_point> until;
+    {
+      std::lock_guard lock(mutex);
+      if (pause_until && std::chrono::steady_clock::now() < *pause_until) {
+        until = pause_until;
+        ++paused_requests;
+      }
+    }
+    if (until) {
+      std::this_thread::sleep_until(*until); // the fault itself
+    }
+  }
 
   bool in_outage() {
     std::lock_guard lock(mutex);
@@ -784,6 +820,10 @@ struct Server::Impl {
       }
       const auto raw = r.extract_vector().get();
       const std::string body(raw.begin(), raw.end());
+      if (path.size() >= 3 && path[0] == "v1" && path[1] == "rest" &&
+          (path[2] == "ingest" || path[2] == "mgmt")) {
+        hold_while_paused();
+      }
       if (path.size() >= 3 && path[0] == "v1" && path[1] == "rest" && in_outage()) {
         reply_error(r, {503, "General_ServiceUnavailable",
                         "Kusto.Common.Svc.Exceptions.ServiceUnavailableException",

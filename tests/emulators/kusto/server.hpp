@@ -33,6 +33,9 @@ struct EmulatorConfig {
   std::vector<std::pair<std::string, std::string>> applications; // client id -> secret
   std::vector<std::pair<std::string, std::string>> federated;    // client id -> assertion
   std::string identity_header = "emulator-identity-header";      // App Service X-IDENTITY-HEADER
+  // A datetime column of this name, in any table, is set on every ingested row to the time the
+  // ingestion was acknowledged (as Kusto's ingestion_time()); for latency benchmarks.
+  std::string ingestion_time_column;
 };
 
 class Server {

@@ -36,7 +36,7 @@ protected:
   }
   std::size_t ingest_csv(const std::string& body) {
     Database& db = *catalog_.database("db");
-    auto r = ingest(db, *db.table("T"), {body, mappings::DataFormat::csv, "", "", false});
+    auto r = ingest(db, *db.table("T"), {body, mappings::DataFormat::csv, "", "", false, "", ""});
     EXPECT_TRUE(std::holds_alternative<std::size_t>(r));
     return std::holds_alternative<std::size_t>(r) ? std::get<std::size_t>(r) : 0;
   }
@@ -133,17 +133,18 @@ TEST_F(KustoEmulator, QueryErrorsNameWhatIsWrong) {
 TEST_F(KustoEmulator, IngestionIsAllOrNothingWithTheServiceErrors) {
   command(".create table T (Name:string, Value:long)");
   Database& db = *catalog_.database("db");
-  auto r = ingest(db, *db.table("T"), {"a,1\nb,\"open", mappings::DataFormat::csv, "", "", false});
+  auto r = ingest(db, *db.table("T"),
+                  {"a,1\nb,\"open", mappings::DataFormat::csv, "", "", false, "", ""});
   ASSERT_TRUE(std::holds_alternative<IngestFailure>(r));
   EXPECT_EQ(std::get<IngestFailure>(r).error.code, "BadRequest_NoRecordsOrWrongFormat");
   EXPECT_TRUE(db.table("T")->rows.empty());
-  r = ingest(db, *db.table("T"), {"{}", mappings::DataFormat::json, "missing", "", false});
+  r = ingest(db, *db.table("T"), {"{}", mappings::DataFormat::json, "missing", "", false, "", ""});
   EXPECT_EQ(std::get<IngestFailure>(r).error.code, "BadRequest_MappingReferenceWasNotFound");
-  r = ingest(db, *db.table("T"), {"", mappings::DataFormat::csv, "", "", false});
+  r = ingest(db, *db.table("T"), {"", mappings::DataFormat::csv, "", "", false, "", ""});
   EXPECT_EQ(std::get<IngestFailure>(r).error.code, "Stream_NoDataToIngest");
   EXPECT_EQ(ingest_csv("Name,Value\nx,5\n"), 2u); // no header handling without ignoreFirstRecord
-  auto skipped =
-      ingest(db, *db.table("T"), {"Name,Value\ny,6\n", mappings::DataFormat::csv, "", "", true});
+  auto skipped = ingest(db, *db.table("T"),
+                        {"Name,Value\ny,6\n", mappings::DataFormat::csv, "", "", true, "", ""});
   EXPECT_EQ(std::get<std::size_t>(skipped), 1u);
 }
 
@@ -159,6 +160,26 @@ TEST(Gzip, RoundTripAndBounds) {
   EXPECT_FALSE(gzip::decompress("\x1f\x8bnot gzip", 100, &too_large));
   EXPECT_FALSE(too_large);
   EXPECT_EQ(gzip::decompress(packed + gzip::compress("yy"), 200000), text + "yy");
+}
+
+TEST(KustoEmulatorCatalog, TheIngestionTimeColumnIsStampedOnEveryIngestedRow) {
+  Catalog catalog;
+  auto& db = catalog.databases["db"];
+  db.name = "db";
+  auto& t = db.tables["T"];
+  t.name = "T";
+  t.schema = mappings::parse_schema("Name:string,At:datetime").value();
+  auto r = ingest(db, t,
+                  {"a,2020-01-01T00:00:00Z\nb,\n", mappings::DataFormat::csv, "", "", false, "At",
+                   "2026-11-25T01:00:00.0000000Z"});
+  ASSERT_TRUE(std::holds_alternative<std::size_t>(r));
+  EXPECT_EQ(t.row_count(), 2U);
+  const auto& rows = t.all_rows(); // parsed on first use
+  ASSERT_EQ(rows.size(), 2U);
+  EXPECT_EQ(rows[0][1], "2026-11-25T01:00:00.0000000Z");
+  EXPECT_EQ(rows[1][1], "2026-11-25T01:00:00.0000000Z");
+  EXPECT_EQ(rows[0][0], "a");
+  EXPECT_EQ(t.row_count(), 2U);
 }
 
 } // namespace

@@ -34,7 +34,7 @@ protected:
 
 TEST_F(BatcherTest, ABatchClosesAtItsEventCountWithADeterministicId) {
   for (int n = 10; n < 14; ++n) {
-    batcher_.add(event(n), route("T"), "{}\n", ready_);
+    batcher_.add(event(n), route("T"), route("T").key(), {"{}\n", false, false}, ready_);
   }
   ASSERT_EQ(ready_.size(), 1U);
   EXPECT_EQ(ready_[0].batch.id, "3-10-13");
@@ -49,18 +49,22 @@ TEST_F(BatcherTest, ABatchClosesAtItsEventCountWithADeterministicId) {
 
 TEST_F(BatcherTest, AnEventThatWouldPassTheSizeLimitStartsTheNextBatch) {
   const std::string sixty(59, 'x');
-  batcher_.add(event(1), route("T"), sixty + "\n", ready_);
+  batcher_.add(event(1), route("T"), route("T").key(), {sixty + "\n", false, false}, ready_);
   EXPECT_TRUE(ready_.empty());
-  batcher_.add(event(2), route("T"), sixty + "\n", ready_); // 120 > 100
+  batcher_.add(event(2), route("T"), route("T").key(), {sixty + "\n", false, false},
+               ready_); // 120 > 100
   ASSERT_EQ(ready_.size(), 1U);
   EXPECT_EQ(ready_[0].batch.id, "3-1-1");
   EXPECT_EQ(batcher_.open_bytes(), 60U);
 }
 
 TEST_F(BatcherTest, RoutesHaveTheirOwnBatchesAndTokens) {
-  const auto a = batcher_.add(event(1), route("A"), "{}\n", ready_);
-  const auto b = batcher_.add(event(2), route("B"), "{}\n", ready_);
-  const auto a2 = batcher_.add(event(3), route("A"), "{}\n", ready_);
+  const auto a =
+      batcher_.add(event(1), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
+  const auto b =
+      batcher_.add(event(2), route("B"), route("B").key(), {"{}\n", false, false}, ready_);
+  const auto a2 =
+      batcher_.add(event(3), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
   EXPECT_NE(a, b);
   EXPECT_EQ(a, a2);
   EXPECT_EQ(batcher_.open_batches(), 2U);
@@ -71,9 +75,9 @@ TEST_F(BatcherTest, RoutesHaveTheirOwnBatchesAndTokens) {
 }
 
 TEST_F(BatcherTest, BatchesLeaveAfterTheirLingerOnTheInjectedClock) {
-  batcher_.add(event(1), route("A"), "{}\n", ready_);
+  batcher_.add(event(1), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
   clock_.advance(600ms);
-  batcher_.add(event(2), route("B"), "{}\n", ready_);
+  batcher_.add(event(2), route("B"), route("B").key(), {"{}\n", false, false}, ready_);
   EXPECT_EQ(batcher_.next_due(), clock_.steady_now() + 400ms);
   clock_.advance(400ms);
   batcher_.take_due(ready_);

@@ -1,6 +1,8 @@
 #include "pipeline/partition_pipeline.hpp"
 
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 
 #include <gtest/gtest.h>
 
@@ -82,6 +84,8 @@ protected:
     o.routing.defaults.table = TableName("T");
     o.routing.defaults.format = "json";
     o.limits = BatchLimits{.max_bytes = 1 << 20, .max_events = 5, .linger = 1s};
+    // These tests follow one batch's outcome step by step; concurrent delivery has its own.
+    o.concurrent_delivery = false;
     return o;
   }
   std::optional<std::int64_t> stored() {
@@ -258,6 +262,93 @@ TEST_F(Pipeline, ALocalMappingSendsCsvRowsWithSystemPropertiesAndDeadLettersUnma
   EXPECT_EQ(dead_.records[0].body, "{\"n\":");
   EXPECT_FALSE(dead_.records[0].reason.empty());
   EXPECT_EQ(stored(), 5);
+}
+
+// Blocks every ingest until opened.
+class GatedIngestor final : public ingest::Ingestor {
+public:
+  ingest::DeliveryStatus ingest(const ingest::Batch& batch) override {
+    std::unique_lock lock(mutex_);
+    ids_.push_back(batch.id);
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    ingest::DeliveryStatus delivered;
+    delivered.outcome = ingest::Outcome::delivered;
+    return delivered;
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  void wait_for_calls(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return ids_.size() >= n; });
+  }
+  std::vector<std::string> ids() {
+    std::lock_guard lock(mutex_);
+    return ids_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;
+  std::vector<std::string> ids_;
+};
+
+TEST_F(Pipeline, ReceivingGoesOnWhileABatchIsInFlightAndTheCheckpointWaitsForIt) {
+  GatedIngestor gated;
+  auto o = options();
+  o.concurrent_delivery = true;
+  PartitionPipeline p(o, stream_, gated, dead_, checkpointer_, clock_, sleeper_);
+  for (int n = 0; n < 5; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  p.step(); // batch 0-4 is full: it goes in flight
+  gated.wait_for_calls(1);
+  for (int n = 5; n < 8; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  p.step(); // taken and batched while 0-4 is still being ingested
+  EXPECT_TRUE(stream_->events.empty());
+  EXPECT_EQ(gated.ids(), std::vector<std::string>{"0-0-4"});
+  EXPECT_EQ(stored(), std::nullopt); // nothing is checkpointed before Kusto answers
+  gated.open();
+  EXPECT_TRUE(p.drain(clock_.steady_now() + 10s)); // settles 0-4, then delivers 5-7
+  EXPECT_EQ(gated.ids(), (std::vector<std::string>{"0-0-4", "0-5-7"}));
+  EXPECT_EQ(stored(), 7);
+}
+
+TEST_F(Pipeline, AQuietPartitionFlushesItsOpenBatchWithoutWaitingForTheLinger) {
+  for (int n = 0; n < 3; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  pipeline_->step(); // 3 events, a batch of 5 not full, the linger (1 s) not reached
+  EXPECT_TRUE(ingestor_.batches.empty());
+  clock_.advance(50ms);
+  pipeline_->step(); // quiet for 50 ms: not yet
+  EXPECT_TRUE(ingestor_.batches.empty());
+  clock_.advance(50ms);
+  pipeline_->step(); // quiet for 100 ms (idle_flush): flushed
+  ASSERT_EQ(ingestor_.batches.size(), 1U);
+  EXPECT_EQ(ingestor_.batches[0].id, "0-0-2");
+  EXPECT_EQ(stored(), 2);
+}
+
+TEST_F(Pipeline, WithIdleFlushOffTheLingerDecides) {
+  auto o = options();
+  o.idle_flush = 0ms;
+  pipeline_ = std::make_unique<PartitionPipeline>(o, stream_, ingestor_, dead_, checkpointer_,
+                                                  clock_, sleeper_);
+  stream_->events.push_back(event(0));
+  pipeline_->step();
+  clock_.advance(500ms);
+  pipeline_->step();
+  EXPECT_TRUE(ingestor_.batches.empty());
+  clock_.advance(500ms);
+  pipeline_->step(); // the linger (1 s)
+  EXPECT_EQ(ingestor_.batches.size(), 1U);
 }
 
 } // namespace

@@ -1,0 +1,422 @@
+// scripts/bench: hub2kusto end to end against the emulators, beside the peer a user would
+// otherwise write (peer.js) and the bare receive loop (the ceiling), in one run:
+//   1. throughput: a hub preloaded with N events over 8 partitions (200-byte and 1 KB JSON),
+//      drained into a 7-column table by streaming ingestion; events/s, MB/s, CPU seconds per
+//      million events, peak RSS, for hub2kusto, the Node peer and the bare receive loop;
+//   2. latency: a steady producer; enqueue (x-opt-enqueued-time) to the Kusto emulator
+//      acknowledging the ingest (--ingestion-time-column), p50/p99/max, for the default
+//      linger and a low-latency setting;
+//   3. memory under stall: the Kusto emulator paused while the hub keeps receiving; peak RSS
+//      against the bound the configuration sets.
+// Prints the tables and writes them to bench/REPORT.md (section "End-to-end benchmark").
+//   node bench/e2e/run.js [--events N] [--large-events N] [--partitions P] [--latency-seconds S]
+//                         [--latency-rate R] [--stall-seconds S] [--no-report]
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+const { spawn, execFileSync } = require('node:child_process');
+const readline = require('node:readline');
+const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
+const { startKusto } = require('../../tests/conformance/kusto/emulator.js');
+const { startEmulator } = require('../../tests/conformance/eventhubs/emulator.js');
+const { writeCorpus } = require('./corpus.js');
+
+const root = path.join(__dirname, '..', '..');
+const examples = path.join(root, 'mappings', 'examples');
+const binary = process.env.HUB2KUSTO_BINARY;
+const receiveBench = process.env.HUB2KUSTO_RECEIVE_BENCH;
+const devKey =
+    'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const settings = {
+  events: option('events', 1000000),
+  largeEvents: option('large-events', 200000),
+  partitions: option('partitions', 8),
+  latencySeconds: option('latency-seconds', 30),
+  latencyRate: option('latency-rate', 2000),
+  stallSeconds: option('stall-seconds', 60),
+};
+const writeReport = !process.argv.includes('--no-report');
+// --hub2kusto-env K=V,K=V: extra settings for hub2kusto in the throughput runs (experiments).
+const extraEnv = (() => {
+  const i = process.argv.indexOf('--hub2kusto-env');
+  if (i < 0) return {};
+  return Object.fromEntries(process.argv[i + 1].split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+})();
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-bench-'));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (text) => process.stderr.write(`bench: ${text}\n`);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// CPU seconds (utime + stime) and memory (VmRSS, VmHWM) of a running process.
+function usage(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number((new RegExp(`${key}:\\s+(\\d+) kB`).exec(status) || [0, 0])[1]);
+  return {
+    cpu: (Number(fields[11]) + Number(fields[12])) / ticks,
+    rss: kb('VmRSS') * 1024,
+    hwm: kb('VmHWM') * 1024,
+  };
+}
+
+function run(command, args, env = {}) {
+  // hub2kusto refuses HUB2KUSTO_* variables it does not know: pass on only the others.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HUB2KUSTO_')));
+  const child = spawn(command, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  const err = [];
+  readline.createInterface({ input: child.stdout }).on('line', (l) => out.push(l));
+  child.stderr.on('data', (d) => err.push(d));
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out, err: () => Buffer.concat(err).toString(), exited };
+}
+
+// Polls every 25 ms (a `T | count` costs the emulator next to nothing): the end of a drain is
+// seen within about that.
+async function until(predicate, seconds, what) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s: ${what}`);
+    await sleep(25);
+  }
+}
+
+async function count(client, table) {
+  try {
+    const r = await client.execute('db', `${table} | count`);
+    return r.primaryResults[0].toJSON().data[0].Count;
+  } catch {
+    return -1;
+  }
+}
+
+async function createTable(client, table, schema, { mapping = true } = {}) {
+  await client.execute('db', `.create table ${table} (${schema})`);
+  if (mapping) {
+    const text = JSON.stringify(JSON.parse(fs.readFileSync(path.join(examples, 'telemetry_mapping.json'), 'utf8')));
+    await client.execute('db', `.create table ${table} ingestion json mapping 'm' '${text}'`);
+  }
+  await client.execute('db', `.alter table ${table} policy streamingingestion enable`);
+}
+
+function storageConnectionString(kusto) {
+  return `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${devKey};` +
+         `BlobEndpoint=${kusto.azurite.blob};`;
+}
+
+// hub2kusto run with the environment as its whole configuration.
+async function startBridge(hub, hubName, kusto, table, extra = {}) {
+  const opsPort = await freePort();
+  const env = {
+    HUB2KUSTO_CONNECTIONS_0_NAME: 'bench',
+    HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING: hub.connectionString(hubName),
+    HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING: `Data Source=${kusto.url};Initial Catalog=db`,
+    HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE: table,
+    HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING: 'm',
+    HUB2KUSTO_CHECKPOINT_STORE: 'blob',
+    HUB2KUSTO_CHECKPOINT_BLOB_CONNECTION_STRING: storageConnectionString(kusto),
+    HUB2KUSTO_CHECKPOINT_CONTAINER: `h2k-${table.toLowerCase()}`,
+    HUB2KUSTO_DEAD_LETTER_DIRECTORY: path.join(work, `dead-letter-${table}`),
+    HUB2KUSTO_OPS_ADDRESS: '127.0.0.1',
+    HUB2KUSTO_OPS_PORT: String(opsPort),
+    HUB2KUSTO_LOG_LEVEL: 'warn',
+    ...extra,
+  };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const p = run(binary, ['run'], env);
+  let why = '';
+  await until(async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${opsPort}/readyz`);
+      why = await r.text();
+      return r.ok;
+    } catch (e) {
+      why = e.message;
+      return false;
+    }
+  }, 60, 'hub2kusto ready').catch((e) => {
+    throw new Error(`${e.message}: ${why} ${p.err()}`);
+  });
+  return p;
+}
+
+async function stop(p) {
+  p.child.kill('SIGTERM');
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`hub2kusto exited with ${code}: ${p.err()}`);
+}
+
+function percentile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+// ---- 1. throughput ----
+
+async function throughput(label, large, events) {
+  const file = path.join(work, `${label}.jsonl`);
+  const meanBytes = writeCorpus(file, 1000, large);
+  log(`${label}: ${events} events of ${meanBytes.toFixed(0)} bytes over ${settings.partitions} partitions`);
+  const hub = await startEmulator(['--hub', `telemetry:${settings.partitions}`, '--preload', file,
+                                   '--preload-events', String(events)]);
+  const kusto = await startKusto(['--database', 'db']);
+  const client = new Client(new KustoConnectionStringBuilder(kusto.url));
+  const schema = fs.readFileSync(path.join(examples, 'telemetry.schema'), 'utf8').trim();
+  const results = {};
+  try {
+    await createTable(client, 'H', schema);
+    await createTable(client, 'P', schema);
+
+    // The ceiling: the bare Proton receive loop drains the same hub.
+    const bare = run(receiveBench, ['--connect', String(hub.port), '--hub', 'telemetry',
+                                    '--partitions', String(settings.partitions), '--events', String(events)]);
+    if (await bare.exited !== 0) throw new Error(`bare loop: ${bare.err()}`);
+    const b = JSON.parse(bare.out[bare.out.length - 1]);
+    results.bare = { seconds: b.seconds, cpu: b.cpu_seconds, rss: null };
+
+    // hub2kusto. The emulators' CPU is recorded too: on a small machine they share its cores.
+    const emulatorsBefore = [usage(hub.pid).cpu, usage(kusto.pid).cpu];
+    let start = Date.now();
+    const h = await startBridge(hub, 'telemetry', kusto, 'H', extraEnv);
+    await until(async () => (await count(client, 'H')) >= events, 600, 'hub2kusto rows');
+    let seconds = (Date.now() - start) / 1000;
+    const u = usage(h.child.pid);
+    const emulators = { hub: usage(hub.pid).cpu - emulatorsBefore[0], kusto: usage(kusto.pid).cpu - emulatorsBefore[1] };
+    await stop(h);
+    results.hub2kusto = { seconds, cpu: u.cpu, rss: u.hwm, rows: await count(client, 'H'), emulators };
+
+    // The Node peer.
+    start = Date.now();
+    const peer = run('node', [path.join(__dirname, 'peer.js'), hub.connectionString('telemetry'), kusto.url,
+                              'db', 'P', 'm', storageConnectionString(kusto), 'peer-checkpoints',
+                              String(events)]);
+    await until(async () => (await count(client, 'P')) >= events || peer.child.exitCode !== null, 1800,
+                'peer rows');
+    seconds = (Date.now() - start) / 1000;
+    if (await peer.exited !== 0) throw new Error(`peer: ${peer.err()}`);
+    const pu = JSON.parse(peer.out[peer.out.length - 1]);
+    results.peer = { seconds, cpu: pu.cpu_seconds, rss: pu.max_rss_bytes, rows: await count(client, 'P') };
+  } finally {
+    client.close();
+    await kusto.stop();
+    await hub.stop();
+  }
+  for (const r of Object.values(results)) {
+    r.eventsPerSecond = events / r.seconds;
+    r.mbPerSecond = (events * meanBytes) / r.seconds / 1e6;
+    r.cpuPerMillion = (r.cpu / events) * 1e6;
+    r.eventsPerCpuSecond = events / r.cpu;
+  }
+  return { label, events, meanBytes, results };
+}
+
+// ---- 2. latency ----
+
+async function latency(name, extra) {
+  const hub = await startEmulator(['--hub', `lat:${settings.partitions}`]);
+  const kusto = await startKusto(['--database', 'db', '--ingestion-time-column', 'IngestedAt']);
+  const client = new Client(new KustoConnectionStringBuilder(kusto.url));
+  const mappingFile = path.join(work, 'latency-mapping.json');
+  fs.writeFileSync(mappingFile, JSON.stringify([
+    { column: 'Enqueued', Properties: { Path: "$['x-opt-enqueued-time']" } },
+    { column: 'DeviceId', Properties: { Path: '$.deviceId' } },
+  ]));
+  try {
+    await createTable(client, 'L', 'Enqueued:datetime,IngestedAt:datetime,DeviceId:string', { mapping: false });
+    const h = await startBridge(hub, 'lat', kusto, 'L', {
+      HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING: undefined, // mapped here: no mapping reference
+      HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA: 'Enqueued:datetime,IngestedAt:datetime,DeviceId:string',
+      HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING_FILE: mappingFile,
+      HUB2KUSTO_CONNECTIONS_0_TARGET_SYSTEM_PROPERTIES: 'x-opt-enqueued-time',
+      ...extra,
+    });
+    const producer = run('node', [path.join(__dirname, 'producer.js'), hub.connectionString('lat'),
+                                  String(settings.latencyRate), String(settings.latencySeconds), '0']);
+    if (await producer.exited !== 0) throw new Error(`producer: ${producer.err()}`);
+    const sent = JSON.parse(producer.out[producer.out.length - 1]).sent;
+    await until(async () => (await count(client, 'L')) >= sent, 120, 'latency rows');
+    await stop(h);
+    const r = await client.execute('db', 'L');
+    const ms = [];
+    for (const row of r.primaryResults[0].rows()) ms.push(row.IngestedAt.getTime() - row.Enqueued.getTime());
+    ms.sort((a, b) => a - b);
+    return { name, sent, rows: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), max: ms[ms.length - 1] };
+  } finally {
+    client.close();
+    await kusto.stop();
+    await hub.stop();
+  }
+}
+
+// ---- 3. memory under stall ----
+
+async function stall() {
+  const hub = await startEmulator(['--hub', `stall:${settings.partitions}`]);
+  const kusto = await startKusto(['--database', 'db']);
+  const client = new Client(new KustoConnectionStringBuilder(kusto.url));
+  const schema = fs.readFileSync(path.join(examples, 'telemetry.schema'), 'utf8').trim();
+  const buffered = 2 << 20;
+  const batch = 1 << 20;
+  try {
+    await createTable(client, 'S', schema);
+    const h = await startBridge(hub, 'stall', kusto, 'S', {
+      HUB2KUSTO_CONNECTIONS_0_SOURCE_MAX_BUFFERED_BYTES: String(buffered),
+      HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_BYTES: String(batch),
+    });
+    const baseline = usage(h.child.pid).rss;
+    // The bound the configuration sets: per partition the buffer, one open batch and one being
+    // sent (compressed copy included), on top of the process at rest.
+    const bound = baseline + settings.partitions * (buffered + 3 * batch);
+    await kusto.fault(`/faults/pause?seconds=${settings.stallSeconds}`);
+    const pausedAt = Date.now();
+    const producer = run('node', [path.join(__dirname, 'producer.js'), hub.connectionString('stall'),
+                                  '5000', String(settings.stallSeconds), '1']);
+    let peak = 0;
+    while (producer.child.exitCode === null) {
+      peak = Math.max(peak, usage(h.child.pid).rss);
+      await sleep(100);
+    }
+    if (await producer.exited !== 0) throw new Error(`producer: ${producer.err()}`);
+    const sent = JSON.parse(producer.out[producer.out.length - 1]).sent;
+    peak = Math.max(peak, usage(h.child.pid).hwm);
+    const held = (await kusto.status()).paused_requests;
+    await until(async () => (await count(client, 'S')) >= sent, 300, 'rows after the stall');
+    await stop(h);
+    return { sent, baseline, bound, peak, held, seconds: (Date.now() - pausedAt) / 1000, rows: await count(client, 'S') };
+  } finally {
+    client.close();
+    await kusto.stop();
+    await hub.stop();
+  }
+}
+
+// ---- report ----
+
+const f0 = (x) => Math.round(x).toLocaleString('en-US');
+const f1 = (x) => x.toFixed(1);
+const mib = (b) => (b / (1 << 20)).toFixed(0);
+
+function machine() {
+  const cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || [0, '?'])[1];
+  return `${os.cpus().length} vCPU ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+         `${fs.readFileSync('/etc/debian_version', 'utf8').trim() ? `Debian ${fs.readFileSync('/etc/debian_version', 'utf8').trim()}` : ''}, ` +
+         `node ${process.version}`;
+}
+
+function render(tp, lat, st) {
+  const lines = [];
+  lines.push('## End-to-end benchmark (scripts/bench)', '');
+  lines.push('* **What:** `scripts/bench` in one run on one machine: the Event Hubs emulator preloaded, ' +
+             `${settings.partitions} partitions, drained into a 7-column table (mappings/examples) of the ` +
+             'Kusto emulator by streaming ingestion (JSON mapping reference); checkpoints in Azurite. ' +
+             'Wall time runs from start to the last row visible in the table; CPU and peak RSS are ' +
+             'the client process\'s own (emulators excluded).');
+  lines.push('* **Clients:** hub2kusto (`hub2kusto run`, default batching: 4 MiB, 10,000 events, ' +
+             '1 s linger; blob checkpoints); the Node peer (`bench/e2e/peer.js`: ' +
+             '`EventHubConsumerClient.subscribe` with a batch handler of up to 1,000 events, ' +
+             '`ManagedStreamingIngestClient.ingestFromStream` with the mapping reference, ' +
+             '`updateCheckpoint` to the blob checkpoint store, the documented greedy load balancing); ' +
+             'the bare Proton receive loop (`hub2kusto_receive_bench --connect`, receive only: the ceiling).');
+  lines.push(`* **Machine:** ${machine()}.`);
+  lines.push(`* **Command:** \`scripts/bench\` (${process.argv.slice(2).join(' ') || 'defaults'}).`);
+  lines.push(`* **Date:** ${new Date().toISOString().slice(0, 10)}.`, '');
+  for (const t of tp) {
+    lines.push(`**Throughput, ${t.label}: ${f0(t.events)} events of ${t.meanBytes.toFixed(0)} bytes**`, '');
+    lines.push('| client | events/s | MB/s | CPU s per 10^6 events | events per CPU-second | peak RSS |');
+    lines.push('|---|---|---|---|---|---|');
+    for (const [name, r] of [['hub2kusto', t.results.hub2kusto], ['Node peer', t.results.peer],
+                             ['bare receive loop (ceiling)', t.results.bare]]) {
+      lines.push(`| ${name} | ${f0(r.eventsPerSecond)} | ${f1(r.mbPerSecond)} | ${f1(r.cpuPerMillion)} | ` +
+                 `${f0(r.eventsPerCpuSecond)} | ${r.rss ? `${mib(r.rss)} MiB` : '-'} |`);
+    }
+    const h = t.results.hub2kusto;
+    lines.push('', `hub2kusto vs the peer: **${f1(h.eventsPerCpuSecond / t.results.peer.eventsPerCpuSecond)}x** ` +
+               `events per CPU-second, ${f1(h.eventsPerSecond / t.results.peer.eventsPerSecond)}x events/s, ` +
+               `${f1(t.results.peer.rss / h.rss)}x less peak memory; hub2kusto reaches ` +
+               `**${f0((100 * h.eventsPerSecond) / t.results.bare.eventsPerSecond)} %** of the bare receive ` +
+               'ceiling in events/s.', '');
+  }
+  lines.push(`**Latency** (hub2kusto; ${f0(settings.latencyRate)} events/s for ${settings.latencySeconds} s over ` +
+             `${settings.partitions} partitions; from x-opt-enqueued-time, stamped by the hub, to the Kusto ` +
+             'emulator acknowledging the ingest)', '');
+  lines.push('| setting | events | p50 | p99 | max |', '|---|---|---|---|---|');
+  for (const l of lat) lines.push(`| ${l.name} | ${f0(l.rows)} | ${f0(l.p50)} ms | ${f0(l.p99)} ms | ${f0(l.max)} ms |`);
+  lines.push('', `**Memory under stall** (hub2kusto; the Kusto emulator paused for ${settings.stallSeconds} s ` +
+             `while 1 KB events arrive at 5,000/s; \`max_buffered_bytes\` 2 MiB and \`batching.max_bytes\` 1 MiB ` +
+             'per partition)', '');
+  lines.push('| at rest | bound (rest + partitions x (buffer + 3 x batch)) | peak RSS | requests held | events, all arrived after |');
+  lines.push('|---|---|---|---|---|');
+  lines.push(`| ${mib(st.baseline)} MiB | ${mib(st.bound)} MiB | ${mib(st.peak)} MiB | ${st.held} | ${f0(st.sent)} / ${f0(st.rows)} |`);
+  lines.push('');
+  const small = tp[0].results;
+  const targets = [
+    ['hub2kusto at least 5x the Node peer in events per CPU-second',
+     tp.every((t) => t.results.hub2kusto.eventsPerCpuSecond >= 5 * t.results.peer.eventsPerCpuSecond)],
+    ['at least 60 % of the bare receive ceiling in events/s',
+     tp.every((t) => t.results.hub2kusto.eventsPerSecond >= 0.6 * t.results.bare.eventsPerSecond)],
+    ['p99 latency under 1 s with the low-latency setting', lat.some((l) => l.name.startsWith('low') && l.p99 < 1000)],
+    ['peak RSS under stall within the configured bound', st.peak <= st.bound && st.rows >= st.sent],
+  ];
+  lines.push('Targets:', '');
+  for (const [what, met] of targets) lines.push(`* ${what}: **${met ? 'met' : 'missed'}**`);
+  lines.push('');
+  return { text: lines.join('\n'), targets, small };
+}
+
+async function main() {
+  for (const [name, value] of [['HUB2KUSTO_BINARY', binary], ['HUB2KUSTO_RECEIVE_BENCH', receiveBench],
+                               ['HUB2KUSTO_EVENTHUBS_EMULATOR', process.env.HUB2KUSTO_EVENTHUBS_EMULATOR],
+                               ['HUB2KUSTO_KUSTO_EMULATOR', process.env.HUB2KUSTO_KUSTO_EMULATOR]]) {
+    if (!value) throw new Error(`${name} is not set (scripts/bench sets it)`);
+  }
+  const tp = [];
+  tp.push(await throughput('telemetry JSON, about 200 bytes', false, settings.events));
+  if (process.argv.includes('--throughput-only')) {
+    process.stdout.write(`${JSON.stringify(tp[0].results, null, 1)}\n`);
+    return;
+  }
+  tp.push(await throughput('telemetry JSON, about 1 KB', true, settings.largeEvents));
+  const lat = [];
+  log('latency: default linger (1 s)');
+  lat.push(await latency('default (linger 1 s)', {}));
+  log('latency: low-latency (linger 50 ms)');
+  lat.push(await latency('low latency (linger 50 ms)', { HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER: '50ms' }));
+  log(`memory under a ${settings.stallSeconds} s stall`);
+  const st = await stall();
+  const { text } = render(tp, lat, st);
+  process.stdout.write(`\n${text}\n`);
+  if (writeReport) {
+    const report = path.join(root, 'bench', 'REPORT.md');
+    const old = fs.readFileSync(report, 'utf8');
+    const start = old.indexOf('## End-to-end benchmark (scripts/bench)');
+    const rest = start < 0 ? -1 : old.indexOf('\n## ', start + 5);
+    const updated = start < 0 ? `${old.trimEnd()}\n\n${text}`
+                              : `${old.slice(0, start)}${text}${rest < 0 ? '' : old.slice(rest)}`;
+    fs.writeFileSync(report, updated.endsWith('\n') ? updated : `${updated}\n`);
+    log(`written to ${path.relative(process.cwd(), report)}`);
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack || e.message}`);
+  process.exit(1);
+});
