@@ -143,6 +143,7 @@ async function startBridge(hub, hubName, kusto, table, extra = {}) {
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const p = run(binary, ['run'], env);
+  p.opsPort = opsPort;
   let why = '';
   await until(async () => {
     try {
@@ -284,14 +285,24 @@ async function stall() {
     const baseline = usage(h.child.pid).rss;
     // The bound the configuration sets: per partition the buffer, one open batch and one being
     // sent (compressed copy included), on top of the process at rest.
-    const bound = baseline + settings.partitions * (buffered + 3 * batch);
+    // Per partition, by design: the receive buffer; the open batch, the next full batch waiting
+    // and the batch in flight; and the in-flight batch's compressed body and the HTTP client's
+    // copy of it (at most a batch each, for data that does not compress).
+    const bound = baseline + settings.partitions * (buffered + 5 * batch);
     await kusto.fault(`/faults/pause?seconds=${settings.stallSeconds}`);
     const pausedAt = Date.now();
     const producer = run('node', [path.join(__dirname, 'producer.js'), hub.connectionString('stall'),
                                   '5000', String(settings.stallSeconds), '1']);
     let peak = 0;
+    let accounted = 0; // what hub2kusto's own gauges say it holds, at the peak
     while (producer.child.exitCode === null) {
-      peak = Math.max(peak, usage(h.child.pid).rss);
+      const rss = usage(h.child.pid).rss;
+      if (rss > peak) {
+        peak = rss;
+        const m = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
+        accounted = m.split('\n').filter((l) => /^hub2kusto_(buffered_bytes|in_flight_bytes)\{/.test(l))
+            .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      }
       await sleep(100);
     }
     if (await producer.exited !== 0) throw new Error(`producer: ${producer.err()}`);
@@ -300,7 +311,8 @@ async function stall() {
     const held = (await kusto.status()).paused_requests;
     await until(async () => (await count(client, 'S')) >= sent, 300, 'rows after the stall');
     await stop(h);
-    return { sent, baseline, bound, peak, held, seconds: (Date.now() - pausedAt) / 1000, rows: await count(client, 'S') };
+    return { sent, baseline, bound, peak, accounted, held, seconds: (Date.now() - pausedAt) / 1000,
+             rows: await count(client, 'S') };
   } finally {
     client.close();
     await kusto.stop();
@@ -348,6 +360,12 @@ function render(tp, lat, st) {
                  `${f0(r.eventsPerCpuSecond)} | ${r.rss ? `${mib(r.rss)} MiB` : '-'} |`);
     }
     const h = t.results.hub2kusto;
+    const e = h.emulators;
+    lines.push('', `Where the time went during hub2kusto's drain: hub2kusto ${f1(h.cpu)}, the Event Hubs ` +
+               `emulator ${f1(e.hub)} and the Kusto emulator ${f1(e.kusto)} CPU-seconds, ` +
+               `${f1(h.cpu + e.hub + e.kusto)} of the ${f1(os.cpus().length * h.seconds)} the machine's ` +
+               `${os.cpus().length} cores had in ${f1(h.seconds)} s (the bare loop shares them with the hub ` +
+               'emulator only).');
     lines.push('', `hub2kusto vs the peer: **${f1(h.eventsPerCpuSecond / t.results.peer.eventsPerCpuSecond)}x** ` +
                `events per CPU-second, ${f1(h.eventsPerSecond / t.results.peer.eventsPerSecond)}x events/s, ` +
                `${f1(t.results.peer.rss / h.rss)}x less peak memory; hub2kusto reaches ` +
@@ -362,9 +380,9 @@ function render(tp, lat, st) {
   lines.push('', `**Memory under stall** (hub2kusto; the Kusto emulator paused for ${settings.stallSeconds} s ` +
              `while 1 KB events arrive at 5,000/s; \`max_buffered_bytes\` 2 MiB and \`batching.max_bytes\` 1 MiB ` +
              'per partition)', '');
-  lines.push('| at rest | bound (rest + partitions x (buffer + 3 x batch)) | peak RSS | requests held | events, all arrived after |');
-  lines.push('|---|---|---|---|---|');
-  lines.push(`| ${mib(st.baseline)} MiB | ${mib(st.bound)} MiB | ${mib(st.peak)} MiB | ${st.held} | ${f0(st.sent)} / ${f0(st.rows)} |`);
+  lines.push('| at rest | bound (rest + partitions x (buffer + 5 x batch)) | peak RSS | hub2kusto\'s gauges at the peak | requests held | events, all arrived after |');
+  lines.push('|---|---|---|---|---|---|');
+  lines.push(`| ${mib(st.baseline)} MiB | ${mib(st.bound)} MiB | ${mib(st.peak)} MiB | ${f1(st.accounted / (1 << 20))} MiB | ${st.held} | ${f0(st.sent)} / ${f0(st.rows)} |`);
   lines.push('');
   const small = tp[0].results;
   const targets = [
@@ -386,6 +404,10 @@ async function main() {
                                ['HUB2KUSTO_EVENTHUBS_EMULATOR', process.env.HUB2KUSTO_EVENTHUBS_EMULATOR],
                                ['HUB2KUSTO_KUSTO_EMULATOR', process.env.HUB2KUSTO_KUSTO_EMULATOR]]) {
     if (!value) throw new Error(`${name} is not set (scripts/bench sets it)`);
+  }
+  if (process.argv.includes('--stall-only')) {
+    process.stdout.write(`${JSON.stringify(await stall())}\n`);
+    return;
   }
   const tp = [];
   tp.push(await throughput('telemetry JSON, about 200 bytes', false, settings.events));

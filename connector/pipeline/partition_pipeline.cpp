@@ -254,11 +254,13 @@ bool PartitionPipeline::step() {
   for (const auto& e : taken_) {
     accept(e);
   }
+  const bool took = !taken_.empty();
+  taken_.clear(); // their bytes are in the batches now: do not hold them while delivering
   const auto now = clock_.steady_now();
-  if (!taken_.empty()) {
+  if (took) {
     last_event_ = now;
   }
-  if (options_.idle_flush.count() > 0 && taken_.empty() && batcher_.open_batches() > 0 &&
+  if (options_.idle_flush.count() > 0 && !took && batcher_.open_batches() > 0 &&
       now - last_event_ >= options_.idle_flush) {
     batcher_.take_all(ready_); // the partition went quiet: no reason to wait for the linger
   } else {
@@ -293,8 +295,7 @@ bool PartitionPipeline::step() {
   if (!delivering) {
     return false; // stopping while Kusto refuses: drain() tries the held batches until its deadline
   }
-  return !(taken_.empty() && stream_->status().stopped() && batcher_.open_batches() == 0 &&
-           !in_flight_);
+  return !(!took && stream_->status().stopped() && batcher_.open_batches() == 0 && !in_flight_);
 }
 
 void PartitionPipeline::run() {
