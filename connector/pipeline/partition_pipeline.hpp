@@ -5,8 +5,11 @@
 //   take events from the PartitionStream (waiting at most until the next batch is due)
 //   for each event:  route it (unusable routing properties -> dead-letter, finished at once)
 //                    add its body to its route's batch; track it in the checkpointer
-//   for each batch that is full or due:
-//     ingest it (the managed ingestor decides streaming or queued)
+//   for each batch that is full or due (or all open batches, once the partition has been quiet
+//   for idle_flush):
+//     ingest it (the managed ingestor decides streaming or queued), on a thread of its own
+//     while the loop goes on taking and batching; one batch in flight per partition, in order:
+//     the next waits for it, and its outcome is applied on this thread
 //       delivered -> complete it
 //       rejected  -> split it in halves and ingest each, down to single events, so only the
 //                    events Kusto refuses are dead-lettered (with the service's reason)
@@ -16,8 +19,8 @@
 //   on stop: close the open batches, deliver them until the deadline, save the checkpoint
 //
 // Memory is bounded by the partition's buffer (source.prefetch events and
-// source.max_buffered_bytes, which AMQP credit follows) plus the batch limit per route (events
-// taken, not yet delivered).
+// source.max_buffered_bytes, which AMQP credit follows) plus the open batch of each route, the
+// next full batch and the one in flight (events taken, not yet delivered).
 //
 // Bodies are forwarded as they came, with the route's format and mapping reference for Kusto
 // to apply; one record per line for the text formats. With a LocalMapper, events on the
