@@ -1,30 +1,19 @@
 #include "checkpoint/blob_checkpoint_store.hpp"
 
-#include <cctype>
-
 #include <fmt/format.h>
 
+#include "common/key_value_list.hpp"
+
 namespace hub2kusto::checkpoint {
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-} // namespace
 
 BlobCheckpointStore::BlobCheckpointStore(ingest::BlobClient& blobs, std::string container,
                                          Scope scope)
     : blobs_(blobs), container_(std::move(container)), scope_(std::move(scope)) {}
 
 std::string BlobCheckpointStore::blob_name(const PartitionId& partition) const {
-  return fmt::format("{}/{}/{}/checkpoint/{}", lower(scope_.fully_qualified_namespace),
-                     lower(scope_.event_hub.value()), lower(scope_.consumer_group.value()),
-                     partition.value());
+  return fmt::format("{}/{}/{}/checkpoint/{}", ascii_lower(scope_.fully_qualified_namespace),
+                     ascii_lower(scope_.event_hub.value()),
+                     ascii_lower(scope_.consumer_group.value()), partition.value());
 }
 
 Result<std::monostate> BlobCheckpointStore::prepare() {

@@ -1,5 +1,7 @@
 #include "common/key_value_list.hpp"
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace hub2kusto {
@@ -124,6 +126,14 @@ Result<std::vector<KeyValue>> parse_key_value_list(std::string_view text, KeyVal
     pos = next + 1;
   }
   return pairs;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
 }
 
 } // namespace hub2kusto

@@ -30,5 +30,8 @@ Result<std::vector<KeyValue>> parse_key_value_list(std::string_view text, KeyVal
 std::string normalize_keyword(std::string_view key);
 
 bool iequals(std::string_view a, std::string_view b);
+// ASCII lower-case (names the protocols compare case-insensitively: HTTP headers, blob paths,
+// routing values).
+std::string ascii_lower(std::string_view text);
 
 } // namespace hub2kusto

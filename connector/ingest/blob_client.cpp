@@ -10,19 +10,12 @@
 
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
+#include "common/key_value_list.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
 
 constexpr const char* kVersion = "2021-12-02"; // the Blob service version we speak
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 // Each segment URL-encoded, the '/' between them kept (as the SDKs send blob names).
 std::string encode_path(std::string_view name) {
@@ -75,7 +68,7 @@ std::string rfc1123(std::chrono::system_clock::time_point t) {
 
 std::string header_value(const HttpRequest& r, std::string_view name) {
   for (const auto& [k, v] : r.headers) {
-    if (lower(k) == lower(name)) {
+    if (ascii_lower(k) == ascii_lower(name)) {
       return v;
     }
   }
@@ -97,7 +90,7 @@ std::string shared_key_authorization(const std::string& account, const std::stri
   // Canonicalized headers: every x-ms-* header, lower-cased, sorted, "name:value\n".
   std::map<std::string, std::string> ms;
   for (const auto& [k, v] : request.headers) {
-    const std::string name = lower(k);
+    const std::string name = ascii_lower(k);
     if (name.rfind("x-ms-", 0) == 0) {
       ms[name] = v;
     }
@@ -126,7 +119,7 @@ std::string shared_key_authorization(const std::string& account, const std::stri
       const auto amp = query.find('&');
       const std::string_view pair = query.substr(0, amp);
       const auto eq = pair.find('=');
-      params[lower(url_decode(pair.substr(0, eq)))].push_back(
+      params[ascii_lower(url_decode(pair.substr(0, eq)))].push_back(
           eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     }
@@ -208,7 +201,7 @@ BlobClient::metadata(const std::string& container, const std::string& blob) {
   }
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : response.headers) {
-    const std::string name = lower(k);
+    const std::string name = ascii_lower(k);
     if (name.rfind("x-ms-meta-", 0) == 0) {
       out[name.substr(10)] = v;
     }

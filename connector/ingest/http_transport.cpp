@@ -11,6 +11,7 @@
 
 #include <cpprest/http_client.h>
 
+#include "common/key_value_list.hpp"
 #include "common/redact.hpp"
 
 namespace hub2kusto::ingest {
@@ -46,14 +47,6 @@ std::string url_encode(std::string_view text) {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
 std::string env(const char* upper, const char* lower_name) {
   if (const char* v = std::getenv(upper); v != nullptr && *v != '\0') {
     return v;
@@ -73,8 +66,8 @@ bool bypasses_proxy(const std::string& host) {
   std::size_t start = 0;
   while (start <= list.size()) {
     const std::size_t comma = list.find(',', start);
-    std::string entry =
-        lower(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    std::string entry = ascii_lower(
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     entry.erase(0, entry.find_first_not_of(' '));
     entry.erase(entry.find_last_not_of(' ') + 1);
     if (entry == "*") {
@@ -84,7 +77,7 @@ bool bypasses_proxy(const std::string& host) {
       if (entry.front() == '.') {
         entry.erase(0, 1);
       }
-      const std::string h = lower(host);
+      const std::string h = ascii_lower(host);
       if (h == entry || (h.size() > entry.size() && h.ends_with("." + entry))) {
         return true;
       }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/key_value_list.hpp"
+
 namespace hub2kusto::pipeline {
 namespace {
 
@@ -13,14 +15,6 @@ namespace {
 constexpr std::array<std::string_view, 16> kFormats = {
     "csv",  "tsv",       "tsve",       "psv",  "scsv",       "sohsv",   "txt", "raw",
     "json", "multijson", "singlejson", "avro", "apacheavro", "parquet", "orc", "w3clogfile"};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 // A routing property's text; an error when it is present but not a string.
 Result<std::optional<std::string>> text_property(const hub::HubEvent& e, std::string_view name) {
@@ -82,7 +76,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     return failure(std::move(format).error());
   }
   if (*format) {
-    const std::string f = lower(**format);
+    const std::string f = ascii_lower(**format);
     if (std::find(kFormats.begin(), kFormats.end(), f) == kFormats.end()) {
       return failure(fmt::format("the routing property 'Format' names '{}', which is not a "
                                  "Kusto data format",
@@ -109,7 +103,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     return failure(std::move(compression).error());
   }
   if (*compression) {
-    const std::string c = lower(**compression);
+    const std::string c = ascii_lower(**compression);
     if (c == "gzip") {
       r.gzip = true;
     } else if (c != "none") {
