@@ -54,14 +54,62 @@ ServiceError data_error(const std::string& code, const std::string& message) {
 
 } // namespace
 
-std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
-                                                const IngestRequest& request) {
+std::optional<mappings::Mapper> MapperPool::take(const std::string& key) {
+  const auto it = idle_.find(key);
+  if (it == idle_.end() || it->second.empty()) {
+    return std::nullopt;
+  }
+  mappings::Mapper m = std::move(it->second.back());
+  it->second.pop_back();
+  --count_;
+  return m;
+}
+
+void MapperPool::give(PreparedIngest prepared) {
+  if (!prepared.mapper) {
+    return;
+  }
+  if (count_ >= kMaxIdle) {
+    idle_.clear(); // tables or mappings changed often: start over
+    count_ = 0;
+  }
+  idle_[std::move(prepared.key)].push_back(std::move(*prepared.mapper));
+  ++count_;
+}
+
+std::variant<PreparedIngest, IngestFailure> prepare_ingest(const Database& db, const Table& table,
+                                                           const IngestRequest& request,
+                                                           MapperPool* pool) {
   const std::string where = db.name + "." + table.name;
+  const auto kind = mappings::mapping_kind_of(request.format);
+  const StoredMapping* stored = nullptr;
+  if (request.inline_mapping.empty() && !request.mapping_name.empty()) {
+    stored = table.mapping(request.mapping_name, kind);
+    if (stored == nullptr) {
+      ServiceError e =
+          data_error("BadRequest_MappingReferenceWasNotFound",
+                     "Entity ID '" + request.mapping_name +
+                         "' of kind 'MappingPersistent' was not found. (" + where + ")");
+      e.type = "Kusto.Data.Exceptions.MappingNotFoundException";
+      return IngestFailure{e};
+    }
+  }
+  std::string key = std::to_string(static_cast<int>(request.format)) + '\n';
+  key += !request.inline_mapping.empty() ? request.inline_mapping
+         : stored != nullptr             ? stored->text
+                                         : std::string();
+  for (const auto& column : table.schema.columns) {
+    key.append("\n").append(column.name).append(":").append(mappings::to_string(column.type));
+  }
+  if (pool != nullptr) {
+    if (auto reused = pool->take(key)) {
+      return PreparedIngest{where, std::move(key), std::move(reused)};
+    }
+  }
   mappings::MapperOptions options;
   options.schema = table.schema;
   options.format = request.format;
   options.output = mappings::OutputFormat::json;
-  const auto kind = mappings::mapping_kind_of(request.format);
   if (!request.inline_mapping.empty()) {
     auto parsed = mappings::parse_mapping(request.inline_mapping, kind);
     if (!parsed) {
@@ -71,16 +119,7 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
       return IngestFailure{e};
     }
     options.mapping = std::move(parsed.value());
-  } else if (!request.mapping_name.empty()) {
-    const StoredMapping* stored = table.mapping(request.mapping_name, kind);
-    if (stored == nullptr) {
-      ServiceError e =
-          data_error("BadRequest_MappingReferenceWasNotFound",
-                     "Entity ID '" + request.mapping_name +
-                         "' of kind 'MappingPersistent' was not found. (" + where + ")");
-      e.type = "Kusto.Data.Exceptions.MappingNotFoundException";
-      return IngestFailure{e};
-    }
+  } else if (stored != nullptr) {
     auto parsed = mappings::parse_mapping(stored->text, kind);
     if (!parsed) {
       return IngestFailure{data_error("BadRequest_InvalidMapping", parsed.error().message)};
@@ -93,6 +132,12 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
     e.type = "Kusto.Data.Exceptions.MappingNotValidException";
     return IngestFailure{e};
   }
+  return PreparedIngest{where, std::move(key), std::move(mapper.value())};
+}
+
+std::variant<Table::Pending, IngestFailure> map_ingest(PreparedIngest& prepared,
+                                                       const IngestRequest& request) {
+  const std::string& where = prepared.where;
   std::string_view body = request.body;
   if (request.ignore_first_record) {
     const std::size_t nl = body.find('\n');
@@ -108,7 +153,7 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
     return empty_stream();
   }
   std::string out;
-  const auto& outcome = mapper->map({body, {}, "stream"}, out);
+  const auto& outcome = prepared.mapper->map({body, {}, "stream"}, out);
   if (outcome.rejection) {
     return IngestFailure{
         data_error("BadRequest_NoRecordsOrWrongFormat",
@@ -122,10 +167,28 @@ std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
   if (outcome.rows == 0) {
     return empty_stream();
   }
-  table.pending.push_back(
-      {std::move(out), outcome.rows, request.ingestion_time_column, request.ingestion_time});
-  table.pending_rows += outcome.rows;
-  return outcome.rows;
+  return Table::Pending{std::move(out), outcome.rows, request.ingestion_time_column,
+                        request.ingestion_time};
+}
+
+std::size_t commit_ingest(Table& table, Table::Pending rows) {
+  const std::size_t n = rows.rows;
+  table.pending.push_back(std::move(rows));
+  table.pending_rows += n;
+  return n;
+}
+
+std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
+                                                const IngestRequest& request) {
+  auto prepared = prepare_ingest(db, table, request);
+  if (auto* failure = std::get_if<IngestFailure>(&prepared)) {
+    return std::move(*failure);
+  }
+  auto mapped = map_ingest(std::get<PreparedIngest>(prepared), request);
+  if (auto* failure = std::get_if<IngestFailure>(&mapped)) {
+    return std::move(*failure);
+  }
+  return commit_ingest(table, std::move(std::get<Table::Pending>(mapped)));
 }
 
 const std::vector<nlohmann::json>& Table::all_rows() const {

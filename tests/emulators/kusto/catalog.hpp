@@ -3,7 +3,8 @@
 // streaming ingestion policies, and the ingestion of a data body into a table through the
 // mapping engine (mappings/), so the emulator applies mappings as hub2kusto would locally.
 //
-// Not thread-safe: the server holds one mutex around every use.
+// Not thread-safe: the server holds one mutex around every use, except around map_ingest,
+// which touches no catalog state.
 
 #include <cstdint>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mappings/engine.hpp"
 #include "mappings/format.hpp"
 #include "mappings/mapping.hpp"
 #include "mappings/schema.hpp"
@@ -93,6 +95,36 @@ struct IngestFailure {
 // error the service reports (missing mapping, unreadable data).
 std::variant<std::size_t, IngestFailure> ingest(Database& db, Table& table,
                                                 const IngestRequest& request);
+
+// The same in three steps, so that a server maps data without holding its catalog: prepare
+// reads the table (schema, mapping), map reads only the data, and commit appends the rows.
+struct PreparedIngest {
+  std::string where; // "db.table", for messages
+  std::string key;   // what the mapper was built from (MapperPool)
+  std::optional<mappings::Mapper> mapper;
+};
+
+// Mappers kept between ingestions into the same table with the same mapping and format. A
+// mapper keeps its JSON parser's buffers (several times the body's size), which a fresh one
+// would allocate and fault in again for every request. Keyed by everything a mapper is built
+// from, so an altered schema or mapping never meets an old mapper.
+class MapperPool {
+public:
+  std::optional<mappings::Mapper> take(const std::string& key);
+  void give(PreparedIngest prepared);
+
+private:
+  static constexpr std::size_t kMaxIdle = 32;
+  std::map<std::string, std::vector<mappings::Mapper>> idle_;
+  std::size_t count_ = 0;
+};
+
+std::variant<PreparedIngest, IngestFailure> prepare_ingest(const Database& db, const Table& table,
+                                                           const IngestRequest& request,
+                                                           MapperPool* pool = nullptr);
+std::variant<Table::Pending, IngestFailure> map_ingest(PreparedIngest& prepared,
+                                                       const IngestRequest& request);
+std::size_t commit_ingest(Table& table, Table::Pending rows);
 
 // One record of `.show ingestion failures`.
 struct IngestionFailure {

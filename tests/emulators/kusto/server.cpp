@@ -178,6 +178,7 @@ struct Server::Impl {
 
   std::mutex mutex; // everything below
   Catalog catalog;
+  MapperPool mappers;
   DataManagementInfo dm;
   std::unique_ptr<StorageClient> storage;
   std::deque<StreamingFault> streaming_faults;
@@ -424,33 +425,43 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  // Ingests under the lock and journals the new rows.
+  // Appends mapped rows under the lock: stamps the ingestion time (--ingestion-time-column: the
+  // moment the rows become visible), keeps the ingest-by tags, and journals the new rows.
+  std::size_t commit_locked(Database& db, Table& t, Table::Pending rows,
+                            const std::vector<std::string>& ingest_by) {
+    const std::size_t before = journal.is_open() ? t.all_rows().size() : t.row_count();
+    if (!config.ingestion_time_column.empty()) {
+      rows.ingestion_time_column = config.ingestion_time_column;
+      rows.ingestion_time = now_iso();
+    }
+    const std::size_t n = commit_ingest(t, std::move(rows));
+    for (const auto& tag : ingest_by) {
+      t.ingest_by_tags.insert(tag);
+    }
+    if (journal.is_open()) {
+      record({{"db", db.name},
+              {"table", t.name},
+              {"rows", std::vector<nlohmann::json>(t.all_rows().begin() + static_cast<long>(before),
+                                                   t.all_rows().end())},
+              {"ingest_by", ingest_by}});
+    }
+    return n;
+  }
+
+  // Ingests entirely under the lock.
   std::variant<std::size_t, IngestFailure>
   ingest_locked(Database& db, Table& t, const IngestRequest& req,
                 const std::vector<std::string>& ingest_by) {
-    const std::size_t before = journal.is_open() ? t.all_rows().size() : t.row_count();
-    IngestRequest stamped;
-    const IngestRequest* request = &req;
-    if (!config.ingestion_time_column.empty()) {
-      stamped = req;
-      stamped.ingestion_time_column = config.ingestion_time_column;
-      stamped.ingestion_time = now_iso();
-      request = &stamped;
+    auto prepared = prepare_ingest(db, t, req, &mappers);
+    if (auto* failure = std::get_if<IngestFailure>(&prepared)) {
+      return std::move(*failure);
     }
-    auto outcome = ingest(db, t, *request);
-    if (std::holds_alternative<std::size_t>(outcome)) {
-      for (const auto& tag : ingest_by) {
-        t.ingest_by_tags.insert(tag);
-      }
-      if (journal.is_open()) {
-        record({{"db", db.name},
-                {"table", t.name},
-                {"rows", std::vector<nlohmann::json>(
-                             t.all_rows().begin() + static_cast<long>(before), t.all_rows().end())},
-                {"ingest_by", ingest_by}});
-      }
+    auto mapped = map_ingest(std::get<PreparedIngest>(prepared), req);
+    mappers.give(std::move(std::get<PreparedIngest>(prepared)));
+    if (auto* failure = std::get_if<IngestFailure>(&mapped)) {
+      return std::move(*failure);
     }
-    return outcome;
+    return commit_locked(db, t, std::move(std::get<Table::Pending>(mapped)), ingest_by);
   }
 
   // ---- engine ----
@@ -559,48 +570,75 @@ struct Server::Impl {
                       true});
       return;
     }
-    std::lock_guard lock(mutex);
-    Database* db = catalog.database(db_name);
-    if (db == nullptr) {
-      reply_error(r, {400, "BadRequest_DatabaseNotExist",
-                      "Kusto.Data.Exceptions.DatabaseNotFoundException",
-                      "Database '" + db_name + "' was not found.", true});
-      return;
-    }
-    Table* table = db->table(table_name);
-    if (table == nullptr) {
-      reply_error(
-          r, {400, "BadRequest_TableNotExist", "Kusto.Data.Exceptions.TableNotFoundException",
-              "Table '" + table_name + "' was not found in database '" + db_name + "'.", true});
-      return;
-    }
-    if (!db->streaming_enabled(*table)) {
-      reply_error(r, {400, "BadRequest_StreamingIngestionPolicyNotEnabled",
-                      "Kusto.DataNode.Exceptions.StreamingIngestionRequestException",
-                      "Bad streaming ingestion request to " + db_name + "." + table_name +
-                          " : Streaming ingestion policy is not enabled for the table",
-                      true});
-      return;
-    }
+    // The table's schema and mapping are read under the lock and the data is mapped without it,
+    // so that concurrent requests map in parallel as the service's nodes would.
+    const auto target = [&]() -> std::pair<Database*, Table*> {
+      Database* db = catalog.database(db_name);
+      if (db == nullptr) {
+        reply_error(r, {400, "BadRequest_DatabaseNotExist",
+                        "Kusto.Data.Exceptions.DatabaseNotFoundException",
+                        "Database '" + db_name + "' was not found.", true});
+        return {nullptr, nullptr};
+      }
+      Table* table = db->table(table_name);
+      if (table == nullptr) {
+        reply_error(
+            r, {400, "BadRequest_TableNotExist", "Kusto.Data.Exceptions.TableNotFoundException",
+                "Table '" + table_name + "' was not found in database '" + db_name + "'.", true});
+        return {nullptr, nullptr};
+      }
+      if (!db->streaming_enabled(*table)) {
+        reply_error(r, {400, "BadRequest_StreamingIngestionPolicyNotEnabled",
+                        "Kusto.DataNode.Exceptions.StreamingIngestionRequestException",
+                        "Bad streaming ingestion request to " + db_name + "." + table_name +
+                            " : Streaming ingestion policy is not enabled for the table",
+                        true});
+        return {nullptr, nullptr};
+      }
+      return {db, table};
+    };
+    const auto failed = [&](const IngestFailure& failure) {
+      catalog.failures.push_back({new_guid(), db_name, table_name, now_iso(), "streaming",
+                                  failure.error.message, failure.error.code, true});
+      reply_error(r, failure.error);
+    };
     IngestRequest req;
     req.body = std::move(body);
     req.format = *format;
     req.mapping_name = mapping;
-    auto outcome = ingest_locked(*db, *table, req, {});
-    if (const auto* failure = std::get_if<IngestFailure>(&outcome)) {
-      catalog.failures.push_back({new_guid(), db_name, table_name, now_iso(), "streaming",
-                                  failure->error.message, failure->error.code, true});
-      reply_error(r, failure->error);
+    std::variant<PreparedIngest, IngestFailure> prepared;
+    {
+      std::lock_guard lock(mutex);
+      const auto [db, table] = target();
+      if (table == nullptr) {
+        return;
+      }
+      prepared = prepare_ingest(*db, *table, req, &mappers);
+      if (const auto* failure = std::get_if<IngestFailure>(&prepared)) {
+        failed(*failure);
+        return;
+      }
+    }
+    auto mapped = map_ingest(std::get<PreparedIngest>(prepared), req);
+    std::lock_guard lock(mutex);
+    mappers.give(std::move(std::get<PreparedIngest>(prepared)));
+    if (const auto* failure = std::get_if<IngestFailure>(&mapped)) {
+      failed(*failure);
       return;
     }
+    const auto [db, table] = target(); // dropped or altered meanwhile: as the service would say
+    if (table == nullptr) {
+      return;
+    }
+    const std::size_t rows =
+        commit_locked(*db, *table, std::move(std::get<Table::Pending>(mapped)), {});
     ResultTable result{
         "Table_0",
         {{"ConsumedRecordsCount", "long"},
          {"UpdatePolicyStatus", "string"},
          {"UpdatePolicyFailureCode", "string"},
          {"UpdatePolicyFailureReason", "string"}},
-        {nlohmann::json::array({static_cast<std::int64_t>(std::get<std::size_t>(outcome)),
-                                "Inactive", "Unknown", nullptr})}};
+        {nlohmann::json::array({static_cast<std::int64_t>(rows), "Inactive", "Unknown", nullptr})}};
     reply(r, web::http::status_codes::OK, to_v1({result}));
   }
 

@@ -3,7 +3,6 @@
 
 #include "catalog.hpp"
 #include "commands.hpp"
-#include "common/gzip.hpp"
 #include "kql.hpp"
 
 namespace hub2kusto::kusto_emulator {
@@ -148,18 +147,34 @@ TEST_F(KustoEmulator, IngestionIsAllOrNothingWithTheServiceErrors) {
   EXPECT_EQ(std::get<std::size_t>(skipped), 1u);
 }
 
-TEST(Gzip, RoundTripAndBounds) {
-  const std::string text(100000, 'x');
-  const std::string packed = gzip::compress(text);
-  EXPECT_TRUE(gzip::is_gzip(packed));
-  EXPECT_LT(packed.size(), 1000u);
-  EXPECT_EQ(gzip::decompress(packed, text.size()), text);
-  bool too_large = false;
-  EXPECT_FALSE(gzip::decompress(packed, text.size() - 1, &too_large));
-  EXPECT_TRUE(too_large);
-  EXPECT_FALSE(gzip::decompress("\x1f\x8bnot gzip", 100, &too_large));
-  EXPECT_FALSE(too_large);
-  EXPECT_EQ(gzip::decompress(packed + gzip::compress("yy"), 200000), text + "yy");
+TEST_F(KustoEmulator, PooledMappersAreReusedOnlyForTheSameSchemaMappingAndFormat) {
+  command(".create table T (Name:string, Value:long)");
+  command(R"(.create table T ingestion json mapping 'm' '[{"column":"Name","Properties":)"
+          R"({"Path":"$.n"}},{"column":"Value","Properties":{"Path":"$.v"}}]')");
+  MapperPool pool;
+  const auto map = [&](const std::string& body) {
+    Database& db = *catalog_.database("db");
+    const IngestRequest req{body, mappings::DataFormat::json, "m", "", false, "", ""};
+    auto prepared = prepare_ingest(db, *db.table("T"), req, &pool);
+    EXPECT_TRUE(std::holds_alternative<PreparedIngest>(prepared));
+    auto mapped = map_ingest(std::get<PreparedIngest>(prepared), req);
+    pool.give(std::move(std::get<PreparedIngest>(prepared)));
+    EXPECT_TRUE(std::holds_alternative<Table::Pending>(mapped));
+    return std::holds_alternative<Table::Pending>(mapped) ? std::get<Table::Pending>(mapped).lines
+                                                          : std::string();
+  };
+  EXPECT_EQ(map(R"({"n":"a","v":1})"), "{\"Name\":\"a\",\"Value\":1}\n");
+  EXPECT_EQ(map(R"({"n":"b","v":2})"), "{\"Name\":\"b\",\"Value\":2}\n"); // a pooled mapper
+  // The mapping changes: the pooled mapper (paths $.n, $.v) must not be used.
+  command(R"(.create-or-alter table T ingestion json mapping 'm' '[{"column":"Name","Properties":)"
+          R"({"Path":"$.name"}},{"column":"Value","Properties":{"Path":"$.v"}}]')");
+  EXPECT_EQ(map(R"({"name":"c","v":3})"), "{\"Name\":\"c\",\"Value\":3}\n");
+  // So does the schema: the same table name and mapping text, Value now a string.
+  command(".drop table T");
+  command(".create table T (Name:string, Value:string)");
+  command(R"(.create table T ingestion json mapping 'm' '[{"column":"Name","Properties":)"
+          R"({"Path":"$.name"}},{"column":"Value","Properties":{"Path":"$.v"}}]')");
+  EXPECT_EQ(map(R"({"name":"d","v":4})"), "{\"Name\":\"d\",\"Value\":\"4\"}\n");
 }
 
 TEST(KustoEmulatorCatalog, TheIngestionTimeColumnIsStampedOnEveryIngestedRow) {
