@@ -9,17 +9,32 @@ void PartitionCheckpointer::track(SequenceNumber sequence_number, const Offset& 
   if (watermark_ && sequence_number <= watermark_->sequence_number) {
     return; // already behind the stored position
   }
-  assert(pending_.empty() || pending_.back().sequence_number < sequence_number);
-  pending_.push_back({sequence_number, offset, batch});
-  ++open_[batch];
+  extend(sequence_number, offset, batch);
 }
 
 void PartitionCheckpointer::track_done(SequenceNumber sequence_number, const Offset& offset) {
   if (watermark_ && sequence_number <= watermark_->sequence_number) {
     return;
   }
-  pending_.push_back({sequence_number, offset, std::nullopt});
+  extend(sequence_number, offset, std::nullopt);
   advance();
+}
+
+void PartitionCheckpointer::extend(SequenceNumber sequence_number, const Offset& offset,
+                                   std::optional<BatchToken> batch) {
+  assert(pending_.empty() || pending_.back().last_sequence_number < sequence_number);
+  ++pending_events_;
+  if (!pending_.empty() && pending_.back().batch == batch) {
+    Run& run = pending_.back();
+    run.last_sequence_number = sequence_number;
+    run.last_offset = offset;
+    ++run.events;
+    return;
+  }
+  pending_.push_back({sequence_number, offset, batch, 1});
+  if (batch) {
+    ++open_[*batch];
+  }
 }
 
 void PartitionCheckpointer::complete(BatchToken batch) {
@@ -31,7 +46,7 @@ void PartitionCheckpointer::complete(BatchToken batch) {
 
 void PartitionCheckpointer::advance() {
   while (!pending_.empty()) {
-    const Entry& front = pending_.front();
+    Run& front = pending_.front();
     if (front.batch) {
       if (!done_.contains(*front.batch)) {
         break;
@@ -41,7 +56,8 @@ void PartitionCheckpointer::advance() {
         done_.erase(*front.batch);
       }
     }
-    watermark_ = Checkpoint{front.sequence_number, front.offset};
+    watermark_ = Checkpoint{front.last_sequence_number, std::move(front.last_offset)};
+    pending_events_ -= front.events;
     pending_.pop_front();
   }
 }

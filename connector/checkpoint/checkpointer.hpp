@@ -12,7 +12,7 @@
 //   track(1,A) track(2,B) track(3,A)   complete(B) -> no watermark (1 pending in A)
 //                                      complete(A) -> watermark = 3
 //
-// Memory: one small entry per event in flight, which the credit window already bounds.
+// Memory: one small entry per run of consecutive events of one batch in flight.
 // Threads: one (the partition's pipeline thread).
 #include <chrono>
 #include <cstdint>
@@ -48,7 +48,7 @@ public:
   // The position a restart should resume after, if any.
   const std::optional<Checkpoint>& watermark() const { return watermark_; }
   const std::optional<Checkpoint>& saved() const { return saved_; }
-  std::size_t pending() const { return pending_.size(); } // events not yet behind the watermark
+  std::size_t pending() const { return pending_events_; } // events not yet behind the watermark
 
   // Saves the watermark if it moved and the interval since the last save has passed. Returns
   // whether it saved; a failed save is an error and is tried again next time (the stored
@@ -62,11 +62,17 @@ private:
 
   void advance();
 
-  struct Entry {
-    SequenceNumber sequence_number;
-    Offset offset;
+  // Consecutive events of one batch (or finished ones) share an entry: the common case of one
+  // route costs an entry per batch instead of one per event.
+  struct Run {
+    SequenceNumber last_sequence_number;
+    Offset last_offset;
     std::optional<BatchToken> batch; // none: finished already
+    std::size_t events = 0;
   };
+
+  void extend(SequenceNumber sequence_number, const Offset& offset,
+              std::optional<BatchToken> batch);
 
   PartitionId partition_;
   CheckpointStore& store_;
@@ -74,8 +80,9 @@ private:
   std::chrono::milliseconds interval_;
   std::optional<Checkpoint> saved_;
   std::optional<Checkpoint> watermark_;
-  std::deque<Entry> pending_;
-  std::unordered_map<BatchToken, std::size_t> open_; // events of unfinished batches, by batch
+  std::deque<Run> pending_;
+  std::size_t pending_events_ = 0;
+  std::unordered_map<BatchToken, std::size_t> open_; // runs of unfinished batches, by batch
   std::unordered_set<BatchToken> done_;
   std::optional<std::chrono::steady_clock::time_point> last_save_;
 };

@@ -48,6 +48,26 @@ TEST_F(Checkpointer, InterleavedBatchesOfTwoRoutesMoveTheWatermarkOnlyPastFinish
   EXPECT_EQ(cp_.watermark()->offset.value(), "6");
 }
 
+TEST_F(Checkpointer, RunsOfOneBatchBetweenOthersStopTheWatermarkAtTheirLastFinishedEvent) {
+  batch(cp_, 1, 3, 100);                            // A
+  batch(cp_, 4, 5, 200);                            // B
+  batch(cp_, 6, 8, 100);                            // A again, after B
+  cp_.track_done(SequenceNumber(9), Offset("900")); // dead-lettered before batching
+  batch(cp_, 10, 12, 300);                          // C
+  EXPECT_EQ(cp_.pending(), 12U);
+  cp_.complete(100);
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 3); // B's 4 is next
+  EXPECT_EQ(cp_.watermark()->offset.value(), "300");
+  EXPECT_EQ(cp_.pending(), 9U);
+  cp_.complete(200);
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 9); // through A's second run and 9
+  EXPECT_EQ(cp_.watermark()->offset.value(), "900");
+  EXPECT_EQ(cp_.pending(), 3U);
+  cp_.complete(300);
+  EXPECT_EQ(cp_.watermark()->sequence_number.value(), 12);
+  EXPECT_EQ(cp_.pending(), 0U);
+}
+
 TEST_F(Checkpointer, AnEventDeadLetteredBeforeBatchingFinishesAtOnce) {
   cp_.track_done(SequenceNumber(0), Offset("0"));
   EXPECT_EQ(cp_.watermark()->sequence_number.value(), 0);
