@@ -17,13 +17,28 @@ std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
   {
     std::unique_lock lock(mutex_);
     ++waiting_readers_;
-    readable_.wait_for(lock, wait, [&] { return !buffer_.empty() || status_.stopped(); });
+    readable_.wait_for(lock, wait, [&] { return buffered() > 0 || status_.stopped(); });
     --waiting_readers_;
-    moved = std::min(max, buffer_.size());
-    for (std::size_t i = 0; i < moved; ++i) {
-      buffered_bytes_ -= std::min(buffered_bytes_, buffer_.front().approximate_size());
-      out.push_back(std::move(buffer_.front()));
-      buffer_.pop_front();
+    moved = std::min(max, buffered());
+    if (moved > 0 && moved == buffer_.size() && out.empty()) {
+      out.swap(buffer_); // all of it: the reader's empty vector (and its capacity) comes back
+      buffer_.clear();
+      head_ = 0;
+      buffered_bytes_ = 0;
+    } else {
+      for (std::size_t i = 0; i < moved; ++i) {
+        HubEvent& e = buffer_[head_ + i];
+        buffered_bytes_ -= std::min(buffered_bytes_, e.approximate_size());
+        out.push_back(std::move(e));
+      }
+      head_ += moved;
+      if (head_ == buffer_.size()) {
+        buffer_.clear();
+        head_ = 0;
+      } else if (head_ >= buffer_.size() / 2) {
+        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+      }
     }
     if (moved > 0 && !room_requested_ && !status_.stopped() && room_for_top_up()) {
       room_requested_ = true;
@@ -43,7 +58,7 @@ PartitionStatus PartitionChannel::status() const {
 
 CreditStats PartitionChannel::credit() const {
   std::lock_guard lock(mutex_);
-  return {.buffered = buffer_.size(),
+  return {.buffered = buffered(),
           .buffered_bytes = buffered_bytes_,
           .credit = credit_,
           .max_in_flight = max_in_flight_};
@@ -64,7 +79,7 @@ double PartitionChannel::bytes_in_flight() const {
 }
 
 bool PartitionChannel::room_for_top_up() const {
-  if (buffer_.size() + credit_ > window_.low) {
+  if (buffered() + credit_ > window_.low) {
     return false;
   }
   return window_.max_bytes == 0 || bytes_in_flight() <= static_cast<double>(window_.max_bytes) / 2;
@@ -73,7 +88,7 @@ bool PartitionChannel::room_for_top_up() const {
 std::size_t PartitionChannel::grant(GrantReason reason) {
   std::lock_guard lock(mutex_);
   room_requested_ = false;
-  const std::size_t in_flight = buffer_.size() + credit_;
+  const std::size_t in_flight = buffered() + credit_;
   if (reason == GrantReason::top_up && !room_for_top_up()) {
     return 0;
   }
@@ -91,13 +106,13 @@ std::size_t PartitionChannel::grant(GrantReason reason) {
     const double room = static_cast<double>(window_.max_bytes) - bytes_in_flight();
     const auto fits =
         room <= 0 ? std::size_t{0} : static_cast<std::size_t>(room / average_event_bytes_);
-    add = std::min(add, std::max<std::size_t>(fits, buffer_.empty() && credit_ == 0 ? 1 : 0));
+    add = std::min(add, std::max<std::size_t>(fits, buffered() == 0 && credit_ == 0 ? 1 : 0));
     if (add == 0) {
       return 0;
     }
   }
   credit_ += add;
-  max_in_flight_ = std::max(max_in_flight_, buffer_.size() + credit_);
+  max_in_flight_ = std::max(max_in_flight_, buffered() + credit_);
   return add;
 }
 
@@ -114,9 +129,9 @@ bool PartitionChannel::push(HubEvent event) {
       average_event_bytes_ == 0
           ? static_cast<double>(size)
           : average_event_bytes_ + (static_cast<double>(size) - average_event_bytes_) / 64.0;
-  const bool was_empty = buffer_.empty();
+  const bool was_empty = buffered() == 0;
   buffer_.push_back(std::move(event));
-  max_in_flight_ = std::max(max_in_flight_, buffer_.size() + credit_);
+  max_in_flight_ = std::max(max_in_flight_, buffered() + credit_);
   return was_empty && waiting_readers_ > 0;
 }
 

@@ -18,7 +18,6 @@
 // buffer; it never guards a Proton object (there are none here).
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -85,7 +84,11 @@ private:
 
   mutable std::mutex mutex_;
   std::condition_variable readable_;
-  std::deque<HubEvent> buffer_;
+  // Pushed at the back; taken from head_ on. A reader that takes everything swaps the whole
+  // vector with its own (empty) one: no per-event moves or allocations between the threads.
+  std::vector<HubEvent> buffer_;
+  std::size_t head_ = 0;
+  std::size_t buffered() const { return buffer_.size() - head_; }
   std::size_t buffered_bytes_ = 0;
   double average_event_bytes_ = 0; // running average of received events' sizes
   std::size_t credit_ = 0;

@@ -32,6 +32,37 @@ TEST(PartitionChannel, AnAttachFillsTheWindowAndEventsUseTheCredit) {
   EXPECT_EQ(ch.last_received(), SequenceNumber(9));
 }
 
+TEST(PartitionChannel, PartialAndWholeTakesKeepPartitionOrderAndTheByteCount) {
+  PartitionChannel ch(PartitionId("0"), {.high = 100, .low = 10});
+  ch.grant(Reason::attach);
+  std::int64_t pushed = 0;
+  std::int64_t expected = 0;
+  std::vector<HubEvent> out;
+  // Takes of 3 while 5 arrive each round (the head moves, the front is compacted away), then
+  // takes of everything (the whole buffer changes hands), then partial again.
+  for (int round = 0; round < 30; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_FALSE(ch.push(event(pushed++)));
+    }
+    out.clear();
+    const std::size_t max = round >= 10 && round < 20 ? 1000 : 3;
+    const std::size_t n = ch.take(out, max, 0ms);
+    ASSERT_EQ(n, out.size());
+    for (const auto& e : out) {
+      ASSERT_EQ(e.sequence_number.value(), expected++);
+    }
+    EXPECT_EQ(ch.credit().buffered, static_cast<std::size_t>(pushed - expected));
+    EXPECT_EQ(ch.credit().buffered == 0, ch.credit().buffered_bytes == 0);
+  }
+  out.clear();
+  ch.take(out, 1000, 0ms);
+  for (const auto& e : out) {
+    ASSERT_EQ(e.sequence_number.value(), expected++);
+  }
+  EXPECT_EQ(expected, pushed);
+  EXPECT_EQ(ch.credit().buffered_bytes, 0U);
+}
+
 TEST(PartitionChannel, RoomIsRequestedOnlyAtTheLowWatermarkAndOnlyOnce) {
   PartitionChannel ch(PartitionId("0"), {.high = 10, .low = 4});
   int requests = 0;
