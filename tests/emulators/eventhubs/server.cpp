@@ -869,6 +869,8 @@ struct Server::Impl {
     accept(link);
   }
 
+  static constexpr int kMaxBurst = 64;
+
   void pump(pn_link_t* link) {
     LinkState& ls = links[link];
     if (ls.kind != LinkKind::consumer || ls.partition == nullptr ||
@@ -882,9 +884,16 @@ struct Server::Impl {
     }
     Partition& p = *ls.partition;
     ls.next = std::max(ls.next, p.begin_sequence()); // past the retention: the oldest kept
-    while (pn_link_credit(link) > 0) {
+    // A bounded burst per link, then the rest after the proactor has written what is queued:
+    // a whole window of credit at once piles its frames up in the transport's output buffer,
+    // which Proton compacts after every partial socket write.
+    for (int burst = 0; pn_link_credit(link) > 0; ++burst) {
       const StoredEvent* e = p.at(ls.next);
       if (e == nullptr) {
+        break;
+      }
+      if (burst == kMaxBurst) {
+        pn_connection_wake(pn_session_connection(pn_link_session(link)));
         break;
       }
       if (latency_ms > 0 && e->enqueued_ms + latency_ms > now_ms()) {
