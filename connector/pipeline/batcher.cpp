@@ -48,7 +48,6 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
     fresh.ready.batch.target.mapping = route.mapping;
     // Address space only: pages are touched as the batch fills; no copying as it grows.
     fresh.ready.batch.data.reserve(limits_.max_bytes);
-    fresh.ready.events.reserve(std::min<std::size_t>(limits_.max_events, 1U << 14));
     it = open_.emplace(key, std::move(fresh)).first;
   }
   ReadyBatch& b = it->second.ready;
