@@ -69,6 +69,9 @@ async function startKusto(args = [], { queued = true } = {}) {
     pid: child.pid,
     fault: async (pathAndQuery) => (await control('POST', pathAndQuery)).applied,
     status: () => control('GET', '/status'),
+    // Resolves with db.table's row count once it holds `rows`, or after `seconds`.
+    waitRows: async (table, rows, seconds = 60) =>
+      (await control('GET', `/wait?table=${encodeURIComponent(table)}&rows=${rows}&seconds=${seconds}`)).rows,
     stop: async () => {
       await stopChild(child);
       if (azurite) await azurite.stop();

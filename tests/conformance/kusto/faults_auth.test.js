@@ -223,3 +223,24 @@ test('with a data directory, tables, mappings, policies and rows survive a resta
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('wait answers once a table holds the rows asked for, or when its time is up', async () => {
+  const k = await startKusto([], { queued: false });
+  try {
+    await withTable(k, async ({ send }) => {
+      assert.equal(await k.waitRows('db.T', 0, 1), 0);
+      const started = Date.now();
+      assert.equal(await k.waitRows('db.T', 1, 1), 0); // nothing ingested: the second runs out
+      assert.ok(Date.now() - started >= 900);
+      // Asked before the rows exist, answered by the ingestion that brings them.
+      const waiting = k.waitRows('db.T', 3, 30);
+      await send('a,1\nb,2\n');
+      await send('c,3\n');
+      assert.equal(await waiting, 3);
+      assert.equal(await k.waitRows('db.Nope', 1, 0), -1); // no such table
+      await assert.rejects(k.waitRows('T', 1, 1), /wait needs table=<db>.<table>/);
+    });
+  } finally {
+    await k.stop();
+  }
+});

@@ -201,6 +201,7 @@ struct Server::Impl {
 
   std::thread worker;
   std::condition_variable wake;
+  std::condition_variable rows_added; // GET /_control/wait
   bool stopping = false;
 
   explicit Impl(EmulatorConfig c) : config(std::move(c)) {
@@ -435,6 +436,7 @@ struct Server::Impl {
       rows.ingestion_time = now_iso();
     }
     const std::size_t n = commit_ingest(t, std::move(rows));
+    rows_added.notify_all();
     for (const auto& tag : ingest_by) {
       t.ingest_by_tags.insert(tag);
     }
@@ -719,6 +721,28 @@ struct Server::Impl {
       reply(r, web::http::status_codes::BadRequest, nlohmann::json{{"error", what}}.dump());
     };
     const std::string action = path.size() >= 3 ? path[1] + "/" + path[2] : path.back();
+    if (r.method() == methods::GET && path.size() == 2 && path[1] == "wait") {
+      // Answers once db.table holds at least `rows` rows, or after `seconds` (default 60):
+      // the row count, for a client that must see the end of an ingestion without polling.
+      const std::string name = arg("table");
+      const auto dot = name.find('.');
+      const std::int64_t wanted = number("rows", 1);
+      const std::int64_t seconds = number("seconds", 60);
+      if (dot == std::string::npos || wanted < 0 || seconds < 0 || seconds > 3600) {
+        refused("wait needs table=<db>.<table>, rows=N and seconds=S (at most 3600)");
+        return;
+      }
+      std::unique_lock lock(mutex);
+      const auto rows_now = [&]() -> std::int64_t {
+        Database* db = catalog.database(name.substr(0, dot));
+        Table* t = db != nullptr ? db->table(name.substr(dot + 1)) : nullptr;
+        return t != nullptr ? static_cast<std::int64_t>(t->row_count()) : -1;
+      };
+      rows_added.wait_for(lock, std::chrono::seconds(seconds),
+                          [&] { return stopping || rows_now() >= wanted; });
+      reply(r, web::http::status_codes::OK, nlohmann::json{{"rows", rows_now()}}.dump());
+      return;
+    }
     std::lock_guard lock(mutex);
     if (r.method() == methods::GET && path.size() == 2 && path[1] == "status") {
       nlohmann::json tables = nlohmann::json::object();
@@ -744,7 +768,7 @@ struct Server::Impl {
       return;
     }
     if (r.method() != methods::POST) {
-      refused("control requests are POST, except GET /_control/status");
+      refused("control requests are POST, except GET /_control/status and /_control/wait");
       return;
     }
     if (action == "faults/streaming") {
@@ -1203,6 +1227,7 @@ void Server::stop() {
     impl_->stopping = true;
   }
   impl_->wake.notify_all();
+  impl_->rows_added.notify_all();
   if (impl_->worker.joinable()) {
     impl_->worker.join();
   }
