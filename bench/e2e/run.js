@@ -30,6 +30,7 @@ const root = path.join(__dirname, '..', '..');
 const examples = path.join(root, 'mappings', 'examples');
 const binary = process.env.HUB2KUSTO_BINARY;
 const receiveBench = process.env.HUB2KUSTO_RECEIVE_BENCH;
+const gzipBench = process.env.HUB2KUSTO_GZIP_BENCH;
 const devKey =
     'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
@@ -209,6 +210,8 @@ async function throughput(label, large, events) {
   const file = path.join(work, `${label}.jsonl`);
   const meanBytes = writeCorpus(file, 1000, large);
   log(`${label}: ${events} events of ${meanBytes.toFixed(0)} bytes over ${settings.partitions} partitions`);
+  // What gzip at the ingestors' level costs on this corpus here: part of the floor below.
+  const gzip = JSON.parse(execFileSync(gzipBench, ['--file', file], { encoding: 'utf8' }).trim());
   const hub = await startEmulator(['--hub', `telemetry:${settings.partitions}`, '--preload', file,
                                    '--preload-events', String(events)]);
   const kusto = await startKusto(['--database', 'db']);
@@ -256,7 +259,7 @@ async function throughput(label, large, events) {
     results.hub2kusto = { seconds, cpu: u.cpu, rss: u.hwm, rows: await count(client, 'H'), emulators };
 
     // The Node peer.
-    if (process.argv.includes('--no-peer')) return { label, events, meanBytes, results: finish(results) };
+    if (process.argv.includes('--no-peer')) return { label, events, meanBytes, gzip, results: finish(results) };
     start = Date.now();
     const peer = run('node', [path.join(__dirname, 'peer.js'), hub.connectionString('telemetry'), kusto.url,
                               'db', 'P', 'm', storageConnectionString(kusto), 'peer-checkpoints',
@@ -271,7 +274,7 @@ async function throughput(label, large, events) {
     await kusto.stop();
     await hub.stop();
   }
-  return { label, events, meanBytes, results: finish(results) };
+  return { label, events, meanBytes, gzip, results: finish(results) };
 
   function finish(all) {
     for (const r of Object.values(all)) {
@@ -430,8 +433,20 @@ function render(tp, lat, st) {
     lines.push('', `Where the time went during hub2kusto's drain: hub2kusto ${f1(h.cpu)}, the Event Hubs ` +
                `emulator ${f1(e.hub)} and the Kusto emulator ${f1(e.kusto)} CPU-seconds, ` +
                `${f1(h.cpu + e.hub + e.kusto)} of the ${f1(os.cpus().length * h.seconds)} the machine's ` +
-               `${os.cpus().length} cores had in ${f1(h.seconds)} s (the bare loop shares them with the hub ` +
-               'emulator only).');
+               `${os.cpus().length} cores had in ${f1(h.seconds)} s; the whole machine was busy ` +
+               `${f1(e.machine)} CPU-seconds, this bench process ${f1(e.bench)} of them (the bare loop ` +
+               'shares the cores with the hub emulator only).');
+    // A floor under any client that receives and gzips the way the SDKs do, on these cores
+    // beside both emulators: the bare loop's receive, gzip at level 1 and the emulators' CPU.
+    const cores = os.cpus().length;
+    const gzipCpu = (t.events * t.meanBytes) / (t.gzip.compress_mb_per_s * 1e6);
+    const floor = t.results.bare.cpu + gzipCpu + e.hub + e.kusto;
+    const best = t.events / (floor / cores);
+    lines.push('', `A floor under any client that receives and gzips like the SDKs here: the bare loop's ` +
+               `receive ${f1(t.results.bare.cpu)}, gzip at level 1 ${f1(gzipCpu)} (${f0(t.gzip.compress_mb_per_s)} MB/s ` +
+               `on this corpus, \`hub2kusto_gzip_bench\`) and the two emulators ${f1(e.hub + e.kusto)} ` +
+               `CPU-seconds: ${f1(floor)} in all, at best ${f1(floor / cores)} s on ${cores} cores, ` +
+               `${f0(best)} events/s, ${f0((100 * best) / t.results.bare.eventsPerSecond)} % of the ceiling.`);
     lines.push('', `hub2kusto vs the peer: **${f1(h.eventsPerCpuSecond / t.results.peer.eventsPerCpuSecond)}x** ` +
                `events per CPU-second, ${f1(h.eventsPerSecond / t.results.peer.eventsPerSecond)}x events/s, ` +
                `${f1(t.results.peer.rss / h.rss)}x less peak memory; hub2kusto reaches ` +
@@ -454,8 +469,11 @@ function render(tp, lat, st) {
   const targets = [
     ['hub2kusto at least 5x the Node peer in events per CPU-second',
      tp.every((t) => t.results.hub2kusto.eventsPerCpuSecond >= 5 * t.results.peer.eventsPerCpuSecond)],
-    ['at least 60 % of the bare receive ceiling in events/s',
-     tp.every((t) => t.results.hub2kusto.eventsPerSecond >= 0.6 * t.results.bare.eventsPerSecond)],
+    ...tp.map((t) => {
+      const share = t.results.hub2kusto.eventsPerSecond / t.results.bare.eventsPerSecond;
+      return [`at least 60 % of the bare receive ceiling in events/s, ${t.label}: ${f0(100 * share)} %`,
+              share >= 0.6];
+    }),
     ['p99 latency under 1 s with the low-latency setting', lat.some((l) => l.name.startsWith('low') && l.p99 < 1000)],
     ['peak RSS under stall within the configured bound', st.peak <= st.bound && st.rows >= st.sent],
   ];
@@ -467,6 +485,7 @@ function render(tp, lat, st) {
 
 async function main() {
   for (const [name, value] of [['HUB2KUSTO_BINARY', binary], ['HUB2KUSTO_RECEIVE_BENCH', receiveBench],
+                               ['HUB2KUSTO_GZIP_BENCH', gzipBench],
                                ['HUB2KUSTO_EVENTHUBS_EMULATOR', process.env.HUB2KUSTO_EVENTHUBS_EMULATOR],
                                ['HUB2KUSTO_KUSTO_EMULATOR', process.env.HUB2KUSTO_KUSTO_EMULATOR]]) {
     if (!value) throw new Error(`${name} is not set (scripts/bench sets it)`);
