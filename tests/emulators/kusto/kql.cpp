@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace hub2kusto::kusto_emulator {
@@ -143,6 +145,25 @@ int compare(const nlohmann::json& a, const nlohmann::json& b) {
   return x.compare(y) < 0 ? -1 : (x == y ? 0 : 1);
 }
 
+// Values that compare() finds equal get the same key, so summarize groups in one pass. (Within
+// a typed column; across types compare() also equates a number with the string of its JSON.)
+std::string group_key(const nlohmann::json& v) {
+  if (v.is_null()) {
+    return std::string(1, '\0');
+  }
+  if (v.is_number()) {
+    double d = v.get<double>();
+    d = d == 0 ? 0.0 : d; // -0 == 0
+    std::string key(1 + sizeof d, 'n');
+    std::memcpy(key.data() + 1, &d, sizeof d);
+    return key;
+  }
+  if (v.is_boolean()) {
+    return v.get<bool>() ? "b1" : "b0";
+  }
+  return "s" + (v.is_string() ? v.get<std::string>() : v.dump());
+}
+
 } // namespace
 
 std::variant<ResultTable, ServiceError> run_query(const Database& db, std::string_view text) {
@@ -246,14 +267,14 @@ std::variant<ResultTable, ServiceError> run_query(const Database& db, std::strin
         return semantic_error("summarize: unknown column '" + column.value_or("") + "'");
       }
       std::vector<std::pair<nlohmann::json, std::int64_t>> groups; // first-seen order
+      std::unordered_map<std::string, std::size_t> group_of;       // by group_key
       for (const auto& row : *rows) {
         const auto& key = row[static_cast<std::size_t>(index)];
-        auto g = std::find_if(groups.begin(), groups.end(),
-                              [&](const auto& p) { return compare(p.first, key) == 0; });
-        if (g == groups.end()) {
+        const auto [g, fresh] = group_of.try_emplace(group_key(key), groups.size());
+        if (fresh) {
           groups.emplace_back(key, 1);
         } else {
-          ++g->second;
+          ++groups[g->second].second;
         }
       }
       result.columns = {result.columns[static_cast<std::size_t>(index)], {"count_", "long"}};

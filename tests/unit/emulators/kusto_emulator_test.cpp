@@ -118,6 +118,19 @@ TEST_F(KustoEmulator, QueriesOverTypedRows) {
   EXPECT_EQ(query("T | where Name =~ 'A' | count").rows[0][0], 1);
 }
 
+TEST_F(KustoEmulator, SummarizeGroupsEqualValuesInFirstSeenOrder) {
+  command(".create table T (Name:string, Value:real)");
+  EXPECT_EQ(ingest_csv("a,1\nb,2.5\nc,1.0\nd,\ne,-0\nf,0\ng,2.5\nh,\n"), 8u);
+  const auto byValue = query("T | summarize count() by Value");
+  ASSERT_EQ(byValue.rows.size(), 4u);
+  EXPECT_EQ(byValue.rows[0][1], 2); // 1 and 1.0
+  EXPECT_EQ(byValue.rows[1][1], 2); // 2.5 twice
+  EXPECT_TRUE(byValue.rows[2][0].is_null());
+  EXPECT_EQ(byValue.rows[2][1], 2); // the two empty values
+  EXPECT_EQ(byValue.rows[3][1], 2); // -0 and 0
+  EXPECT_EQ(query("T | summarize count() by Name").rows.size(), 8u);
+}
+
 TEST_F(KustoEmulator, QueryErrorsNameWhatIsWrong) {
   command(".create table T (Name:string)");
   auto err = [&](const std::string& q) {
