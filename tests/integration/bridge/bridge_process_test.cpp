@@ -24,6 +24,7 @@
 #include "shared/free_port.hpp"
 #include "support/child_process.hpp"
 #include "support/eventhubs_emulator.hpp"
+#include "support/eventually.hpp"
 #include "support/kusto_emulator.hpp"
 
 namespace hub2kusto {
@@ -34,15 +35,9 @@ using testing::ChildProcess;
 using testing::EventHubsEmulator;
 using testing::KustoEmulator;
 
+// Other processes, at their pace.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(50ms); // polling other processes
-  }
-  return true;
+  return testing::eventually(done, limit, 50ms);
 }
 
 // GET http://127.0.0.1:<port><path> -> {status, body}; status 0 when nothing answered.
@@ -71,6 +66,13 @@ double metric_sum(const std::string& exposition, const std::string& prefix) {
   return sum;
 }
 
+// One line of the tests' telemetry: {"deviceId":"dev-<device>","temperature":21.5,
+// "humidity":40,"line":<line>...}, `more` being further members (with their leading comma).
+std::string telemetry_line(int line, int device, const std::string& more = "") {
+  return R"({"deviceId":"dev-)" + std::to_string(device) +
+         R"(","temperature":21.5,"humidity":40,"line":)" + std::to_string(line) + more + "}";
+}
+
 class Bridge : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -82,11 +84,16 @@ protected:
     std::filesystem::create_directories(dir_);
     std::ofstream lines(dir_ / "events.jsonl");
     for (int i = 0; i < 50; ++i) {
-      lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
-            << "}\n";
+      lines << telemetry_line(i, i) << "\n";
     }
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // SIGTERM, as an orchestrator stops it: hub2kusto delivers what it took and exits 0.
+  static void stop(ChildProcess& bridge, std::chrono::seconds limit = 30s) {
+    ::kill(bridge.pid(), SIGTERM);
+    EXPECT_EQ(bridge.wait_exit(limit), 0) << bridge.stderr_text();
+  }
 
   void create_table(KustoEmulator& kusto) {
     ASSERT_FALSE(kusto
@@ -152,8 +159,7 @@ TEST_F(Bridge, DeliversEveryEventStopsCleanlyAndResumesWithoutResending) {
       return checkpoint(0) == "499" && checkpoint(1) == "499" && checkpoint(2) == "499" &&
              checkpoint(3) == "499";
     })) << bridge.stderr_text();
-    ::kill(bridge.pid(), SIGTERM);
-    EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+    stop(bridge);
     EXPECT_NE(bridge.stderr_text().find("stopped cleanly"), std::string::npos)
         << bridge.stderr_text();
   }
@@ -173,8 +179,7 @@ TEST_F(Bridge, DeliversEveryEventStopsCleanlyAndResumesWithoutResending) {
     for (const char* p : {"0", "1", "2", "3"}) {
       EXPECT_EQ(hub.partition_status("telemetry", p).at("deliveries"), 500) << p;
     }
-    ::kill(bridge.pid(), SIGTERM);
-    EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+    stop(bridge);
     EXPECT_NE(bridge.stderr_text().find("resuming after sequence number 499"), std::string::npos)
         << bridge.stderr_text();
   }
@@ -205,8 +210,7 @@ TEST_F(Bridge, PoisonEventsAreDeadLetteredWhileEveryOtherEventArrives) {
         lines << R"({"deviceId":"dev-7","temperature":)"
               << "\n";
       } else {
-        lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
-              << "}\n";
+        lines << telemetry_line(i, i) << "\n";
       }
     }
   }
@@ -238,8 +242,7 @@ TEST_F(Bridge, PoisonEventsAreDeadLetteredWhileEveryOtherEventArrives) {
   EXPECT_EQ(err.find(R"("temperature":)"
                      "\n"),
             std::string::npos);
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
   EXPECT_EQ(kusto.count("T"), 180);
 }
 
@@ -259,8 +262,7 @@ TEST_F(Bridge, RoutingByTableAndFormatSendsEventsToTwoTables) {
   ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 30 && kusto.count("Alerts") == 30; }))
       << bridge.stderr_text() << " T=" << kusto.count("T") << " Alerts=" << kusto.count("Alerts");
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
 }
 
 // Rows per `line` value: {distinct lines, total rows}.
@@ -285,8 +287,7 @@ TEST_F(Bridge, KilledFiveTimesMidRunEveryEventArrivesAtLeastOnce) {
   {
     std::ofstream lines(dir_ / "distinct.jsonl");
     for (int i = 0; i < kEvents; ++i) {
-      lines << R"({"deviceId":"dev-)" << i % 100 << R"(","temperature":21.5,"humidity":40,"line":)"
-            << i << "}\n";
+      lines << telemetry_line(i, i % 100) << "\n";
     }
   }
   EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "distinct.jsonl").string(),
@@ -327,8 +328,7 @@ TEST_F(Bridge, KilledFiveTimesMidRunEveryEventArrivesAtLeastOnce) {
       },
       300s))
       << bridge.stderr_text().substr(0, 3000);
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(60s), 0) << bridge.stderr_text();
+  stop(bridge, 60s);
   const auto [distinct, rows] = lines_and_rows(kusto);
   EXPECT_EQ(distinct, kEvents); // every event at least once
   // At least once, not exactly once: what was ingested but not yet checkpointed when killed
@@ -357,8 +357,7 @@ TEST_F(Bridge, StreamingDisabledMidRunTheRestArrivesQueued) {
   ASSERT_TRUE(produce(50));
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 200; })) << bridge.stderr_text();
   EXPECT_GT(kusto.status().at("queued_messages").get<int>(), queued_before); // the queued path
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
 }
 
 TEST_F(Bridge, KustoAnswering503ForThirtySecondsLosesNothingAndIngestionResumes) {
@@ -398,16 +397,9 @@ TEST_F(Bridge, KustoAnswering503ForThirtySecondsLosesNothingAndIngestionResumes)
       << metrics;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
   ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }));
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
   EXPECT_EQ(kusto.count("T"), 800);
 }
-
-} // namespace
-} // namespace hub2kusto
-
-namespace hub2kusto {
-namespace {
 
 // 50,000 events from the official producer over 4 partitions, mapped by the bridge itself
 // (target.schema + mapping_file, system properties as columns), each in the table exactly
@@ -485,8 +477,7 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
            metric_sum(m, "hub2kusto_partition_lag_events{") == 0;
   })) << metrics().second;
 
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(60s), 0) << bridge.stderr_text();
+  stop(bridge, 60s);
 
   ChildProcess verify({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
                        "verify", kusto.url(), "db", "M", std::to_string(kEvents)});
@@ -522,15 +513,8 @@ TEST_F(Bridge, ReadyzSaysWhyWhileTheKustoTargetIsUnreachable) {
   const auto metrics = http_get(ops_port_, "/metrics").second;
   EXPECT_EQ(metric_sum(metrics, "hub2kusto_kusto_reachable{"), 0) << metrics;
   EXPECT_EQ(http_get(ops_port_, "/nothing").first, 404);
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(60s), 0) << bridge.stderr_text();
+  stop(bridge, 60s);
 }
-
-} // namespace
-} // namespace hub2kusto
-
-namespace hub2kusto {
-namespace {
 
 // checkpoint.store 'blob': the positions land in Azurite where the official JS blob checkpoint
 // store reads them, and a position it writes is where a restart resumes.
@@ -592,16 +576,9 @@ TEST_F(Bridge, BlobCheckpointsAreSharedWithTheOfficialSdkStore) {
   EXPECT_NE(bridge.stderr_text().find("partition 0: resuming after sequence number 199"),
             std::string::npos)
       << bridge.stderr_text();
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
   EXPECT_EQ(kusto.count("T"), 2300);
 }
-
-} // namespace
-} // namespace hub2kusto
-
-namespace hub2kusto {
-namespace {
 
 // Queued ingestion accepts a batch and Kusto fails it later (here: a mapping that does not
 // exist, which only the ingestion itself finds out). The bridge reads the failed-ingestions
@@ -675,15 +652,8 @@ TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
   EXPECT_GE(metric_sum(http_get(ops_port_, "/metrics").second,
                        "hub2kusto_queued_ingestion_failures_total{"),
             1);
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
 }
-
-} // namespace
-} // namespace hub2kusto
-
-namespace hub2kusto {
-namespace {
 
 // Kusto answers slowly while the hub has plenty: what the bridge holds for a partition stays
 // within source.max_buffered_bytes (AMQP credit follows the bytes), and nothing is lost.
@@ -691,8 +661,7 @@ TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {
   {
     std::ofstream lines(dir_ / "large.jsonl");
     for (int i = 0; i < 10; ++i) {
-      lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
-            << R"(,"padding":")" << std::string(20'000, 'p') << "\"}\n";
+      lines << telemetry_line(i, i, R"(,"padding":")" + std::string(20'000, 'p') + "\"") << "\n";
     }
   }
   EventHubsEmulator hub({"--hub", "telemetry:1", "--preload", (dir_ / "large.jsonl").string(),
@@ -724,15 +693,8 @@ TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {
   EXPECT_LE(most, kBudget * 1.1);
   ASSERT_TRUE(kusto.fault("/faults/reset"));
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; })) << bridge.stderr_text();
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
 }
-
-} // namespace
-} // namespace hub2kusto
-
-namespace hub2kusto {
-namespace {
 
 // With the local mapping, an event the engine cannot map (not JSON; a record that is not an
 // object) is dead-lettered at once with the engine's reason, and every other event arrives.
@@ -747,8 +709,7 @@ TEST_F(Bridge, EventsTheLocalMappingRejectsAreDeadLetteredWithTheirReasons) {
         lines << R"(["dev-6", 21.5])"
               << "\n";
       } else {
-        lines << R"({"deviceId":"dev-)" << i << R"(","temperature":21.5,"humidity":40,"line":)" << i
-              << "}\n";
+        lines << telemetry_line(i, i) << "\n";
       }
     }
   }
@@ -790,8 +751,7 @@ TEST_F(Bridge, EventsTheLocalMappingRejectsAreDeadLetteredWithTheirReasons) {
   }
   EXPECT_EQ(not_json, 10);
   EXPECT_EQ(not_object, 10);
-  ::kill(bridge.pid(), SIGTERM);
-  EXPECT_EQ(bridge.wait_exit(30s), 0) << bridge.stderr_text();
+  stop(bridge);
   EXPECT_EQ(kusto.count("T"), 80);
 }
 

@@ -22,6 +22,7 @@
 #include "hub/amqp_event_source.hpp"
 #include "support/child_process.hpp"
 #include "support/eventhubs_emulator.hpp"
+#include "support/eventually.hpp"
 
 namespace hub2kusto::hub {
 namespace {
@@ -41,18 +42,9 @@ std::string preload_file(const std::string& name, int n = 50) {
   return path.string();
 }
 
-// Polls `done` until it holds or `limit` passes: waiting for a condition, not sleeping as
-// synchronisation (the thing waited for happens on another thread or process).
-[[maybe_unused]] bool eventually(const std::function<bool()>& done,
-                                 std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+// The receiver's state changes on its own thread: look often.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
+  return testing::eventually(done, limit, 5ms);
 }
 
 HubOptions options_for(const std::string& connection_string) {

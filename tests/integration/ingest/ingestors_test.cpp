@@ -22,6 +22,7 @@
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
 #include "ingest/token_provider.hpp"
+#include "support/eventually.hpp"
 #include "support/kusto_emulator.hpp"
 
 namespace hub2kusto::ingest {
@@ -30,16 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::KustoEmulator;
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(20ms); // polling the emulator, which works on its own thread
-  }
-  return true;
-}
+using testing::eventually;
 
 // `n` JSON lines for the table T, numbered from `first`.
 Batch batch(const std::string& id, int n, int first = 0, const std::string& mapping = "m") {
