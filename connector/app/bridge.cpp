@@ -8,6 +8,7 @@
 #include "checkpoint/blob_checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
+#include "checkpoint/load_all.hpp"
 #include "common/endpoint.hpp"
 #include "common/logging.hpp"
 #include "common/random.hpp"
@@ -207,20 +208,22 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   po.limits.linger = c.batching.linger;
   po.idle_flush = c.batching.idle_flush;
 
-  for (const auto& id : partitions) {
-    auto stored = conn->store->load(id);
-    if (!stored) {
-      return failure(fmt::format("connection '{}': {}", c.name, stored.error().message));
-    }
-    const hub::StartPosition start = *stored ? hub::StartPosition::after((*stored)->sequence_number)
-                                             : configured_start(c.source.start_position);
-    if (*stored) {
+  auto checkpoints = checkpoint::load_all(*conn->store, partitions);
+  if (!checkpoints) {
+    return failure(fmt::format("connection '{}': {}", c.name, checkpoints.error().message));
+  }
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    const PartitionId& id = partitions[i];
+    const std::optional<checkpoint::Checkpoint>& stored = checkpoints.value()[i];
+    const hub::StartPosition start = stored ? hub::StartPosition::after(stored->sequence_number)
+                                            : configured_start(c.source.start_position);
+    if (stored) {
       log->info("connection '{}' partition {}: resuming after sequence number {}", c.name, id,
-                (*stored)->sequence_number);
+                stored->sequence_number);
     }
     auto stream = conn->source->open_partition(id, start);
     auto cp = std::make_unique<checkpoint::PartitionCheckpointer>(
-        id, *conn->store, conn->clock, config_.checkpoint.interval, *stored);
+        id, *conn->store, conn->clock, config_.checkpoint.interval, stored);
     std::optional<pipeline::LocalMapper> mapper;
     if (c.target.local_mapping) {
       auto created = pipeline::LocalMapper::create(*c.target.local_mapping);
