@@ -29,9 +29,8 @@ std::string original_body(const ReadyBatch& batch, const BatchedEvent& event) {
 }
 
 checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& route,
-                                    const std::string& route_key, Payload payload,
+                                    const std::string& key, Payload payload,
                                     std::vector<ReadyBatch>& ready) {
-  const std::string& key = route_key;
   const std::size_t size = payload.size();
   if (auto it = open_.find(key);
       it != open_.end() && it->second.ready.batch.data.size() + size > limits_.max_bytes) {

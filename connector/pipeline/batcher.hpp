@@ -69,10 +69,9 @@ public:
     bool is_body = false;
     std::size_t size() const { return bytes.size() + (add_newline ? 1 : 0); }
   };
-  // `route_key` is route.key(), which the caller keeps for its usual routes (it is per event).
-  checkpoint::BatchToken add(const hub::HubEvent& event, const Route& route,
-                             const std::string& route_key, Payload payload,
-                             std::vector<ReadyBatch>& ready);
+  // `key` is route.key(), which the caller keeps for its usual routes (it is per event).
+  checkpoint::BatchToken add(const hub::HubEvent& event, const Route& route, const std::string& key,
+                             Payload payload, std::vector<ReadyBatch>& ready);
 
   // Batches open for at least the linger time.
   void take_due(std::vector<ReadyBatch>& ready);

@@ -249,8 +249,7 @@ bool PartitionPipeline::step() {
   if (options_.idle_flush.count() > 0 && batcher_.open_batches() > 0) {
     wait = std::min(wait, options_.idle_flush);
   }
-  taken_.clear();
-  stream_->take(taken_, options_.take_max, wait);
+  stream_->take(taken_, options_.take_max, wait); // empty: cleared at the end of every step
   for (const auto& e : taken_) {
     accept(e);
   }

@@ -469,7 +469,7 @@ struct Server::Impl {
   // ---- engine ----
 
   void on_streaming_ingest(const http_request& r, const std::vector<std::string>& path,
-                           const std::vector<unsigned char>& raw) {
+                           std::string body) {
     // path: v1 rest ingest {db} {table}
     const std::string db_name = web::uri::decode(path[3]);
     const std::string table_name = web::uri::decode(path[4]);
@@ -520,7 +520,6 @@ struct Server::Impl {
       reply_error(r, injected->error, injected->retry_after_seconds);
       return;
     }
-    std::string body(raw.begin(), raw.end());
     if (from_uri) {
       try {
         const auto j = nlohmann::json::parse(body);
@@ -881,7 +880,7 @@ struct Server::Impl {
         return;
       }
       const auto raw = r.extract_vector().get();
-      const std::string body(raw.begin(), raw.end());
+      std::string body(raw.begin(), raw.end());
       if (path.size() >= 3 && path[0] == "v1" && path[1] == "rest" &&
           (path[2] == "ingest" || path[2] == "mgmt")) {
         hold_while_paused();
@@ -909,7 +908,7 @@ struct Server::Impl {
                        "Streaming ingestion is POST /v1/rest/ingest/{database}/{table}", true});
           return;
         }
-        on_streaming_ingest(r, path, raw);
+        on_streaming_ingest(r, path, std::move(body));
         return;
       }
       if (r.method() == methods::POST && path.size() == 3 && path[1] == "rest" &&
