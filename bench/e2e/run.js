@@ -322,7 +322,7 @@ async function latency(name, extra) {
                                   String(settings.latencyRate), String(settings.latencySeconds), '0']);
     if (await producer.exited !== 0) throw new Error(`producer: ${producer.err()}`);
     const sent = JSON.parse(producer.out[producer.out.length - 1]).sent;
-    await until(async () => (await count(client, 'L')) >= sent, 120, 'latency rows');
+    await untilRows(kusto, 'L', sent, 120);
     await stop(h);
     const r = await client.execute('db', 'L');
     const ms = [];
@@ -378,7 +378,7 @@ async function stall() {
     const sent = JSON.parse(producer.out[producer.out.length - 1]).sent;
     peak = Math.max(peak, usage(h.child.pid).hwm);
     const held = (await kusto.status()).paused_requests;
-    await until(async () => (await count(client, 'S')) >= sent, 300, 'rows after the stall');
+    await untilRows(kusto, 'S', sent, 300);
     await stop(h);
     return { sent, baseline, bound, peak, accounted, held, seconds: (Date.now() - pausedAt) / 1000,
              rows: await count(client, 'S') };
