@@ -76,7 +76,6 @@ std::string telemetry_line(int line, int device, const std::string& more = "") {
 class Bridge : public ::testing::Test {
 protected:
   void SetUp() override {
-    ops_port_ = emulators::free_port("127.0.0.1");
     dir_ = std::filesystem::temp_directory_path() /
            ("hub2kusto-bridge-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -116,6 +115,9 @@ protected:
   std::vector<std::pair<std::string, std::string>>
   environment(const EventHubsEmulator& hub, const std::string& kusto_url,
               const std::string& key = "SAS_KEY_VALUE") {
+    // Picked here, just before hub2kusto starts, not in SetUp: the emulators and Azurite a test
+    // starts in between bind ports of their own, and one of them took a port picked earlier.
+    ops_port_ = emulators::free_port("127.0.0.1");
     return {{"HUB2KUSTO_CONNECTIONS_0_NAME", "telemetry"},
             {"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
              hub.connection_string("telemetry", key)},
