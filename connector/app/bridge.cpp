@@ -1,5 +1,6 @@
 #include "app/bridge.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -9,7 +10,9 @@
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
 #include "checkpoint/load_all.hpp"
+#include "common/crypto.hpp"
 #include "common/endpoint.hpp"
+#include "common/key_value_list.hpp"
 #include "common/logging.hpp"
 #include "common/random.hpp"
 #include "hub/amqp_event_source.hpp"
@@ -66,17 +69,6 @@ struct Bridge::Connection {
 
 namespace {
 
-// The data management endpoint: ingest-<cluster> for a real cluster, the same URL for a local
-// emulator (kusto-ingest.md §0).
-std::string data_management_url(const KustoConnectionString& k) {
-  if (is_loopback_host(k.host) || k.host.rfind("ingest-", 0) == 0 ||
-      k.host.find_first_not_of("0123456789.") == std::string::npos) {
-    return k.data_source();
-  }
-  const std::string port = k.port == 443 ? "" : fmt::format(":{}", k.port);
-  return fmt::format("{}://ingest-{}{}", k.scheme, k.host, port);
-}
-
 hub::StartPosition configured_start(const StartPosition& s) {
   switch (s.kind) {
   case StartPosition::Kind::earliest:
@@ -88,6 +80,22 @@ hub::StartPosition configured_start(const StartPosition& s) {
         std::chrono::time_point_cast<std::chrono::milliseconds>(s.enqueued_time));
   }
   return hub::StartPosition::earliest();
+}
+
+// The status-table PartitionKey of one connection's queued ingestions: the same after a
+// restart, so reports that arrive later are still read; different for every connection,
+// hub, consumer group and database, so no two connections read each other's reports.
+std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
+                         const std::string& hub) {
+  const std::string identity =
+      fmt::format("{}\n{}\n{}\n{}\n{}", c.name, ascii_lower(hub_namespace), ascii_lower(hub),
+                  ascii_lower(c.source.consumer_group.value()), c.target.database.value());
+  std::string scope = "hub2kusto-";
+  for (const unsigned char byte :
+       crypto::hmac_sha256("hub2kusto report scope", identity).substr(0, 16)) {
+    scope += fmt::format("{:02x}", byte);
+  }
+  return scope;
 }
 
 std::string namespace_of(const HubConnectionString& c) {
@@ -151,21 +159,34 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   }
 
   conn->transport = ingest::make_cpprest_transport();
-  conn->tokens = ingest::make_token_provider(c.target.connection,
-                                             ingest::AuthEnvironment::from_process_environment(),
+  const std::string engine_url = c.target.connection.engine_url();
+  auto auth_environment = ingest::AuthEnvironment::from_process_environment();
+  if (c.target.connection.auth != KustoAuth::none) {
+    // Tokens for the audience the cluster names, as the SDKs ask it.
+    if (auto resource = ingest::read_kusto_resource_id(*conn->transport, engine_url)) {
+      auth_environment.resource = *resource;
+    } else {
+      logger("app")->info("connection '{}': {}; tokens are requested for {}", c.name,
+                          resource.error().message, auth_environment.resource);
+    }
+  }
+  conn->tokens = ingest::make_token_provider(c.target.connection, auth_environment,
                                              *conn->transport, conn->clock);
   ingest::StreamingOptions so;
-  so.engine_url = c.target.connection.data_source();
+  so.engine_url = engine_url;
   so.app_version = "0.1.0";
   conn->streaming =
       std::make_unique<ingest::StreamingIngestor>(so, *conn->transport, *conn->tokens);
   ingest::QueuedOptions qo;
-  qo.dm_url = data_management_url(c.target.connection);
+  qo.dm_url = c.target.connection.data_management_url();
   qo.app_version = "0.1.0";
+  qo.report_scope =
+      report_scope(c, namespace_of(c.source.connection), hub_options.event_hub.value());
   conn->queued =
       std::make_unique<ingest::QueuedIngestor>(qo, *conn->transport, *conn->tokens, conn->clock);
   ingest::ManagedOptions mo;
-  mo.streaming_limit = c.batching.max_bytes;
+  // Streaming takes at most 4 MiB of raw data; larger batches (a larger max_bytes) go queued.
+  mo.streaming_limit = std::min<std::uint64_t>(c.batching.max_bytes, 4ULL << 20);
   conn->managed = std::make_unique<ingest::ManagedIngestor>(
       mo, *conn->streaming, *conn->queued, conn->clock, conn->random, conn->sleeper);
 
@@ -333,9 +354,6 @@ void Bridge::record_queued_failures(Connection& c) {
   }
   std::vector<pipeline::DeadLetter> records;
   for (const auto& f : *failures) {
-    if (f.batch_id.empty()) {
-      continue; // another client's ingestion
-    }
     // Batch ids are <partition>-<first>-<last> (pipeline/batcher.hpp).
     const auto last_dash = f.batch_id.rfind('-');
     const auto first_dash =
@@ -374,8 +392,11 @@ void Bridge::record_queued_failures(Connection& c) {
                          c.name, r.batch_id, r.reason,
                          written ? "; recorded in the dead-letter store" : "");
   }
-  if (!written) {
-    logger("app")->error("connection '{}': the dead-letter store refused the failed batches: {}",
+  if (written) {
+    c.queued->acknowledge(*failures);
+  } else {
+    logger("app")->error("connection '{}': the dead-letter store refused the failed batches: {}; "
+                         "they are read again next time",
                          c.name, written.error().message);
   }
 }

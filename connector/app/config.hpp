@@ -64,7 +64,8 @@ struct TargetConfig {
 };
 
 struct BatchingConfig {
-  std::uint64_t max_bytes = 4ULL << 20; // the streaming ingestion request limit
+  // Under the 4 MiB of raw data a streaming request may carry, with room for the last event.
+  std::uint64_t max_bytes = 3584ULL << 10;
   std::uint32_t max_events = 10'000;
   std::chrono::milliseconds linger{1'000};
   // Flush open batches once the partition delivered nothing for this long (0: wait for linger).

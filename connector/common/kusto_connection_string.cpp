@@ -142,6 +142,26 @@ std::string KustoConnectionString::data_source() const {
                       : fmt::format("{}://{}:{}", scheme, h, port);
 }
 
+std::string KustoConnectionString::engine_url() const {
+  if (host.rfind("ingest-", 0) != 0) {
+    return data_source();
+  }
+  KustoConnectionString engine = *this;
+  engine.host = host.substr(7);
+  return engine.data_source();
+}
+
+std::string KustoConnectionString::data_management_url() const {
+  if (is_loopback_host(host) || host.rfind("ingest-", 0) == 0 ||
+      host.find_first_not_of("0123456789.") == std::string::npos ||
+      host.find(':') != std::string::npos) {
+    return data_source();
+  }
+  KustoConnectionString dm = *this;
+  dm.host = "ingest-" + host;
+  return dm.data_source();
+}
+
 Result<KustoConnectionString> parse_kusto_connection_string(std::string_view text) {
   auto pairs = parse_key_value_list(text, KeyValueSyntax::kusto);
   if (!pairs) {

@@ -54,6 +54,13 @@ struct KustoConnectionString {
 
   // scheme://host[:port] without a trailing slash.
   std::string data_source() const;
+  // The engine, which takes streaming ingestion and queries: the data source without an
+  // `ingest-` prefix, when the user named the data-management endpoint.
+  std::string engine_url() const;
+  // The data-management endpoint, which takes queued ingestion: `ingest-<host>` for a cluster,
+  // the data source itself for a local emulator or an address (docs/protocols.md, "Kusto
+  // endpoints").
+  std::string data_management_url() const;
 };
 
 Result<KustoConnectionString> parse_kusto_connection_string(std::string_view text);

@@ -454,6 +454,7 @@ private:
   std::string receive_buffer_; // one buffer for every transfer, keeping its capacity
   RequestResponseLink cbs_{"hub2kusto-cbs"};
   RequestResponseLink management_{"hub2kusto-mgmt"};
+  Secret last_token_; // the token last put on $cbs, sent with management requests too
   std::vector<std::pair<proton::message, ManagementReply>> management_waiting_;
   std::unique_ptr<LinkOwner> probe_;
   bool redirected_ = false;
@@ -1061,6 +1062,7 @@ void AmqpEventSource::Impl::put_token(bool renewal) {
     fail(token.error().message);
     return;
   }
+  last_token_ = token->token;
   proton::message m;
   m.body(token->token.reveal());
   m.properties().put("operation", std::string("put-token"));
@@ -1272,8 +1274,11 @@ void AmqpEventSource::Impl::management_read(std::string type, std::optional<Part
 
 void AmqpEventSource::Impl::management_read_send(proton::message message, ManagementReply reply) {
   metrics.management_requests.fetch_add(1, std::memory_order_relaxed);
-  // The hub's name is known only once a redirect is followed; it is set now.
+  // The hub's name is known only once a redirect is followed; it is set now. Every SDK sends
+  // the token it put on $cbs with each management request too (docs/protocols.md,
+  // "Management requests").
   message.properties().put("name", target_.event_hub);
+  message.properties().put("security_token", last_token_.reveal());
   management_.request(std::move(message), [this, reply = std::move(reply)](auto answer) {
     if (!answer) {
       reply(failure(answer.error().message));

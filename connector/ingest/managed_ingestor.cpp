@@ -26,17 +26,35 @@ DeliveryStatus status(Outcome outcome, std::string reason = {}) {
 }
 } // namespace
 
-bool ManagedIngestor::streaming_skipped(const std::string& table_key) {
+bool ManagedIngestor::streaming_skipped(const std::string& table_key, std::size_t bytes) {
   std::lock_guard lock(mutex_);
+  const auto now = clock_.steady_now();
+  if (const auto it = too_large_.find(table_key); it != too_large_.end()) {
+    if (now >= it->second.until) {
+      too_large_.erase(it);
+    } else if (bytes >= it->second.bytes) {
+      return true;
+    }
+  }
   const auto it = no_streaming_until_.find(table_key);
   if (it == no_streaming_until_.end()) {
     return false;
   }
-  if (clock_.steady_now() >= it->second) {
+  if (now >= it->second) {
     no_streaming_until_.erase(it); // the memory lapsed: try streaming again
     return false;
   }
   return true;
+}
+
+void ManagedIngestor::remember_too_large(const std::string& table_key, std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  const auto until = clock_.steady_now() + options_.impossible_memory;
+  auto [it, fresh] = too_large_.try_emplace(table_key, SizeCeiling{bytes, until});
+  if (!fresh) {
+    it->second.bytes = std::min(it->second.bytes, bytes);
+    it->second.until = until;
+  }
 }
 
 void ManagedIngestor::remember(const std::string& table_key,
@@ -63,7 +81,8 @@ DeliveryStatus ManagedIngestor::queued(const Batch& batch, bool fell_back) {
 
 DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
   const std::string table_key = key_of(batch.target);
-  if (batch.data.size() > options_.streaming_limit || streaming_skipped(table_key)) {
+  if (batch.data.size() > options_.streaming_limit ||
+      streaming_skipped(table_key, batch.data.size())) {
     return queued(batch, false);
   }
   auto log = logger("ingest");
@@ -79,6 +98,17 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
     if (c.outcome == Outcome::rejected) {
       metrics_.rejected.fetch_add(1, std::memory_order_relaxed);
       return status(Outcome::rejected, c.reason);
+    }
+    if (c.impossible == StreamingImpossible::too_large) {
+      // About this batch, not the table: the service counts the raw size, and its limit may be
+      // lower than ours (docs/protocols.md, "Streaming size").
+      remember_too_large(table_key, batch.data.size());
+      log->warn(
+          "batch {} ({} bytes) is too large to stream into {} ({}); it goes queued, and so "
+          "do the table's batches of that size or more for {} s; smaller ones still stream",
+          batch.id, batch.data.size(), table_key, c.reason,
+          std::chrono::duration_cast<std::chrono::seconds>(options_.impossible_memory).count());
+      return queued(batch, true);
     }
     if (c.impossible != StreamingImpossible::no) {
       remember(table_key, options_.impossible_memory);

@@ -6,8 +6,11 @@
 //   table remembered as "no streaming" (still fresh) -> queued
 //   streaming attempt:
 //     delivered                                      -> delivered (streaming)
-//     streaming impossible (policy off, disabled,    -> queued; remember the table for
-//       too large)                                      impossible_memory (15 min)
+//     streaming impossible (policy off, disabled)    -> queued; remember the table for
+//                                                       impossible_memory (15 min)
+//     too large (413, Stream_InputStreamTooLarge)    -> this batch queued; for the table, batches
+//                                                       at least as large go queued for
+//                                                       impossible_memory, smaller ones stream
 //     throttled (429)                                -> remember the table for throttle_memory
 //                                                       (10 s); wait Retry-After (or the
 //                                                       backoff) and try again
@@ -90,8 +93,9 @@ public:
 
 private:
   DeliveryStatus queued(const Batch& batch, bool fell_back);
-  bool streaming_skipped(const std::string& table_key);
+  bool streaming_skipped(const std::string& table_key, std::size_t bytes);
   void remember(const std::string& table_key, std::chrono::milliseconds for_how_long);
+  void remember_too_large(const std::string& table_key, std::size_t bytes);
 
   ManagedOptions options_;
   StreamingIngestor& streaming_;
@@ -102,6 +106,11 @@ private:
   IngestMetrics metrics_;
   std::mutex mutex_;
   std::map<std::string, std::chrono::steady_clock::time_point> no_streaming_until_;
+  struct SizeCeiling {
+    std::size_t bytes; // batches of this size or more go queued
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<std::string, SizeCeiling> too_large_;
 };
 
 } // namespace hub2kusto::ingest

@@ -1,7 +1,6 @@
 #include "ingest/queued_ingestor.hpp"
 
 #include <ctime>
-#include <random>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,22 +8,13 @@
 #include "common/encoding.hpp"
 #include "common/gzip.hpp"
 #include "common/iso8601.hpp"
+#include "common/random.hpp"
 #include "ingest/streaming_ingestor.hpp"
 
 namespace hub2kusto::ingest {
 
 std::string StorageUrl::with(std::string_view suffix) const {
   return base + std::string(suffix) + (sas.empty() ? "" : "?" + sas.reveal());
-}
-
-std::string make_uuid() {
-  thread_local std::mt19937_64 engine(std::random_device{}());
-  const std::uint64_t a = engine();
-  const std::uint64_t b = engine();
-  const std::uint64_t hi = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL; // version 4
-  const std::uint64_t lo = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; // variant 1
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff,
-                     hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
 }
 
 std::string rfc1123_date(std::chrono::system_clock::time_point t) {
@@ -67,30 +57,13 @@ std::string mapping_type(const std::string& format) {
   return "Json";
 }
 
-// <tag>value</tag> occurrences in a small XML document (Azure Queue answers).
-std::vector<std::string> xml_values(std::string_view xml, std::string_view tag, std::size_t from,
-                                    std::size_t to) {
-  std::vector<std::string> out;
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  std::size_t pos = from;
-  while ((pos = xml.find(open, pos)) != std::string_view::npos && pos < to) {
-    const std::size_t start = pos + open.size();
-    const std::size_t end = xml.find(close, start);
-    if (end == std::string_view::npos) {
-      break;
-    }
-    out.emplace_back(xml.substr(start, end - start));
-    pos = end + close.size();
-  }
-  return out;
-}
-
 } // namespace
 
 QueuedIngestor::QueuedIngestor(QueuedOptions options, HttpTransport& transport,
                                TokenProvider& tokens, const Clock& clock)
-    : options_(std::move(options)), transport_(transport), tokens_(tokens), clock_(clock) {}
+    : options_(std::move(options)), transport_(transport), tokens_(tokens), clock_(clock),
+      report_scope_(options_.report_scope.empty() ? "hub2kusto-" + make_uuid()
+                                                  : options_.report_scope) {}
 
 Result<std::string> QueuedIngestor::management(const std::string& command) {
   const auto token = tokens_.token();
@@ -148,8 +121,8 @@ Result<IngestionResources> QueuedIngestor::fetch_resources() {
       r.queues.push_back(std::move(url));
     } else if (type == "TempStorage") {
       r.containers.push_back(std::move(url));
-    } else if (type == "FailedIngestionsQueue") {
-      r.failure_queues.push_back(std::move(url));
+    } else if (type == "IngestionsStatusTable") {
+      r.status_tables.push_back(std::move(url));
     }
   }
   const auto identity = rows(*identity_body);
@@ -157,10 +130,11 @@ Result<IngestionResources> QueuedIngestor::fetch_resources() {
       identity[0][0].is_string()) {
     r.authorization_context = Secret(identity[0][0].get<std::string>());
   }
-  if (r.queues.empty() || r.containers.empty() || r.authorization_context.empty()) {
+  if (r.queues.empty() || r.containers.empty() || r.status_tables.empty() ||
+      r.authorization_context.empty()) {
     return failure("the data management service's ingestion resources lack a "
-                   "SecuredReadyForAggregationQueue, a TempStorage container or the identity "
-                   "token");
+                   "SecuredReadyForAggregationQueue, a TempStorage container, an "
+                   "IngestionsStatusTable or the identity token");
   }
   r.fetched_at = clock_.steady_now();
   return r;
@@ -197,9 +171,14 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     return status;
   }
   const std::string body = gzip::compress(batch.data, gzip::kFastLevel);
+  // The temporary containers are the cluster's, shared by every client, and the service reads
+  // a blob only when its batching fires, minutes later: the ingestion's own id makes the name
+  // unique, so two writers of the same table, partition and sequence range (two hubs, two
+  // replicas, two consumer groups) never overwrite each other. The batch id stays readable.
+  const std::string source_id = make_uuid();
   const std::string blob_name =
-      fmt::format("hub2kusto__{}__{}__{}.{}.gz", batch.target.database.value(),
-                  batch.target.table.value(), batch.id, batch.target.format);
+      fmt::format("hub2kusto__{}__{}__{}__{}.{}.gz", batch.target.database.value(),
+                  batch.target.table.value(), batch.id, source_id, batch.target.format);
   // Spread uploads over the containers; on a failure move on to the next one (§4.2).
   std::size_t first = 0;
   {
@@ -238,7 +217,14 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     return status;
   }
 
-  const std::string message_id = make_uuid();
+  // The status entity comes first: once the message is posted the service may update it.
+  const StorageUrl& status_table = res->status_tables.front();
+  if (auto inserted = insert_status(status_table, source_id, batch, blob_printable); !inserted) {
+    forget_resources();
+    status.outcome = Outcome::retriable;
+    status.reason = inserted.error().message;
+    return status;
+  }
   nlohmann::json additional = {{"authorizationContext", res->authorization_context.reveal()},
                                {"format", batch.target.format}};
   if (batch.target.mapping) {
@@ -247,7 +233,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   }
   const std::string version = options_.app_version.empty() ? "0" : options_.app_version;
   const nlohmann::json message = {
-      {"Id", message_id},
+      {"Id", source_id},
       {"BlobPath", uploaded_url},
       {"RawDataSize", batch.data.size()},
       {"DatabaseName", batch.target.database.value()},
@@ -255,8 +241,12 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
       {"RetainBlobOnSuccess", true},
       {"FlushImmediately", false},
       {"IgnoreSizeLimit", false},
-      {"ReportLevel", 0},  // failures only
-      {"ReportMethod", 0}, // to the failed-ingestions queue, read by poll_failures()
+      {"ReportLevel", 2},  // failures and successes: a finished entity is never left Pending
+      {"ReportMethod", 1}, // to the status table, in the entity inserted above
+      {"IngestionStatusInTable",
+       {{"TableConnectionString", status_table.with("")},
+        {"PartitionKey", report_scope_},
+        {"RowKey", source_id}}},
       {"SourceMessageCreationTime", format_iso8601_utc(clock_.system_now())},
       {"ApplicationForTracing", fmt::format("Kusto.{}:{{{}}}", options_.app_name, version)},
       {"ClientVersionForTracing", fmt::format("Kusto.{}:{{{}}}", options_.app_name, version)},
@@ -286,18 +276,49 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
                                       res->queues[queue_index].base, response.status);
     return status;
   }
-  {
-    std::lock_guard lock(mutex_);
-    sent_[message_id] = batch.id;
-    sent_order_.push_back(message_id);
-    while (sent_order_.size() > 100'000) { // bounded: failures come within hours, not days
-      sent_.erase(sent_order_.front());
-      sent_order_.pop_front();
-    }
-  }
   status.outcome = Outcome::delivered;
   status.blob = blob_printable;
   return status;
+}
+
+Result<std::monostate> QueuedIngestor::insert_status(const StorageUrl& table,
+                                                     const std::string& source_id,
+                                                     const Batch& batch, const std::string& blob) {
+  // The shape the SDKs insert (§4.6), plus the batch id, so a failure read after a restart
+  // still names its partition and sequence numbers.
+  const nlohmann::json entity = {{"PartitionKey", report_scope_},
+                                 {"RowKey", source_id},
+                                 {"Status", "Pending"},
+                                 {"IngestionSourceId", source_id},
+                                 {"IngestionSourcePath", blob},
+                                 {"Database", batch.target.database.value()},
+                                 {"Table", batch.target.table.value()},
+                                 {"UpdatedOn", format_iso8601_utc(clock_.system_now())},
+                                 {"BatchId", batch.id}};
+  HttpRequest post;
+  post.method = "POST";
+  post.timeout = options_.timeout;
+  post.url = table.with("");
+  post.body = entity.dump();
+  post.headers = table_headers();
+  post.headers.emplace_back("Content-Type", "application/json");
+  post.headers.emplace_back("Prefer", "return-no-content");
+  const HttpResponse response = transport_.send(post);
+  if (response.status == 201 || response.status == 204) {
+    return std::monostate{};
+  }
+  return failure(response.status == 0
+                     ? "the ingestion status table did not answer: " + response.transport_error
+                     : fmt::format("the ingestion status table {} answered HTTP {}", table.base,
+                                   response.status));
+}
+
+Headers QueuedIngestor::table_headers() const {
+  return {{"Accept", "application/json;odata=nometadata"},
+          {"x-ms-version", "2019-02-02"},
+          {"DataServiceVersion", "3.0;NetFx"},
+          {"MaxDataServiceVersion", "3.0;NetFx"},
+          {"x-ms-date", rfc1123_date(clock_.system_now())}};
 }
 
 Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
@@ -305,63 +326,98 @@ Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
   if (!res) {
     return failure(std::move(res).error());
   }
-  std::vector<IngestionFailure> out;
-  for (const StorageUrl& queue : res->failure_queues) {
-    HttpRequest get;
-    get.url = queue.with("/messages") + (queue.sas.empty() ? "?" : "&") +
-              "numofmessages=32&visibilitytimeout=30";
-    get.headers = {{"x-ms-version", "2019-12-12"},
-                   {"x-ms-date", rfc1123_date(clock_.system_now())}};
-    const HttpResponse listed = transport_.send(get);
-    if (listed.status != 200) {
-      return failure(fmt::format("the failed-ingestions queue {} answered {}", queue.base,
-                                 listed.status == 0 ? listed.transport_error
-                                                    : "HTTP " + std::to_string(listed.status)));
-    }
-    std::size_t pos = 0;
-    while ((pos = listed.body.find("<QueueMessage>", pos)) != std::string::npos) {
-      const std::size_t end = listed.body.find("</QueueMessage>", pos);
-      if (end == std::string::npos) {
-        break;
-      }
-      const auto ids = xml_values(listed.body, "MessageId", pos, end);
-      const auto receipts = xml_values(listed.body, "PopReceipt", pos, end);
-      const auto texts = xml_values(listed.body, "MessageText", pos, end);
-      pos = end;
-      if (ids.empty() || receipts.empty() || texts.empty()) {
-        continue;
-      }
-      const auto decoded = encoding::base64_decode(texts.front());
-      const auto json =
-          decoded ? nlohmann::json::parse(*decoded, nullptr, false) : nlohmann::json();
-      if (json.is_object()) {
-        IngestionFailure f;
-        const std::string source_id = json.value("IngestionSourceId", "");
-        {
-          std::lock_guard lock(mutex_);
-          if (auto it = sent_.find(source_id); it != sent_.end()) {
-            f.batch_id = it->second;
-          }
-        }
-        const std::string path = json.value("IngestionSourcePath", "");
-        f.blob = path.substr(0, path.find('?'));
-        f.database = json.value("Database", "");
-        f.table = json.value("Table", "");
-        f.error_code = json.value("ErrorCode", "");
-        f.details = json.value("Details", "");
-        f.permanent = json.value("FailureStatus", "Permanent") != "Transient";
-        out.push_back(std::move(f));
-      }
-      HttpRequest del;
-      del.method = "DELETE";
-      del.url = queue.with("/messages/" + ids.front()) + (queue.sas.empty() ? "?" : "&") +
-                "popreceipt=" + url_encode(receipts.front());
-      del.headers = {{"x-ms-version", "2019-12-12"},
-                     {"x-ms-date", rfc1123_date(clock_.system_now())}};
-      (void)transport_.send(del); // if it stays, it comes back and is reported again: fine
-    }
+  const StorageUrl& table = res->status_tables.front();
+  // Our scope only: finished entities, and those Pending for longer than the limit. The
+  // service's Timestamp is the entity's last write, so for a Pending one, when we inserted it.
+  const std::string filter =
+      fmt::format("PartitionKey eq '{}' and (Status ne 'Pending' or Timestamp lt datetime'{}')",
+                  report_scope_, format_iso8601_utc(clock_.system_now() - options_.pending_limit));
+  HttpRequest get;
+  get.timeout = options_.timeout;
+  get.url = table.base + "()?" + (table.sas.empty() ? "" : table.sas.reveal() + "&") +
+            "$top=1000&$filter=" + encoding::uri_component_encode_strict(filter);
+  get.headers = table_headers();
+  const HttpResponse listed = transport_.send(get);
+  if (listed.status != 200) {
+    return failure(fmt::format("the ingestion status table {} answered {}", table.base,
+                               listed.status == 0 ? listed.transport_error
+                                                  : "HTTP " + std::to_string(listed.status)));
   }
+  const auto json = nlohmann::json::parse(listed.body, nullptr, false);
+  if (!json.is_object() || !json.contains("value") || !json["value"].is_array()) {
+    return failure(fmt::format("the ingestion status table {} answered something that is not a "
+                               "list of entities",
+                               table.base));
+  }
+  const auto text = [](const nlohmann::json& e, const char* key) {
+    const auto it = e.find(key);
+    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::vector<IngestionFailure> out;
+  std::vector<IngestionFailure> succeeded;
+  for (const auto& e : json["value"]) {
+    if (!e.is_object()) {
+      continue;
+    }
+    IngestionFailure f;
+    f.source_id = text(e, "RowKey");
+    f.batch_id = text(e, "BatchId");
+    f.blob = text(e, "IngestionSourcePath");
+    f.blob = f.blob.substr(0, f.blob.find('?'));
+    f.database = text(e, "Database");
+    f.table = text(e, "Table");
+    const std::string state = text(e, "Status");
+    if (state == "Succeeded" || state == "Skipped") {
+      succeeded.push_back(std::move(f));
+      continue;
+    }
+    if (state == "Pending") {
+      f.error_code = "NoStatusReported";
+      f.details = fmt::format("the service reported no outcome within {} hours",
+                              options_.pending_limit.count());
+      f.permanent = false;
+    } else if (state == "Failed" || state == "PartiallySucceeded") {
+      f.error_code = text(e, "ErrorCode");
+      f.details = text(e, "Details");
+      if (state == "PartiallySucceeded") {
+        f.details = "only part of the batch was ingested: " + f.details;
+      }
+      f.permanent = text(e, "FailureStatus") != "Transient";
+    } else {
+      continue; // a state the service may add later: look again next time
+    }
+    out.push_back(std::move(f));
+  }
+  acknowledge(succeeded);
   return out;
+}
+
+void QueuedIngestor::acknowledge(const std::vector<IngestionFailure>& recorded) {
+  if (recorded.empty()) {
+    return;
+  }
+  auto res = resources();
+  if (!res) {
+    return; // they stay, and are read again next time
+  }
+  const StorageUrl& table = res->status_tables.front();
+  const auto key = [](const std::string& k) {
+    std::string quoted;
+    for (char c : k) {
+      quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    }
+    return encoding::uri_component_encode_strict(quoted);
+  };
+  for (const auto& f : recorded) {
+    HttpRequest del;
+    del.method = "DELETE";
+    del.timeout = options_.timeout;
+    del.url = fmt::format("{}(PartitionKey='{}',RowKey='{}'){}", table.base, key(report_scope_),
+                          key(f.source_id), table.sas.empty() ? "" : "?" + table.sas.reveal());
+    del.headers = table_headers();
+    del.headers.emplace_back("If-Match", "*");
+    (void)transport_.send(del); // one that stays is read and recorded again: never lost
+  }
 }
 
 } // namespace hub2kusto::ingest

@@ -1,19 +1,23 @@
 #pragma once
 // Queued ingestion (kusto-ingest.md §4): upload the gzipped batch as a blob to one of the data
 // management service's temporary containers, then post an ingestion message to its queue.
-// "Delivered" means the queue accepted the message; a later failure on the service's side is
-// reported on the failed-ingestions queue, which poll_failures() reads so the pipeline can
-// dead-letter the batch with its blob.
+// "Delivered" means the queue accepted the message. What the service makes of it later is
+// reported per ingestion in its status table (ReportMethod Table, §4.6): before posting, we
+// insert an entity of our own (PartitionKey: this client's report scope, RowKey: the message
+// id) that the service updates to Succeeded or Failed. poll_failures() reads only our scope's
+// finished entities, so another client's reports are never read, hidden or deleted; the
+// temporary containers and the failed-ingestions queue are shared by every client of the
+// cluster (connector/ingest/README.md, "Queued ingestion").
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/random.hpp"
 #include "common/result.hpp"
 #include "common/secret.hpp"
 #include "ingest/http_transport.hpp"
@@ -30,10 +34,10 @@ struct StorageUrl {
 };
 
 struct IngestionResources {
-  std::vector<StorageUrl> queues;         // SecuredReadyForAggregationQueue
-  std::vector<StorageUrl> containers;     // TempStorage
-  std::vector<StorageUrl> failure_queues; // FailedIngestionsQueue
-  Secret authorization_context;           // .get kusto identity token
+  std::vector<StorageUrl> queues;        // SecuredReadyForAggregationQueue
+  std::vector<StorageUrl> containers;    // TempStorage
+  std::vector<StorageUrl> status_tables; // IngestionsStatusTable
+  Secret authorization_context;          // .get kusto identity token
   std::chrono::steady_clock::time_point fetched_at;
 };
 
@@ -43,12 +47,21 @@ struct QueuedOptions {
   std::string app_version;
   std::chrono::minutes refresh{60}; // the SDKs cache resources and the identity token 1 h
   std::chrono::milliseconds timeout{120'000};
+  // The status-table PartitionKey of this client's ingestions: stable across restarts of the
+  // same connection (so a report that arrives after a restart is still read), distinct between
+  // connections. Empty: a fresh one per instance. Letters, digits, '-' and '_' only.
+  std::string report_scope{};
+  // An ingestion still Pending after this long is reported as a failure: the service keeps
+  // retrying transient failures for up to two days, and silence beyond that means the data
+  // may never arrive.
+  std::chrono::hours pending_limit{50};
 };
 
 // A failure the service reported after it took a message (§4.6).
 struct IngestionFailure {
-  std::string batch_id; // empty when the message was not ours (another client's)
-  std::string blob;     // without SAS
+  std::string batch_id;  // the batch the ingestion carried (kept in the status entity)
+  std::string source_id; // the ingestion's id: the status entity's RowKey
+  std::string blob;      // without SAS
   std::string database;
   std::string table;
   std::string error_code;
@@ -63,8 +76,13 @@ public:
 
   DeliveryStatus ingest(const Batch& batch) override;
 
-  // Reads (and deletes) what the failed-ingestions queues hold now. Any thread.
+  // The failed ingestions of this client's scope that the status table holds now (up to one
+  // page). Entities of ingestions that succeeded are deleted here; failed ones stay until
+  // acknowledge() is called for them, after they were recorded, so a failure is never lost
+  // between reading and recording it. Any thread.
   Result<std::vector<IngestionFailure>> poll_failures();
+  // Deletes the status entities of failures that were recorded. Any thread.
+  void acknowledge(const std::vector<IngestionFailure>& recorded);
 
   // The cached resources, fetched when missing or older than the refresh period.
   Result<IngestionResources> resources();
@@ -73,6 +91,9 @@ private:
   Result<IngestionResources> fetch_resources();
   Result<std::string> management(const std::string& command);
   void forget_resources();
+  Result<std::monostate> insert_status(const StorageUrl& table, const std::string& source_id,
+                                       const Batch& batch, const std::string& blob);
+  Headers table_headers() const;
 
   QueuedOptions options_;
   HttpTransport& transport_;
@@ -83,11 +104,9 @@ private:
   std::optional<IngestionResources> resources_;
   std::size_t next_container_ = 0;
   std::size_t next_queue_ = 0;
-  std::map<std::string, std::string> sent_; // message id -> batch id, newest kept
-  std::deque<std::string> sent_order_;
+  std::string report_scope_;
 };
 
-std::string make_uuid();
 std::string rfc1123_date(std::chrono::system_clock::time_point t);
 
 } // namespace hub2kusto::ingest

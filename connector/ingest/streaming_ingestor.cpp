@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/gzip.hpp"
+#include "common/random.hpp"
 
 namespace hub2kusto::ingest {
 
@@ -41,8 +42,10 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
   if (!token->empty()) {
     r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
   }
-  add_client_headers(r.headers, fmt::format("KHC.executeStreamingIngest;{};{}", batch.id, attempt),
-                     options_.app_name, options_.app_version);
+  // A fresh id per request, as the SDKs send it; the batch id and attempt stay readable in it.
+  add_client_headers(
+      r.headers, fmt::format("KHC.executeStreamingIngest;{};{};{}", make_uuid(), batch.id, attempt),
+      options_.app_name, options_.app_version);
   const HttpResponse response = transport_.send(r);
   Classification c = classify_streaming_response(response);
   if (c.auth_failure && response.status == 401) {
@@ -76,7 +79,8 @@ Result<std::monostate> StreamingIngestor::probe(const DatabaseName& database,
   if (!token->empty()) {
     r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
   }
-  add_client_headers(r.headers, "KHC.execute;probe", options_.app_name, options_.app_version);
+  add_client_headers(r.headers, "KHC.execute;" + make_uuid(), options_.app_name,
+                     options_.app_version);
   const HttpResponse response = transport_.send(r);
   if (response.status == 200) {
     return std::monostate{};

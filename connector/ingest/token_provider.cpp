@@ -282,4 +282,27 @@ std::unique_ptr<TokenProvider> make_token_provider(const KustoConnectionString& 
   return std::make_unique<TokenProvider>(std::move(source), clock);
 }
 
+Result<std::string> read_kusto_resource_id(HttpTransport& transport, const std::string& engine_url,
+                                           std::chrono::milliseconds timeout) {
+  HttpRequest r;
+  r.url = engine_url + "/v1/rest/auth/metadata";
+  r.timeout = timeout;
+  r.headers = {{"Accept", "application/json"}};
+  const HttpResponse response = transport.send(r);
+  if (response.status != 200) {
+    return failure(fmt::format("{} did not give its auth metadata ({})", engine_url,
+                               response.status == 0 ? response.transport_error
+                                                    : "HTTP " + std::to_string(response.status)));
+  }
+  const auto json = nlohmann::json::parse(response.body, nullptr, false);
+  const auto azure_ad = json.is_object() ? json.find("AzureAD") : json.end();
+  if (json.is_object() && azure_ad != json.end() && azure_ad->is_object()) {
+    const auto id = azure_ad->find("KustoServiceResourceId");
+    if (id != azure_ad->end() && id->is_string() && !id->get<std::string>().empty()) {
+      return id->get<std::string>();
+    }
+  }
+  return failure(fmt::format("{}'s auth metadata names no KustoServiceResourceId", engine_url));
+}
+
 } // namespace hub2kusto::ingest

@@ -39,7 +39,8 @@ struct AuthEnvironment {
   std::string client_id;            // AZURE_CLIENT_ID (workload identity)
   std::string tenant_id;            // AZURE_TENANT_ID
   std::string federated_token_file; // AZURE_FEDERATED_TOKEN_FILE
-  // The token audience: Kusto accepts tokens for any Kusto resource id (§8.1).
+  // The token audience: the cluster's own resource id when read_kusto_resource_id() found it;
+  // else this one, which public-cloud clusters accept (§8.1).
   std::string resource = "https://kusto.kusto.windows.net";
 
   static AuthEnvironment from_process_environment();
@@ -73,5 +74,12 @@ private:
 std::unique_ptr<TokenProvider> make_token_provider(const KustoConnectionString& connection,
                                                    const AuthEnvironment& environment,
                                                    HttpTransport& transport, const Clock& clock);
+
+// The cluster's resource id from `GET <engine>/v1/rest/auth/metadata`
+// (AzureAD.KustoServiceResourceId), which the SDKs use as the token audience; sovereign and
+// private clouds name their own. An error when the cluster does not say.
+Result<std::string>
+read_kusto_resource_id(HttpTransport& transport, const std::string& engine_url,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 } // namespace hub2kusto::ingest

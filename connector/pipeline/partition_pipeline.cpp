@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/gzip.hpp"
 #include "common/iso8601.hpp"
 #include "common/logging.hpp"
 
@@ -117,10 +118,33 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
     checkpointer_.track(event.sequence_number, event.offset, token);
     return;
   }
-  const bool newline = !binary_format(route.format) && !route.gzip &&
-                       (event.body.empty() || event.body.back() != '\n'); // one record per line
+  std::string_view body = event.body;
+  if (route.gzip) {
+    // ADX's data connection inflates each `Compression=gzip` event on its own: joined as they
+    // came, the batch would reach Kusto as gzip inside gzip (docs/protocols.md, "Routing").
+    bool too_large = false;
+    auto inflated = gzip::decompress(event.body, options_.max_inflated_event_bytes, &too_large);
+    if (!inflated) {
+      BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
+      ingest::IngestTarget target{route.database, route.table, route.format, route.mapping};
+      const std::string reason =
+          too_large ? fmt::format("the event carries Compression=gzip and inflates to more than "
+                                  "{} bytes",
+                                  options_.max_inflated_event_bytes)
+                    : "the event carries Compression=gzip but its body is not valid gzip";
+      dead_letter(
+          {letter("decompression", reason, stream_->partition(), e, event.body, target, "")});
+      checkpointer_.track_done(event.sequence_number, event.offset);
+      return;
+    }
+    inflated_ = std::move(*inflated);
+    body = inflated_;
+  }
+  const bool newline =
+      !binary_format(route.format) && (body.empty() || body.back() != '\n'); // one record per line
+  // An inflated body is not the event's: the batcher keeps the original for dead letters.
   const auto token = batcher_.add(event, route, configured ? default_key_ : route.key(),
-                                  {event.body, newline, true}, ready_);
+                                  {body, newline, !route.gzip}, ready_);
   checkpointer_.track(event.sequence_number, event.offset, token);
 }
 

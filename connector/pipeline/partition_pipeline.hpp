@@ -59,6 +59,9 @@ struct PipelineOptions {
   // A partition that delivered no event for this long flushes its open batches without waiting
   // for the linger: a drained backlog or a pause in traffic is ingested at once. Zero: off.
   std::chrono::milliseconds idle_flush{100};
+  // Largest body an event sent with `Compression=gzip` may inflate to; a larger one is
+  // dead-lettered rather than held in memory.
+  std::size_t max_inflated_event_bytes = 4U << 20;
 };
 
 struct PipelineMetrics {
@@ -131,7 +134,8 @@ private:
   std::optional<InFlight> in_flight_;
   std::vector<ReadyBatch> held_; // not delivered while stopping: drain() tries them again
   std::optional<LocalMapper> mapper_;
-  std::string mapped_; // scratch: one event's rows
+  std::string mapped_;   // scratch: one event's rows
+  std::string inflated_; // scratch: one `Compression=gzip` event's body, inflated
   // The configured route's batch key, and the route and key of locally mapped events: kept,
   // not built per event.
   std::string default_key_;

@@ -9,7 +9,9 @@ async function startEmulator(args = []) {
   if (!binary) {
     throw new Error('HUB2KUSTO_EVENTHUBS_EMULATOR is not set (ctest sets it)');
   }
-  const child = spawn(binary, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Strict as the service: every management request must carry its own security_token.
+  const child = spawn(binary, ['--port', '0', '--management-token', 'required', ...args],
+                      { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
   // First line: the AMQP port; then "tls <port>" with --tls-port, "iothub <port>" with --iothub.
   const wanted = 1 + ['--tls-port', '--iothub', '--control-port'].filter((f) => args.includes(f)).length;

@@ -160,17 +160,23 @@ test('a required token: static and issued tokens pass, missing and wrong ones ge
   }
 });
 
-test('an issued token expires after its lifetime and then gets 401', async () => {
+test('an issued token for another audience gets 401; one for the cluster expires after its lifetime', async () => {
   const k = await startKusto(['--require-token', '--app', 'app-1=app-secret', '--token-lifetime', '1'],
                              { queued: false });
   try {
-    const issuedAt = Date.now();
-    const response = await fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, {
+    const ask = (scope) => fetch(`${k.url}/tenant-1/oauth2/v2.0/token`, {
       method: 'POST',
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'app-1',
-                                  client_secret: 'app-secret' }),
-    });
-    const token = await response.json();
+                                  client_secret: 'app-secret', scope }),
+    }).then((r) => r.json());
+    // A token for another audience is refused, as by the service.
+    const other = await ask('https://other-cluster.kusto.example.net/.default');
+    await assert.rejects(
+      new Client(KustoConnectionStringBuilder.withAccessToken(k.url, other.access_token))
+        .execute('db', '.show tables'),
+      (err) => err.response?.status === 401);
+    const issuedAt = Date.now();
+    const token = await ask('https://kusto.kusto.windows.net/.default');
     const receivedAt = Date.now(); // the emulator issued it before this
     assert.equal(token.expires_in, 1);
     const client = new Client(KustoConnectionStringBuilder.withAccessToken(k.url, token.access_token));

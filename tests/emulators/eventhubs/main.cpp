@@ -40,6 +40,9 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --iothub-policy NAME=KEY  its service policy and base64 key (default iothubowner=...)
   --control-port PORT       the fault-injection HTTP API on the listen address; 0 picks a
                             free one (printed as "control <port>"); off unless given
+  --management-token required|connection
+                            required: every $management request carries its own security_token
+                            (as the SDKs send it); connection (default): a put token is enough
   --auth-grace-ms MS        close connections that put no valid token within MS of opening
                             (default 20000, the service's 20 s)
   --token-lifetime SECONDS  honour each put token for at most SECONDS; a receiver gets nothing
@@ -237,8 +240,8 @@ int main(int argc, char** argv) {
                           a == "--preload-events" || a == "--iothub" || a == "--iothub-port" ||
                           a == "--iothub-eventhub" || a == "--iothub-policy" ||
                           a == "--control-port" || a == "--auth-grace-ms" ||
-                          a == "--token-lifetime" || a == "--retention-events" ||
-                          a == "--data-dir" || a == "--config"
+                          a == "--management-token" || a == "--token-lifetime" ||
+                          a == "--retention-events" || a == "--data-dir" || a == "--config"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -285,6 +288,11 @@ int main(int argc, char** argv) {
       config.preload_events = static_cast<std::size_t>(to_int(v, a));
     } else if (a == "--auth-grace-ms") {
       config.auth_grace_ms = to_int(v, a);
+    } else if (a == "--management-token") {
+      if (v != "required" && v != "connection") {
+        usage_error("--management-token: expected required or connection");
+      }
+      config.require_management_token = v == "required";
     } else if (a == "--token-lifetime") {
       config.token_lifetime_seconds = to_int(v, a);
     } else if (a == "--retention-events") {

@@ -61,6 +61,9 @@ struct EmulatorConfig {
   // `token_lifetime_seconds` after its put-token (0: until its own expiry), and while no token
   // covers a receiver's entity, nothing is delivered to it until a new put-token renews it.
   std::int64_t auth_grace_ms = 20000;
+  // Every $management request must carry its own `security_token` application property, as
+  // every official SDK sends it; off, a token put on the connection is enough.
+  bool require_management_token = false;
   std::int64_t token_lifetime_seconds = 0;
   // Storage: at most this many events per partition (0: no limit), and an optional directory
   // where every partition's events are kept across restarts.

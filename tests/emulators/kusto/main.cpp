@@ -31,8 +31,12 @@ constexpr const char* kUsage = R"(Usage: kusto-emulator [options]
   --app ID=SECRET           an application for client-credentials tokens; repeatable
   --federated ID=ASSERTION  a client assertion accepted for application ID; repeatable
   --identity-header VALUE   the X-IDENTITY-HEADER the App Service endpoint expects
+  --resource-id URI         the cluster's resource id in its auth metadata; tokens are accepted
+                            only for it (default https://kusto.kusto.windows.net)
   --ingestion-time-column C a datetime column C is set on every ingested row to the time the
                             ingestion was acknowledged (latency benchmarks)
+  --dm-delay-ms MS          queued ingestion reads a message's blob MS after taking the message,
+                            as the real service batches (default 0)
   --help
 
 The first line on stdout is the port. SIGTERM or SIGINT stops it.
@@ -94,6 +98,10 @@ int main(int argc, char** argv) {
         databases_given = true;
       }
       config.databases.push_back(v);
+    } else if (a == "--resource-id") {
+      config.resource_id = v;
+    } else if (a == "--dm-delay-ms") {
+      config.dm_delay = std::chrono::milliseconds(to_number(v, a));
     } else if (a == "--streaming-max-bytes") {
       config.streaming_max_bytes = static_cast<std::size_t>(to_number(v, a));
     } else if (a == "--blob-endpoint") {

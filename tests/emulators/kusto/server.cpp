@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -191,7 +192,11 @@ struct Server::Impl {
   std::optional<std::chrono::steady_clock::time_point> pause_until;
   std::int64_t paused_requests = 0;
   bool queued_paused = false;
-  std::map<std::string, std::int64_t> issued_tokens; // token -> expiry (ms since the epoch)
+  struct IssuedToken {
+    std::int64_t expires_ms; // since the epoch
+    std::string audience;    // the resource it was asked for, without "/.default"
+  };
+  std::map<std::string, IssuedToken> issued_tokens;
   std::uint64_t streaming_requests = 0;
   std::uint64_t streaming_injected = 0;
   std::uint64_t queued_messages = 0;
@@ -259,7 +264,9 @@ struct Server::Impl {
     }
     std::lock_guard lock(mutex);
     const auto it = issued_tokens.find(token);
-    return it != issued_tokens.end() && it->second > now_ms();
+    // As the service: a token for another audience is refused, however valid otherwise.
+    return it != issued_tokens.end() && it->second.expires_ms > now_ms() &&
+           iequals(it->second.audience, config.resource_id);
   }
 
   void reply_unauthorized(const http_request& r) {
@@ -270,10 +277,17 @@ struct Server::Impl {
           "text/plain");
   }
 
-  std::string issue_token() {
+  // `audience`: the scope or resource the client asked for.
+  std::string issue_token(std::string audience) {
+    for (const std::string suffix : {"/.default", "/"}) {
+      if (audience.size() >= suffix.size() &&
+          audience.compare(audience.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        audience.resize(audience.size() - suffix.size());
+      }
+    }
     std::lock_guard lock(mutex);
     std::string token = "emu-" + random_hex(40);
-    issued_tokens[token] = now_ms() + config.token_lifetime_seconds * 1000;
+    issued_tokens[token] = {now_ms() + config.token_lifetime_seconds * 1000, std::move(audience)};
     return token;
   }
 
@@ -317,7 +331,7 @@ struct Server::Impl {
         return;
       }
     }
-    const std::string token = issue_token();
+    const std::string token = issue_token(field("scope"));
     const auto lifetime = config.token_lifetime_seconds;
     reply(r, web::http::status_codes::OK,
           nlohmann::json{{"token_type", "Bearer"},
@@ -347,7 +361,7 @@ struct Server::Impl {
             R"({"error":"invalid_request","error_description":"resource is required"})");
       return;
     }
-    const std::string token = issue_token();
+    const std::string token = issue_token(web::uri::decode(resource->second));
     const auto lifetime = config.token_lifetime_seconds;
     reply(r, web::http::status_codes::OK,
           nlohmann::json{{"access_token", token},
@@ -367,7 +381,7 @@ struct Server::Impl {
                 {"LoginMfaRequired", false},
                 {"KustoClientAppId", "db662dc1-0cfe-4e1c-a843-19a68e65be58"},
                 {"KustoClientRedirectUri", "https://microsoft/kustoclient"},
-                {"KustoServiceResourceId", "https://kusto.kusto.windows.net"},
+                {"KustoServiceResourceId", config.resource_id},
                 {"FirstPartyAuthorityUrl", self + "/f8cdef31-a31e-4b4a-93e4-5f571e91255a"}}},
               {"dSTS",
                {{"CloudEndpointSuffix", "windows.net"},
@@ -558,6 +572,16 @@ struct Server::Impl {
         return;
       }
       body = std::move(*inflated);
+    }
+    // The service inflates a request once; what is inside must be the format itself. Gzip
+    // inside gzip (events joined with their own compression) is not JSON or CSV to any parser.
+    if (gzip::is_gzip(body)) {
+      reply_error(r, {400, "BadRequest_NoRecordsOrWrongFormat",
+                      "Kusto.DataNode.Exceptions.StreamingIngestionRequestException",
+                      "Bad streaming ingestion request: the data is not valid '" + format_text +
+                          "' (it is gzip again after the request body was inflated)",
+                      true});
+      return;
     }
     if (body.size() > config.streaming_max_bytes) {
       reply_error(r, too_large);
@@ -1106,6 +1130,14 @@ struct Server::Impl {
       }
       blob = std::move(*inflated);
     }
+    if (gzip::is_gzip(blob)) {
+      fail({400, "BadRequest_NoRecordsOrWrongFormat",
+            "Kusto.Data.Exceptions.KustoBadRequestException",
+            "The blob's data is not valid '" + format_text +
+                "': it is gzip again after the blob was inflated",
+            true});
+      return;
+    }
     req.body = std::move(blob);
     std::variant<std::size_t, IngestFailure> outcome;
     bool skipped = false;
@@ -1152,6 +1184,10 @@ struct Server::Impl {
   }
 
   void run_worker() {
+    // Messages taken but not yet due: they stay invisible on the queue while held here.
+    std::deque<std::pair<std::chrono::steady_clock::time_point, QueueMessage>> held;
+    const auto visibility = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::seconds>(config.dm_delay).count() + 60);
     std::unique_lock lock(mutex);
     while (!stopping) {
       if (queued_paused) {
@@ -1160,20 +1196,27 @@ struct Server::Impl {
       }
       lock.unlock();
       std::vector<QueueMessage> messages;
-      const auto error = storage->get_messages(kReadyQueue, 60, messages);
+      const auto error = storage->get_messages(kReadyQueue, visibility, messages);
       if (error) {
         std::fprintf(stderr, "kusto-emulator: queued ingestion: %s\n", error->c_str());
       }
-      for (const auto& m : messages) {
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& m : messages) {
         {
           std::lock_guard count(mutex);
           ++queued_messages;
         }
-        process(m);
-        (void)storage->delete_message(kReadyQueue, m);
+        held.emplace_back(now + config.dm_delay, std::move(m));
+      }
+      bool processed = false;
+      while (!held.empty() && held.front().first <= std::chrono::steady_clock::now()) {
+        process(held.front().second);
+        (void)storage->delete_message(kReadyQueue, held.front().second);
+        held.pop_front();
+        processed = true;
       }
       lock.lock();
-      if (messages.empty()) {
+      if (messages.empty() && !processed) {
         // Azurite has no long polling: look again shortly (well inside the second the
         // issue allows between a message and its rows).
         wake.wait_for(lock, std::chrono::milliseconds(100));

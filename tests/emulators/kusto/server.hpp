@@ -8,6 +8,7 @@
 // Threading: cpprestsdk serves requests on its thread pool; one mutex guards the catalog and
 // the fault state. The queued-ingestion worker is one thread of its own.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -33,9 +34,16 @@ struct EmulatorConfig {
   std::vector<std::pair<std::string, std::string>> applications; // client id -> secret
   std::vector<std::pair<std::string, std::string>> federated;    // client id -> assertion
   std::string identity_header = "emulator-identity-header";      // App Service X-IDENTITY-HEADER
+  // The cluster's resource id, named by GET /v1/rest/auth/metadata; issued tokens are accepted
+  // only for this audience.
+  std::string resource_id = "https://kusto.kusto.windows.net";
   // A datetime column of this name, in any table, is set on every ingested row to the time the
   // ingestion was acknowledged (as Kusto's ingestion_time()); for latency benchmarks.
   std::string ingestion_time_column;
+  // Queued ingestion reads a message's blob only this long after it took the message, as the
+  // real service does when its batching policy fires (up to 5 minutes by default): a blob
+  // overwritten in between is ingested with what it holds by then.
+  std::chrono::milliseconds dm_delay{0};
 };
 
 class Server {

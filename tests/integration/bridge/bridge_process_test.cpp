@@ -657,6 +657,150 @@ TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
   stop(bridge);
 }
 
+// As on a real cluster: the temporary containers and the failed-ingestions queue are shared by
+// every client, and the data-management service reads a blob only when its batching fires
+// (here 3 s after it took the message). Two connections (two hubs, the same table, the same
+// partition ids and sequence numbers, so the same batch ids) go queued at once; another
+// application's failure report waits on the shared queue. Every row of both hubs arrives
+// exactly once, and the other application's report is still there afterwards.
+TEST_F(Bridge, TwoHubsQueuedIntoOneTableOfASharedClusterArriveExactlyOnce) {
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--hub", "second:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({"--dm-delay-ms", "3000"});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
+
+  ChildProcess other({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/foreign_client.js",
+                      "fail", kusto.url(), "db", "T"});
+  const std::string other_report = other.read_line(90s).value_or("");
+  ASSERT_EQ(other.wait_exit(60s), 0) << other.stderr_text();
+  ASSERT_EQ(other_report.size(), 36U) << other_report;
+
+  const auto produce = [&](const std::string& name, int first) {
+    ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
+                           "produce", hub.connection_string(name), "400", "2", "",
+                           std::to_string(first)});
+    ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  };
+  produce("telemetry", 0); // lines 0-399, sequence numbers 0-199 of partitions 0 and 1
+  produce("second", 400);  // lines 400-799, the same partitions and sequence numbers
+
+  auto env = environment(hub, kusto);
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_EVENTS", "50");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_NAME", "second");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_SOURCE_CONNECTION_STRING",
+                   hub.connection_string("second"));
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_TARGET_CONNECTION_STRING",
+                   "Data Source=" + kusto.url() + ";Initial Catalog=db");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_TARGET_TABLE", "T");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_TARGET_MAPPING", "m");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_BATCHING_LINGER", "200ms");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_1_BATCHING_MAX_EVENTS", "50");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  // Every message the service took is finished, and the rows of all of them are in.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto st = kusto.status();
+        return kusto.count("T") >= 800 && st.at("queued_messages").get<long long>() ==
+                                              st.at("queued_succeeded").get<long long>() +
+                                                  st.at("queued_failed").get<long long>();
+      },
+      120s))
+      << bridge.stderr_text() << kusto.status().dump();
+  const auto [lines, rows] = lines_and_rows(kusto);
+  EXPECT_EQ(lines, 800);
+  EXPECT_EQ(rows, 800);
+  // hub2kusto read its reports several times meanwhile (every ops refresh), never the queue.
+  ASSERT_TRUE(eventually([&] {
+    return metric_sum(http_get(ops_port_, "/metrics").second, "hub2kusto_events_ingested_total") ==
+           800;
+  })) << bridge.stderr_text();
+  stop(bridge);
+  ChildProcess peek({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/foreign_client.js",
+                     "peek", kusto.url()});
+  const std::string reports = peek.read_line(60s).value_or("");
+  EXPECT_EQ(peek.wait_exit(60s), 0) << peek.stderr_text();
+  EXPECT_NE(reports.find(other_report), std::string::npos) << reports;
+}
+
+// Events a device gzipped itself, marked `Compression=gzip`: ADX inflates each on its own, so
+// they arrive as rows on the streaming path and, once the table's policy is off, on the queued
+// one; a marked event that is not gzip is dead-lettered with its reason.
+TEST_F(Bridge, EventsSentWithCompressionGzipArriveAsRowsStreamingAndQueued) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  const auto produce = [&](int first) {
+    ChildProcess producer({"node",
+                           HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/produce_compressed.js",
+                           hub.connection_string(), std::to_string(first), "100"});
+    ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  };
+  produce(0);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 100; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  const auto streamed = kusto.status().at("streaming_requests").get<long long>();
+  EXPECT_GT(streamed, 0);
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
+  produce(100);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 200; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  EXPECT_GT(kusto.status().at("queued_succeeded").get<long long>(), 0);
+  const auto [lines, rows] = lines_and_rows(kusto);
+  EXPECT_EQ(lines, 200);
+  EXPECT_EQ(rows, 200);
+  stop(bridge);
+  std::ifstream in(dir_ / "dead-letter" / "telemetry.jsonl");
+  std::vector<nlohmann::json> letters;
+  for (std::string line; std::getline(in, line);) {
+    letters.push_back(nlohmann::json::parse(line));
+  }
+  ASSERT_EQ(letters.size(), 2U); // the one bad event of each round
+  for (const auto& d : letters) {
+    EXPECT_EQ(d["stage"], "decompression") << d.dump();
+    EXPECT_NE(d["reason"].get<std::string>().find("not valid gzip"), std::string::npos);
+  }
+}
+
+// A cluster whose resource id is not the public default (a sovereign or private cloud) accepts
+// only tokens for its own audience, which it names in its auth metadata: hub2kusto reads it
+// there, as the SDKs do, and its application-key tokens are accepted.
+TEST_F(Bridge, TokensAreAskedForTheAudienceTheClusterNames) {
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "100"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  const std::string admin = "admin-static-token";
+  KustoEmulator kusto({"--require-token", "--static-token", admin, "--app", "app-1=secret-1",
+                       "--resource-id", "https://private-cluster.kusto.example.net"});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  ASSERT_FALSE(kusto
+                   .mgmt(".create table T (deviceId:string, temperature:real, humidity:long, "
+                         "line:long)",
+                         "db", admin)
+                   .contains("error"));
+  ASSERT_FALSE(
+      kusto.mgmt(".alter table T policy streamingingestion enable", "db", admin).contains("error"));
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) {
+    return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING" ||
+           kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING"; // columns by name
+  });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING",
+                   "Data Source=" + kusto.url() +
+                       ";Initial Catalog=db;AAD Federated Security=True;Application Client "
+                       "Id=app-1;Application Key=secret-1;Authority Id=tenant-1");
+  env.emplace_back("AZURE_AUTHORITY_HOST", kusto.url());
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T", admin) == 100; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T", admin);
+  stop(bridge);
+  EXPECT_EQ(bridge.stderr_text().find("secret-1"), std::string::npos);
+}
+
 // Kusto answers slowly while the hub has plenty: what the bridge holds for a partition stays
 // within source.max_buffered_bytes (AMQP credit follows the bytes), and nothing is lost.
 TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {

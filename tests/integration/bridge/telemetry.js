@@ -1,7 +1,9 @@
 // The end-to-end telemetry corpus, sent and checked with the official SDKs only:
 //   node telemetry.js produce <event hubs connection string> <events> <partitions> [mapping]
-//     sends event i to partition i % partitions with the official producer (@azure/event-hubs),
-//     with the application property IngestionMappingReference=<mapping> when given;
+//                             [first]
+//     sends events first .. first + events - 1 (first: 0 by default), event i to partition
+//     (i - first) % partitions, with the official producer (@azure/event-hubs), with the
+//     application property IngestionMappingReference=<mapping> when given (not empty);
 //     prints "sent <n>"
 //   node telemetry.js verify <kusto url> <database> <table> <events>
 //     reads the whole table with the official query client (azure-kusto-data) and prints one
@@ -17,13 +19,13 @@ function telemetry(i) {
   return { deviceId: `dev-${i % 100}`, temperature: 20 + (i % 50) / 10, humidity: i % 100, line: i };
 }
 
-async function produce(connectionString, count, partitions, mapping) {
+async function produce(connectionString, count, partitions, mapping, first = 0) {
   const producer = new EventHubProducerClient(connectionString);
   let sent = 0;
   try {
     for (let p = 0; p < partitions; ++p) {
       let batch = await producer.createBatch({ partitionId: String(p) });
-      for (let i = p; i < count; i += partitions) {
+      for (let i = first + p; i < first + count; i += partitions) {
         const event = { body: telemetry(i) };
         if (mapping) event.properties = { IngestionMappingReference: mapping };
         if (!batch.tryAdd(event)) {
@@ -77,7 +79,9 @@ async function verify(url, database, table, count) {
 
 async function main() {
   const [command, ...args] = process.argv.slice(2);
-  if (command === 'produce') return produce(args[0], Number(args[1]), Number(args[2]), args[3]);
+  if (command === 'produce') {
+    return produce(args[0], Number(args[1]), Number(args[2]), args[3], Number(args[4] || 0));
+  }
   if (command === 'verify') return verify(args[0], args[1], args[2], Number(args[3]));
   throw new Error(`unknown command '${command}': produce or verify`);
 }

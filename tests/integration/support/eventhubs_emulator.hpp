@@ -89,8 +89,10 @@ private:
   }
 
   static std::vector<std::string> command(std::vector<std::string> args) {
-    std::vector<std::string> argv = {HUB2KUSTO_EVENTHUBS_EMULATOR, "--port", "0", "--control-port",
-                                     "0"};
+    // Strict as the service: management requests carry their own token.
+    std::vector<std::string> argv = {
+        HUB2KUSTO_EVENTHUBS_EMULATOR, "--port",  "0", "--control-port", "0",
+        "--management-token",         "required"};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }

@@ -55,7 +55,7 @@ TEST_F(ConfigTest, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.target.table.value(), "Events");
   EXPECT_EQ(c.target.format, "json");
   EXPECT_EQ(c.target.connection.auth, KustoAuth::application_key);
-  EXPECT_EQ(c.batching.max_bytes, 4u << 20);
+  EXPECT_EQ(c.batching.max_bytes, 3584u << 10);
   EXPECT_EQ(config->checkpoint.store, CheckpointConfig::Store::file);
   EXPECT_EQ(config->ops.port, 8080);
   EXPECT_EQ(config->drain_deadline, std::chrono::seconds(30));

@@ -156,5 +156,23 @@ INSTANTIATE_TEST_SUITE_P(
                   "Identity=true'"}),
     [](const auto& param_info) { return param_info.param.name; });
 
+TEST(KustoEndpoints, StreamingGoesToTheEngineAndQueuedToTheDataManagementEndpoint) {
+  const auto engine =
+      parse_kusto_connection_string("Data Source=https://mycluster.westeurope.kusto.windows.net")
+          .value();
+  EXPECT_EQ(engine.engine_url(), "https://mycluster.westeurope.kusto.windows.net");
+  EXPECT_EQ(engine.data_management_url(), "https://ingest-mycluster.westeurope.kusto.windows.net");
+  // Given the ingest endpoint, streaming still goes to the engine.
+  const auto ingest = parse_kusto_connection_string(
+                          "Data Source=https://ingest-mycluster.westeurope.kusto.windows.net")
+                          .value();
+  EXPECT_EQ(ingest.engine_url(), "https://mycluster.westeurope.kusto.windows.net");
+  EXPECT_EQ(ingest.data_management_url(), "https://ingest-mycluster.westeurope.kusto.windows.net");
+  // A local emulator or an address serves both.
+  const auto local = parse_kusto_connection_string("Data Source=http://127.0.0.1:8080").value();
+  EXPECT_EQ(local.engine_url(), "http://127.0.0.1:8080");
+  EXPECT_EQ(local.data_management_url(), "http://127.0.0.1:8080");
+}
+
 } // namespace
 } // namespace hub2kusto

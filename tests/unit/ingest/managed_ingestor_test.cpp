@@ -67,6 +67,21 @@ TEST_F(Managed, AtTheLimitItStreams) {
             std::string::npos);
 }
 
+TEST_F(Managed, OneTooLargeAnswerSendsThatBatchQueuedAndKeepsStreamingSmallerOnes) {
+  transport_.then(413, one_api("Stream_InputStreamTooLarge", "too large", true));
+  EXPECT_EQ(managed_.ingest(batch("big", 3000)).path, IngestPath::queued);
+  EXPECT_EQ(queued_.ids, (std::vector<std::string>{"big"}));
+  // Smaller batches of the same table still stream; as large ones go queued at once.
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("small", 1000)).path, IngestPath::streaming);
+  EXPECT_EQ(managed_.ingest(batch("big-again", 3000)).path, IngestPath::queued);
+  EXPECT_EQ(transport_.sent.size(), 2U);
+  // Once the memory lapses, the size is tried again.
+  clock_.advance(16min);
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("big-later", 3000)).path, IngestPath::streaming);
+}
+
 TEST_F(Managed, TransientFailuresRetryWithDoublingBackoffThenFallBack) {
   transport_.then(503, "");
   transport_.then(500, one_api("General_InternalServerError", "x", false));
@@ -86,8 +101,12 @@ TEST_F(Managed, TransientFailuresRetryWithDoublingBackoffThenFallBack) {
     }
     return std::string();
   };
-  EXPECT_EQ(id(0), "KHC.executeStreamingIngest;b1;0");
-  EXPECT_EQ(id(2), "KHC.executeStreamingIngest;b1;2");
+  // KHC.executeStreamingIngest;<fresh uuid>;<batch id>;<attempt>
+  const std::string prefix = "KHC.executeStreamingIngest;";
+  ASSERT_EQ(id(0).rfind(prefix, 0), 0U) << id(0);
+  EXPECT_EQ(id(0).substr(prefix.size() + 36), ";b1;0");
+  EXPECT_EQ(id(2).substr(prefix.size() + 36), ";b1;2");
+  EXPECT_NE(id(0).substr(0, prefix.size() + 36), id(2).substr(0, prefix.size() + 36));
 }
 
 TEST_F(Managed, ImpossibleStreamingIsRememberedPerTableForFifteenMinutes) {

@@ -35,7 +35,10 @@ TEST(StreamingIngestor, PostsTheGzippedBatchWithFormatMappingAndHeaders) {
     return h.header(name).value_or("");
   };
   EXPECT_EQ(header("Content-Encoding"), "gzip");
-  EXPECT_EQ(header("x-ms-client-request-id"), "KHC.executeStreamingIngest;p0-5-9;0");
+  const std::string id = header("x-ms-client-request-id");
+  ASSERT_EQ(id.size(), std::string("KHC.executeStreamingIngest;").size() + 36 + 9) << id;
+  EXPECT_EQ(id.rfind("KHC.executeStreamingIngest;", 0), 0U) << id;
+  EXPECT_EQ(id.substr(id.size() - 9), ";p0-5-9;0");
   EXPECT_EQ(header("x-ms-app"), "Kusto.hub2kusto:{1.2}");
   EXPECT_EQ(header("Authorization"), ""); // no authentication configured
 }
