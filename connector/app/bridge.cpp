@@ -146,14 +146,29 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   conn->source = std::make_unique<hub::AmqpEventSource>(hub_options, conn->clock, conn->random);
 
   std::vector<PartitionId> partitions = c.source.partitions;
-  if (partitions.empty()) {
+  const bool iot_hub = std::holds_alternative<IotHubConnectionString>(c.source.connection);
+  std::string checkpoint_namespace = namespace_of(c.source.connection);
+  // IoT Hub checkpoints: where versions before this one kept them (the IoT Hub host, and the
+  // hub name only when it was learned), read once for partitions with none in the new place.
+  std::optional<checkpoint::Scope> earlier_scope;
+  if (partitions.empty() || iot_hub) {
     auto hub = conn->source->hub_properties(std::chrono::seconds(60));
     if (!hub) {
       return failure(fmt::format("connection '{}': cannot read the hub's partitions: {}", c.name,
                                  hub.error().message));
     }
-    partitions = hub->partition_ids;
-    if (c.source.event_hub.value().empty()) {
+    if (partitions.empty()) {
+      partitions = hub->partition_ids;
+      if (c.source.event_hub.value().empty()) {
+        hub_options.event_hub = hub->name;
+      }
+    }
+    if (iot_hub) {
+      // As the SDKs scope them: the Event Hub-compatible namespace and name the redirect named,
+      // whether or not the partitions are configured (docs/protocols.md, "IoT Hub").
+      earlier_scope =
+          checkpoint::Scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
+      checkpoint_namespace = hub->fully_qualified_namespace;
       hub_options.event_hub = hub->name;
     }
   }
@@ -190,20 +205,24 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   conn->managed = std::make_unique<ingest::ManagedIngestor>(
       mo, *conn->streaming, *conn->queued, conn->clock, conn->random, conn->sleeper);
 
-  checkpoint::Scope scope{namespace_of(c.source.connection), hub_options.event_hub,
-                          c.source.consumer_group};
+  checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
     conn->checkpoint_blobs = std::make_unique<ingest::BlobClient>(config_.checkpoint.blob_storage,
                                                                   *conn->transport, conn->clock);
-    auto blob = std::make_unique<checkpoint::BlobCheckpointStore>(
-        *conn->checkpoint_blobs, config_.checkpoint.container, scope);
+  }
+  const auto make_store =
+      [&](const checkpoint::Scope& s) -> std::unique_ptr<checkpoint::CheckpointStore> {
+    if (conn->checkpoint_blobs) {
+      return std::make_unique<checkpoint::BlobCheckpointStore>(*conn->checkpoint_blobs,
+                                                               config_.checkpoint.container, s);
+    }
+    return std::make_unique<checkpoint::FileCheckpointStore>(config_.checkpoint.directory, s);
+  };
+  conn->store = make_store(scope);
+  if (auto* blob = dynamic_cast<checkpoint::BlobCheckpointStore*>(conn->store.get())) {
     if (auto ready = blob->prepare(); !ready) {
       return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
     }
-    conn->store = std::move(blob);
-  } else {
-    conn->store =
-        std::make_unique<checkpoint::FileCheckpointStore>(config_.checkpoint.directory, scope);
   }
   if (config_.dead_letter.store == DeadLetterConfig::Store::blob) {
     conn->dead_letter_blobs = std::make_unique<ingest::BlobClient>(config_.dead_letter.blob_storage,
@@ -232,6 +251,36 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   auto checkpoints = checkpoint::load_all(*conn->store, partitions);
   if (!checkpoints) {
     return failure(fmt::format("connection '{}': {}", c.name, checkpoints.error().message));
+  }
+  if (earlier_scope &&
+      (ascii_lower(earlier_scope->fully_qualified_namespace) !=
+           ascii_lower(scope.fully_qualified_namespace) ||
+       ascii_lower(earlier_scope->event_hub.value()) != ascii_lower(scope.event_hub.value()))) {
+    std::vector<PartitionId> missing;
+    for (std::size_t i = 0; i < partitions.size(); ++i) {
+      if (!checkpoints.value()[i]) {
+        missing.push_back(partitions[i]);
+      }
+    }
+    const auto earlier_store = make_store(*earlier_scope);
+    auto earlier = checkpoint::load_all(*earlier_store, missing);
+    if (!earlier) {
+      return failure(fmt::format("connection '{}': reading the checkpoints kept under {}/{}: {}",
+                                 c.name, earlier_scope->fully_qualified_namespace,
+                                 earlier_scope->event_hub, earlier.error().message));
+    }
+    for (std::size_t i = 0, m = 0; i < partitions.size(); ++i) {
+      if (checkpoints.value()[i]) {
+        continue;
+      }
+      if (auto& found = earlier.value()[m++]) {
+        log->info("connection '{}' partition {}: checkpoint read from where earlier versions "
+                  "kept it ({}/{}); saved under {}/{} from now on",
+                  c.name, partitions[i], earlier_scope->fully_qualified_namespace,
+                  earlier_scope->event_hub, scope.fully_qualified_namespace, scope.event_hub);
+        checkpoints.value()[i] = std::move(found);
+      }
+    }
   }
   for (std::size_t i = 0; i < partitions.size(); ++i) {
     const PartitionId& id = partitions[i];
@@ -544,6 +593,9 @@ std::string Bridge::metrics_text() const {
               hm.credit_grants.load(relaxed));
     m.counter("hub2kusto_hub_redirects_total", "IoT Hub link redirects followed.", conn,
               hm.redirects.load(relaxed));
+    m.counter("hub2kusto_hub_redirects_refreshed_total",
+              "IoT Hub redirects asked for again because the endpoint failed (a failover).", conn,
+              hm.redirects_refreshed.load(relaxed));
     const auto& im = c->managed->metrics();
     const auto request = [&](const char* path, const char* outcome, std::uint64_t v) {
       ops::Labels l = conn;

@@ -368,6 +368,12 @@ public:
     return fatal_;
   }
   const std::string& hub_label() const { return hub_label_; }
+  // The Event Hubs namespace host read from now (after an IoT Hub redirect, its target). Any
+  // thread.
+  std::string event_hubs_namespace() const {
+    std::lock_guard lock(namespace_mutex_);
+    return event_hubs_namespace_;
+  }
 
   // AMQP thread (used by the link owners).
   void schedule(milliseconds delay, std::function<void()> fn) {
@@ -384,6 +390,10 @@ public:
   const Target& target() const { return target_; }
   RandomSource& random() { return random_; }
   void on_redirect(const Condition& condition);
+  // IoT Hub: the redirected endpoint failed; the next connection goes to the front end.
+  void ask_for_redirect_again(const std::string& why);
+  // A link on the redirected endpoint answered amqp:not-found. AMQP thread.
+  void endpoint_not_found();
 
   HubMetrics metrics;
   std::shared_ptr<spdlog::logger> log = logger("hub");
@@ -425,6 +435,9 @@ private:
   const Clock& clock_;
   RandomSource& random_;
   std::string hub_label_; // for messages: host/hub, no secrets
+  // target_.hostname for other threads: the Event Hubs namespace now read from.
+  mutable std::mutex namespace_mutex_;
+  std::string event_hubs_namespace_;
 
   pn_proactor_t* proactor_ = nullptr;
   std::thread thread_;
@@ -442,6 +455,12 @@ private:
   // AMQP thread only.
   Phase phase_ = Phase::hub;
   Target target_;
+  // IoT Hub: the front end, to ask for the redirect again; set when the source is an IoT Hub.
+  std::optional<Target> iot_front_end_;
+  // Since when the redirected endpoint has failed without a connection getting authorised.
+  std::optional<std::chrono::steady_clock::time_point> failing_since_;
+  bool redirect_just_followed_ = false; // connect to the new endpoint at once
+  bool endpoint_not_found_ = false;     // a link there answered amqp:not-found
   pn_connection_t* connection_ = nullptr;
   pn_ssl_domain_t* ssl_domain_ = nullptr;
   std::uint64_t generation_ = 0; // one per connection attempt; stale timers compare it
@@ -620,6 +639,9 @@ public:
     const auto& p = channel_->partition();
     switch (classify_condition(error.name)) {
     case ConditionAction::retry: {
+      if (error.name == "amqp:not-found") {
+        owner_.endpoint_not_found(); // an IoT Hub's endpoint may have moved
+      }
       const milliseconds delay = backoff_.next();
       owner_.metrics.reattaches.fetch_add(1, std::memory_order_relaxed);
       channel_->set_status(PartitionState::recovering);
@@ -726,6 +748,7 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
     target_.prebuilt_expiry = eh->signature_expiry;
     phase_ = Phase::hub;
     hub_label_ = fmt::format("{}/{}", target_.hostname, target_.event_hub);
+    event_hubs_namespace_ = target_.hostname;
   } else {
     const auto& iot = std::get<IotHubConnectionString>(options_.connection);
     target_.network_host = target_.hostname = iot.host;
@@ -734,6 +757,7 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
     target_.iot_front_end = true;
     target_.key_name = iot.key_name;
     target_.key = iot.key;
+    iot_front_end_ = target_;
     phase_ = Phase::redirect;
     hub_label_ = fmt::format("IoT Hub {}", iot.host);
   }
@@ -1130,6 +1154,8 @@ void AmqpEventSource::Impl::on_authorized() {
   }
   metrics.connections_opened.fetch_add(1, std::memory_order_relaxed);
   backoff_.reset();
+  failing_since_.reset();
+  endpoint_not_found_ = false;
   log->info("connected to {}", hub_label_);
   management_.open(connection_, target_.event_hub + "/$management", generation_);
   auto waiting = std::move(management_waiting_);
@@ -1176,16 +1202,42 @@ void AmqpEventSource::Impl::on_redirect(const Condition& condition) {
   target_.iot_front_end = false;
   redirected_ = true;
   hub_label_ = fmt::format("{}/{}", target_.hostname, target_.event_hub);
+  {
+    std::lock_guard lock(namespace_mutex_);
+    event_hubs_namespace_ = target_.hostname;
+  }
   phase_ = Phase::hub;
+  redirect_just_followed_ = true;
   log->info("IoT Hub redirected to the Event Hub-compatible endpoint {}:{}", hub_label_,
             target_.port);
   pn_connection_close(connection_); // on_transport_close connects to the target at once
 }
 
+void AmqpEventSource::Impl::ask_for_redirect_again(const std::string& why) {
+  log->warn("the Event Hub-compatible endpoint {} of the IoT Hub {}; asking {} for the "
+            "redirect again (the endpoint moves after a failover)",
+            hub_label_, why, iot_front_end_->hostname);
+  metrics.redirects_refreshed.fetch_add(1, std::memory_order_relaxed);
+  target_ = *iot_front_end_;
+  redirected_ = false;
+  failing_since_.reset();
+  endpoint_not_found_ = false;
+  phase_ = Phase::redirect;
+  hub_label_ = fmt::format("IoT Hub {}", iot_front_end_->hostname);
+}
+
+void AmqpEventSource::Impl::endpoint_not_found() {
+  if (!iot_front_end_ || !redirected_ || connection_ == nullptr) {
+    return;
+  }
+  endpoint_not_found_ = true;
+  pn_connection_close(connection_); // on_transport_close asks for the redirect again
+}
+
 void AmqpEventSource::Impl::on_transport_close() {
   const bool was_open = open_ && authorized_;
-  const bool just_redirected =
-      redirected_ && metrics.connections_opened.load() == 0 && backoff_.attempts() == 0;
+  const bool just_redirected = redirect_just_followed_;
+  redirect_just_followed_ = false;
   open_ = authorized_ = false;
   {
     std::lock_guard lock(inbox_mutex_);
@@ -1212,6 +1264,25 @@ void AmqpEventSource::Impl::on_transport_close() {
   }
   if (was_open) {
     metrics.connections_lost.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (iot_front_end_ && redirected_ && !just_redirected) {
+    const auto now = clock_.steady_now();
+    if (!failing_since_) {
+      failing_since_ = now;
+    }
+    // The endpoint the redirect named refused us, said the hub is not there, or keeps failing:
+    // after an IoT Hub failover it has a new name and address, so ask the front end again.
+    const bool refused = !was_open;
+    if (refused || endpoint_not_found_ ||
+        now - *failing_since_ >= options_.redirect_refresh_after) {
+      ask_for_redirect_again(
+          refused ? "refused the connection"
+          : endpoint_not_found_
+              ? "does not know the hub"
+              : fmt::format(
+                    "kept failing for {} ms",
+                    std::chrono::duration_cast<milliseconds>(now - *failing_since_).count()));
+    }
   }
   // Just redirected: go to the target now. Otherwise back off, with jitter.
   const milliseconds delay = just_redirected ? milliseconds(0) : backoff_.next();
@@ -1416,6 +1487,7 @@ Result<HubProperties> AmqpEventSource::hub_properties(milliseconds timeout) {
   try {
     HubProperties p;
     p.name = EventHubName(field<std::string>(*body, "name"));
+    p.fully_qualified_namespace = impl_->event_hubs_namespace();
     p.created_at = field<Timestamp>(*body, "created_at");
     if (auto it = body->find("partition_ids"); it != body->end()) {
       std::vector<std::string> ids;

@@ -35,6 +35,10 @@
 //               otherwise -> fail this partition with the service's reason
 //   on connection loss: every live partition -> recovering; reconnect after backoff (jitter),
 //               re-authorise, re-attach each from its resume position: no gap, no duplicate
+//   IoT Hub: the Event Hub-compatible endpoint comes from the front end's redirect; when it
+//               refuses a connection, answers not-found, or keeps failing past a bound, the
+//               redirect is asked for again (after a failover the endpoint has moved) and the
+//               partitions re-attach there from their resume positions
 #include <memory>
 
 #include "common/clock.hpp"
@@ -58,6 +62,9 @@ struct HubOptions {
   std::chrono::seconds token_lifetime{3600}; // of the SAS tokens we sign
   BackoffPolicy reconnect;                   // connections and links alike
   std::chrono::milliseconds idle_timeout{60'000};
+  // IoT Hub: the redirect's endpoint is asked for again when it refuses a connection, answers
+  // not-found, or keeps failing for this long (it moves after a failover).
+  std::chrono::milliseconds redirect_refresh_after{30'000};
 };
 
 class AmqpEventSource final : public EventSource {

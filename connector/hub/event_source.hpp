@@ -118,6 +118,9 @@ public:
 
 struct HubProperties {
   EventHubName name;
+  // The Event Hubs namespace host the hub was read from: for IoT Hub, the Event Hub-compatible
+  // endpoint the redirect named, which the SDKs use to scope checkpoints.
+  std::string fully_qualified_namespace;
   std::vector<PartitionId> partition_ids;
   Timestamp created_at;
 };

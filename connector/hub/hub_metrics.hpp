@@ -23,6 +23,8 @@ struct HubMetrics {
   std::atomic<std::uint64_t> credit_grants{0};      // flow frames sent for credit
   std::atomic<std::uint64_t> management_requests{0};
   std::atomic<std::uint64_t> redirects{0}; // IoT Hub redirects followed
+  // IoT Hub: the redirect asked for again because its endpoint failed (a failover)
+  std::atomic<std::uint64_t> redirects_refreshed{0};
 };
 
 } // namespace hub2kusto::hub

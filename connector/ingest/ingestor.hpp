@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/types.hpp"
 
@@ -21,6 +22,11 @@ struct IngestTarget {
   std::string format = "json";        // a Kusto data format name, lower case
   std::optional<MappingName> mapping; // a mapping created on the table
 };
+
+// Avro, Parquet and ORC: a body is one whole file of the format. Such files cannot be joined
+// into one request or blob, and are sent without gzip around them, as the SDKs send them
+// (docs/protocols.md, "Binary formats").
+bool is_binary_format(std::string_view format);
 
 struct Batch {
   // Deterministic (partition and sequence range, chosen by the pipeline): carried in the
@@ -47,6 +53,9 @@ struct DeliveryStatus {
   std::string reason;                                   // for retriable and rejected: why
   std::optional<std::chrono::milliseconds> retry_after; // the service asked for this wait
   std::string blob; // queued: the blob that carries the batch (no SAS), for status tracking
+  // The service refused the batch's size for streaming (it went queued): batches of its table
+  // should stay under this many raw bytes for a while.
+  std::optional<std::size_t> smaller_batches;
 };
 
 class Ingestor {

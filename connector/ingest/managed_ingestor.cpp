@@ -104,11 +104,13 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
       // lower than ours (docs/protocols.md, "Streaming size").
       remember_too_large(table_key, batch.data.size());
       log->warn(
-          "batch {} ({} bytes) is too large to stream into {} ({}); it goes queued, and so "
-          "do the table's batches of that size or more for {} s; smaller ones still stream",
+          "batch {} ({} bytes) is too large to stream into {} ({}); it goes queued, the table's "
+          "batches are cut to half that size, and larger ones go queued for {} s",
           batch.id, batch.data.size(), table_key, c.reason,
           std::chrono::duration_cast<std::chrono::seconds>(options_.impossible_memory).count());
-      return queued(batch, true);
+      DeliveryStatus s = queued(batch, true);
+      s.smaller_batches = batch.data.size() / 2; // the pipeline cuts the table's batches smaller
+      return s;
     }
     if (c.impossible != StreamingImpossible::no) {
       remember(table_key, options_.impossible_memory);

@@ -42,8 +42,11 @@ std::string mapping_type(const std::string& format) {
       format == "sohsv" || format == "tsve" || format == "txt" || format == "raw") {
     return "Csv";
   }
-  if (format == "avro" || format == "apacheavro") {
+  if (format == "avro") {
     return "Avro";
+  }
+  if (format == "apacheavro") {
+    return "ApacheAvro";
   }
   if (format == "parquet") {
     return "Parquet";
@@ -170,15 +173,16 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     status.reason = res.error().message;
     return status;
   }
-  const std::string body = gzip::compress(batch.data, gzip::kFastLevel);
+  const bool binary = is_binary_format(batch.target.format);
+  const std::string body = binary ? batch.data : gzip::compress(batch.data, gzip::kFastLevel);
   // The temporary containers are the cluster's, shared by every client, and the service reads
   // a blob only when its batching fires, minutes later: the ingestion's own id makes the name
   // unique, so two writers of the same table, partition and sequence range (two hubs, two
   // replicas, two consumer groups) never overwrite each other. The batch id stays readable.
   const std::string source_id = make_uuid();
-  const std::string blob_name =
-      fmt::format("hub2kusto__{}__{}__{}__{}.{}.gz", batch.target.database.value(),
-                  batch.target.table.value(), batch.id, source_id, batch.target.format);
+  const std::string blob_name = fmt::format(
+      "hub2kusto__{}__{}__{}__{}.{}{}", batch.target.database.value(), batch.target.table.value(),
+      batch.id, source_id, batch.target.format, binary ? "" : ".gz");
   // Spread uploads over the containers; on a failure move on to the next one (§4.2).
   std::size_t first = 0;
   {

@@ -7,6 +7,10 @@
 
 namespace hub2kusto::ingest {
 
+bool is_binary_format(std::string_view format) {
+  return format == "avro" || format == "apacheavro" || format == "parquet" || format == "orc";
+}
+
 std::string_view outcome_name(Outcome outcome) {
   switch (outcome) {
   case Outcome::delivered:

@@ -35,10 +35,13 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
   if (batch.target.mapping) {
     r.url += "&mappingName=" + url_encode(batch.target.mapping->value());
   }
-  r.body = gzip::compress(batch.data, gzip::kFastLevel);
-  r.headers = {{"Content-Encoding", "gzip"},
-               {"Content-Type", "application/octet-stream"},
-               {"Accept", "application/json"}};
+  r.headers = {{"Content-Type", "application/octet-stream"}, {"Accept", "application/json"}};
+  if (is_binary_format(batch.target.format)) {
+    r.body = batch.data; // compressed inside the file, if at all
+  } else {
+    r.body = gzip::compress(batch.data, gzip::kFastLevel);
+    r.headers.emplace_back("Content-Encoding", "gzip");
+  }
   if (!token->empty()) {
     r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
   }

@@ -28,12 +28,36 @@ std::string original_body(const ReadyBatch& batch, const BatchedEvent& event) {
                                  event.payload_size - (event.newline_added ? 1 : 0));
 }
 
+void Batcher::limit_table(const std::string& table_key, std::size_t max_bytes,
+                          std::chrono::steady_clock::time_point until) {
+  auto& limit = table_limits_[table_key];
+  limit.max_bytes =
+      limit.until > clock_.steady_now() ? std::min(limit.max_bytes, max_bytes) : max_bytes;
+  limit.until = until;
+}
+
+std::size_t Batcher::max_bytes_for(const Route& route) {
+  if (table_limits_.empty()) {
+    return limits_.max_bytes;
+  }
+  const auto it = table_limits_.find(route.database.value() + "." + route.table.value());
+  if (it == table_limits_.end()) {
+    return limits_.max_bytes;
+  }
+  if (clock_.steady_now() >= it->second.until) {
+    table_limits_.erase(it);
+    return limits_.max_bytes;
+  }
+  return std::min(limits_.max_bytes, it->second.max_bytes);
+}
+
 checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& route,
                                     const std::string& key, Payload payload,
                                     std::vector<ReadyBatch>& ready) {
   const std::size_t size = payload.size();
+  const std::size_t max_bytes = max_bytes_for(route);
   if (auto it = open_.find(key);
-      it != open_.end() && it->second.ready.batch.data.size() + size > limits_.max_bytes) {
+      it != open_.end() && it->second.ready.batch.data.size() + size > max_bytes) {
     close(key, ready); // full: this event starts the next batch
   }
   auto it = open_.find(key);
@@ -59,7 +83,9 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
   }
   open_bytes_ += size;
   const checkpoint::BatchToken token = b.token;
-  if (b.events.size() >= limits_.max_events || b.batch.data.size() >= limits_.max_bytes) {
+  // A binary format's event is a whole file: it travels alone.
+  if (b.events.size() >= limits_.max_events || b.batch.data.size() >= max_bytes ||
+      ingest::is_binary_format(route.format)) {
     close(key, ready);
   }
   return token;

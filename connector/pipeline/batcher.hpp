@@ -82,7 +82,13 @@ public:
   std::size_t open_bytes() const { return open_bytes_; }
   std::size_t open_batches() const { return open_.size(); }
 
+  // Until `until`, the table's batches close at `max_bytes` (when that is below the limits):
+  // the service refused a batch of the table as too large.
+  void limit_table(const std::string& table_key, std::size_t max_bytes,
+                   std::chrono::steady_clock::time_point until);
+
 private:
+  std::size_t max_bytes_for(const Route& route);
   struct Open {
     ReadyBatch ready;
     std::chrono::steady_clock::time_point opened;
@@ -93,6 +99,11 @@ private:
   BatchLimits limits_;
   const Clock& clock_;
   std::map<std::string, Open> open_; // by route key
+  struct TableLimit {
+    std::size_t max_bytes;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<std::string, TableLimit> table_limits_; // by "<database>.<table>"; usually empty
   std::size_t open_bytes_ = 0;
   checkpoint::BatchToken next_token_ = 1;
 };

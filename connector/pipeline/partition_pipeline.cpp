@@ -12,10 +12,6 @@
 namespace hub2kusto::pipeline {
 namespace {
 
-bool binary_format(const std::string& format) {
-  return format == "avro" || format == "apacheavro" || format == "parquet" || format == "orc";
-}
-
 std::string iso(hub::Timestamp t) {
   return format_iso8601_utc(std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
 }
@@ -140,8 +136,8 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
     inflated_ = std::move(*inflated);
     body = inflated_;
   }
-  const bool newline =
-      !binary_format(route.format) && (body.empty() || body.back() != '\n'); // one record per line
+  const bool newline = !ingest::is_binary_format(route.format) &&
+                       (body.empty() || body.back() != '\n'); // one record per line
   // An inflated body is not the event's: the batcher keeps the original for dead letters.
   const auto token = batcher_.add(event, route, configured ? default_key_ : route.key(),
                                   {body, newline, !route.gzip}, ready_);
@@ -179,6 +175,12 @@ bool PartitionPipeline::deliver_range(
     const ingest::DeliveryStatus status = ingestor_.ingest(*request);
     switch (status.outcome) {
     case ingest::Outcome::delivered:
+      if (status.smaller_batches) {
+        std::lock_guard lock(size_limits_mutex_);
+        size_limits_.emplace_back(request->target.database.value() + "." +
+                                      request->target.table.value(),
+                                  *status.smaller_batches);
+      }
       metrics_.batches_delivered.fetch_add(1, std::memory_order_relaxed);
       metrics_.events_ingested.fetch_add(end - begin, std::memory_order_relaxed);
       return true;
@@ -261,6 +263,19 @@ bool PartitionPipeline::settle(bool block) {
 }
 
 bool PartitionPipeline::step() {
+  {
+    std::lock_guard lock(size_limits_mutex_);
+    for (const auto& [table, bytes] : size_limits_) {
+      batcher_.limit_table(table, bytes, clock_.steady_now() + options_.smaller_batches_for);
+      logger("pipeline")
+          ->info("partition {}: batches for {} close at {} bytes for {} s, after the service "
+                 "refused a larger one",
+                 stream_->partition(), table, bytes,
+                 std::chrono::duration_cast<std::chrono::seconds>(options_.smaller_batches_for)
+                     .count());
+    }
+    size_limits_.clear();
+  }
   std::chrono::milliseconds wait{100};
   if (const auto due = batcher_.next_due()) {
     wait = std::clamp(

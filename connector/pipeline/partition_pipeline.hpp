@@ -31,6 +31,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "checkpoint/checkpointer.hpp"
@@ -62,6 +63,8 @@ struct PipelineOptions {
   // Largest body an event sent with `Compression=gzip` may inflate to; a larger one is
   // dead-lettered rather than held in memory.
   std::size_t max_inflated_event_bytes = 4U << 20;
+  // How long a table's batches stay smaller after the service refused one as too large.
+  std::chrono::milliseconds smaller_batches_for{15 * 60 * 1'000};
 };
 
 struct PipelineMetrics {
@@ -133,6 +136,10 @@ private:
   };
   std::optional<InFlight> in_flight_;
   std::vector<ReadyBatch> held_; // not delivered while stopping: drain() tries them again
+  // Tables whose batches the service refused as too large, from the delivery thread: the
+  // pipeline thread limits their batches at its next step.
+  std::mutex size_limits_mutex_;
+  std::vector<std::pair<std::string, std::size_t>> size_limits_;
   std::optional<LocalMapper> mapper_;
   std::string mapped_;   // scratch: one event's rows
   std::string inflated_; // scratch: one `Compression=gzip` event's body, inflated

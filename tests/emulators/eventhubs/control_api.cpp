@@ -94,6 +94,8 @@ struct ControlApi::Impl {
         reply(r, status_codes::BadRequest, "refuse-connections needs seconds=<seconds>");
         return;
       }
+    } else if (path == "/faults/iothub-failover") {
+      f.kind = Fault::Kind::iothub_failover;
     } else if (path == "/faults/reset") {
       f.kind = Fault::Kind::reset;
     } else {

@@ -37,6 +37,9 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
                             receivers to the Event Hub-compatible endpoint (this server)
   --iothub-port PORT        its port; 0 (default) picks a free one
   --iothub-eventhub HUB     the Event Hub behind it (default: the first --hub)
+  --iothub-eventhub-namespace NAME
+                            the Event Hub-compatible namespace the redirect names as its
+                            hostname (clients still connect to --host; default: --host)
   --iothub-policy NAME=KEY  its service policy and base64 key (default iothubowner=...)
   --control-port PORT       the fault-injection HTTP API on the listen address; 0 picks a
                             free one (printed as "control <port>"); off unless given
@@ -239,9 +242,10 @@ int main(int argc, char** argv) {
                           a == "--tls-cert" || a == "--tls-key" || a == "--preload" ||
                           a == "--preload-events" || a == "--iothub" || a == "--iothub-port" ||
                           a == "--iothub-eventhub" || a == "--iothub-policy" ||
-                          a == "--control-port" || a == "--auth-grace-ms" ||
-                          a == "--management-token" || a == "--token-lifetime" ||
-                          a == "--retention-events" || a == "--data-dir" || a == "--config"
+                          a == "--iothub-eventhub-namespace" || a == "--control-port" ||
+                          a == "--auth-grace-ms" || a == "--management-token" ||
+                          a == "--token-lifetime" || a == "--retention-events" ||
+                          a == "--data-dir" || a == "--config"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -276,6 +280,8 @@ int main(int argc, char** argv) {
       config.iothub_port = to_int(v, a);
     } else if (a == "--iothub-eventhub") {
       config.iothub_eventhub = v;
+    } else if (a == "--iothub-eventhub-namespace") {
+      config.iothub_eventhub_namespace = v;
     } else if (a == "--iothub-policy") {
       const std::size_t eq = v.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) {

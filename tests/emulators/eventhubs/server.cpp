@@ -41,6 +41,7 @@
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
 #include "common/sas_token.hpp"
+#include "shared/free_port.hpp"
 #include "shared/text.hpp"
 #include "store.hpp"
 
@@ -223,6 +224,11 @@ struct Server::Impl {
   pn_listener_t* listener = nullptr;
   pn_listener_t* tls_listener = nullptr;
   pn_listener_t* iothub_listener = nullptr;
+  // The IoT Hub redirect's target: the plain listener, or after a failover the one that took
+  // over, under a namespace name of its own.
+  int redirect_port = 0;
+  std::string redirect_namespace;
+  int failovers = 0;
   pn_ssl_domain_t* tls_domain = nullptr;
   ListeningPorts ports;
   int listeners_open = 0;
@@ -555,8 +561,8 @@ struct Server::Impl {
     }
     // The address keeps what followed messages/events ("/$management", "/ConsumerGroups/...").
     const std::string suffix = path.substr(prefix.size());
-    const std::string address = "amqp://" + config.host + ":" + std::to_string(ports.amqp) + "/" +
-                                config.iothub_eventhub + (suffix.empty() ? "/" : suffix);
+    const std::string address = "amqp://" + config.host + ":" + std::to_string(redirect_port) +
+                                "/" + config.iothub_eventhub + (suffix.empty() ? "/" : suffix);
     pn_terminus_set_type(pn_link_source(link), PN_UNSPECIFIED);
     pn_terminus_set_type(pn_link_target(link), PN_UNSPECIFIED);
     pn_link_open(link);
@@ -565,12 +571,13 @@ struct Server::Impl {
     pn_data_t* info = pn_condition_info(cond);
     pn_data_put_map(info);
     pn_data_enter(info);
+    const std::string& hostname = redirect_namespace;
     pn_data_put_symbol(info, pn_bytes(8, "hostname"));
-    pn_data_put_string(info, pn_bytes(config.host.size(), config.host.c_str()));
+    pn_data_put_string(info, pn_bytes(hostname.size(), hostname.c_str()));
     pn_data_put_symbol(info, pn_bytes(12, "network-host"));
     pn_data_put_string(info, pn_bytes(config.host.size(), config.host.c_str()));
     pn_data_put_symbol(info, pn_bytes(4, "port"));
-    pn_data_put_int(info, ports.amqp);
+    pn_data_put_int(info, redirect_port);
     pn_data_put_symbol(info, pn_bytes(7, "address"));
     pn_data_put_string(info, pn_bytes(address.size(), address.c_str()));
     pn_data_exit(info);
@@ -1223,6 +1230,30 @@ struct Server::Impl {
     case Fault::Kind::refuse_connections:
       refuse_until_ms = now_ms() + f.number * 1000;
       return "refusing new connections for " + std::to_string(f.number) + " s";
+    case Fault::Kind::iothub_failover: {
+      if (iothub_listener == nullptr) {
+        return "error: there is no IoT Hub front end (--iothub)";
+      }
+      // As after an IoT Hub failover: the endpoint has a new name and address, and the old
+      // one refuses connections.
+      const int port = emulators::free_port(config.host);
+      if (port <= 0) {
+        return "error: no free port for the new endpoint";
+      }
+      pn_listener_close(listener);
+      listener = pn_listener();
+      const std::string addr = config.host + ":" + std::to_string(port);
+      pn_proactor_listen(proactor, listener, addr.c_str(), 64);
+      redirect_port = ports.amqp = port;
+      redirect_namespace = "failover" + std::to_string(++failovers) + "-" + redirect_namespace;
+      for (auto& [c, cs] : connections) {
+        if (!cs.iothub) {
+          to_drop.push_back(c);
+          pn_connection_wake(c);
+        }
+      }
+      return "failover port " + std::to_string(port) + " namespace " + redirect_namespace;
+    }
     case Fault::Kind::reset:
       paused = false;
       latency_ms = 0;
@@ -1272,9 +1303,15 @@ struct Server::Impl {
       char host[256];
       char port[16];
       pn_netaddr_host_port(pn_listener_addr(l), host, sizeof host, port, sizeof port);
+      if (l != listener && l != tls_listener && l != iothub_listener) {
+        break; // a failover's listener: its port was chosen before
+      }
       (l == tls_listener      ? ports.amqps
        : l == iothub_listener ? ports.iothub
                               : ports.amqp) = std::atoi(port);
+      if (l == listener) {
+        redirect_port = ports.amqp;
+      }
       if (++listeners_open ==
           1 + (tls_listener != nullptr ? 1 : 0) + (iothub_listener != nullptr ? 1 : 0)) {
         on_listening(ports);
@@ -1468,6 +1505,8 @@ struct Server::Impl {
       std::lock_guard lock(inbox_mutex);
       proactor = pn_proactor();
     }
+    redirect_namespace =
+        config.iothub_eventhub_namespace.empty() ? config.host : config.iothub_eventhub_namespace;
     listener = pn_listener();
     const std::string addr = config.host + ":" + std::to_string(config.port);
     pn_proactor_listen(proactor, listener, addr.c_str(), 64);

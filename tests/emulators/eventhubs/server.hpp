@@ -55,6 +55,9 @@ struct EmulatorConfig {
   std::string iothub_name; // empty: no IoT Hub front end
   int iothub_port = 0;
   std::string iothub_eventhub; // default: the first hub
+  // The Event Hub-compatible namespace the redirect names as `hostname` (a real IoT Hub names
+  // e.g. ihsuprodxx.servicebus.windows.net); clients still connect to `host`. Default: `host`.
+  std::string iothub_eventhub_namespace;
   SasRule iothub_policy{"iothubowner", "aG1hY2tleWhtYWNrZXlobWFja2V5aG1hY2tleQ=="};
   // Security timing (eventhubs-amqp.md §3.5). A connection that has put no valid token within
   // `auth_grace_ms` of opening is closed; a token is honoured for at most
@@ -86,6 +89,8 @@ struct Fault {
     resume,             // deliver again
     latency,            // deliver an event only `number` ms after it was enqueued
     refuse_connections, // close new connections for `number` seconds
+    iothub_failover,    // the IoT Hub's Event Hub-compatible endpoint moves: a new listener (and
+                        // namespace name) takes over, the old one closes with its connections
     reset,              // undo pause, latency and refusal
   };
   Kind kind = Kind::reset;

@@ -13,6 +13,7 @@
 #include <cpprest/http_listener.h>
 #include <cpprest/uri.h>
 
+#include "avro.hpp"
 #include "catalog.hpp"
 #include "commands.hpp"
 #include "common/encoding.hpp"
@@ -59,6 +60,11 @@ std::string new_guid() {
 
 using emulators::iequals;
 using emulators::lower;
+
+// The formats whose body is an Avro object container file.
+bool is_avro(const std::string& format) {
+  return iequals(format, "avro") || iequals(format, "apacheavro");
+}
 
 // Case-insensitive member lookup (queue messages come in PascalCase or camelCase, §4.5).
 const nlohmann::json* member(const nlohmann::json& object, const std::string& name) {
@@ -587,7 +593,21 @@ struct Server::Impl {
       reply_error(r, too_large);
       return;
     }
-    const auto format = mappings::parse_data_format(format_text);
+    // Avro: exactly one container file, its records read as JSON (the mapping engine's input).
+    const bool avro = is_avro(format_text);
+    if (avro) {
+      std::string lines;
+      if (auto wrong = avro_to_json_lines(body, lines)) {
+        reply_error(r, {400, "BadRequest_NoRecordsOrWrongFormat",
+                        "Kusto.DataNode.Exceptions.StreamingIngestionRequestException",
+                        "Bad streaming ingestion request: the data is not valid '" + format_text +
+                            "': " + *wrong,
+                        true});
+        return;
+      }
+      body = std::move(lines);
+    }
+    const auto format = mappings::parse_data_format(avro ? "multijson" : format_text);
     if (!format) {
       reply_error(r, {400, "BadRequest_FormatNotSupported",
                       "Kusto.Data.Exceptions.FormatNotSupportedException",
@@ -1086,7 +1106,10 @@ struct Server::Impl {
       return;
     }
     const std::string format_text = text_of(member(props, "format"));
-    const auto format = mappings::parse_data_format(format_text.empty() ? "csv" : format_text);
+    const bool avro = is_avro(format_text);
+    const auto format = mappings::parse_data_format(avro                  ? "multijson"
+                                                    : format_text.empty() ? "csv"
+                                                                          : format_text);
     if (!format) {
       fail({400, "BadRequest_FormatNotSupported",
             "Kusto.Data.Exceptions.FormatNotSupportedException",
@@ -1137,6 +1160,16 @@ struct Server::Impl {
                 "': it is gzip again after the blob was inflated",
             true});
       return;
+    }
+    if (avro) {
+      std::string lines;
+      if (auto wrong = avro_to_json_lines(blob, lines)) {
+        fail({400, "BadRequest_NoRecordsOrWrongFormat",
+              "Kusto.Data.Exceptions.KustoBadRequestException",
+              "The blob's data is not valid '" + format_text + "': " + *wrong, true});
+        return;
+      }
+      blob = std::move(lines);
     }
     req.body = std::move(blob);
     std::variant<std::size_t, IngestFailure> outcome;

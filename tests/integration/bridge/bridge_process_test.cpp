@@ -801,6 +801,111 @@ TEST_F(Bridge, TokensAreAskedForTheAudienceTheClusterNames) {
   EXPECT_EQ(bridge.stderr_text().find("secret-1"), std::string::npos);
 }
 
+// IoT Hub checkpoints live where the SDKs keep them: under the Event Hub-compatible namespace
+// and name the redirect names, not the IoT Hub host. A checkpoint an earlier version kept under
+// the IoT Hub host is read once, so an upgrade resumes instead of starting over.
+TEST_F(Bridge, IotHubCheckpointsAreScopedByTheEventHubCompatibleEndpointAndOldOnesAreRead) {
+  const std::string key = "aW90aHViLXRlc3Qta2V5LWZvci1odWIya3VzdG8tdGVzdHM="; // base64
+  EventHubsEmulator hub({"--hub", "iot-ehub:2", "--iothub", "myhub", "--iothub-policy",
+                         "service=" + key, "--iothub-eventhub-namespace",
+                         "ihsuprodemu01res.servicebus.windows.net", "--preload",
+                         (dir_ / "events.jsonl").string(), "--preload-events", "100"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  // Where earlier versions kept partition 0's checkpoint: the IoT Hub host, the learned hub.
+  const auto earlier = dir_ / "checkpoints" / "127.0.0.1" / "iot-ehub" / "$default" / "checkpoint";
+  std::filesystem::create_directories(earlier);
+  std::ofstream(earlier / "0") << R"({"sequencenumber":"24","offset":"24"})";
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) {
+    return kv.first == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING";
+  });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
+                   "HostName=127.0.0.1:" + std::to_string(hub.iothub_port()) +
+                       ";SharedAccessKeyName=service;SharedAccessKey=" + key +
+                       ";UseDevelopmentEmulator=true");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  // Partition 0 resumes after 24 (25 events), partition 1 starts at the beginning (50).
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 75; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  const auto checkpoint = [&](int p) {
+    std::ifstream in(dir_ / "checkpoints" / "ihsuprodemu01res.servicebus.windows.net" / "iot-ehub" /
+                     "$default" / "checkpoint" / std::to_string(p));
+    const auto json = nlohmann::json::parse(in, nullptr, false);
+    return json.is_object() ? json.value("sequencenumber", "") : std::string();
+  };
+  ASSERT_TRUE(eventually([&] { return checkpoint(0) == "49" && checkpoint(1) == "49"; }))
+      << bridge.stderr_text();
+  stop(bridge);
+  EXPECT_NE(bridge.stderr_text().find("checkpoint read from where earlier versions kept it"),
+            std::string::npos)
+      << bridge.stderr_text();
+  EXPECT_EQ(kusto.count("T"), 75);
+}
+
+// Each Avro event is a whole container file: joined back to back they are no Avro file at all.
+// Events routed Format=apacheavro (streaming) and Format=avro (queued, once the table's policy
+// is off) arrive as rows, one file a request or blob, and Kusto refuses none of them.
+TEST_F(Bridge, AvroContainerFileEventsArriveAsRowsOneFileARequest) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  const auto produce = [&](const std::string& format, int first) {
+    ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/produce_avro.js",
+                           hub.connection_string(), format, std::to_string(first), "50"});
+    ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  };
+  produce("apacheavro", 0); // lines 0-99, two records a file
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 100; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
+  produce("avro", 100); // lines 100-199
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 200; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  const auto [lines, rows] = lines_and_rows(kusto);
+  EXPECT_EQ(lines, 200);
+  EXPECT_EQ(rows, 200);
+  const std::string metrics = http_get(ops_port_, "/metrics").second;
+  EXPECT_EQ(metric_sum(metrics, "hub2kusto_batches_rejected_total"), 0) << metrics;
+  EXPECT_EQ(kusto.status().at("queued_failed").get<long long>(), 0);
+  stop(bridge);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
+}
+
+// A cluster whose streaming limit is below our batches answers 413: that batch goes queued,
+// the table's next batches are cut smaller, and they stream again. One size answer does not
+// send the table's traffic queued for a quarter of an hour.
+TEST_F(Bridge, ATooLargeAnswerCutsTheTablesBatchesAndStreamingGoesOn) {
+  EventHubsEmulator hub({"--hub", "telemetry:1", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "1000"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({"--streaming-max-bytes", "20000"});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 1000; })) // one batch, sent queued
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/telemetry.js",
+                         "produce", hub.connection_string(), "2000", "1"});
+  ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 3000; }))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  const std::string metrics = http_get(ops_port_, "/metrics").second;
+  EXPECT_GE(metric_sum(metrics, "hub2kusto_ingest_fallbacks_total"), 1) << metrics;
+  EXPECT_GE(metric_sum(metrics, "hub2kusto_ingest_requests_total{connection=\"telemetry\","
+                                "path=\"streaming\",outcome=\"delivered\""),
+            1)
+      << metrics;
+  stop(bridge);
+  EXPECT_NE(bridge.stderr_text().find("bytes for 900 s"), std::string::npos)
+      << bridge.stderr_text();
+}
+
 // Kusto answers slowly while the hub has plenty: what the bridge holds for a partition stays
 // within source.max_buffered_bytes (AMQP credit follows the bytes), and nothing is lost.
 TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {

@@ -4,29 +4,17 @@
 // Event i: gzip of {"deviceId":"dev-<i>","temperature":21.5,"humidity":40,"line":i}.
 'use strict';
 const zlib = require('zlib');
-const { EventHubProducerClient } = require('@azure/event-hubs');
+const { sendEvents } = require('./send_events');
 
 async function main() {
   const [connectionString, first, count] = process.argv.slice(2);
-  const producer = new EventHubProducerClient(connectionString);
-  try {
-    let batch = await producer.createBatch();
-    const add = async (event) => {
-      if (!batch.tryAdd(event)) {
-        await producer.sendBatch(batch);
-        batch = await producer.createBatch();
-        batch.tryAdd(event);
-      }
-    };
-    for (let i = Number(first); i < Number(first) + Number(count); ++i) {
-      const json = JSON.stringify({ deviceId: `dev-${i}`, temperature: 21.5, humidity: 40, line: i });
-      await add({ body: zlib.gzipSync(Buffer.from(json)), properties: { Compression: 'gzip' } });
-    }
-    await add({ body: Buffer.from('{"line":-1} is not gzip'), properties: { Compression: 'gzip' } });
-    await producer.sendBatch(batch);
-  } finally {
-    await producer.close();
+  const events = [];
+  for (let i = Number(first); i < Number(first) + Number(count); ++i) {
+    const json = JSON.stringify({ deviceId: `dev-${i}`, temperature: 21.5, humidity: 40, line: i });
+    events.push({ body: zlib.gzipSync(Buffer.from(json)), properties: { Compression: 'gzip' } });
   }
+  events.push({ body: Buffer.from('{"line":-1} is not gzip'), properties: { Compression: 'gzip' } });
+  await sendEvents(connectionString, events);
   console.log('sent');
 }
 

@@ -2,22 +2,17 @@
 // application properties Table=Alerts and Format=csv, with the official producer.
 //   node produce_routed.js <connection string> <N>
 'use strict';
-const { EventHubProducerClient } = require('@azure/event-hubs');
+const { sendEvents } = require('./send_events');
 
 async function main() {
   const [connectionString, count] = process.argv.slice(2);
-  const producer = new EventHubProducerClient(connectionString);
-  try {
-    const batch = await producer.createBatch();
-    for (let i = 0; i < Number(count); ++i) {
-      batch.tryAdd({ body: { deviceId: `dev-${i}`, temperature: 20 + i, humidity: 40, line: i } });
-      batch.tryAdd({ body: Buffer.from(`dev-${i},${i % 3}`),
-                     properties: { Table: 'Alerts', Format: 'csv' } });
-    }
-    await producer.sendBatch(batch);
-  } finally {
-    await producer.close();
+  const events = [];
+  for (let i = 0; i < Number(count); ++i) {
+    events.push({ body: { deviceId: `dev-${i}`, temperature: 20 + i, humidity: 40, line: i } });
+    events.push({ body: Buffer.from(`dev-${i},${i % 3}`),
+                  properties: { Table: 'Alerts', Format: 'csv' } });
   }
+  await sendEvents(connectionString, events);
   console.log('sent');
 }
 

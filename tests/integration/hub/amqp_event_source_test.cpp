@@ -94,6 +94,26 @@ void expect_contiguous(const std::vector<HubEvent>& events, std::int64_t first,
   }
 }
 
+// An IoT Hub front end for the Event Hub "iot-ehub" (2 partitions), with `events` preloaded.
+constexpr const char* kIotHubKey = "aW90aHViLXRlc3Qta2V5LWZvci1odWIya3VzdG8tdGVzdHM="; // base64
+std::vector<std::string> iot_hub_emulator(const std::string& preload, int events) {
+  return {"--hub",
+          "iot-ehub:2",
+          "--iothub",
+          "myhub",
+          "--iothub-policy",
+          std::string("service=") + kIotHubKey,
+          "--preload",
+          preload_file(preload),
+          "--preload-events",
+          std::to_string(events)};
+}
+HubOptions iot_hub_options(const EventHubsEmulator& em) {
+  return options_for("HostName=127.0.0.1:" + std::to_string(em.iothub_port()) +
+                     ";SharedAccessKeyName=service;SharedAccessKey=" + kIotHubKey +
+                     ";UseDevelopmentEmulator=true");
+}
+
 class HubConsumer : public ::testing::Test {
 protected:
   SystemClock clock_;
@@ -298,15 +318,9 @@ TEST_F(HubConsumer, RenewsItsTokenOnTheSameConnectionWithoutInterruption) {
 }
 
 TEST_F(HubConsumer, FollowsTheIotHubRedirectToTheEventHubCompatibleEndpoint) {
-  const std::string key = "aW90aHViLXRlc3Qta2V5LWZvci1odWIya3VzdG8tdGVzdHM="; // base64
-  EventHubsEmulator em({"--hub", "iot-ehub:2", "--iothub", "myhub", "--iothub-policy",
-                        "service=" + key, "--preload", preload_file("iot"), "--preload-events",
-                        "60"});
+  EventHubsEmulator em(iot_hub_emulator("iot", 60));
   ASSERT_TRUE(em.running()) << em.stderr_text();
-  HubOptions o = options_for("HostName=127.0.0.1:" + std::to_string(em.iothub_port()) +
-                             ";SharedAccessKeyName=service;SharedAccessKey=" + key +
-                             ";UseDevelopmentEmulator=true");
-  AmqpEventSource source(o, clock_, random_);
+  AmqpEventSource source(iot_hub_options(em), clock_, random_);
   auto hub = source.hub_properties(10s);
   ASSERT_TRUE(hub.ok()) << hub.error().message;
   EXPECT_EQ(hub->name.value(), "iot-ehub"); // read from the redirect address, not the IoT name
@@ -324,7 +338,7 @@ TEST_F(HubConsumer, FollowsTheIotHubRedirectToTheEventHubCompatibleEndpoint) {
   // A device's message through the front end arrives with IoT Hub's system properties.
   testing::ChildProcess device({"node",
                                 HUB2KUSTO_SOURCE_DIR "/tests/integration/hub/device_telemetry.js",
-                                std::to_string(em.iothub_port()), "service", key, "dev-7"});
+                                std::to_string(em.iothub_port()), "service", kIotHubKey, "dev-7"});
   ASSERT_EQ(device.wait_exit(60s), 0) << device.stderr_text();
   auto more = read_all(streams, 1);
   const auto& events = more["0"].empty() ? more["1"] : more["0"];
@@ -338,6 +352,41 @@ TEST_F(HubConsumer, FollowsTheIotHubRedirectToTheEventHubCompatibleEndpoint) {
   ASSERT_TRUE(e.annotation("iothub-connection-auth-method").has_value());
   EXPECT_EQ(text(e.application_property("alert")), "no");
   EXPECT_EQ(text(e.property("content-type")), "application/json");
+}
+
+// After an IoT Hub failover the Event Hub-compatible endpoint has a new name and address, and
+// the old one refuses connections: the source asks the front end for the redirect again and
+// every partition goes on from where it was, with no event lost or repeated.
+TEST_F(HubConsumer, FollowsAnIotHubFailoverToTheEndpointsNewAddress) {
+  EventHubsEmulator em(iot_hub_emulator("failover", 60));
+  ASSERT_TRUE(em.running()) << em.stderr_text();
+  AmqpEventSource source(iot_hub_options(em), clock_, random_);
+  auto hub = source.hub_properties(10s);
+  ASSERT_TRUE(hub.ok()) << hub.error().message;
+  std::vector<std::shared_ptr<PartitionStream>> streams;
+  for (const auto& id : hub->partition_ids) {
+    streams.push_back(source.open_partition(id, StartPosition::earliest()));
+  }
+  auto first = read_all(streams, 60);
+  ASSERT_EQ(first["0"].size() + first["1"].size(), 60U);
+
+  ASSERT_TRUE(em.iothub_failover());
+  testing::ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/hub/produce.js",
+                                  em.connection_string("iot-ehub"), "20", "2"});
+  ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  auto rest = read_all(streams, 40, {}, 60s);
+  for (const char* p : {"0", "1"}) {
+    auto all = first[p];
+    all.insert(all.end(), rest[p].begin(), rest[p].end());
+    EXPECT_EQ(all.size(), 50U) << p;
+    expect_contiguous(all, 0, p);
+  }
+  EXPECT_GE(source.metrics().redirects_refreshed.load(), 1U);
+  EXPECT_EQ(source.metrics().redirects.load(), 1U + source.metrics().redirects_refreshed.load());
+  auto after = source.hub_properties(10s);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(after->fully_qualified_namespace.rfind("failover1-", 0), 0U)
+      << after->fully_qualified_namespace;
 }
 
 TEST_F(HubConsumer, DeliversExactlyTwentyThousandEventsAcrossThreeDroppedConnections) {

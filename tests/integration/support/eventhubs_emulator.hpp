@@ -78,6 +78,18 @@ public:
     return s.at("hubs").at(hub).at(partition);
   }
 
+  // An IoT Hub failover: the Event Hub-compatible endpoint moves to a new listener; the old
+  // one closes. connection_string() names the new one from now on. False when not applied.
+  bool iothub_failover() {
+    const auto [status, text] = request(web::http::methods::POST, "/faults/iothub-failover");
+    const std::string prefix = "failover port ";
+    if (status != 200 || text.find(prefix) == std::string::npos) {
+      return false;
+    }
+    port_ = std::stoi(text.substr(text.find(prefix) + prefix.size()));
+    return true;
+  }
+
 private:
   static bool has(const std::vector<std::string>& args, const std::string& flag) {
     for (const auto& a : args) {

@@ -69,7 +69,9 @@ TEST_F(Managed, AtTheLimitItStreams) {
 
 TEST_F(Managed, OneTooLargeAnswerSendsThatBatchQueuedAndKeepsStreamingSmallerOnes) {
   transport_.then(413, one_api("Stream_InputStreamTooLarge", "too large", true));
-  EXPECT_EQ(managed_.ingest(batch("big", 3000)).path, IngestPath::queued);
+  const auto first = managed_.ingest(batch("big", 3000));
+  EXPECT_EQ(first.path, IngestPath::queued);
+  EXPECT_EQ(first.smaller_batches, std::optional<std::size_t>(1500)); // the pipeline cuts them
   EXPECT_EQ(queued_.ids, (std::vector<std::string>{"big"}));
   // Smaller batches of the same table still stream; as large ones go queued at once.
   transport_.then(200);

@@ -47,6 +47,32 @@ TEST_F(BatcherTest, ABatchClosesAtItsEventCountWithADeterministicId) {
   EXPECT_EQ(batcher_.open_bytes(), 0U);
 }
 
+TEST_F(BatcherTest, ATableLimitedAfterATooLargeAnswerClosesSmallerBatchesForAWhile) {
+  batcher_.limit_table("db.T", 30, clock_.steady_now() + 1min);
+  const std::string twenty(19, 'x');
+  batcher_.add(event(1), route("T"), route("T").key(), {twenty + "\n", false, false}, ready_);
+  batcher_.add(event(2), route("T"), route("T").key(), {twenty + "\n", false, false}, ready_);
+  ASSERT_EQ(ready_.size(), 1U); // 40 > 30
+  // Another table keeps the configured limit.
+  batcher_.add(event(3), route("U"), route("U").key(), {twenty + "\n", false, false}, ready_);
+  batcher_.add(event(4), route("U"), route("U").key(), {twenty + "\n", false, false}, ready_);
+  EXPECT_EQ(ready_.size(), 1U);
+  // Once the while is over, T is back to 100 bytes.
+  clock_.advance(2min);
+  batcher_.add(event(5), route("T"), route("T").key(), {twenty + "\n", false, false}, ready_);
+  EXPECT_EQ(ready_.size(), 1U);
+}
+
+TEST_F(BatcherTest, ABinaryFormatsEventTravelsAlone) {
+  Route avro = route("T");
+  avro.format = "apacheavro";
+  batcher_.add(event(1), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
+  batcher_.add(event(2), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
+  ASSERT_EQ(ready_.size(), 2U);
+  EXPECT_EQ(ready_[0].batch.id, "3-1-1");
+  EXPECT_EQ(ready_[1].batch.id, "3-2-2");
+}
+
 TEST_F(BatcherTest, AnEventThatWouldPassTheSizeLimitStartsTheNextBatch) {
   const std::string sixty(59, 'x');
   batcher_.add(event(1), route("T"), route("T").key(), {sixty + "\n", false, false}, ready_);
