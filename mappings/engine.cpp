@@ -913,7 +913,24 @@ struct Mapper::Impl {
     zs.avail_in = static_cast<uInt>(body.size());
     char buffer[16384];
     int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
+    while (true) {
+      if (rc == Z_STREAM_END) {
+        // Gzip allows several members in a row (RFC 1952 §2.2), as `cat a.gz b.gz` makes them:
+        // every one is read. Anything else after the last member is refused, not ignored.
+        if (zs.avail_in == 0) {
+          break;
+        }
+        const std::size_t at = body.size() - zs.avail_in;
+        if (zs.avail_in < 2 || static_cast<unsigned char>(body[at]) != 0x1f ||
+            static_cast<unsigned char>(body[at + 1]) != 0x8b) {
+          reject(0, at,
+                 "the gzip body has " + std::to_string(zs.avail_in) +
+                     " bytes after its last member that are not gzip");
+          return false;
+        }
+        inflateReset(&zs);
+        rc = Z_OK;
+      }
       zs.next_out = reinterpret_cast<Bytef*>(buffer);
       zs.avail_out = sizeof buffer;
       rc = inflate(&zs, Z_NO_FLUSH);

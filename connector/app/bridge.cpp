@@ -353,6 +353,10 @@ bool Bridge::finished() const {
 }
 
 bool Bridge::wait() {
+  // The monitor runs until stop(). When every partition stopped on its own (stolen by a
+  // receiver with a higher owner level, or failed), nobody else calls it: without this the
+  // join below would wait forever, and the process would hang with /healthz still answering.
+  stop();
   if (monitor_.joinable()) {
     monitor_.join();
   }
@@ -537,8 +541,13 @@ std::string Bridge::metrics_text() const {
                 "Values the local mapping could not convert to their column's type (ingested "
                 "as null, as Kusto does).",
                 l, pm.values_nulled.load(relaxed));
-      m.gauge("hub2kusto_in_flight_bytes", "Bytes taken from the hub and not yet delivered.", l,
-              static_cast<double>(pm.in_flight_bytes.load(relaxed)));
+      m.gauge("hub2kusto_in_flight_bytes",
+              "Bytes taken from the hub and not yet delivered: open batches and batches being "
+              "delivered.",
+              l, static_cast<double>(pm.in_flight_bytes.load(relaxed)));
+      m.gauge("hub2kusto_delivering_bytes",
+              "Bytes of batches handed to delivery: in flight to Kusto or held for a retry.", l,
+              static_cast<double>(pm.delivering_bytes.load(relaxed)));
       const auto credit = p->stream->credit();
       m.gauge("hub2kusto_buffered_events", "Events received and not yet taken by the pipeline.", l,
               static_cast<double>(credit.buffered));

@@ -33,8 +33,9 @@ public:
   void stop();
   // Whether every pipeline has ended (all stopped, or all partitions failed).
   bool finished() const;
-  // Blocks until every pipeline ended and the connections closed. True when everything taken
-  // was delivered (or dead-lettered) and checkpointed, and no partition failed.
+  // Stops (if not stopped yet) and blocks until every pipeline ended and the connections
+  // closed. True when everything taken was delivered (or dead-lettered) and checkpointed, and
+  // no partition failed.
   bool wait();
 
   // Any thread (the ops server's). Ready when every partition is receiving and every Kusto

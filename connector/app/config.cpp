@@ -1,8 +1,12 @@
 #include "app/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -154,8 +158,19 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
   }
   out.owner_level = owner_level;
   if (partitions) {
+    std::set<std::string> seen;
     for (const auto& p : *partitions) {
-      out.partitions.emplace_back(p);
+      // Event Hubs partition ids are "0", "1", ...: an empty, negative or repeated one would
+      // read nothing, fail at run time or read a partition twice.
+      if (p.empty() || !std::all_of(p.begin(), p.end(),
+                                    [](unsigned char ch) { return std::isdigit(ch) != 0; })) {
+        s.problem("partitions",
+                  fmt::format("'{}' is not a partition id (0, 1, 2, ...)", printable(p, 40)));
+      } else if (!seen.insert(p).second) {
+        s.problem("partitions", fmt::format("partition '{}' is listed twice", p));
+      } else {
+        out.partitions.emplace_back(p);
+      }
     }
   }
   if (ca_file) {
@@ -265,7 +280,9 @@ void read_target(Section s, TargetConfig& out) {
       connection_ok = true;
     }
   }
-  if (database) {
+  if (database && database->empty()) {
+    s.problem("database", "must not be empty");
+  } else if (database) {
     out.database = DatabaseName(*database);
   } else if (!out.connection.initial_catalog.empty()) {
     out.database = DatabaseName(out.connection.initial_catalog);
@@ -353,7 +370,9 @@ void read_checkpoint(Section s, CheckpointConfig& out) {
       s.problem("store", fmt::format("'{}' is not a checkpoint store: use file or blob", *store));
     }
   }
-  if (directory) {
+  if (directory && directory->empty()) {
+    s.problem("directory", "must not be empty");
+  } else if (directory) {
     out.directory = *directory;
   }
   if (interval) {
@@ -423,8 +442,24 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
     std::ostringstream buffer;
     buffer << in.rdbuf();
     const std::string text = buffer.str();
+    // JSON allows a key twice and the parser keeps the last: in a config that hides a
+    // mistake, so a repeated key is an error naming it.
+    std::vector<std::set<std::string>> keys; // one set per open object
+    std::vector<std::string> repeated;
+    const nlohmann::json::parser_callback_t check_keys =
+        [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (event == nlohmann::json::parse_event_t::object_start) {
+            keys.emplace_back();
+          } else if (event == nlohmann::json::parse_event_t::object_end && !keys.empty()) {
+            keys.pop_back();
+          } else if (event == nlohmann::json::parse_event_t::key && !keys.empty() &&
+                     !keys.back().insert(parsed.get<std::string>()).second) {
+            repeated.push_back(parsed.get<std::string>());
+          }
+          return true;
+        };
     try {
-      root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
+      root = nlohmann::json::parse(text, check_keys, /*allow_exceptions=*/true,
                                    /*ignore_comments=*/true);
     } catch (const nlohmann::json::parse_error& e) {
       // Turn the byte offset into line:column; nlohmann's own text repeats the input.
@@ -445,6 +480,16 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
     }
     if (!root.is_object()) {
       return failure(ConfigProblems{{*input.file_path, "the config must be a JSON object"}});
+    }
+    if (!repeated.empty()) {
+      ConfigProblems problems;
+      for (const auto& key : repeated) {
+        problems.push_back(
+            {*input.file_path, fmt::format("the key '{}' appears twice in one object; JSON "
+                                           "readers keep only one of them",
+                                           printable(key, 60))});
+      }
+      return failure(std::move(problems));
     }
   }
 
@@ -547,7 +592,17 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
       }
     }
     if (address) {
-      config.ops.address = *address;
+      // Found now, not when the ops server fails to listen at run time.
+      in6_addr v6{};
+      in_addr v4{};
+      if (inet_pton(AF_INET, address->c_str(), &v4) == 1 ||
+          inet_pton(AF_INET6, address->c_str(), &v6) == 1 || *address == "localhost") {
+        config.ops.address = *address;
+      } else {
+        ops.problem("address", fmt::format("'{}' is not an IP address to listen on (0.0.0.0, "
+                                           "127.0.0.1, ::, ...)",
+                                           printable(*address, 60)));
+      }
     }
     if (port) {
       config.ops.port = static_cast<std::uint16_t>(*port);

@@ -94,13 +94,72 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
   return v;
 }
 
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+bool protocol_name(std::string_view text) {
+  return text == "tcp" || text == "udp" || text == "sctp" || text == "TCP" || text == "UDP" ||
+         text == "SCTP";
+}
+
+// <proto>://<address>:<port>, as the kubelet writes <SERVICE>_PORT and <SERVICE>_PORT_<n>_<P>.
+bool service_url(std::string_view value) {
+  const auto scheme = value.find("://");
+  const auto colon = value.rfind(':');
+  return scheme != std::string_view::npos && protocol_name(value.substr(0, scheme)) &&
+         colon > scheme + 3 && all_digits(value.substr(colon + 1));
+}
+
 } // namespace
+
+// The variables the kubelet puts in every pod for each Service of its namespace (unless the pod
+// sets enableServiceLinks: false), as the Kubernetes documentation lists them ("Services",
+// "Environment variables"): <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT[_<PORT NAME>],
+// <NAME>_PORT and <NAME>_PORT_<n>_<PROTO>[_PROTO|_PORT|_ADDR]. A Service named hub2kusto-ops makes
+// HUB2KUSTO_OPS_*; they are recognised by name and value together, so a real setting
+// (HUB2KUSTO_OPS_PORT=8080) still counts and a misspelt one is still refused.
+bool is_kubernetes_service_link(std::string_view name, std::string_view value) {
+  const auto ends_with = [&](std::string_view suffix) { return name.ends_with(suffix); };
+  if (ends_with("_SERVICE_HOST")) {
+    return !value.empty() && value.find_first_of(" /") == std::string_view::npos;
+  }
+  if (const auto at = name.rfind("_SERVICE_PORT"); at != std::string_view::npos && at > 0) {
+    const auto rest = name.substr(at + 13);
+    return (rest.empty() || rest.front() == '_') && all_digits(value);
+  }
+  if (ends_with("_PORT") && service_url(value)) {
+    return true; // <NAME>_PORT; a <NAME>_PORT_<n>_<PROTO>_PORT detail is checked below
+  }
+  // <NAME>_PORT_<n>_<PROTO> and its three details
+  const auto port = name.rfind("_PORT_");
+  if (port == std::string_view::npos || port == 0) {
+    return false;
+  }
+  const auto rest = name.substr(port + 6); // <n>_<PROTO>[_PROTO|_PORT|_ADDR]
+  const auto underscore = rest.find('_');
+  if (underscore == std::string_view::npos || !all_digits(rest.substr(0, underscore))) {
+    return false;
+  }
+  const auto tail = rest.substr(underscore + 1);
+  const auto detail = tail.find('_');
+  if (!protocol_name(tail.substr(0, detail))) {
+    return false;
+  }
+  if (detail == std::string_view::npos) {
+    return service_url(value);
+  }
+  const auto which = tail.substr(detail + 1);
+  return (which == "PROTO" && protocol_name(value)) || (which == "PORT" && all_digits(value)) ||
+         (which == "ADDR" && !value.empty());
+}
 
 ConfigReader::ConfigReader(const nlohmann::json& root, std::map<std::string, std::string> env)
     : root_(root) {
   const std::string prefix = std::string(kEnvPrefix) + "_";
   for (auto& [name, value] : env) {
-    if (name.rfind(prefix, 0) == 0) {
+    if (name.rfind(prefix, 0) == 0 && !is_kubernetes_service_link(name, value)) {
       env_.emplace(name, std::move(value));
     }
   }

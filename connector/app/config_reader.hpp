@@ -111,4 +111,8 @@ private:
   std::set<std::string, std::less<>> known_;
 };
 
+// True for a variable the kubelet injects for a Service (by its name and value together):
+// ignored, not read as a setting.
+bool is_kubernetes_service_link(std::string_view name, std::string_view value);
+
 } // namespace hub2kusto::app

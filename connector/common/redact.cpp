@@ -1,6 +1,9 @@
 #include "common/redact.hpp"
 
+#include <algorithm>
 #include <array>
+
+#include <fmt/format.h>
 
 #include "common/secret.hpp"
 
@@ -149,6 +152,30 @@ std::string redact_text(std::string_view text) {
 
 std::string redact_connection_string(std::string_view text) {
   return redact_text(text);
+}
+
+std::string printable(std::string_view text, std::size_t max) {
+  std::string out;
+  const std::size_t shown = std::min(text.size(), max);
+  out.reserve(shown + 16);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > max) {
+    out += fmt::format("... ({} bytes)", text.size());
+  }
+  return out;
 }
 
 } // namespace hub2kusto

@@ -20,4 +20,9 @@ std::string redact_connection_string(std::string_view text);
 // access_token, refresh_token) and `Bearer <token>`.
 std::string redact_text(std::string_view text);
 
+// `text` made safe for one log line or error message: control characters and bytes that are
+// not printable ASCII become \n, \t or \xNN, and anything past `max` bytes is cut, saying how
+// long it was. For values that come from events or users (table names, routing values).
+std::string printable(std::string_view text, std::size_t max = 200);
+
 } // namespace hub2kusto

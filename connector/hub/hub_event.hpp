@@ -82,6 +82,10 @@ struct HubEvent {
 
   BodyType body_type = BodyType::data;
   std::string body;
+  // Set when the message's positions were read but its properties or body could not be decoded
+  // (nested too deeply, malformed, too large): why. `body` then holds the transfer's raw bytes
+  // and nothing else was kept, so the event can be dead-lettered whole and its partition go on.
+  std::optional<std::string> undecodable;
 
   // Message annotations other than the four promoted above (which annotation() also finds).
   std::vector<NamedValue> annotations;

@@ -594,6 +594,26 @@ void read_properties(Reader& r, HubEvent& e) {
   }
 }
 
+// A message that failed to decode after its positions were read is still an event: its raw
+// bytes are kept for the dead-letter store and the partition goes on past it. Without
+// positions it cannot be skipped safely, and the failure stands.
+Result<HubEvent> undecodable(std::string_view encoded, HubEvent e, const Positions& found,
+                             std::string why) {
+  if (!found.sequence || !found.offset || !found.time) {
+    return failure(std::move(why));
+  }
+  HubEvent kept;
+  kept.partition = std::move(e.partition);
+  kept.sequence_number = e.sequence_number;
+  kept.offset = std::move(e.offset);
+  kept.enqueued_time = e.enqueued_time;
+  kept.partition_key = std::move(e.partition_key);
+  kept.body_type = BodyType::none;
+  kept.body.assign(encoded);
+  kept.undecodable = std::move(why);
+  return kept;
+}
+
 } // namespace
 
 Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& partition) {
@@ -656,10 +676,12 @@ Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& parti
       }
     }
   } catch (const Malformed& m) {
-    return failure(
+    return undecodable(
+        encoded, std::move(e), found,
         fmt::format("a message on partition {} is not valid AMQP: {}", partition, m.what));
   } catch (const std::exception& ex) { // nlohmann::json on invalid UTF-8, bad_alloc
-    return failure(
+    return undecodable(
+        encoded, std::move(e), found,
         fmt::format("a message on partition {} could not be decoded: {}", partition, ex.what()));
   }
   if (e.body_type == BodyType::sequence) {

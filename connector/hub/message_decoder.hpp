@@ -20,7 +20,9 @@ namespace hub2kusto::hub {
 // Fails, never throws, on bytes that are not an AMQP message, and when a position annotation
 // is missing or mistyped: x-opt-sequence-number (long), x-opt-offset (string; an integer, which
 // older services sent, is taken as its text), x-opt-enqueued-time (timestamp). Errors name the
-// partition and, when known, the sequence number.
+// partition and, when known, the sequence number. A message whose positions were read but whose
+// properties or body cannot be decoded is an event with `undecodable` set and its raw bytes as
+// the body, so that one hostile message is dead-lettered instead of stopping its partition.
 Result<HubEvent> decode_event(std::string_view encoded, const PartitionId& partition);
 
 } // namespace hub2kusto::hub

@@ -20,7 +20,9 @@
 namespace hub2kusto::pipeline {
 
 struct DeadLetter {
-  // "routing", "mapping", "ingest" (Kusto rejected it), or "queued-ingestion" (Kusto reported
+  // "decode" (the message's body or properties are not valid AMQP: the body is the raw
+  // message), "decompression" (Compression=gzip but not gzip), "routing", "mapping", "ingest"
+  // (Kusto rejected it), or "queued-ingestion" (Kusto reported
   // a queued batch failed after accepting it: the record names the batch and blob, the body is
   // not kept, and `sequence_number` is the batch's first event)
   std::string stage;

@@ -66,8 +66,13 @@ mappings::PropertyValue system_property_value(const hub::HubEvent& event, std::s
   if (const auto a = event.annotation(name)) {
     return from_amqp(*a, storage);
   }
-  if (const hub::AmqpValue* p = event.application_property(name)) {
-    return from_amqp(*p, storage);
+  // Application properties are the sender's: a device could name one
+  // iothub-connection-device-id or x-opt-publisher and forge the column. Only the few that IoT
+  // Hub itself carries there are read from them.
+  if (name == "iothub-creation-time-utc" || name == "dt-dataschema" || name == "dt-subject") {
+    if (const hub::AmqpValue* p = event.application_property(name)) {
+      return from_amqp(*p, storage);
+    }
   }
   return {};
 }

@@ -40,8 +40,10 @@ private:
 };
 
 // The value of event system property `name` for `event` (absent when it does not carry it):
-// the promoted positions, then the AMQP properties, then message annotations, then
-// application properties (IoT Hub puts iothub-creation-time-utc and dt-* there).
+// the promoted positions, then the AMQP properties, then message annotations, as ADX reads
+// them; application properties only for iothub-creation-time-utc, dt-dataschema and
+// dt-subject, which IoT Hub carries there. Anything else a sender put in its application
+// properties never becomes a system property.
 // `storage` keeps the text a value points into.
 mappings::PropertyValue system_property_value(const hub::HubEvent& event, std::string_view name,
                                               std::string& storage);

@@ -77,6 +77,17 @@ void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
 
 void PartitionPipeline::accept(const hub::HubEvent& event) {
   metrics_.events_received.fetch_add(1, std::memory_order_relaxed);
+  if (event.undecodable) {
+    // Its positions are known, nothing else: the raw message goes to the dead-letter store
+    // (base64 there, as it is not text) and the partition goes on.
+    BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
+    const Route& d = options_.routing.defaults;
+    ingest::IngestTarget target{d.database, d.table, d.format, d.mapping};
+    dead_letter(
+        {letter("decode", *event.undecodable, stream_->partition(), e, event.body, target, "")});
+    checkpointer_.track_done(event.sequence_number, event.offset);
+    return;
+  }
   // Most events carry no routing property: their route (and its key) is the configured one.
   std::optional<Route> routed;
   if (has_routing_properties(event)) {
@@ -227,7 +238,12 @@ void PartitionPipeline::save_checkpoint(bool now) {
     metrics_.checkpoint_sequence_number.store(stored->sequence_number.value(),
                                               std::memory_order_relaxed);
   }
-  metrics_.in_flight_bytes.store(batcher_.open_bytes(), std::memory_order_relaxed);
+  std::size_t delivering = in_flight_ ? in_flight_->batch->batch.data.size() : 0;
+  for (const auto& b : held_) {
+    delivering += b.batch.data.size();
+  }
+  metrics_.delivering_bytes.store(delivering, std::memory_order_relaxed);
+  metrics_.in_flight_bytes.store(batcher_.open_bytes() + delivering, std::memory_order_relaxed);
   if (!saved) {
     metrics_.checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
     logger("pipeline")

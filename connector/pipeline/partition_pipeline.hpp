@@ -78,7 +78,10 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> values_nulled{0}; // local mapping: values that became null
   // Gauges.
   std::atomic<std::int64_t> checkpoint_sequence_number{-1}; // stored; -1: none yet
-  std::atomic<std::uint64_t> in_flight_bytes{0}; // taken, not yet delivered (open batches)
+  // Taken from the hub and not yet delivered: open batches, plus delivering_bytes.
+  std::atomic<std::uint64_t> in_flight_bytes{0};
+  // Of those, the batches handed to delivery (in flight to Kusto, or held for a retry).
+  std::atomic<std::uint64_t> delivering_bytes{0};
 };
 
 class PartitionPipeline {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/key_value_list.hpp"
+#include "common/redact.hpp"
 
 namespace hub2kusto::pipeline {
 namespace {
@@ -47,6 +48,20 @@ bool has_routing_properties(const hub::HubEvent& event) {
   return false;
 }
 
+// A name a sender gave (table, mapping): Kusto names are at most 1,024 characters and hold no
+// control characters. Anything else is refused here, so it never reaches a log line or a
+// request as it came (a newline in it could forge a log line).
+static std::optional<std::string> bad_name(std::string_view property, std::string_view value) {
+  const bool control = std::any_of(value.begin(), value.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (value.size() > 1024 || control) {
+    return fmt::format("the routing property '{}' is not a Kusto name: '{}'", property,
+                       printable(value, 100));
+  }
+  return std::nullopt;
+}
+
 Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& config) {
   Route r = config.defaults;
   auto table = text_property(event, "Table");
@@ -56,6 +71,9 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
   if (*table) {
     if ((*table)->empty()) {
       return failure("the routing property 'Table' is empty");
+    }
+    if (auto why = bad_name("Table", **table)) {
+      return failure(std::move(*why));
     }
     r.table = TableName(**table);
   }
@@ -67,7 +85,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     if (!config.allowed_databases.contains(**database)) {
       return failure(fmt::format("the routing property 'Database' names '{}', which the "
                                  "configuration does not allow",
-                                 **database));
+                                 printable(**database, 100)));
     }
     r.database = DatabaseName(**database);
   }
@@ -80,7 +98,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     if (std::find(kFormats.begin(), kFormats.end(), f) == kFormats.end()) {
       return failure(fmt::format("the routing property 'Format' names '{}', which is not a "
                                  "Kusto data format",
-                                 **format));
+                                 printable(**format, 100)));
     }
     if (f != r.format) {
       r.mapping.reset(); // the configured mapping belongs to the configured format
@@ -94,6 +112,8 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
   if (*mapping) {
     if ((*mapping)->empty()) {
       r.mapping.reset();
+    } else if (auto why = bad_name("IngestionMappingReference", **mapping)) {
+      return failure(std::move(*why));
     } else {
       r.mapping = MappingName(**mapping);
     }
@@ -109,7 +129,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     } else if (c != "none") {
       return failure(fmt::format("the routing property 'Compression' is '{}'; ADX knows 'gzip' "
                                  "and 'none'",
-                                 **compression));
+                                 printable(**compression, 100)));
     }
   }
   return r;

@@ -227,3 +227,44 @@ test('the ConfigMap config passes hub2kusto check-config', () => {
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+// The variables the kubelet injects into every pod of the namespace for a Service, as the
+// Kubernetes documentation lists them ("Services", "Environment variables").
+function serviceLinkVariables(service, ip = '10.0.12.7') {
+  const name = service.metadata.name.toUpperCase().replace(/-/g, '_');
+  const vars = { [`${name}_SERVICE_HOST`]: ip };
+  service.spec.ports.forEach((p, i) => {
+    const proto = (p.protocol || 'TCP').toUpperCase();
+    const base = `${name}_PORT_${p.port}_${proto}`;
+    if (i === 0) {
+      vars[`${name}_SERVICE_PORT`] = String(p.port);
+      vars[`${name}_PORT`] = `${proto.toLowerCase()}://${ip}:${p.port}`;
+    }
+    if (p.name) vars[`${name}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
+    vars[base] = `${proto.toLowerCase()}://${ip}:${p.port}`;
+    vars[`${base}_PROTO`] = proto.toLowerCase();
+    vars[`${base}_PORT`] = String(p.port);
+    vars[`${base}_ADDR`] = ip;
+  });
+  return vars;
+}
+
+test('pods take no service links, and hub2kusto ignores them where a cluster injects them', () => {
+  for (const d of deployments) {
+    assert.equal(d.spec.template.spec.enableServiceLinks, false, `${d.metadata.name}: enableServiceLinks`);
+  }
+  const binary = process.env.HUB2KUSTO_BINARY;
+  assert.ok(binary, 'HUB2KUSTO_BINARY names the hub2kusto build to check with');
+  const links = Object.assign({}, ...byKind('Service').map((s) => serviceLinkVariables(s)));
+  assert.ok(Object.keys(links).some((k) => k.startsWith('HUB2KUSTO_')), 'a Service makes HUB2KUSTO_* variables');
+  const env = {
+    PATH: process.env.PATH,
+    ...links,
+    HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING: 'Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=a2V5;EntityPath=telemetry',
+    HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING: 'Data Source=http://127.0.0.1:8080;Initial Catalog=db',
+    HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE: 'T',
+  };
+  const out = execFileSync(binary, ['check-config'], { env, encoding: 'utf8' });
+  const effective = JSON.parse(out.slice(out.indexOf('{')));
+  assert.equal(effective.ops.port, 8080);
+});

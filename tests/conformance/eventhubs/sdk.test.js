@@ -271,3 +271,24 @@ test('the IoT Hub front end redirects a plain AMQP client to the Event Hub-compa
     await em.stop();
   }
 });
+
+test('a described value in application properties is forwarded, and the emulator lives on', async () => {
+  // AMQP allows any value there; the service keeps what it does not understand.
+  const rhea = require('rhea');
+  const em = await startEmulator(['--hub', 'telemetry:1']);
+  try {
+    const cs = em.connectionString();
+    const tag = rhea.types.described(rhea.types.wrap_symbol('com.example:tag'),
+                                     rhea.types.wrap_string('v'));
+    await send(cs, [{ options: { partitionId: '0' },
+                      events: [{ body: { n: 1 }, properties: { tag, plain: 'p' } },
+                               { body: { n: 2 } }] }]);
+    const events = await receive(cs, '0', { sequenceNumber: -1 }, 2);
+    assert.deepEqual(events.map((e) => e.body.n), [1, 2]);
+    assert.equal(events[0].properties.plain, 'p');
+    assert.ok('tag' in events[0].properties, 'the described property arrives');
+    assert.equal(events[0].sequenceNumber, 0);
+  } finally {
+    await em.stop();
+  }
+});

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <variant>
 
 #include <proton/codec.h>
 #include <proton/condition.h>
@@ -20,6 +21,7 @@
 #include <proton/event.h>
 #include <proton/link.h>
 #include <proton/listener.h>
+#include <proton/message.h>
 #include <proton/netaddr.h>
 #include <proton/proactor.h>
 #include <proton/sasl.h>
@@ -913,30 +915,96 @@ struct Server::Impl {
     }
   }
 
-  // The event as receivers get it: the producer's message with the service's annotations
-  // (§6.1, and §6.4 for a device's telemetry through the IoT Hub front end), encoded once.
-  static std::string stamp(const std::string& produced, const StoredEvent& e,
-                           const std::string& device_id) {
-    proton::message m;
-    m.decode(std::vector<char>(produced.begin(), produced.end()));
-    auto& annotations = m.message_annotations();
-    annotations.put(proton::symbol("x-opt-sequence-number"), e.sequence_number);
-    annotations.put(proton::symbol("x-opt-offset"), std::to_string(e.offset));
-    annotations.put(proton::symbol("x-opt-enqueued-time"), proton::timestamp(e.enqueued_ms));
+  // The annotations the service adds to an event (§6.1, and §6.4 for a device's telemetry
+  // through the IoT Hub front end).
+  using Annotation =
+      std::pair<std::string, std::variant<std::int64_t, std::string, proton::timestamp>>;
+  static std::vector<Annotation> service_annotations(const StoredEvent& e,
+                                                     const std::string& device_id) {
+    std::vector<Annotation> out = {{"x-opt-sequence-number", e.sequence_number},
+                                   {"x-opt-offset", std::to_string(e.offset)},
+                                   {"x-opt-enqueued-time", proton::timestamp(e.enqueued_ms)}};
     if (!e.partition_key.empty()) {
-      annotations.put(proton::symbol("x-opt-partition-key"), e.partition_key);
+      out.emplace_back("x-opt-partition-key", e.partition_key);
     }
     if (!device_id.empty()) {
-      annotations.put(proton::symbol("iothub-connection-device-id"), device_id);
-      annotations.put(proton::symbol("iothub-connection-auth-method"),
-                      std::string(R"({"scope":"hub","type":"sas","issuer":"iothub",)"
-                                  R"("acceptingIpFilterRule":null})"));
-      annotations.put(proton::symbol("iothub-connection-auth-generation-id"),
-                      std::string("638000000000000000"));
-      annotations.put(proton::symbol("iothub-enqueuedtime"), proton::timestamp(e.enqueued_ms));
-      annotations.put(proton::symbol("iothub-message-source"), std::string("Telemetry"));
+      out.emplace_back("iothub-connection-device-id", device_id);
+      out.emplace_back("iothub-connection-auth-method",
+                       std::string(R"({"scope":"hub","type":"sas","issuer":"iothub",)"
+                                   R"("acceptingIpFilterRule":null})"));
+      out.emplace_back("iothub-connection-auth-generation-id", std::string("638000000000000000"));
+      out.emplace_back("iothub-enqueuedtime", proton::timestamp(e.enqueued_ms));
+      out.emplace_back("iothub-message-source", std::string("Telemetry"));
     }
-    return encode(m);
+    return out;
+  }
+
+  // The event as receivers get it: the producer's message with the service's annotations,
+  // encoded once.
+  static std::string stamp(const std::string& produced, const StoredEvent& e,
+                           const std::string& device_id) {
+    const auto added = service_annotations(e, device_id);
+    try {
+      proton::message m;
+      m.decode(std::vector<char>(produced.begin(), produced.end()));
+      auto& annotations = m.message_annotations();
+      for (const auto& [name, value] : added) {
+        std::visit([&](const auto& v) { annotations.put(proton::symbol(name), v); }, value);
+      }
+      return encode(m);
+    } catch (const proton::error&) {
+      // Proton's C++ message keeps application properties as scalars and refuses a described
+      // value there, which AMQP allows and the service forwards as it came: such a message is
+      // stamped through the C API, which keeps every value.
+      return stamp_keeping_every_value(produced, added);
+    }
+  }
+
+  static std::string stamp_keeping_every_value(const std::string& produced,
+                                               const std::vector<Annotation>& added) {
+    pn_message_t* m = pn_message();
+    std::string out;
+    if (pn_message_decode(m, produced.data(), produced.size()) == 0) {
+      pn_data_t* annotations = pn_message_annotations(m);
+      // Existing annotations stay; the service's are appended (producers may not set them).
+      pn_data_rewind(annotations);
+      if (!pn_data_next(annotations)) {
+        pn_data_put_map(annotations);
+      }
+      pn_data_rewind(annotations);
+      pn_data_next(annotations);
+      pn_data_enter(annotations);
+      std::vector<std::string> present; // keys the producer set (x-opt-partition-key)
+      for (bool key = true; pn_data_next(annotations); key = !key) {
+        if (key && pn_data_type(annotations) == PN_SYMBOL) {
+          const pn_bytes_t b = pn_data_get_symbol(annotations);
+          present.emplace_back(b.start, b.size);
+        }
+      }
+      for (const auto& [name, value] : added) {
+        if (std::find(present.begin(), present.end(), name) != present.end()) {
+          continue;
+        }
+        pn_data_put_symbol(annotations, pn_bytes(name.size(), name.data()));
+        if (const auto* n = std::get_if<std::int64_t>(&value)) {
+          pn_data_put_long(annotations, *n);
+        } else if (const auto* text = std::get_if<std::string>(&value)) {
+          pn_data_put_string(annotations, pn_bytes(text->size(), text->data()));
+        } else {
+          pn_data_put_timestamp(annotations, std::get<proton::timestamp>(value).milliseconds());
+        }
+      }
+      pn_data_exit(annotations);
+      std::vector<char> buffer(produced.size() + 1024);
+      std::size_t size = buffer.size();
+      while (pn_message_encode(m, buffer.data(), &size) == PN_OVERFLOW) {
+        buffer.resize(buffer.size() * 2);
+        size = buffer.size();
+      }
+      out.assign(buffer.data(), size);
+    }
+    pn_message_free(m);
+    return out.empty() ? produced : out;
   }
 
   // Keeps one produced event in `p`, stamped, and in the data directory when there is one.

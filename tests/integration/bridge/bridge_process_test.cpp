@@ -906,6 +906,70 @@ TEST_F(Bridge, ATooLargeAnswerCutsTheTablesBatchesAndStreamingGoesOn) {
       << bridge.stderr_text();
 }
 
+// Another instance with a higher owner level takes every partition: nothing is left for this
+// one to do, and it must say so and exit non-zero (so Kubernetes restarts it), not hang.
+TEST_F(Bridge, WhenEveryPartitionIsStolenTheProcessExitsNonZero) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, false);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  auto first_env = environment(hub, kusto);
+  first_env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_OWNER_LEVEL", "1");
+  ChildProcess first({HUB2KUSTO_BINARY, "run"}, first_env);
+  ASSERT_TRUE(eventually([&] {
+    return hub.partition_status("telemetry", "0").at("consumer_attaches") == 1 &&
+           hub.partition_status("telemetry", "1").at("consumer_attaches") == 1;
+  })) << first.stderr_text();
+  auto second_env = environment(hub, kusto);
+  second_env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_OWNER_LEVEL", "2");
+  std::erase_if(second_env,
+                [](const auto& kv) { return kv.first == "HUB2KUSTO_CHECKPOINT_DIRECTORY"; });
+  second_env.emplace_back("HUB2KUSTO_CHECKPOINT_DIRECTORY", (dir_ / "second").string());
+  ChildProcess second({HUB2KUSTO_BINARY, "run"}, second_env);
+  EXPECT_EQ(first.wait_exit(60s), 1) << first.stderr_text();
+  EXPECT_NE(first.stderr_text().find("every partition stopped on its own"), std::string::npos)
+      << first.stderr_text();
+  stop(second);
+}
+
+// One event the decoder refuses (an AMQP-value body nested 70 deep, sent with the official
+// producer) is dead-lettered with its raw bytes and stage "decode"; the events behind it arrive
+// and the partition does not stop, now or after a restart.
+TEST_F(Bridge, AnUndecodableEventIsDeadLetteredAndThePartitionGoesOn) {
+  EventHubsEmulator hub({"--hub", "telemetry:1"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, false);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/produce_poison.js",
+                         hub.connection_string()});
+  ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
+  {
+    ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") == 20; }))
+        << bridge.stderr_text() << " rows: " << kusto.count("T");
+    stop(bridge);
+  }
+  std::ifstream in(dir_ / "dead-letter" / "telemetry.jsonl");
+  std::vector<nlohmann::json> letters;
+  for (std::string line; std::getline(in, line);) {
+    letters.push_back(nlohmann::json::parse(line));
+  }
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0]["stage"], "decode");
+  EXPECT_EQ(letters[0]["sequence_number"], 10);
+  EXPECT_EQ(letters[0]["body_encoding"], "base64");
+  EXPECT_NE(letters[0]["reason"].get<std::string>().find("nest too deeply"), std::string::npos);
+  // A restart resumes past it; nothing stops and nothing is recorded twice.
+  ChildProcess again({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  ASSERT_TRUE(eventually([&] {
+    return hub.partition_status("telemetry", "0").at("consumer_attaches") == 2;
+  })) << again.stderr_text();
+  stop(again);
+  EXPECT_EQ(kusto.count("T"), 20);
+}
+
 // Kusto answers slowly while the hub has plenty: what the bridge holds for a partition stays
 // within source.max_buffered_bytes (AMQP credit follows the bytes), and nothing is lost.
 TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {

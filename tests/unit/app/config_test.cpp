@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -77,6 +78,69 @@ TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
   EXPECT_EQ(c.batching.linger, std::chrono::milliseconds(200));
   EXPECT_EQ(config->log.format, LogFormat::json);
   EXPECT_EQ(config->ops.port, 9090);
+}
+
+// What the kubelet injects for the Service hub2kusto-ops (every pod of the namespace gets it
+// unless enableServiceLinks is false) is not a setting; a misspelt setting still is an error.
+TEST_F(ConfigTest, KubernetesServiceLinkVariablesAreNotSettings) {
+  const std::map<std::string, std::string> links = {
+      {"HUB2KUSTO_OPS_SERVICE_HOST", "10.0.12.7"},
+      {"HUB2KUSTO_OPS_SERVICE_PORT", "8080"},
+      {"HUB2KUSTO_OPS_SERVICE_PORT_OPS", "8080"},
+      {"HUB2KUSTO_OPS_PORT", "tcp://10.0.12.7:8080"},
+      {"HUB2KUSTO_OPS_PORT_8080_TCP", "tcp://10.0.12.7:8080"},
+      {"HUB2KUSTO_OPS_PORT_8080_TCP_PROTO", "tcp"},
+      {"HUB2KUSTO_OPS_PORT_8080_TCP_PORT", "8080"},
+      {"HUB2KUSTO_OPS_PORT_8080_TCP_ADDR", "10.0.12.7"}};
+  auto env = links;
+  env.emplace("HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub);
+  env.emplace("HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto);
+  env.emplace("HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events");
+  auto config = load_config({std::nullopt, env});
+  ASSERT_TRUE(config) << config.error().front().setting << ": " << config.error().front().message;
+  EXPECT_EQ(config->ops.port, 8080); // the default: HUB2KUSTO_OPS_PORT=tcp://... was not read
+  // A real value of the same name is the setting; near misses are refused.
+  env["HUB2KUSTO_OPS_PORT"] = "9090";
+  env["HUB2KUSTO_OPS_PROT"] = "9090";
+  env["HUB2KUSTO_OPS_PORT_8080_TCP_PORT"] = "tcp"; // a port detail that is no port
+  auto refused = load_config({std::nullopt, env});
+  ASSERT_FALSE(refused);
+  std::set<std::string> named;
+  for (const auto& p : refused.error()) {
+    named.insert(p.setting);
+  }
+  EXPECT_EQ(named,
+            (std::set<std::string>{"HUB2KUSTO_OPS_PROT", "HUB2KUSTO_OPS_PORT_8080_TCP_PORT"}));
+}
+
+TEST_F(ConfigTest, EmptyNegativeAndRepeatedValuesAreErrorsNotSurprisesAtRunTime) {
+  auto config = load_config({std::nullopt,
+                             {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_DATABASE", ""},
+                              {"HUB2KUSTO_CONNECTIONS_0_SOURCE_PARTITIONS", "0,0,-1"},
+                              {"HUB2KUSTO_CHECKPOINT_DIRECTORY", ""},
+                              {"HUB2KUSTO_OPS_ADDRESS", "not an address"}}});
+  ASSERT_FALSE(config);
+  std::multiset<std::string> named;
+  for (const auto& p : config.error()) {
+    named.insert(p.setting);
+  }
+  EXPECT_EQ(named.count("connections[0].target.database"), 1U);
+  EXPECT_EQ(named.count("connections[0].source.partitions"), 2U); // the repeated 0, and -1
+  EXPECT_EQ(named.count("checkpoint.directory"), 1U);
+  EXPECT_EQ(named.count("ops.address"), 1U);
+}
+
+TEST_F(ConfigTest, ARepeatedJsonKeyIsAnError) {
+  const auto path =
+      write("dup.json", R"({"connections":[{"source":{"connection_string":")" + std::string(kHub) +
+                            R"("},"target":{"table":"A","table":"B"}}]})");
+  auto config = load_config({path, {}});
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().front().message.find("the key 'table' appears twice"), std::string::npos)
+      << config.error().front().message;
 }
 
 TEST_F(ConfigTest, SecretsFromMountedFiles) {

@@ -184,5 +184,39 @@ TEST(MessageDecoder, EncodedBytesThatAreNotAMessageAreAnErrorNotAThrow) {
   EXPECT_TRUE(decode_event(std::string_view(bytes.data(), bytes.size()), PartitionId("0")).ok());
 }
 
+TEST(MessageDecoder, ABodyNestedTooDeeplyIsAnUndecodableEventWithItsPositionsAndRawBytes) {
+  proton::message m = stamped(77);
+  m.properties().put("Table", std::string("T"));
+  proton::value nested = std::int64_t{1};
+  for (int i = 0; i < 70; ++i) { // deeper than any decoder should follow
+    std::vector<proton::value> list{nested};
+    nested = list;
+  }
+  m.body(nested);
+  std::vector<char> wire;
+  m.encode(wire);
+  auto e = decode_event(std::string_view(wire.data(), wire.size()), PartitionId("2"));
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  ASSERT_TRUE(e->undecodable.has_value());
+  EXPECT_NE(e->undecodable->find("nest too deeply"), std::string::npos) << *e->undecodable;
+  EXPECT_EQ(e->sequence_number.value(), 77);
+  EXPECT_EQ(e->offset.value(), "1024");
+  EXPECT_EQ(e->body, std::string(wire.data(), wire.size())); // the raw message, for the record
+  EXPECT_TRUE(e->application_properties.empty());            // nothing half-decoded is kept
+}
+
+TEST(MessageDecoder, WithoutItsPositionsAnUndecodableMessageStaysAnError) {
+  proton::message m; // no annotations
+  proton::value nested = std::int64_t{1};
+  for (int i = 0; i < 70; ++i) {
+    std::vector<proton::value> list{nested};
+    nested = list;
+  }
+  m.body(nested);
+  std::vector<char> wire;
+  m.encode(wire);
+  EXPECT_FALSE(decode_event(std::string_view(wire.data(), wire.size()), PartitionId("2")).ok());
+}
+
 } // namespace
 } // namespace hub2kusto::hub

@@ -347,23 +347,40 @@ TEST(EngineFormat, TxtAndRaw) {
   EXPECT_EQ(Engine("all:string", std::nullopt, DataFormat::raw).rows("x\ny"), "\"x\ny\"\n");
 }
 
-TEST(EngineFormat, GzipBodiesAreInflated) {
-  const std::string plain = R"({"v":42})";
-  std::string gz(128, '\0');
+// One gzip member holding `plain`.
+std::string gzip_member(const std::string& plain) {
+  std::string gz(plain.size() + 128, '\0');
   z_stream zs{};
-  ASSERT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
   zs.avail_in = static_cast<uInt>(plain.size());
   zs.next_out = reinterpret_cast<Bytef*>(gz.data());
   zs.avail_out = static_cast<uInt>(gz.size());
-  ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
   gz.resize(zs.total_out);
   deflateEnd(&zs);
+  return gz;
+}
+
+TEST(EngineFormat, GzipBodiesAreInflated) {
+  const std::string gz = gzip_member(R"({"v":42})");
   Engine e("v:long");
   EXPECT_EQ(e.rows(gz), "42\n");
   const auto truncated = e.map(gz.substr(0, gz.size() / 2));
   ASSERT_TRUE(truncated.outcome.rejection);
   EXPECT_EQ(truncated.outcome.rejection->reason, "the gzip body is truncated");
+}
+
+TEST(EngineFormat, EveryGzipMemberIsReadAndTrailingBytesAreRefused) {
+  // `cat a.gz b.gz c.gz`: one body, three members.
+  const std::string body =
+      gzip_member("{\"v\":1}\n") + gzip_member("{\"v\":2}\n") + gzip_member("{\"v\":3}\n");
+  Engine e("v:long", std::nullopt, DataFormat::multijson);
+  EXPECT_EQ(e.rows(body), "1\n2\n3\n");
+  const auto trailing = e.map(body + "garbage");
+  ASSERT_TRUE(trailing.outcome.rejection);
+  EXPECT_EQ(trailing.outcome.rejection->reason,
+            "the gzip body has 7 bytes after its last member that are not gzip");
 }
 
 // ---- event system properties (eventhubs-amqp.md §6.5) --------------------------------------

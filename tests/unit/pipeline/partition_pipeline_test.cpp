@@ -320,6 +320,25 @@ TEST_F(Pipeline, ReceivingGoesOnWhileABatchIsInFlightAndTheCheckpointWaitsForIt)
   EXPECT_EQ(stored(), 7);
 }
 
+TEST_F(Pipeline, InFlightBytesCountTheBatchBeingDelivered) {
+  GatedIngestor gated;
+  auto o = options();
+  o.concurrent_delivery = true;
+  PartitionPipeline p(o, stream_, gated, dead_, checkpointer_, clock_, sleeper_);
+  for (int n = 0; n < 7; ++n) {
+    stream_->events.push_back(event(n)); // 0-4 fill a batch; 5-6 stay open
+  }
+  p.step();
+  gated.wait_for_calls(1);
+  p.step(); // the metrics are refreshed at the end of each step
+  const std::uint64_t batch = 5 * std::string("{\"n\":0}\n").size();
+  const std::uint64_t open = 2 * std::string("{\"n\":5}\n").size();
+  EXPECT_EQ(p.metrics().delivering_bytes.load(), batch);
+  EXPECT_EQ(p.metrics().in_flight_bytes.load(), batch + open);
+  gated.open();
+  EXPECT_TRUE(p.drain(clock_.steady_now() + 10s));
+}
+
 TEST_F(Pipeline, AQuietPartitionFlushesItsOpenBatchWithoutWaitingForTheLinger) {
   for (int n = 0; n < 3; ++n) {
     stream_->events.push_back(event(n));

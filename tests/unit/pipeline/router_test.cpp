@@ -80,5 +80,21 @@ TEST(Router, RoutesGroupByTheirKey) {
   EXPECT_EQ(a->key(), route_event(event({{"Table", "A"}}), config())->key());
 }
 
+TEST(Router, NamesThatAreNoKustoNamesAreRefusedAndNeverEchoedRaw) {
+  // A newline would forge a log line; 100 kB would make a 100 kB one.
+  const auto forged = route_event(event({{"Table", "T\n2026-12-02 error [app] fake"}}), config());
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.error().message.find('\n'), std::string::npos) << forged.error().message;
+  EXPECT_NE(forged.error().message.find("T\\n2026"), std::string::npos) << forged.error().message;
+  const auto huge =
+      route_event(event({{"IngestionMappingReference", std::string(100'000, 'm')}}), config());
+  ASSERT_FALSE(huge.ok());
+  EXPECT_LT(huge.error().message.size(), 300U);
+  EXPECT_NE(huge.error().message.find("(100000 bytes)"), std::string::npos);
+  const auto format = route_event(event({{"Format", std::string(5000, 'f') + "\r"}}), config());
+  ASSERT_FALSE(format.ok());
+  EXPECT_LT(format.error().message.size(), 300U);
+}
+
 } // namespace
 } // namespace hub2kusto::pipeline
