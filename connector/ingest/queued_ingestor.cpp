@@ -272,6 +272,9 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
                   {"Content-Type", "application/xml"}};
   const HttpResponse response = transport_.send(post);
   if (response.status != 201) {
+    // No message, no ingestion: its entity would stay Pending and, days later, be reported as
+    // a failure of a batch that this retry delivers under another id.
+    delete_status(status_table, source_id);
     forget_resources();
     status.outcome = Outcome::retriable;
     status.reason = response.status == 0
@@ -404,7 +407,12 @@ void QueuedIngestor::acknowledge(const std::vector<IngestionFailure>& recorded) 
   if (!res) {
     return; // they stay, and are read again next time
   }
-  const StorageUrl& table = res->status_tables.front();
+  for (const auto& f : recorded) {
+    delete_status(res->status_tables.front(), f.source_id); // one that stays is read again
+  }
+}
+
+void QueuedIngestor::delete_status(const StorageUrl& table, const std::string& source_id) {
   const auto key = [](const std::string& k) {
     std::string quoted;
     for (char c : k) {
@@ -412,16 +420,14 @@ void QueuedIngestor::acknowledge(const std::vector<IngestionFailure>& recorded) 
     }
     return encoding::uri_component_encode_strict(quoted);
   };
-  for (const auto& f : recorded) {
-    HttpRequest del;
-    del.method = "DELETE";
-    del.timeout = options_.timeout;
-    del.url = fmt::format("{}(PartitionKey='{}',RowKey='{}'){}", table.base, key(report_scope_),
-                          key(f.source_id), table.sas.empty() ? "" : "?" + table.sas.reveal());
-    del.headers = table_headers();
-    del.headers.emplace_back("If-Match", "*");
-    (void)transport_.send(del); // one that stays is read and recorded again: never lost
-  }
+  HttpRequest del;
+  del.method = "DELETE";
+  del.timeout = options_.timeout;
+  del.url = fmt::format("{}(PartitionKey='{}',RowKey='{}'){}", table.base, key(report_scope_),
+                        key(source_id), table.sas.empty() ? "" : "?" + table.sas.reveal());
+  del.headers = table_headers();
+  del.headers.emplace_back("If-Match", "*");
+  (void)transport_.send(del);
 }
 
 } // namespace hub2kusto::ingest

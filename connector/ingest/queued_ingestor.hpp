@@ -94,6 +94,7 @@ private:
   Result<std::monostate> insert_status(const StorageUrl& table, const std::string& source_id,
                                        const Batch& batch, const std::string& blob);
   Headers table_headers() const;
+  void delete_status(const StorageUrl& table, const std::string& source_id); // best effort
 
   QueuedOptions options_;
   HttpTransport& transport_;

@@ -147,6 +147,21 @@ TEST_F(Queued, AStatusTableThatRefusesTheEntityMakesTheBatchRetriableWithNoMessa
   EXPECT_EQ(t_.sent.size(), 4U);
 }
 
+TEST_F(Queued, AMessageTheQueueRefusedLeavesNoPendingEntityBehind) {
+  t_.then(200, kResources);
+  t_.then(200, kIdentity);
+  t_.then(201, ""); // blob
+  t_.then(204, ""); // status entity
+  t_.then(503, ""); // queue message refused
+  const auto d = queued_.ingest(batch());
+  EXPECT_EQ(d.outcome, Outcome::retriable);
+  ASSERT_EQ(t_.sent.size(), 6U);
+  const auto entity = nlohmann::json::parse(t_.sent[3].body);
+  EXPECT_EQ(t_.sent[5].method, "DELETE"); // else reported as never finished, days later
+  EXPECT_EQ(t_.sent[5].url, "http://t/ingestionsstatus(PartitionKey='scope-1',RowKey='" +
+                                entity["RowKey"].get<std::string>() + "')?sv=1&sig=TSIG");
+}
+
 TEST_F(Queued, PollReadsOnlyOurScopeReportsFailuresAndForgetsSuccesses) {
   t_.then(200, kResources);
   t_.then(200, kIdentity);
