@@ -1,5 +1,8 @@
 #include "pipeline/local_mapper.hpp"
 
+#include <limits>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "mappings/values.hpp"
@@ -7,8 +10,21 @@
 namespace hub2kusto::pipeline {
 namespace {
 
-std::int64_t ticks(hub::Timestamp t) {
-  return t.time_since_epoch().count() * (mappings::values::kTicksPerSecond / 1000);
+// Ticks (100 ns) since the Unix epoch; none for a time too far out to count in ticks (a sender
+// can stamp any AMQP timestamp).
+std::optional<std::int64_t> ticks(hub::Timestamp t) {
+  constexpr std::int64_t per_ms = mappings::values::kTicksPerSecond / 1000;
+  const std::int64_t ms = t.time_since_epoch().count();
+  if (ms > std::numeric_limits<std::int64_t>::max() / per_ms ||
+      ms < std::numeric_limits<std::int64_t>::min() / per_ms) {
+    return std::nullopt;
+  }
+  return ms * per_ms;
+}
+
+mappings::PropertyValue datetime(hub::Timestamp t) {
+  const auto v = ticks(t);
+  return v ? mappings::PropertyValue::of_datetime(*v) : mappings::PropertyValue{};
 }
 
 mappings::PropertyValue from_amqp(const hub::AmqpValue& v, std::string& storage) {
@@ -25,7 +41,7 @@ mappings::PropertyValue from_amqp(const hub::AmqpValue& v, std::string& storage)
     return PropertyValue::of_text(storage);
   }
   if (const auto* t = std::get_if<hub::Timestamp>(&v.value)) {
-    return PropertyValue::of_datetime(ticks(*t));
+    return datetime(*t);
   }
   if (const auto* d = std::get_if<double>(&v.value)) {
     storage = fmt::format("{}", *d);
@@ -44,7 +60,7 @@ mappings::PropertyValue system_property_value(const hub::HubEvent& event, std::s
                                               std::string& storage) {
   using mappings::PropertyValue;
   if (name == "x-opt-enqueued-time") {
-    return PropertyValue::of_datetime(ticks(event.enqueued_time));
+    return datetime(event.enqueued_time);
   }
   if (name == "x-opt-sequence-number" || name == "sequence-number") {
     return PropertyValue::of_integer(event.sequence_number.value());

@@ -12,7 +12,15 @@
 namespace hub2kusto::pipeline {
 namespace {
 
+// ISO 8601 where the system clock can hold the time (years 1678 to 2262); beyond that, as a
+// sender can stamp any AMQP timestamp, the Unix milliseconds as text, as the decoder writes them.
 std::string iso(hub::Timestamp t) {
+  constexpr auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::duration::max());
+  const auto ms = t.time_since_epoch();
+  if (ms >= limit || ms <= -limit) {
+    return std::to_string(ms.count());
+  }
   return format_iso8601_utc(std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
 }
 
