@@ -1,7 +1,7 @@
 // Starts tests/emulators/eventhubs as a child process on a free port and stops it.
 'use strict';
-const { spawn } = require('node:child_process');
 const readline = require('node:readline');
+const { spawnOwned, stopChild } = require('../children.js');
 
 const binary = process.env.HUB2KUSTO_EVENTHUBS_EMULATOR;
 
@@ -10,8 +10,7 @@ async function startEmulator(args = []) {
     throw new Error('HUB2KUSTO_EVENTHUBS_EMULATOR is not set (ctest sets it)');
   }
   // Strict as the service: every management request must carry its own security_token.
-  const child = spawn(binary, ['--port', '0', '--management-token', 'required', ...args],
-                      { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnOwned(binary, ['--port', '0', '--management-token', 'required', ...args]);
   const lines = readline.createInterface({ input: child.stdout });
   // First line: the AMQP port; then "tls <port>" with --tls-port, "iothub <port>" with --iothub.
   const wanted = 1 + ['--tls-port', '--iothub', '--control-port'].filter((f) => args.includes(f)).length;
@@ -34,12 +33,7 @@ async function startEmulator(args = []) {
     if (!response.ok) throw new Error(`control API: ${body.error}`);
     return body.applied;
   };
-  const stop = () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
+  const stop = () => stopChild(child);
   const connectionString = (hub = 'telemetry', key = 'SAS_KEY_VALUE') =>
     `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=RootManageSharedAccessKey;` +
     `SharedAccessKey=${key};EntityPath=${hub};UseDevelopmentEmulator=true`;

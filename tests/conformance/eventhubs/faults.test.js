@@ -8,10 +8,14 @@ const { promisify } = require('node:util');
 const execFile = promisify(require('node:child_process').execFile);
 const { startEmulator } = require('./emulator.js');
 
+// core-amqp waits a fixed 30 s before it retries an operation (a receive after a dropped
+// connection, a send); a test that waits for the retry would take minutes.
+const quickRetries = { retryOptions: { retryDelayInMs: 100, maxRetryDelayInMs: 500, timeoutInMs: 5000 } };
+
 // A consumer of partition 0 that records every event and every empty wait (the SDK calls
 // processEvents with an empty batch after maxWaitTimeInSeconds without events).
 function recorder(connectionString) {
-  const client = new EventHubConsumerClient('$Default', connectionString);
+  const client = new EventHubConsumerClient('$Default', connectionString, quickRetries);
   const events = [];
   const errors = [];
   const waiters = [];
@@ -42,7 +46,7 @@ function recorder(connectionString) {
 
 async function withEmulator(fn) {
   const em = await startEmulator(['--hub', 'telemetry:1', '--control-port', '0']);
-  const producer = new EventHubProducerClient(em.connectionString());
+  const producer = new EventHubProducerClient(em.connectionString(), quickRetries);
   try {
     await fn(em, producer);
   } finally {

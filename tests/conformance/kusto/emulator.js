@@ -1,27 +1,18 @@
 // Starts Azurite (the real Azure Storage emulator) and tests/emulators/kusto on free ports, and
 // stops them. The Kusto emulator's data management side uses Azurite for queued ingestion.
 'use strict';
-const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
+const { spawnOwned, stopChild } = require('../children.js');
 
 const binary = process.env.HUB2KUSTO_KUSTO_EMULATOR;
 const azuriteBin = path.join(__dirname, '..', '..', '..', 'node_modules', '.bin', 'azurite');
 
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-  });
-}
-
 // Azurite in memory on three free ports; resolves with its endpoints.
 async function startAzurite() {
-  const child = spawn(azuriteBin, ['--blobPort', '0', '--queuePort', '0', '--tablePort', '0',
-                                   '--inMemoryPersistence', '--skipApiVersionCheck', '--loose',
-                                   '--disableTelemetry'],
-                      { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnOwned(azuriteBin, ['--blobPort', '0', '--queuePort', '0', '--tablePort', '0',
+                                        '--inMemoryPersistence', '--skipApiVersionCheck', '--loose',
+                                        '--disableTelemetry']);
   const lines = readline.createInterface({ input: child.stdout });
   const ports = await new Promise((resolve, reject) => {
     const found = {};
@@ -48,8 +39,7 @@ async function startKusto(args = [], { queued = true } = {}) {
   const azurite = queued ? await startAzurite() : null;
   const storageArgs = azurite ? ['--blob-endpoint', azurite.blob, '--queue-endpoint', azurite.queue,
                                  '--table-endpoint', azurite.table] : [];
-  const child = spawn(binary, ['--port', '0', ...storageArgs, ...args],
-                      { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnOwned(binary, ['--port', '0', ...storageArgs, ...args]);
   const lines = readline.createInterface({ input: child.stdout });
   const port = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`kusto-emulator exited with ${code}`)));
