@@ -97,7 +97,120 @@ struct DropNode {
   }
 };
 
-void append_json(std::string& out, element e, const DropNode* drop = nullptr) {
+// --- numbers simdjson cannot hold ---------------------------------------------------------
+//
+// simdjson keeps a number as an int64, a uint64 or a double and refuses the whole document
+// when one does not fit (an integer of 21 digits, 1e400). Kusto ingests such documents: the
+// value is null in a numeric column and the text in a string or dynamic one
+// (mappings/README.md, "Numbers beyond 64 bits"). The engine then parses the document again
+// with each such number rewritten as the JSON string "\u0000<number>": a NUL-led string that
+// the writers below turn back into the number's text, but only for a document they know was
+// rewritten.
+
+// The number grammar of RFC 8259, section 6.
+bool is_json_number(std::string_view s) {
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      ++i;
+    }
+    return i - start;
+  };
+  if (i < s.size() && s[i] == '-') {
+    ++i;
+  }
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (digits() == 0) {
+      return false;
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+      ++i;
+    }
+    if (digits() == 0) {
+      return false;
+    }
+  }
+  return i == s.size();
+}
+
+// Whether simdjson holds the valid JSON number `s`: an integer in int64 or uint64, or any
+// other number that is finite as a double (underflow reads as zero).
+bool simdjson_holds(std::string_view s) {
+  if (s.find_first_of(".eE") == std::string_view::npos) {
+    std::int64_t i = 0;
+    std::uint64_t u = 0;
+    return std::from_chars(s.data(), s.data() + s.size(), i).ec == std::errc{} ||
+           std::from_chars(s.data(), s.data() + s.size(), u).ec == std::errc{};
+  }
+  const std::string text(s);
+  return std::isfinite(std::strtod(text.c_str(), nullptr));
+}
+
+// Copies `json` into `out` with every number simdjson cannot hold written as "\u0000<number>";
+// false when there was none (the document is malformed for another reason).
+bool quote_unheld_numbers(std::string_view json, std::string& out) {
+  out.clear();
+  out.reserve(json.size() + 16);
+  bool changed = false;
+  std::size_t i = 0;
+  while (i < json.size()) {
+    const char c = json[i];
+    if (c == '"') { // copy a string whole, escapes included
+      std::size_t j = i + 1;
+      while (j < json.size() && json[j] != '"') {
+        j += json[j] == '\\' ? 2 : 1;
+      }
+      j = std::min(j + 1, json.size());
+      out.append(json.substr(i, j - i));
+      i = j;
+      continue;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      std::size_t j = i;
+      while (j < json.size() && std::strchr("+-0123456789.eE", json[j]) != nullptr &&
+             json[j] != '\0') {
+        ++j;
+      }
+      const std::string_view number = json.substr(i, j - i);
+      if (is_json_number(number) && !simdjson_holds(number)) {
+        out += "\"\\u0000";
+        out.append(number);
+        out += '"';
+        changed = true;
+      } else {
+        out.append(number);
+      }
+      i = j;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  return changed;
+}
+
+// The number text behind a rewritten string, or nothing.
+std::optional<std::string_view> quoted_number(std::string_view s) {
+  if (s.size() < 2 || s.front() != '\0' || !is_json_number(s.substr(1))) {
+    return std::nullopt;
+  }
+  return s.substr(1);
+}
+
+// Writes `e` as JSON; with `quoted_numbers` (a rewritten document) its rewritten numbers as the
+// numbers they were.
+void append_json(std::string& out, element e, const DropNode* drop = nullptr,
+                 bool quoted_numbers = false) {
   switch (e.type()) {
   case element_type::OBJECT: {
     out += '{';
@@ -114,7 +227,7 @@ void append_json(std::string& out, element e, const DropNode* drop = nullptr) {
       first = false;
       append_json_string(out, field.key);
       out += ':';
-      append_json(out, field.value, sub);
+      append_json(out, field.value, sub, quoted_numbers);
     }
     out += '}';
     break;
@@ -128,13 +241,18 @@ void append_json(std::string& out, element e, const DropNode* drop = nullptr) {
         out += ',';
       }
       first = false;
-      append_json(out, item);
+      append_json(out, item, nullptr, quoted_numbers);
     }
     out += ']';
     break;
   }
   case element_type::STRING:
-    append_json_string(out, e.get_string().value_unsafe());
+    if (const auto number = quoted_number(e.get_string().value_unsafe());
+        number && quoted_numbers) {
+      out.append(*number);
+    } else {
+      append_json_string(out, e.get_string().value_unsafe());
+    }
     break;
   case element_type::INT64:
     values::append_int(out, e.get_int64().value_unsafe());
@@ -227,6 +345,7 @@ struct Mapper::Impl {
   simdjson::dom::parser parser;
   std::string padded;         // body copy with simdjson's padding
   std::string inflated;       // gunzipped body
+  std::string requoted;       // the body with the numbers simdjson cannot hold as strings
   std::string scratch;        // text a writer builds for one cell (dynamic JSON, numbers as text)
   std::string derived;        // a transform's result for one cell; never the same buffer as scratch
   std::string fields_storage; // unescaped CSV fields
@@ -237,7 +356,9 @@ struct Mapper::Impl {
 
   // Per event.
   const EventInput* event = nullptr;
-  std::size_t record = 0; // 1-based
+  std::size_t record = 0;      // 1-based
+  bool number_error = false;   // simdjson refused a number of the body
+  bool quoted_numbers = false; // the body being mapped is `requoted`
   std::string* out = nullptr;
 
   ~Impl() {
@@ -296,11 +417,13 @@ struct Mapper::Impl {
   std::string describe(const Value& v) {
     switch (v.kind) {
     case Value::Kind::element:
-      if (v.json.type() == element_type::STRING) {
+      if (const auto number = unheld_number(v)) {
+        return excerpt(*number);
+      } else if (v.json.type() == element_type::STRING) {
         return excerpt(v.json.get_string().value_unsafe());
       } else {
         std::string text;
-        append_json(text, v.json);
+        append_json(text, v.json, nullptr, quoted_numbers);
         return excerpt(text);
       }
     case Value::Kind::text:
@@ -319,6 +442,45 @@ struct Mapper::Impl {
     return "nothing";
   }
 
+  // The text of a number simdjson could not hold, when `v` is one.
+  std::optional<std::string_view> unheld_number(const Value& v) const {
+    if (!quoted_numbers || v.kind != Value::Kind::element ||
+        v.json.type() != element_type::STRING) {
+      return std::nullopt;
+    }
+    return quoted_number(v.json.get_string().value_unsafe());
+  }
+
+  // Such a number goes in as Kusto takes it: the text in a string or dynamic column, in a
+  // decimal one when it fits decimal's 38 digits, null anywhere else.
+  void write_unheld_number(const CompiledColumn& c, std::string_view number) {
+    switch (c.type) {
+    case ColumnType::string:
+      write_text(number);
+      return;
+    case ColumnType::dynamic:
+      if (output == OutputFormat::json) {
+        write_raw(number);
+      } else {
+        append_csv_field(*out, number);
+      }
+      return;
+    case ColumnType::decimal:
+      if (number.find_first_of("eE") == std::string_view::npos &&
+          std::count_if(number.begin(), number.end(),
+                        [](char d) { return d >= '0' && d <= '9'; }) <= 38) {
+        write_quoted_in_json(number);
+        return;
+      }
+      break;
+    default:
+      break;
+    }
+    null_conversion(c,
+                    excerpt(number) + " is beyond the range of " + std::string(to_string(c.type)));
+    write_null();
+  }
+
   void cannot(const CompiledColumn& c, const Value& v) {
     null_conversion(c, describe(v) + " is not a valid " + std::string(to_string(c.type)));
     write_null();
@@ -335,6 +497,10 @@ struct Mapper::Impl {
       } else {
         write_null();
       }
+      return;
+    }
+    if (const auto number = unheld_number(v)) {
+      write_unheld_number(c, *number);
       return;
     }
     switch (c.type) {
@@ -413,7 +579,7 @@ struct Mapper::Impl {
         write_text(v.json.get_string().value_unsafe());
       } else {
         scratch.clear();
-        append_json(scratch, v.json);
+        append_json(scratch, v.json, nullptr, quoted_numbers);
         write_text(scratch);
       }
       return;
@@ -537,7 +703,7 @@ struct Mapper::Impl {
       case element_type::UINT64:
       case element_type::DOUBLE:
         scratch.clear();
-        append_json(scratch, v.json);
+        append_json(scratch, v.json, nullptr, quoted_numbers);
         write_quoted_in_json(scratch);
         return;
       default:
@@ -615,7 +781,7 @@ struct Mapper::Impl {
     scratch.clear();
     switch (v.kind) {
     case Value::Kind::element:
-      append_json(scratch, v.json);
+      append_json(scratch, v.json, nullptr, quoted_numbers);
       break;
     case Value::Kind::json_text:
       scratch.assign(v.text);
@@ -663,7 +829,7 @@ struct Mapper::Impl {
     case Transform::drop_mapped_fields:
       if (v.kind == Value::Kind::element && v.json.type() == element_type::OBJECT) {
         derived.clear();
-        append_json(derived, v.json, &c.drop);
+        append_json(derived, v.json, &c.drop, quoted_numbers);
         return Value{Value::Kind::json_text, {}, derived, 0};
       }
       return v;
@@ -769,7 +935,7 @@ struct Mapper::Impl {
       }
       append_json_string(derived, entries[i].first);
       derived += ':';
-      append_json(derived, entries[i].second);
+      append_json(derived, entries[i].second, nullptr, quoted_numbers);
     }
     derived += '}';
     return Value{Value::Kind::json_text, {}, derived, 0};
@@ -1009,6 +1175,7 @@ struct Mapper::Impl {
       element doc;
       const auto err = parser.parse(padded.data(), body.size(), false).get(doc);
       if (err != simdjson::SUCCESS) {
+        number_error = err == simdjson::NUMBER_ERROR;
         const auto at = json_error_offset(body);
         reject(1, at, malformed_message(at, err));
         return;
@@ -1028,6 +1195,7 @@ struct Mapper::Impl {
       element doc;
       const std::size_t offset = it.current_index();
       if (const auto err = (*it).get(doc); err != simdjson::SUCCESS) {
+        number_error = err == simdjson::NUMBER_ERROR;
         const std::string_view rest = body.substr(std::min(offset, body.size()));
         const auto inner = json_error_offset(rest.substr(0, rest.find('\n')));
         reject(record + 1, offset + inner.value_or(0),
@@ -1367,7 +1535,17 @@ const EventOutcome& Mapper::map(const EventInput& event, std::string& out) {
     body = m.inflated;
   }
   if (mapping_kind_of(m.format) == MappingKind::json) {
+    m.number_error = false;
+    m.quoted_numbers = false;
     m.map_json(body); // singlejson is always one document
+    if (m.outcome.rejection && m.number_error && quote_unheld_numbers(body, m.requoted)) {
+      out.resize(rollback);
+      m.outcome.rows = 0;
+      m.outcome.rejection.reset();
+      m.outcome.nulls.clear();
+      m.quoted_numbers = true;
+      m.map_json(m.requoted);
+    }
   } else {
     m.map_tabular(body);
   }

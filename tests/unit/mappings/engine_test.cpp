@@ -87,6 +87,36 @@ TEST(EngineJson, NestedObjectIntoDynamicAndWholeRecord) {
       "\n");
 }
 
+TEST(EngineJson, NumbersBeyondDoubleAndInt64AreKeptAsKustoKeepsThem) {
+  // Valid JSON with numbers simdjson cannot hold: an integer beyond uint64 (a 20-digit ICCID
+  // with a sign, a 25-digit one) and 1e400. Kusto ingests the event: null in a numeric column,
+  // the text in a string or decimal column, the number as written in a dynamic one.
+  Engine e("iccid:string,n:long,r:real,d:decimal,raw:dynamic,all:dynamic", R"([
+    {"column":"iccid","Properties":{"Path":"$.iccid"}},
+    {"column":"n","Properties":{"Path":"$.iccid"}},
+    {"column":"r","Properties":{"Path":"$.huge"}},
+    {"column":"d","Properties":{"Path":"$.iccid"}},
+    {"column":"raw","Properties":{"Path":"$.huge"}},
+    {"column":"all","Properties":{"Path":"$.nested"}}])",
+           DataFormat::json, OutputFormat::json);
+  const auto r = e.map(R"({"iccid":-89014103211118510720,"huge":1e400,)"
+                       R"("nested":{"a":[1234567890123456789012345,"\u0000x"],"b":1.5},)"
+                       R"("unmapped":-1E+999})");
+  ASSERT_FALSE(r.outcome.rejection) << r.outcome.rejection->reason;
+  EXPECT_EQ(r.rows, R"({"iccid":"-89014103211118510720","n":null,"r":null,)"
+                    R"("d":"-89014103211118510720","raw":1e400,)"
+                    R"("all":{"a":[1234567890123456789012345,"\u0000x"],"b":1.5}})"
+                    "\n");
+  EXPECT_EQ(r.outcome.nulls.size(), 2u); // long and real could not hold them, and say so
+  // A string that merely looks like the marker stays a string, and a malformed number is
+  // still malformed JSON.
+  const auto forged = e.map("{\"iccid\":\"\\u0000bignum:1\"}");
+  ASSERT_FALSE(forged.outcome.rejection);
+  EXPECT_NE(forged.rows.find(R"("iccid":"\u0000bignum:1")"), std::string::npos) << forged.rows;
+  EXPECT_TRUE(e.map(R"({"iccid":1e400x})").outcome.rejection);
+  EXPECT_TRUE(e.map(R"({"iccid":--1})").outcome.rejection);
+}
+
 TEST(EngineJson, IdentityMappingByColumnName) {
   Engine e("Name:string,Value:real");
   EXPECT_EQ(e.rows(R"({"Value":1.5,"Name":"n","Other":1})"), "n,1.5\n");
