@@ -219,23 +219,22 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     return std::make_unique<checkpoint::FileCheckpointStore>(config_.checkpoint.directory, s);
   };
   conn->store = make_store(scope);
-  if (auto* blob = dynamic_cast<checkpoint::BlobCheckpointStore*>(conn->store.get())) {
-    if (auto ready = blob->prepare(); !ready) {
-      return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
-    }
-  }
   if (config_.dead_letter.store == DeadLetterConfig::Store::blob) {
     conn->dead_letter_blobs = std::make_unique<ingest::BlobClient>(config_.dead_letter.blob_storage,
                                                                    *conn->transport, conn->clock);
-    auto blob = std::make_unique<pipeline::BlobDeadLetterStore>(
+    conn->dead_letters = std::make_unique<pipeline::BlobDeadLetterStore>(
         *conn->dead_letter_blobs, config_.dead_letter.container, c.name, conn->clock);
-    if (auto ready = blob->prepare(); !ready) {
-      return failure(fmt::format("connection '{}': dead-letter {}", c.name, ready.error().message));
-    }
-    conn->dead_letters = std::move(blob);
   } else {
     conn->dead_letters = std::make_unique<pipeline::FileDeadLetterStore>(
         std::filesystem::path(config_.dead_letter.directory) / (c.name + ".jsonl"));
+  }
+  // A store that cannot be written would stop the first partition that needs it, long after
+  // start: find out now.
+  if (auto ready = conn->store->prepare(); !ready) {
+    return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
+  }
+  if (auto ready = conn->dead_letters->prepare(); !ready) {
+    return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
   }
 
   pipeline::PipelineOptions po;
@@ -496,6 +495,10 @@ ops::Readiness Bridge::readiness() const {
         r.reasons.push_back(fmt::format("connection '{}' partition {}: {}{}{}", c->name, p->id,
                                         hub::partition_state_name(status.state),
                                         status.reason.empty() ? "" : ": ", status.reason));
+      }
+      for (const auto& problem : p->pipeline->store_problems()) {
+        r.reasons.push_back(
+            fmt::format("connection '{}' partition {}: {}", c->name, p->id, problem));
       }
     }
     std::lock_guard lock(c->probe_mutex);

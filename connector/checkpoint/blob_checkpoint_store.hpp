@@ -25,8 +25,8 @@ class BlobCheckpointStore final : public CheckpointStore {
 public:
   BlobCheckpointStore(ingest::BlobClient& blobs, std::string container, Scope scope);
 
-  // Creates the container if it does not exist (start-up). An error says why it cannot.
-  Result<std::monostate> prepare();
+  // Creates the container if it does not exist. An error says why it cannot.
+  Result<std::monostate> prepare() override;
 
   Result<std::optional<Checkpoint>> load(const PartitionId& partition) override;
   Saved save(const PartitionId& partition, const Checkpoint& checkpoint) override;

@@ -34,6 +34,9 @@ using Saved = Result<std::monostate>;
 class CheckpointStore {
 public:
   virtual ~CheckpointStore() = default;
+  // Start-up: makes sure a save can succeed (the directory can be written, the container
+  // exists), or says why it cannot.
+  virtual Result<std::monostate> prepare() = 0;
   // The stored checkpoint, or none when the partition has none yet.
   virtual Result<std::optional<Checkpoint>> load(const PartitionId& partition) = 0;
   // Replaces the partition's checkpoint; durable when it returns success.
@@ -43,6 +46,7 @@ public:
 // In memory, for tests: fail_saves(n) makes the next n saves fail.
 class MemoryCheckpointStore final : public CheckpointStore {
 public:
+  Result<std::monostate> prepare() override { return std::monostate{}; }
   Result<std::optional<Checkpoint>> load(const PartitionId& partition) override {
     std::lock_guard lock(mutex_);
     const auto it = stored_.find(partition.value());

@@ -51,6 +51,25 @@ std::filesystem::path FileCheckpointStore::path_of(const PartitionId& partition)
   return directory_ / component(partition.value());
 }
 
+Result<std::monostate> FileCheckpointStore::prepare() {
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  std::filesystem::create_directories(directory_, ec);
+  if (ec) {
+    return failure(fmt::format("cannot create the checkpoint directory '{}': {}",
+                               directory_.string(), ec.message()));
+  }
+  const auto probe = directory_ / ".hub2kusto-write-test";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return failure(fmt::format("cannot write in the checkpoint directory '{}': {}",
+                               directory_.string(), std::strerror(errno)));
+  }
+  ::close(fd);
+  std::filesystem::remove(probe, ec);
+  return std::monostate{};
+}
+
 Result<std::optional<Checkpoint>> FileCheckpointStore::load(const PartitionId& partition) {
   std::lock_guard lock(mutex_);
   const auto path = path_of(partition);

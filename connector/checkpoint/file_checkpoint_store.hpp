@@ -14,6 +14,8 @@ class FileCheckpointStore final : public CheckpointStore {
 public:
   FileCheckpointStore(std::filesystem::path directory, const Scope& scope);
 
+  // Creates the directory and writes and removes a probe file in it.
+  Result<std::monostate> prepare() override;
   Result<std::optional<Checkpoint>> load(const PartitionId& partition) override;
   Saved save(const PartitionId& partition, const Checkpoint& checkpoint) override;
 

@@ -1,6 +1,7 @@
 #include "pipeline/dead_letter_store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +63,14 @@ std::string to_json_lines(const std::vector<DeadLetter>& records) {
   return text;
 }
 
+Written BlobDeadLetterStore::prepare() {
+  auto ready = blobs_.ensure_container(container_);
+  if (!ready) {
+    return failure("dead-letter " + ready.error().message);
+  }
+  return std::monostate{};
+}
+
 Written BlobDeadLetterStore::write(const std::vector<DeadLetter>& records) {
   if (records.empty()) {
     return std::monostate{};
@@ -79,18 +88,61 @@ Written BlobDeadLetterStore::write(const std::vector<DeadLetter>& records) {
   return std::monostate{};
 }
 
-Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
-  const std::string text = to_json_lines(records);
-  std::lock_guard lock(mutex_);
+Result<int> FileDeadLetterStore::open_for_append() {
   std::error_code ec;
   if (file_.has_parent_path()) {
     std::filesystem::create_directories(file_.parent_path(), ec);
+    if (ec) {
+      return failure(fmt::format("cannot create the directory of the dead-letter file '{}': {}",
+                                 file_.string(), ec.message()));
+    }
   }
   const int fd = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) {
     return failure(fmt::format("cannot open the dead-letter file '{}': {}", file_.string(),
                                std::strerror(errno)));
   }
+  return fd;
+}
+
+Written FileDeadLetterStore::prepare() {
+  std::lock_guard lock(mutex_);
+  auto fd = open_for_append();
+  if (!fd) {
+    return failure(fd.error().message);
+  }
+  ::close(*fd);
+  return std::monostate{};
+}
+
+Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
+  const std::string text = to_json_lines(records);
+  std::lock_guard lock(mutex_);
+  auto opened = open_for_append();
+  if (!opened) {
+    return failure(opened.error().message);
+  }
+  const int fd = *opened;
+  // Where this write starts: a write that fails half-way is cut back to here, so a reader
+  // never meets a partial line.
+  struct stat before {};
+  if (::fstat(fd, &before) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return failure(fmt::format("cannot read the size of the dead-letter file '{}': {}",
+                               file_.string(), std::strerror(err)));
+  }
+  const auto fail = [&](std::string_view what, int err) -> Written {
+    std::string message = fmt::format("cannot {} the dead-letter file '{}': {}", what,
+                                      file_.string(), std::strerror(err));
+    if (::ftruncate(fd, before.st_size) != 0) {
+      message += fmt::format("; cutting it back to {} bytes failed too ({}): its last line may be "
+                             "partial",
+                             before.st_size, std::strerror(errno));
+    }
+    ::close(fd);
+    return failure(std::move(message));
+  };
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -98,20 +150,14 @@ Written FileDeadLetterStore::write(const std::vector<DeadLetter>& records) {
       continue;
     }
     if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      return failure(fmt::format("cannot write the dead-letter file '{}': {}", file_.string(),
-                                 std::strerror(err)));
+      return fail("write", n < 0 ? errno : ENOSPC);
     }
     done += static_cast<std::size_t>(n);
   }
-  const int synced = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (synced != 0) {
-    return failure(fmt::format("cannot fsync the dead-letter file '{}': {}", file_.string(),
-                               std::strerror(err)));
+  if (::fsync(fd) != 0) {
+    return fail("fsync", errno);
   }
+  ::close(fd);
   return std::monostate{};
 }
 

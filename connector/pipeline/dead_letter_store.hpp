@@ -42,6 +42,9 @@ using Written = Result<std::monostate>;
 class DeadLetterStore {
 public:
   virtual ~DeadLetterStore() = default;
+  // Start-up: makes sure a write can succeed (the file can be opened for appending, the
+  // container exists), or says why it cannot.
+  virtual Written prepare() = 0;
   // Appends the records; durable when it returns success.
   virtual Written write(const std::vector<DeadLetter>& records) = 0;
 };
@@ -51,14 +54,18 @@ std::string to_json_lines(const std::vector<DeadLetter>& records);
 
 // JSON lines in one file: {"stage","reason","partition","sequence_number","offset",
 // "enqueued_time","database","table","batch_id","body"} plus "body_encoding": "base64" when
-// the body is not UTF-8 text. Appended and fsynced per write().
+// the body is not UTF-8 text. Appended and fsynced per write(); a write that fails half-way
+// (a full disk) is cut back, so the file stays whole lines.
 class FileDeadLetterStore final : public DeadLetterStore {
 public:
   explicit FileDeadLetterStore(std::filesystem::path file) : file_(std::move(file)) {}
+  // Creates the directory and the file when missing.
+  Written prepare() override;
   Written write(const std::vector<DeadLetter>& records) override;
   const std::filesystem::path& file() const { return file_; }
 
 private:
+  Result<int> open_for_append(); // a descriptor, after creating the directory
   std::filesystem::path file_;
   std::mutex mutex_;
 };
@@ -72,8 +79,8 @@ public:
                       const Clock& clock)
       : blobs_(blobs), container_(std::move(container)), prefix_(std::move(prefix)), clock_(clock) {
   }
-  // Creates the container when missing (start-up).
-  Result<std::monostate> prepare() { return blobs_.ensure_container(container_); }
+  // Creates the container when missing.
+  Written prepare() override;
   Written write(const std::vector<DeadLetter>& records) override;
 
 private:

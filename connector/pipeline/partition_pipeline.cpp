@@ -59,19 +59,64 @@ PartitionPipeline::PartitionPipeline(PipelineOptions options,
   mapped_key_ = mapped_route_.key();
 }
 
-void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
-  // Nothing may pass the checkpoint before its record is durable: retry until it is.
+std::vector<std::string> PartitionPipeline::store_problems() const {
+  std::lock_guard lock(problems_mutex_);
+  std::vector<std::string> problems;
+  for (const std::string* p : {&dead_letter_problem_, &checkpoint_problem_}) {
+    if (!p->empty()) {
+      problems.push_back(*p);
+    }
+  }
+  return problems;
+}
+
+void PartitionPipeline::set_problem(std::string& slot, std::string problem) {
+  std::lock_guard lock(problems_mutex_);
+  slot = std::move(problem);
+}
+
+void PartitionPipeline::pause_unless_stopped(std::chrono::milliseconds wait) {
+  constexpr std::chrono::milliseconds kSlice{100};
+  const auto end = clock_.steady_now() + wait;
+  while (!stopping_) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_.steady_now());
+    if (left.count() <= 0) {
+      return;
+    }
+    sleeper_.sleep_for(std::min(left, kSlice));
+  }
+}
+
+bool PartitionPipeline::dead_letter(std::vector<DeadLetter> records,
+                                    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  // Nothing may pass the checkpoint before its record is durable: retry until it is, or until
+  // the drain deadline (then the events stay behind the checkpoint and come again).
   std::chrono::milliseconds wait = options_.retry_first;
   while (true) {
     auto written = dead_letters_.write(records);
     if (written) {
+      set_problem(dead_letter_problem_, {});
       break;
+    }
+    set_problem(dead_letter_problem_,
+                "the dead-letter store refuses records: " + written.error().message);
+    if ((deadline && clock_.steady_now() + wait > *deadline) || (!deadline && stopping_)) {
+      logger("pipeline")
+          ->error("partition {}: {} records not dead-lettered before the deadline ({}); their "
+                  "events stay behind the checkpoint and are read again at restart",
+                  stream_->partition(), records.size(), written.error().message);
+      return false;
     }
     logger("pipeline")
         ->error("partition {}: the dead-letter store refused {} records ({}); "
                 "retrying in {} ms",
                 stream_->partition(), records.size(), written.error().message, wait.count());
-    sleeper_.sleep_for(wait);
+    if (deadline) {
+      sleeper_.sleep_for(wait); // draining: stop() was called, the deadline bounds the wait
+    } else {
+      pause_unless_stopped(wait);
+    }
     wait = std::min(wait * 2, options_.retry_max);
   }
   metrics_.events_dead_lettered.fetch_add(records.size(), std::memory_order_relaxed);
@@ -81,9 +126,10 @@ void PartitionPipeline::dead_letter(std::vector<DeadLetter> records) {
         ->error("event {} of partition {} dead-lettered ({}): {}", r.sequence_number, r.partition,
                 r.stage, r.reason);
   }
+  return true;
 }
 
-void PartitionPipeline::accept(const hub::HubEvent& event) {
+bool PartitionPipeline::accept(const hub::HubEvent& event) {
   metrics_.events_received.fetch_add(1, std::memory_order_relaxed);
   if (event.undecodable) {
     // Its positions are known, nothing else: the raw message goes to the dead-letter store
@@ -91,10 +137,12 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
     BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
     const Route& d = options_.routing.defaults;
     ingest::IngestTarget target{d.database, d.table, d.format, d.mapping};
-    dead_letter(
-        {letter("decode", *event.undecodable, stream_->partition(), e, event.body, target, "")});
+    if (!dead_letter({letter("decode", *event.undecodable, stream_->partition(), e, event.body,
+                             target, "")})) {
+      return false;
+    }
     checkpointer_.track_done(event.sequence_number, event.offset);
-    return;
+    return true;
   }
   // Most events carry no routing property: their route (and its key) is the configured one.
   std::optional<Route> routed;
@@ -104,10 +152,12 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
       BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
       const Route& d = options_.routing.defaults;
       ingest::IngestTarget target{d.database, d.table, d.format, d.mapping};
-      dead_letter(
-          {letter("routing", r.error().message, stream_->partition(), e, event.body, target, "")});
+      if (!dead_letter({letter("routing", r.error().message, stream_->partition(), e, event.body,
+                               target, "")})) {
+        return false;
+      }
       checkpointer_.track_done(event.sequence_number, event.offset);
-      return;
+      return true;
     }
     routed = std::move(r).value();
   }
@@ -121,17 +171,19 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
       if (m.rejection) {
         BatchedEvent e{event.sequence_number, event.offset, event.enqueued_time, {}};
         ingest::IngestTarget target{route.database, route.table, route.format, route.mapping};
-        dead_letter(
-            {letter("mapping", *m.rejection, stream_->partition(), e, event.body, target, "")});
+        if (!dead_letter({letter("mapping", *m.rejection, stream_->partition(), e, event.body,
+                                 target, "")})) {
+          return false;
+        }
       }
       checkpointer_.track_done(event.sequence_number, event.offset); // nothing to ingest
-      return;
+      return true;
     }
     // The engine wrote the table's columns in order: CSV, no mapping reference.
     const auto token =
         batcher_.add(event, mapped_route_, mapped_key_, {mapped_, false, false}, ready_);
     checkpointer_.track(event.sequence_number, event.offset, token);
-    return;
+    return true;
   }
   std::string_view body = event.body;
   if (route.gzip) {
@@ -147,10 +199,12 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
                                   "{} bytes",
                                   options_.max_inflated_event_bytes)
                     : "the event carries Compression=gzip but its body is not valid gzip";
-      dead_letter(
-          {letter("decompression", reason, stream_->partition(), e, event.body, target, "")});
+      if (!dead_letter(
+              {letter("decompression", reason, stream_->partition(), e, event.body, target, "")})) {
+        return false;
+      }
       checkpointer_.track_done(event.sequence_number, event.offset);
-      return;
+      return true;
     }
     inflated_ = std::move(*inflated);
     body = inflated_;
@@ -161,6 +215,7 @@ void PartitionPipeline::accept(const hub::HubEvent& event) {
   const auto token = batcher_.add(event, route, configured ? default_key_ : route.key(),
                                   {body, newline, !route.gzip}, ready_);
   checkpointer_.track(event.sequence_number, event.offset, token);
+  return true;
 }
 
 bool PartitionPipeline::deliver(ReadyBatch& batch,
@@ -215,10 +270,10 @@ bool PartitionPipeline::deliver_range(
         return deliver_range(batch, begin, mid, deadline) &&
                deliver_range(batch, mid, end, deadline);
       }
-      dead_letter(
+      return dead_letter(
           {letter("ingest", status.reason, stream_->partition(), batch.events[begin],
-                  original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id)});
-      return true;
+                  original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id)},
+          deadline);
     }
     case ingest::Outcome::retriable:
       break;
@@ -252,7 +307,12 @@ void PartitionPipeline::save_checkpoint(bool now) {
   }
   metrics_.delivering_bytes.store(delivering, std::memory_order_relaxed);
   metrics_.in_flight_bytes.store(batcher_.open_bytes() + delivering, std::memory_order_relaxed);
+  if (saved && *saved) {
+    set_problem(checkpoint_problem_, {});
+  }
   if (!saved) {
+    set_problem(checkpoint_problem_,
+                "the checkpoint store refuses saves: " + saved.error().message);
     metrics_.checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
     logger("pipeline")
         ->warn("partition {}: checkpoint not saved ({}); it stays behind, "
@@ -314,7 +374,9 @@ bool PartitionPipeline::step() {
   }
   stream_->take(taken_, options_.take_max, wait); // empty: cleared at the end of every step
   for (const auto& e : taken_) {
-    accept(e);
+    if (!accept(e)) {
+      break; // stopping with a dead letter unwritten: this event and the rest stay behind
+    }
   }
   const bool took = !taken_.empty();
   taken_.clear(); // their bytes are in the batches now: do not hold them while delivering

@@ -103,16 +103,27 @@ public:
   bool drain(std::chrono::steady_clock::time_point deadline);
 
   const PipelineMetrics& metrics() const { return metrics_; }
+  // Any thread: why the dead-letter or the checkpoint store refuses writes at the moment, for
+  // /readyz; empty when both take them.
+  std::vector<std::string> store_problems() const;
 
 private:
-  void accept(const hub::HubEvent& event);
+  // False when the event could not be finished (its dead letter was not written before
+  // stopping): it and the events after it are left behind the checkpoint.
+  bool accept(const hub::HubEvent& event);
   // Ingests until delivered or rejected; false when the deadline passed or stop() was called
   // while it still was retriable.
   bool deliver(ReadyBatch& batch, std::optional<std::chrono::steady_clock::time_point> deadline);
   // Events [begin, end) of `batch` as one request; a rejection splits the range in halves.
   bool deliver_range(const ReadyBatch& batch, std::size_t begin, std::size_t end,
                      std::optional<std::chrono::steady_clock::time_point> deadline);
-  void dead_letter(std::vector<DeadLetter> records);
+  // Writes the records, retrying while the store refuses them; false when the deadline (or,
+  // without one, stop()) comes first.
+  bool dead_letter(std::vector<DeadLetter> records,
+                   std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+  // Sleeps `wait`, or less once stop() is called.
+  void pause_unless_stopped(std::chrono::milliseconds wait);
+  void set_problem(std::string& slot, std::string problem);
   // Starts delivering `batch` on its own thread (concurrent_delivery).
   void launch(ReadyBatch batch);
   // Completes the batch in flight once delivered (waiting for it with `block`); false when it
@@ -151,6 +162,9 @@ private:
   std::string default_key_;
   Route mapped_route_;
   std::string mapped_key_;
+  mutable std::mutex problems_mutex_;
+  std::string dead_letter_problem_; // the dead-letter store's last refusal, until it takes one
+  std::string checkpoint_problem_;  // the checkpoint store's, until a save succeeds
 };
 
 } // namespace hub2kusto::pipeline

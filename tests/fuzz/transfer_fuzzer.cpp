@@ -61,6 +61,7 @@ public:
 
 class Letters final : public pipeline::DeadLetterStore {
 public:
+  pipeline::Written prepare() override { return std::monostate{}; }
   pipeline::Written write(const std::vector<pipeline::DeadLetter>& r) override {
     count += r.size();
     return std::monostate{};

@@ -1,7 +1,6 @@
-// hub2kusto run as an operator runs it, end to end on loopback: eventhubs-emulator ->
-// hub2kusto -> kusto-emulator (Azurite behind it), verified by counting rows in the table and
-// reading the emulator's delivery counters and the checkpoint files. Waits are for conditions
-// with deadlines.
+// hub2kusto end to end: delivery, restarts, faults of Kusto and of the hub, routing, formats,
+// checkpoints and dead letters, verified by counting rows in the table and reading the
+// emulators' counters and the checkpoint files (bridge_fixture.hpp).
 #include <signal.h>
 
 #include <algorithm>
@@ -21,123 +20,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "shared/free_port.hpp"
-#include "support/child_process.hpp"
-#include "support/eventhubs_emulator.hpp"
-#include "support/eventually.hpp"
-#include "support/kusto_emulator.hpp"
+#include "bridge/bridge_fixture.hpp"
 
-namespace hub2kusto {
+namespace hub2kusto::bridge_test {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ChildProcess;
-using testing::EventHubsEmulator;
-using testing::KustoEmulator;
-
-// Other processes, at their pace.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 60s) {
-  return testing::eventually(done, limit, 50ms);
-}
-
-// GET http://127.0.0.1:<port><path> -> {status, body}; status 0 when nothing answered.
-std::pair<int, std::string> http_get(int port, const std::string& path) {
-  try {
-    web::http::client::http_client_config config;
-    config.set_timeout(std::chrono::seconds(10));
-    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
-    auto response = client.request(web::http::methods::GET, path).get();
-    return {response.status_code(), response.extract_utf8string(true).get()};
-  } catch (const std::exception& e) {
-    return {0, e.what()};
-  }
-}
-
-// The value of one Prometheus sample line `name{labels} value`, summed over every line whose
-// name and labels start with `prefix`; -1 when there is none.
-double metric_sum(const std::string& exposition, const std::string& prefix) {
-  double sum = -1;
-  std::istringstream in(exposition);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(prefix, 0) == 0 && line[0] != '#') {
-      sum = (sum < 0 ? 0 : sum) + std::stod(line.substr(line.rfind(' ') + 1));
-    }
-  }
-  return sum;
-}
-
-// One line of the tests' telemetry: {"deviceId":"dev-<device>","temperature":21.5,
-// "humidity":40,"line":<line>...}, `more` being further members (with their leading comma).
-std::string telemetry_line(int line, int device, const std::string& more = "") {
-  return R"({"deviceId":"dev-)" + std::to_string(device) +
-         R"(","temperature":21.5,"humidity":40,"line":)" + std::to_string(line) + more + "}";
-}
-
-class Bridge : public ::testing::Test {
-protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto-bridge-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::ofstream lines(dir_ / "events.jsonl");
-    for (int i = 0; i < 50; ++i) {
-      lines << telemetry_line(i, i) << "\n";
-    }
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  // SIGTERM, as an orchestrator stops it: hub2kusto delivers what it took and exits 0.
-  static void stop(ChildProcess& bridge, std::chrono::seconds limit = 30s) {
-    ::kill(bridge.pid(), SIGTERM);
-    EXPECT_EQ(bridge.wait_exit(limit), 0) << bridge.stderr_text();
-  }
-
-  void create_table(KustoEmulator& kusto) {
-    ASSERT_FALSE(kusto
-                     .mgmt(".create table T (deviceId:string, temperature:real, humidity:long, "
-                           "line:long)")
-                     .contains("error"));
-    ASSERT_FALSE(
-        kusto
-            .mgmt(
-                R"(.create table T ingestion json mapping 'm' '[{"column":"deviceId","Properties":{"Path":"$.deviceId"}},{"column":"temperature","Properties":{"Path":"$.temperature"}},{"column":"humidity","Properties":{"Path":"$.humidity"}},{"column":"line","Properties":{"Path":"$.line"}}]')")
-            .contains("error"));
-    ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion enable").contains("error"));
-  }
-
-  std::vector<std::pair<std::string, std::string>>
-  environment(const EventHubsEmulator& hub, const KustoEmulator& kusto,
-              const std::string& key = "SAS_KEY_VALUE") {
-    return environment(hub, kusto.url(), key);
-  }
-  std::vector<std::pair<std::string, std::string>>
-  environment(const EventHubsEmulator& hub, const std::string& kusto_url,
-              const std::string& key = "SAS_KEY_VALUE") {
-    // Picked here, just before hub2kusto starts, not in SetUp: the emulators and Azurite a test
-    // starts in between bind ports of their own, and one of them took a port picked earlier.
-    ops_port_ = emulators::free_port("127.0.0.1");
-    return {{"HUB2KUSTO_CONNECTIONS_0_NAME", "telemetry"},
-            {"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
-             hub.connection_string("telemetry", key)},
-            {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING",
-             "Data Source=" + kusto_url + ";Initial Catalog=db"},
-            {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"},
-            {"HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING", "m"},
-            {"HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "200ms"},
-            {"HUB2KUSTO_CHECKPOINT_DIRECTORY", (dir_ / "checkpoints").string()},
-            {"HUB2KUSTO_CHECKPOINT_INTERVAL", "200ms"},
-            {"HUB2KUSTO_DEAD_LETTER_DIRECTORY", (dir_ / "dead-letter").string()},
-            {"HUB2KUSTO_SHUTDOWN_DRAIN_DEADLINE", "20s"},
-            {"HUB2KUSTO_OPS_ADDRESS", "127.0.0.1"},
-            {"HUB2KUSTO_OPS_PORT", std::to_string(ops_port_)},
-            {"HUB2KUSTO_OPS_REFRESH_INTERVAL", "300ms"}};
-  }
-
-  std::filesystem::path dir_;
-  int ops_port_ = 0;
-};
 
 TEST_F(Bridge, DeliversEveryEventStopsCleanlyAndResumesWithoutResending) {
   EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "events.jsonl").string(),
@@ -397,7 +285,7 @@ TEST_F(Bridge, KustoAnswering503ForThirtySecondsLosesNothingAndIngestionResumes)
                 metric_sum(metrics, "hub2kusto_batch_retries_total{"),
             0)
       << metrics;
-  EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U); // none
   ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }));
   stop(bridge);
   EXPECT_EQ(kusto.count("T"), 800);
@@ -874,7 +762,7 @@ TEST_F(Bridge, AvroContainerFileEventsArriveAsRowsOneFileARequest) {
   EXPECT_EQ(metric_sum(metrics, "hub2kusto_batches_rejected_total"), 0) << metrics;
   EXPECT_EQ(kusto.status().at("queued_failed").get<long long>(), 0);
   stop(bridge);
-  EXPECT_FALSE(std::filesystem::exists(dir_ / "dead-letter" / "telemetry.jsonl"));
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U); // none
 }
 
 // A cluster whose streaming limit is below our batches answers 413: that batch goes queued,
@@ -1071,4 +959,4 @@ TEST_F(Bridge, EventsTheLocalMappingRejectsAreDeadLetteredWithTheirReasons) {
 }
 
 } // namespace
-} // namespace hub2kusto
+} // namespace hub2kusto::bridge_test

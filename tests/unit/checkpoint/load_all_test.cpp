@@ -18,6 +18,8 @@ class RendezvousStore final : public CheckpointStore {
 public:
   explicit RendezvousStore(int expected) : expected_(expected) {}
 
+  Result<std::monostate> prepare() override { return std::monostate{}; }
+
   Result<std::optional<Checkpoint>> load(const PartitionId& partition) override {
     std::unique_lock lock(mutex_);
     ++waiting_;

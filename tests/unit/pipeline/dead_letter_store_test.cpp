@@ -1,7 +1,9 @@
 #include "pipeline/dead_letter_store.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -57,6 +59,61 @@ TEST(FileDeadLetterStore, AnUnwritablePlaceIsAClearError) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("/proc/hub2kusto-cannot-write-here/dead.jsonl"),
             std::string::npos);
+}
+
+TEST(FileDeadLetterStore, PrepareFindsAnUnusableDirectoryAtStart) {
+  // A path below a regular file cannot be created, even by root.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("hub2kusto-dl-prepare-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a-file") << "x";
+  FileDeadLetterStore bad(dir / "a-file" / "sub" / "dead.jsonl");
+  const auto r = bad.prepare();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cannot create the directory of the dead-letter file"),
+            std::string::npos)
+      << r.error().message;
+  FileDeadLetterStore good(dir / "fine" / "dead.jsonl");
+  ASSERT_TRUE(good.prepare().ok());
+  EXPECT_TRUE(std::filesystem::exists(dir / "fine" / "dead.jsonl"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(FileDeadLetterStore, AWriteThatFailsHalfWayIsCutBackToWholeLines) {
+  // RLIMIT_FSIZE makes the kernel refuse a write past a size with EFBIG, as a full disk
+  // refuses one with ENOSPC: the first bytes land, the rest do not.
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("hub2kusto-dl-full-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  FileDeadLetterStore store(dir / "dead.jsonl");
+  DeadLetter a;
+  a.stage = "mapping";
+  a.reason = "bad";
+  a.body = "{bad";
+  ASSERT_TRUE(store.write({a}).ok());
+  const auto whole = std::filesystem::file_size(dir / "dead.jsonl");
+
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limited = saved;
+  limited.rlim_cur = whole + 100;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  DeadLetter big = a;
+  big.body.assign(4096, 'x');
+  const auto r = store.write({big});
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous);
+
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cannot write the dead-letter file"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(std::filesystem::file_size(dir / "dead.jsonl"), whole); // no partial line
+  ASSERT_TRUE(store.write({big}).ok()); // and the next write appends whole lines after it
+  const auto got = lines(dir / "dead.jsonl");
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[1]["body"], std::string(4096, 'x'));
+  std::filesystem::remove_all(dir);
 }
 
 } // namespace

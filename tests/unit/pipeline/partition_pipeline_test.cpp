@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -55,13 +56,23 @@ public:
   std::vector<ingest::Batch> batches;
 };
 
+// fail_writes(n) makes the next n writes fail.
 class MemoryDeadLetters final : public DeadLetterStore {
 public:
+  Written prepare() override { return std::monostate{}; }
   Written write(const std::vector<DeadLetter>& r) override {
+    ++attempts;
+    if (failures > 0) {
+      --failures;
+      return failure("the dead-letter disk is full (test)");
+    }
     records.insert(records.end(), r.begin(), r.end());
     return std::monostate{};
   }
+  void fail_writes(int n) { failures = n; }
   std::vector<DeadLetter> records;
+  int attempts = 0;
+  int failures = 0;
 };
 
 hub::HubEvent event(std::int64_t n, std::vector<std::pair<std::string, std::string>> props = {}) {
@@ -208,6 +219,90 @@ TEST_F(Pipeline, DrainGivesUpAtTheDeadlineWithoutMovingTheCheckpointPastTheBatch
   EXPECT_FALSE(pipeline_->drain(clock_.steady_now() + 5s));
   EXPECT_EQ(stored(), std::nullopt);
   EXPECT_TRUE(dead_.records.empty());
+}
+
+// Moves the manual clock like ManualSleeper, and runs `on_sleep` after each wait.
+class HookedSleeper final : public ingest::Sleeper {
+public:
+  explicit HookedSleeper(ManualClock& clock) : clock_(clock) {}
+  void sleep_for(std::chrono::milliseconds d) override {
+    slept += d;
+    clock_.advance(d);
+    if (on_sleep) {
+      on_sleep();
+    }
+  }
+  std::function<void()> on_sleep;
+  std::chrono::milliseconds slept{0};
+
+private:
+  ManualClock& clock_;
+};
+
+TEST_F(Pipeline, AFailingDeadLetterStoreIsRetriedAndShownUntilItTakesTheRecord) {
+  HookedSleeper sleeper(clock_);
+  PartitionPipeline pipeline(options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper);
+  std::vector<std::vector<std::string>> seen; // the problems /readyz shows, at each wait
+  sleeper.on_sleep = [&] { seen.push_back(pipeline.store_problems()); };
+  dead_.fail_writes(2);
+  stream_->events.push_back(event(0, {{"Database", "not_allowed"}}));
+  stream_->events.push_back(event(1));
+  pipeline.step();
+  ASSERT_EQ(dead_.records.size(), 1U); // the third attempt took it
+  EXPECT_EQ(dead_.attempts, 3);
+  EXPECT_EQ(sleeper.slept, 3000ms); // 1 s, then 2 s
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen.front().size(), 1U);
+  EXPECT_EQ(seen.front()[0],
+            "the dead-letter store refuses records: the dead-letter disk is full (test)");
+  EXPECT_TRUE(pipeline.store_problems().empty()); // it takes records again
+}
+
+TEST_F(Pipeline, StoppingEndsTheDeadLetterRetriesAndLeavesTheEventBehindTheCheckpoint) {
+  HookedSleeper sleeper(clock_);
+  PartitionPipeline pipeline(options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper);
+  sleeper.on_sleep = [&] { pipeline.stop(); }; // SIGTERM arrives during the first wait
+  dead_.fail_writes(1'000'000);
+  stream_->events.push_back(event(0));
+  stream_->events.push_back(event(1, {{"Database", "not_allowed"}}));
+  stream_->events.push_back(event(2));
+  pipeline.step();
+  EXPECT_LT(sleeper.slept, 1000ms); // the 1 s wait was cut short by stop()
+  EXPECT_TRUE(pipeline.drain(clock_.steady_now() + 5s));
+  ASSERT_EQ(ingestor_.batches.size(), 1U);
+  EXPECT_EQ(ingestor_.batches[0].data, "{\"n\":0}\n"); // event 2 was not taken past event 1
+  EXPECT_EQ(stored(), 0);                              // not past the unwritten dead letter
+  EXPECT_TRUE(dead_.records.empty());
+  ASSERT_EQ(pipeline.store_problems().size(), 1U);
+}
+
+TEST_F(Pipeline, DrainStopsRetryingADeadLetterAtTheDeadline) {
+  HookedSleeper sleeper(clock_);
+  PartitionPipeline pipeline(options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper);
+  ingestor_.script = std::deque<ingest::Outcome>(9, ingest::Outcome::rejected);
+  dead_.fail_writes(1'000'000);
+  stream_->events.push_back(event(0));
+  pipeline.step(); // the batch is open until the linger
+  pipeline.stop();
+  EXPECT_FALSE(pipeline.drain(clock_.steady_now() + 5s));
+  EXPECT_LE(sleeper.slept, 5000ms);
+  EXPECT_EQ(stored(), std::nullopt);
+}
+
+TEST_F(Pipeline, AFailingCheckpointStoreIsShownUntilASaveSucceeds) {
+  store_.fail_saves(1);
+  for (int n = 0; n < 5; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  pipeline_->step();
+  ASSERT_EQ(pipeline_->store_problems().size(), 1U);
+  EXPECT_EQ(pipeline_->store_problems()[0],
+            "the checkpoint store refuses saves: the checkpoint store is failing (test)");
+  clock_.advance(5s); // the checkpoint interval
+  stream_->events.push_back(event(5));
+  pipeline_->step();
+  EXPECT_TRUE(pipeline_->store_problems().empty());
+  EXPECT_EQ(stored(), 4);
 }
 
 TEST_F(Pipeline, AnEndedStreamEndsTheLoopOnceDrained) {
