@@ -21,6 +21,19 @@ add_library(hub2kusto::libdeflate ALIAS hub2kusto_libdeflate)
 target_include_directories(hub2kusto_libdeflate SYSTEM INTERFACE ${LIBDEFLATE_INCLUDE_DIR})
 target_link_libraries(hub2kusto_libdeflate INTERFACE ${LIBDEFLATE_LIBRARY})
 
+# civetweb (libcivetweb-dev): the ops endpoints' HTTP server, with bounds on request size,
+# time and connections (connector/ops/ops_server.hpp, docs/decisions.md). Its CMake package
+# names the civetweb program, which the -dev package does not ship: located directly.
+find_path(CIVETWEB_INCLUDE_DIR civetweb.h)
+find_library(CIVETWEB_LIBRARY civetweb)
+if(NOT CIVETWEB_INCLUDE_DIR OR NOT CIVETWEB_LIBRARY)
+  message(FATAL_ERROR "civetweb not found: run scripts/bootstrap (Debian package libcivetweb-dev)")
+endif()
+add_library(hub2kusto_civetweb INTERFACE)
+add_library(hub2kusto::civetweb ALIAS hub2kusto_civetweb)
+target_include_directories(hub2kusto_civetweb SYSTEM INTERFACE ${CIVETWEB_INCLUDE_DIR})
+target_link_libraries(hub2kusto_civetweb INTERFACE ${CIVETWEB_LIBRARY})
+
 # Qpid Proton C++ (libqpid-proton-cpp12-dev). Debian's libqpid-proton-cpp.pc names .pc files
 # that the package does not ship, so the libraries are located directly.
 find_path(PROTON_CPP_INCLUDE_DIR proton/container.hpp)

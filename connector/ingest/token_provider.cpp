@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/logging.hpp"
+#include "common/redact.hpp"
+
 namespace hub2kusto::ingest {
 namespace {
 
@@ -25,28 +28,34 @@ std::string trim_slash(std::string s) {
 }
 
 // A token endpoint's answer: access_token plus expires_in (number or string) or expires_on.
-Result<AccessToken> read_token_response(const HttpResponse& response, const std::string& who,
+// A refusal is logged in full (the application and tenant ids, the endpoint's description);
+// the error, which /readyz shows to whoever reaches the ops port, keeps only the source's kind,
+// the HTTP status and the OAuth error code.
+Result<AccessToken> read_token_response(const HttpResponse& response, const TokenSource& source,
                                         std::chrono::system_clock::time_point now) {
   if (response.status == 0) {
-    return failure(
-        fmt::format("{}: the token endpoint did not answer: {}", who, response.transport_error));
+    return failure(fmt::format("{}: the token endpoint did not answer: {}", source.kind(),
+                               response.transport_error));
   }
   const auto json = nlohmann::json::parse(response.body, nullptr, false);
   if (response.status != 200) {
-    std::string detail;
+    std::string code;
+    std::string description;
     if (!json.is_discarded() && json.is_object()) {
-      detail = json.value("error", "");
-      const std::string description = json.value("error_description", "");
-      if (!description.empty()) {
-        detail += (detail.empty() ? "" : ": ") + description.substr(0, 300);
-      }
+      code = printable(json.value("error", ""), 60);
+      description = printable(json.value("error_description", ""), 300);
     }
-    return failure(fmt::format("{}: the token endpoint answered HTTP {}{}{}", who, response.status,
-                               detail.empty() ? "" : ": ", detail));
+    logger("auth")->warn("{}: the token endpoint answered HTTP {}{}{}{}{}", source.describe(),
+                         response.status, code.empty() ? "" : ": ", code,
+                         description.empty() ? "" : ": ", description);
+    return failure(fmt::format("{}: the token endpoint answered HTTP {}{}{} (the log has the "
+                               "endpoint's description)",
+                               source.kind(), response.status, code.empty() ? "" : ": ", code));
   }
   if (json.is_discarded() || !json.is_object() || !json.contains("access_token") ||
       !json["access_token"].is_string()) {
-    return failure(fmt::format("{}: the token endpoint's answer has no access_token", who));
+    return failure(
+        fmt::format("{}: the token endpoint's answer has no access_token", source.kind()));
   }
   AccessToken token{Secret(json["access_token"].get<std::string>()), now + seconds(3600)};
   const auto number = [&](const char* key) -> std::optional<std::int64_t> {
@@ -116,7 +125,7 @@ public:
       if (!in || assertion.empty()) {
         return failure(fmt::format("{}: the federated token file '{}' cannot be read or is "
                                    "empty",
-                                   describe(), assertion_file_));
+                                   kind(), assertion_file_));
       }
       r.body =
           form({{"grant_type", "client_credentials"},
@@ -125,11 +134,15 @@ public:
                 {"client_assertion", assertion},
                 {"scope", scope_}});
     }
-    return read_token_response(transport_.send(r), describe(), clock_.system_now());
+    return read_token_response(transport_.send(r), *this, clock_.system_now());
   }
 
   std::string describe() const override {
     return fmt::format("application {} in tenant {} ({})", client_id_, tenant_,
+                       assertion_file_.empty() ? "client secret" : "workload identity");
+  }
+  std::string kind() const override {
+    return fmt::format("the Entra application ({})",
                        assertion_file_.empty() ? "client secret" : "workload identity");
   }
 
@@ -164,12 +177,17 @@ public:
                           trim_slash(env_.imds_endpoint), url_encode(env_.resource), id);
       r.headers = {{"Metadata", "true"}};
     }
-    return read_token_response(transport_.send(r), describe(), clock_.system_now());
+    return read_token_response(transport_.send(r), *this, clock_.system_now());
   }
 
   std::string describe() const override {
     return fmt::format("{} managed identity ({})",
                        client_id_.empty() ? "the system-assigned" : "user-assigned " + client_id_,
+                       env_.identity_endpoint.empty() ? "IMDS" : "App Service endpoint");
+  }
+  std::string kind() const override {
+    return fmt::format("{} managed identity ({})",
+                       client_id_.empty() ? "the system-assigned" : "the user-assigned",
                        env_.identity_endpoint.empty() ? "IMDS" : "App Service endpoint");
   }
 
@@ -187,6 +205,7 @@ public:
     return AccessToken{token_, std::chrono::system_clock::time_point::max()};
   }
   std::string describe() const override { return "an application token"; }
+  std::string kind() const override { return describe(); }
 
 private:
   Secret token_;

@@ -26,7 +26,10 @@ class TokenSource {
 public:
   virtual ~TokenSource() = default;
   virtual Result<AccessToken> fetch() = 0;
-  virtual std::string describe() const = 0; // "application <id> (client secret)", no secret
+  virtual std::string describe() const = 0; // "application <id> in tenant <id> (...)", for logs
+  // The same without identifiers, for errors that reach /readyz: "an Entra application (client
+  // secret)".
+  virtual std::string kind() const = 0;
 };
 
 // Where the identity endpoints are. Defaults are Azure's; the environment overrides them as

@@ -1,14 +1,24 @@
 #pragma once
-// OpsServer: the operator's HTTP endpoints (issue 8, item 5), on their own port:
+// OpsServer: the operator's HTTP endpoints, on their own port:
 //
 //   GET /healthz   200 "ok" while the process serves requests (liveness)
 //   GET /readyz    200 when the service says it is ready, else 503; a JSON body either way:
 //                  {"ready": false, "reasons": ["partition 2 of 'telemetry': recovering", ...]}
 //   GET /metrics   the Prometheus text exposition (text/plain; version=0.0.4)
 //
-// The answers come from the handlers given at start; they run on cpprestsdk's listener
-// threads, so they must be thread-safe. The server starts before the bridge (a liveness probe
-// must answer while start-up reads the hub) and stops after it.
+// HEAD is answered as GET without the body; any other method gets 405, any other path 404.
+//
+// The port is reachable by anyone who reaches the pod, so it is bounded (OpsLimits): a request
+// head larger than max_header_bytes is refused, a client that does not send its request
+// within request_timeout is dropped, one request per connection, and at most threads +
+// queued_connections connections are open at a time: further ones wait in the kernel's listen
+// backlog, never in our file descriptors, which the data path needs. The server is civetweb
+// (docs/decisions.md, "The ops server").
+//
+// The answers come from the handlers given at start; they run on the server's threads, so they
+// must be thread-safe. The server starts before the bridge (a liveness probe must answer while
+// start-up reads the hub) and stops after it.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,12 +39,23 @@ struct OpsHandlers {
   std::function<std::string()> metrics; // the exposition text
 };
 
+struct OpsLimits {
+  int threads = 4;                                  // requests answered at once
+  int queued_connections = 12;                      // accepted, waiting for a thread
+  int listen_backlog = 64;                          // not yet accepted (the kernel's)
+  int max_header_bytes = 8 * 1024;                  // request line and headers
+  std::chrono::milliseconds request_timeout{5'000}; // to receive a request, and to send the answer
+};
+
 class OpsServer {
 public:
-  // Listens on address:port. Fails with a message naming the address when it cannot bind.
+  // Listens on address:port (port 0: one the system picks, see port()). Fails with a message
+  // naming the address when it cannot bind.
   static Result<std::unique_ptr<OpsServer>> start(const std::string& address, std::uint16_t port,
-                                                  OpsHandlers handlers);
+                                                  OpsHandlers handlers, OpsLimits limits = {});
   ~OpsServer();
+  // The port it listens on.
+  std::uint16_t port() const;
   OpsServer(const OpsServer&) = delete;
   OpsServer& operator=(const OpsServer&) = delete;
 

@@ -52,7 +52,7 @@ TEST(TokenProvider, RefreshesFiveMinutesBeforeExpiryOrAtThreeQuartersOfAShortLif
   EXPECT_EQ(p->token().value().reveal(), "c");
 }
 
-TEST(TokenProvider, ARefusalNamesTheApplicationAndNotTheSecret) {
+TEST(TokenProvider, ARefusalSaysWhatRefusedWithoutIdsDescriptionOrSecret) {
   ManualClock clock;
   FakeTransport t;
   t.then(
@@ -61,8 +61,13 @@ TEST(TokenProvider, ARefusalNamesTheApplicationAndNotTheSecret) {
   auto p = make_token_provider(app_key(), AuthEnvironment{}, t, clock);
   const auto r = p->token();
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("application app in tenant tenant"), std::string::npos);
+  // The error reaches /readyz: the kind of credential, the status and the OAuth code; the ids
+  // and the endpoint's description go to the log only.
+  EXPECT_NE(r.error().message.find("the Entra application (client secret)"), std::string::npos)
+      << r.error().message;
   EXPECT_NE(r.error().message.find("HTTP 401: invalid_client"), std::string::npos);
+  EXPECT_EQ(r.error().message.find("tenant"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find("AADSTS"), std::string::npos) << r.error().message;
   EXPECT_EQ(r.error().message.find("s3cret-value"), std::string::npos);
 }
 
