@@ -51,13 +51,20 @@ std::filesystem::path FileCheckpointStore::path_of(const PartitionId& partition)
   return directory_ / component(partition.value());
 }
 
-Result<std::monostate> FileCheckpointStore::prepare() {
-  std::lock_guard lock(mutex_);
+Result<std::monostate> FileCheckpointStore::create_directory() const {
   std::error_code ec;
   std::filesystem::create_directories(directory_, ec);
   if (ec) {
     return failure(fmt::format("cannot create the checkpoint directory '{}': {}",
                                directory_.string(), ec.message()));
+  }
+  return std::monostate{};
+}
+
+Result<std::monostate> FileCheckpointStore::prepare() {
+  std::lock_guard lock(mutex_);
+  if (auto created = create_directory(); !created) {
+    return created;
   }
   const auto probe = directory_ / ".hub2kusto-write-test";
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -66,6 +73,7 @@ Result<std::monostate> FileCheckpointStore::prepare() {
                                directory_.string(), std::strerror(errno)));
   }
   ::close(fd);
+  std::error_code ec;
   std::filesystem::remove(probe, ec);
   return std::monostate{};
 }
@@ -97,12 +105,10 @@ Result<std::optional<Checkpoint>> FileCheckpointStore::load(const PartitionId& p
 
 Saved FileCheckpointStore::save(const PartitionId& partition, const Checkpoint& checkpoint) {
   std::lock_guard lock(mutex_);
-  std::error_code ec;
-  std::filesystem::create_directories(directory_, ec);
-  if (ec) {
-    return failure(fmt::format("cannot create the checkpoint directory '{}': {}",
-                               directory_.string(), ec.message()));
+  if (auto created = create_directory(); !created) {
+    return created;
   }
+  std::error_code ec;
   const auto path = path_of(partition);
   const auto temporary = path.string() + ".tmp";
   {

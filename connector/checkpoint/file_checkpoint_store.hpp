@@ -22,6 +22,7 @@ public:
   std::filesystem::path path_of(const PartitionId& partition) const;
 
 private:
+  Result<std::monostate> create_directory() const;
   std::filesystem::path directory_; // .../<consumer group>/checkpoint
   std::mutex mutex_;
 };

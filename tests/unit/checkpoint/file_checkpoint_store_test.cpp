@@ -22,6 +22,20 @@ protected:
   std::filesystem::path dir_;
 };
 
+TEST_F(FileStore, PrepareCreatesTheDirectoryOrSaysWhyItCannot) {
+  FileCheckpointStore store(dir_, scope_);
+  ASSERT_TRUE(store.prepare().ok());
+  EXPECT_TRUE(std::filesystem::is_directory(store.path_of(PartitionId("0")).parent_path()));
+  EXPECT_TRUE(std::filesystem::is_empty(store.path_of(PartitionId("0")).parent_path()));
+  // Below a regular file nothing can be created, not even by root.
+  std::ofstream(dir_ / "a-file") << "x";
+  FileCheckpointStore blocked(dir_ / "a-file", scope_);
+  const auto r = blocked.prepare();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cannot create the checkpoint directory"), std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(FileStore, APartitionWithoutACheckpointHasNone) {
   FileCheckpointStore store(dir_, scope_);
   auto loaded = store.load(PartitionId("0"));
