@@ -496,7 +496,7 @@ ops::Readiness Bridge::readiness() const {
                                         hub::partition_state_name(status.state),
                                         status.reason.empty() ? "" : ": ", status.reason));
       }
-      for (const auto& problem : p->pipeline->store_problems()) {
+      for (const auto& problem : p->pipeline->problems()) {
         r.reasons.push_back(
             fmt::format("connection '{}' partition {}: {}", c->name, p->id, problem));
       }
@@ -540,6 +540,10 @@ std::string Bridge::metrics_text() const {
                 pm.batch_retries.load(relaxed));
       m.counter("hub2kusto_checkpoint_failures_total", "Checkpoint saves that failed.", l,
                 pm.checkpoint_failures.load(relaxed));
+      m.counter("hub2kusto_target_problem_retries_total",
+                "Delivery attempts the Kusto target refused for a reason of its own (a missing "
+                "table, database or mapping, refused credentials): the partition holds.",
+                l, pm.target_problem_retries.load(relaxed));
       m.counter("hub2kusto_mapping_values_nulled_total",
                 "Values the local mapping could not convert to their column's type (ingested "
                 "as null, as Kusto does).",

@@ -56,6 +56,11 @@ struct DeliveryStatus {
   // The service refused the batch's size for streaming (it went queued): batches of its table
   // should stay under this many raw bytes for a while.
   std::optional<std::size_t> smaller_batches;
+  // Retriable because the target is wrong or refuses us, not because of this batch's data:
+  // the pipeline holds and says so (for a target an event's routing properties chose, a
+  // missing entity is that event's fault instead).
+  enum class TargetProblem { none, missing_entity, credentials };
+  TargetProblem target_problem = TargetProblem::none;
 };
 
 class Ingestor {

@@ -5,8 +5,13 @@
 //   2xx                                         delivered
 //   no answer (connect, TLS, timeout)           retriable
 //   429                                         retriable, throttled, Retry-After honoured
-//   401, 403                                    retriable, auth: a credential problem is not a
-//                                               data problem, so nothing is dead-lettered for it
+//   401, 403                                    retriable, auth, target: a credential problem is
+//                                               not a data problem, so nothing is dead-lettered
+//   BadRequest_DatabaseNotExist,                retriable, target: the configured database, table
+//   BadRequest_TableNotExist,                   or mapping is missing for every event alike; the
+//   BadRequest_MappingReferenceWasNotFound,     partition holds until it is created (error codes:
+//   BadRequest_EntityNotFound learn.microsoft.com/azure/data-explorer/error-codes,
+//                                               category EntityNotFound)
 //   404 (streaming disabled on the cluster)     streaming impossible
 //   413, Stream_InputStreamTooLarge, "too large" streaming impossible (size)
 //   BadRequest_StreamingIngestionPolicyNotEnabled streaming impossible (policy)
@@ -31,6 +36,9 @@ struct Classification {
   StreamingImpossible impossible = StreamingImpossible::no;
   bool throttled = false;
   bool auth_failure = false;
+  // The configured target is wrong or refuses us, whatever the data (see the table above): the
+  // pipeline holds the partition and says so on /readyz instead of dead-lettering.
+  bool target_problem = false;
   std::optional<std::chrono::milliseconds> retry_after;
   std::string reason; // one line: status, code and the service's message, never a token
 };

@@ -23,6 +23,7 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
     Classification c;
     c.outcome = Outcome::retriable;
     c.auth_failure = true;
+    c.target_problem = true;
     c.reason = token.error().message;
     return c;
   }

@@ -8,6 +8,7 @@
 #include "common/gzip.hpp"
 #include "common/iso8601.hpp"
 #include "common/logging.hpp"
+#include "common/redact.hpp"
 
 namespace hub2kusto::pipeline {
 namespace {
@@ -59,10 +60,10 @@ PartitionPipeline::PartitionPipeline(PipelineOptions options,
   mapped_key_ = mapped_route_.key();
 }
 
-std::vector<std::string> PartitionPipeline::store_problems() const {
+std::vector<std::string> PartitionPipeline::problems() const {
   std::lock_guard lock(problems_mutex_);
   std::vector<std::string> problems;
-  for (const std::string* p : {&dead_letter_problem_, &checkpoint_problem_}) {
+  for (const std::string* p : {&target_problem_, &dead_letter_problem_, &checkpoint_problem_}) {
     if (!p->empty()) {
       problems.push_back(*p);
     }
@@ -227,6 +228,12 @@ bool PartitionPipeline::deliver(ReadyBatch& batch,
   return true;
 }
 
+bool PartitionPipeline::configured(const ingest::IngestTarget& target) const {
+  const Route& d = options_.routing.defaults;
+  return target.database == d.database && target.table == d.table &&
+         (!target.mapping || target.mapping == d.mapping);
+}
+
 bool PartitionPipeline::deliver_range(
     const ReadyBatch& batch, std::size_t begin, std::size_t end,
     std::optional<std::chrono::steady_clock::time_point> deadline) {
@@ -246,7 +253,18 @@ bool PartitionPipeline::deliver_range(
   }
   std::chrono::milliseconds wait = options_.retry_first;
   while (true) {
-    const ingest::DeliveryStatus status = ingestor_.ingest(*request);
+    ingest::DeliveryStatus status = ingestor_.ingest(*request);
+    using TargetProblem = ingest::DeliveryStatus::TargetProblem;
+    if (status.target_problem == TargetProblem::missing_entity && !configured(request->target)) {
+      // A table, database or mapping that an event's routing properties named: the events'
+      // fault, not the configuration's. Dead-lettered as Kusto refused them.
+      status.outcome = ingest::Outcome::rejected;
+      status.target_problem = TargetProblem::none;
+    }
+    if (status.outcome != ingest::Outcome::retriable ||
+        status.target_problem == TargetProblem::none) {
+      set_problem(target_problem_, {});
+    }
     switch (status.outcome) {
     case ingest::Outcome::delivered:
       if (status.smaller_batches) {
@@ -279,6 +297,25 @@ bool PartitionPipeline::deliver_range(
       break;
     }
     metrics_.batch_retries.fetch_add(1, std::memory_order_relaxed);
+    if (status.target_problem != TargetProblem::none) {
+      // The target is wrong for every event alike: hold here (credit runs out behind us) and
+      // go on by ourselves once it is fixed; nothing is dead-lettered for it.
+      metrics_.target_problem_retries.fetch_add(1, std::memory_order_relaxed);
+      set_problem(target_problem_,
+                  fmt::format("Kusto target {}.{}: {}; holding the partition until it is fixed",
+                              printable(request->target.database.value(), 100),
+                              printable(request->target.table.value(), 100), status.reason));
+      const auto now = clock_.steady_now();
+      if (!last_target_log_ || now - *last_target_log_ >= std::chrono::minutes(1)) {
+        last_target_log_ = now;
+        logger("pipeline")
+            ->error("partition {}: the Kusto target {}.{} refuses every batch ({}); holding the "
+                    "partition, nothing is dead-lettered or skipped, delivery resumes once it is "
+                    "fixed",
+                    stream_->partition(), printable(request->target.database.value(), 100),
+                    printable(request->target.table.value(), 100), status.reason);
+      }
+    }
     const auto pause = status.retry_after.value_or(wait);
     if ((deadline && clock_.steady_now() + pause > *deadline) || (!deadline && stopping_)) {
       logger("pipeline")
@@ -287,9 +324,11 @@ bool PartitionPipeline::deliver_range(
                   request->id, status.reason);
       return false;
     }
-    logger("pipeline")
-        ->warn("batch {} not delivered ({}); trying again in {} ms", request->id, status.reason,
-               pause.count());
+    if (status.target_problem == TargetProblem::none) {
+      logger("pipeline")
+          ->warn("batch {} not delivered ({}); trying again in {} ms", request->id, status.reason,
+                 pause.count());
+    }
     sleeper_.sleep_for(pause);
     wait = std::min(wait * 2, options_.retry_max);
   }

@@ -75,6 +75,8 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> batches_rejected{0};
   std::atomic<std::uint64_t> batch_retries{0};
   std::atomic<std::uint64_t> checkpoint_failures{0};
+  // Delivery attempts refused because the configured target is wrong (the partition holds).
+  std::atomic<std::uint64_t> target_problem_retries{0};
   std::atomic<std::uint64_t> values_nulled{0}; // local mapping: values that became null
   // Gauges.
   std::atomic<std::int64_t> checkpoint_sequence_number{-1}; // stored; -1: none yet
@@ -103,9 +105,10 @@ public:
   bool drain(std::chrono::steady_clock::time_point deadline);
 
   const PipelineMetrics& metrics() const { return metrics_; }
-  // Any thread: why the dead-letter or the checkpoint store refuses writes at the moment, for
-  // /readyz; empty when both take them.
-  std::vector<std::string> store_problems() const;
+  // Any thread: why the partition cannot go on at the moment, for /readyz: the Kusto target
+  // refuses every batch, or the dead-letter or the checkpoint store refuses writes. Empty when
+  // nothing is wrong.
+  std::vector<std::string> problems() const;
 
 private:
   // False when the event could not be finished (its dead letter was not written before
@@ -117,6 +120,8 @@ private:
   // Events [begin, end) of `batch` as one request; a rejection splits the range in halves.
   bool deliver_range(const ReadyBatch& batch, std::size_t begin, std::size_t end,
                      std::optional<std::chrono::steady_clock::time_point> deadline);
+  // Whether `target` is the configured one (not one an event's routing properties chose).
+  bool configured(const ingest::IngestTarget& target) const;
   // Writes the records, retrying while the store refuses them; false when the deadline (or,
   // without one, stop()) comes first.
   bool dead_letter(std::vector<DeadLetter> records,
@@ -163,6 +168,8 @@ private:
   Route mapped_route_;
   std::string mapped_key_;
   mutable std::mutex problems_mutex_;
+  std::string target_problem_; // the Kusto target's refusal, until a batch gets an answer
+  std::optional<std::chrono::steady_clock::time_point> last_target_log_; // delivery thread
   std::string dead_letter_problem_; // the dead-letter store's last refusal, until it takes one
   std::string checkpoint_problem_;  // the checkpoint store's, until a save succeeds
 };

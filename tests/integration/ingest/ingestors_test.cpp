@@ -206,13 +206,15 @@ TEST_F(Ingest, ThrottlingHonoursRetryAfterOnTheInjectedClock) {
   EXPECT_TRUE(eventually([&] { return kusto.count("T") == 30; }));
 }
 
-TEST_F(Ingest, AMissingMappingIsRejectedWithTheServiceMessage) {
+TEST_F(Ingest, AMissingMappingIsATargetProblemWithTheServiceMessageNotRetriedOrQueued) {
   KustoEmulator kusto({});
   ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
   create_table(kusto, true);
   Stack s(plain(kusto), kusto.url(), clock_, random_, sleeper_);
   const DeliveryStatus d = s.managed.ingest(batch("p3-0-9", 10, 0, "no_such_mapping"));
-  EXPECT_EQ(d.outcome, Outcome::rejected);
+  // Not the data's fault: the pipeline holds (or, for a routed target, dead-letters).
+  EXPECT_EQ(d.outcome, Outcome::retriable);
+  EXPECT_EQ(d.target_problem, DeliveryStatus::TargetProblem::missing_entity);
   EXPECT_NE(d.reason.find("BadRequest_MappingReferenceWasNotFound"), std::string::npos) << d.reason;
   EXPECT_NE(d.reason.find("no_such_mapping"), std::string::npos) << d.reason;
   EXPECT_TRUE(sleeper_.waits.empty());                // not retried

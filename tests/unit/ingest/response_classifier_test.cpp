@@ -54,12 +54,23 @@ TEST(ResponseClassifier, StreamingImpossibleAnswersSayWhy) {
 }
 
 TEST(ResponseClassifier, PermanentDataErrorsAreRejectedWithTheServiceMessage) {
-  const auto c = classify_streaming_response(answer(
-      400, one_api("BadRequest_MappingReferenceWasNotFound", "Mapping 'm' was not found", true)));
+  const auto c = classify_streaming_response(
+      answer(400, one_api("BadRequest_NoRecordsOrWrongFormat", "bad json at line 3", true)));
   EXPECT_EQ(c.outcome, Outcome::rejected);
-  EXPECT_NE(c.reason.find("BadRequest_MappingReferenceWasNotFound"), std::string::npos);
-  EXPECT_NE(c.reason.find("Mapping 'm' was not found"), std::string::npos);
+  EXPECT_NE(c.reason.find("BadRequest_NoRecordsOrWrongFormat"), std::string::npos);
+  EXPECT_NE(c.reason.find("bad json at line 3"), std::string::npos);
   EXPECT_EQ(c.impossible, StreamingImpossible::no);
+  EXPECT_FALSE(c.target_problem);
+}
+
+TEST(ResponseClassifier, AMissingDatabaseTableOrMappingIsATargetProblemNotBadData) {
+  for (const char* code : {"BadRequest_DatabaseNotExist", "BadRequest_TableNotExist",
+                           "BadRequest_MappingReferenceWasNotFound", "BadRequest_EntityNotFound"}) {
+    const auto c = classify_streaming_response(answer(400, one_api(code, "was not found", true)));
+    EXPECT_EQ(c.outcome, Outcome::retriable) << code;
+    EXPECT_TRUE(c.target_problem) << code;
+    EXPECT_NE(c.reason.find(code), std::string::npos) << c.reason;
+  }
 }
 
 TEST(ResponseClassifier, ServerErrorsAndTransientOneApiErrorsAreRetriable) {
@@ -77,7 +88,9 @@ TEST(ResponseClassifier, RefusedCredentialsAreRetriableNotRejected) {
   EXPECT_EQ(c.outcome, Outcome::retriable);
   EXPECT_TRUE(c.auth_failure);
   EXPECT_NE(c.reason.find("refused the credentials"), std::string::npos);
+  EXPECT_TRUE(c.target_problem);
   EXPECT_TRUE(classify_streaming_response(answer(403, "")).auth_failure);
+  EXPECT_TRUE(classify_streaming_response(answer(403, "")).target_problem);
 }
 
 TEST(ResponseClassifier, RetryAfterIsSecondsOrADate) {

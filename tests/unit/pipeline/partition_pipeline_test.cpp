@@ -50,8 +50,14 @@ public:
       s.outcome = ingest::Outcome::rejected; // Kusto refuses the whole request
     }
     s.reason = s.outcome == ingest::Outcome::delivered ? "" : "BadRequest_NoRecords: bad json";
+    if (missing_table && batch.target.table.value() == *missing_table) {
+      s.outcome = ingest::Outcome::retriable;
+      s.target_problem = ingest::DeliveryStatus::TargetProblem::missing_entity;
+      s.reason = "HTTP 400 BadRequest_TableNotExist: Table '" + *missing_table + "' was not found";
+    }
     return s;
   }
+  std::optional<std::string> missing_table; // answered BadRequest_TableNotExist
   std::deque<ingest::Outcome> script;
   std::vector<ingest::Batch> batches;
 };
@@ -243,7 +249,7 @@ TEST_F(Pipeline, AFailingDeadLetterStoreIsRetriedAndShownUntilItTakesTheRecord) 
   HookedSleeper sleeper(clock_);
   PartitionPipeline pipeline(options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper);
   std::vector<std::vector<std::string>> seen; // the problems /readyz shows, at each wait
-  sleeper.on_sleep = [&] { seen.push_back(pipeline.store_problems()); };
+  sleeper.on_sleep = [&] { seen.push_back(pipeline.problems()); };
   dead_.fail_writes(2);
   stream_->events.push_back(event(0, {{"Database", "not_allowed"}}));
   stream_->events.push_back(event(1));
@@ -255,7 +261,7 @@ TEST_F(Pipeline, AFailingDeadLetterStoreIsRetriedAndShownUntilItTakesTheRecord) 
   ASSERT_EQ(seen.front().size(), 1U);
   EXPECT_EQ(seen.front()[0],
             "the dead-letter store refuses records: the dead-letter disk is full (test)");
-  EXPECT_TRUE(pipeline.store_problems().empty()); // it takes records again
+  EXPECT_TRUE(pipeline.problems().empty()); // it takes records again
 }
 
 TEST_F(Pipeline, StoppingEndsTheDeadLetterRetriesAndLeavesTheEventBehindTheCheckpoint) {
@@ -273,7 +279,7 @@ TEST_F(Pipeline, StoppingEndsTheDeadLetterRetriesAndLeavesTheEventBehindTheCheck
   EXPECT_EQ(ingestor_.batches[0].data, "{\"n\":0}\n"); // event 2 was not taken past event 1
   EXPECT_EQ(stored(), 0);                              // not past the unwritten dead letter
   EXPECT_TRUE(dead_.records.empty());
-  ASSERT_EQ(pipeline.store_problems().size(), 1U);
+  ASSERT_EQ(pipeline.problems().size(), 1U);
 }
 
 TEST_F(Pipeline, DrainStopsRetryingADeadLetterAtTheDeadline) {
@@ -289,19 +295,60 @@ TEST_F(Pipeline, DrainStopsRetryingADeadLetterAtTheDeadline) {
   EXPECT_EQ(stored(), std::nullopt);
 }
 
+TEST_F(Pipeline, AMissingConfiguredTableHoldsThePartitionAndSaysSoUntilItIsCreated) {
+  HookedSleeper sleeper(clock_);
+  PartitionPipeline pipeline(options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper);
+  ingestor_.missing_table = "T";
+  std::vector<std::string> seen;
+  int waits = 0;
+  sleeper.on_sleep = [&] {
+    if (++waits == 3) { // the operator creates the table during the third wait
+      const auto problems = pipeline.problems();
+      seen = problems;
+      ingestor_.missing_table.reset();
+    }
+  };
+  for (int n = 0; n < 5; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  pipeline.step();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].rfind("Kusto target db.T: HTTP 400 BadRequest_TableNotExist", 0), 0U)
+      << seen[0];
+  EXPECT_EQ(ingestor_.batches.size(), 4U); // three refusals, then delivered
+  EXPECT_TRUE(dead_.records.empty());
+  EXPECT_EQ(pipeline.metrics().target_problem_retries.load(), 3U);
+  EXPECT_TRUE(pipeline.problems().empty());
+  EXPECT_EQ(stored(), 4);
+}
+
+TEST_F(Pipeline, AMissingTableThatAnEventsRoutingNamedIsThatEventsFault) {
+  ingestor_.missing_table = "Typo";
+  stream_->events.push_back(event(0));
+  stream_->events.push_back(event(1, {{"Table", "Typo"}}));
+  stream_->events.push_back(event(2));
+  pipeline_->step();
+  EXPECT_TRUE(pipeline_->drain(clock_.steady_now() + 10s));
+  ASSERT_EQ(dead_.records.size(), 1U);
+  EXPECT_EQ(dead_.records[0].sequence_number.value(), 1);
+  EXPECT_NE(dead_.records[0].reason.find("BadRequest_TableNotExist"), std::string::npos);
+  EXPECT_TRUE(pipeline_->problems().empty());
+  EXPECT_EQ(stored(), 2);
+}
+
 TEST_F(Pipeline, AFailingCheckpointStoreIsShownUntilASaveSucceeds) {
   store_.fail_saves(1);
   for (int n = 0; n < 5; ++n) {
     stream_->events.push_back(event(n));
   }
   pipeline_->step();
-  ASSERT_EQ(pipeline_->store_problems().size(), 1U);
-  EXPECT_EQ(pipeline_->store_problems()[0],
+  ASSERT_EQ(pipeline_->problems().size(), 1U);
+  EXPECT_EQ(pipeline_->problems()[0],
             "the checkpoint store refuses saves: the checkpoint store is failing (test)");
   clock_.advance(5s); // the checkpoint interval
   stream_->events.push_back(event(5));
   pipeline_->step();
-  EXPECT_TRUE(pipeline_->store_problems().empty());
+  EXPECT_TRUE(pipeline_->problems().empty());
   EXPECT_EQ(stored(), 4);
 }
 

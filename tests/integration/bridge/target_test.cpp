@@ -1,0 +1,78 @@
+// A Kusto target that is wrong for every event alike (a table or mapping not created yet) is
+// not bad data: the partition holds, nothing is dead-lettered, the checkpoint stays, /readyz
+// names the target and the cause, and delivery resumes by itself once the target is fixed.
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "bridge/bridge_fixture.hpp"
+
+namespace hub2kusto::bridge_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::size_t files_below(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  if (std::filesystem::exists(dir)) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      n += e.is_regular_file() ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+TEST_F(Bridge, AMissingTableThenAMissingMappingHoldTheEventsUntilEachIsCreated) {
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "500"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, false);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+  const auto readyz_says = [&](const std::string& text) {
+    return eventually([&] {
+      const auto ready = http_get(ops_port_, "/readyz");
+      return ready.first == 503 && ready.second.find(text) != std::string::npos;
+    });
+  };
+
+  // No table T yet: every batch is refused, for the target's sake, not the data's.
+  ASSERT_TRUE(readyz_says("BadRequest_TableNotExist")) << http_get(ops_port_, "/readyz").second;
+  const auto ready = http_get(ops_port_, "/readyz").second;
+  EXPECT_NE(ready.find("Kusto target db.T"), std::string::npos) << ready;
+  EXPECT_NE(ready.find("holding the partition"), std::string::npos) << ready;
+  EXPECT_GT(
+      metric_sum(http_get(ops_port_, "/metrics").second, "hub2kusto_target_problem_retries_total{"),
+      0);
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
+  EXPECT_EQ(files_below(dir_ / "checkpoints"), 0U); // no position saved past held events
+  EXPECT_NE(bridge.stderr_text().find("refuses every batch"), std::string::npos);
+
+  // The table, without the mapping the configuration names.
+  ASSERT_FALSE(kusto
+                   .mgmt(".create table T (deviceId:string, temperature:real, humidity:long, "
+                         "line:long)")
+                   .contains("error"));
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion enable").contains("error"));
+  ASSERT_TRUE(readyz_says("BadRequest_MappingReferenceWasNotFound"))
+      << http_get(ops_port_, "/readyz").second;
+  EXPECT_EQ(kusto.count("T"), 0);
+
+  // The mapping: everything arrives, once, and the bridge is ready.
+  ASSERT_FALSE(
+      kusto
+          .mgmt(
+              R"(.create table T ingestion json mapping 'm' '[{"column":"deviceId","Properties":{"Path":"$.deviceId"}},{"column":"temperature","Properties":{"Path":"$.temperature"}},{"column":"humidity","Properties":{"Path":"$.humidity"}},{"column":"line","Properties":{"Path":"$.line"}}]')")
+          .contains("error"));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 500; }, 120s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }))
+      << http_get(ops_port_, "/readyz").second;
+  stop(bridge);
+  EXPECT_EQ(kusto.count("T"), 500);
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
+}
+
+} // namespace
+} // namespace hub2kusto::bridge_test
