@@ -6,21 +6,17 @@
 
 #include <fmt/format.h>
 
+#include "app/kusto_sink.hpp"
 #include "checkpoint/blob_checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
 #include "checkpoint/load_all.hpp"
-#include "common/crypto.hpp"
 #include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
 #include "common/logging.hpp"
 #include "common/random.hpp"
 #include "hub/amqp_event_source.hpp"
 #include "ingest/blob_client.hpp"
-#include "ingest/managed_ingestor.hpp"
-#include "ingest/queued_ingestor.hpp"
-#include "ingest/streaming_ingestor.hpp"
-#include "ingest/token_provider.hpp"
 #include "ops/prometheus.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "pipeline/partition_pipeline.hpp"
@@ -52,11 +48,7 @@ struct Bridge::Connection {
   SystemRandom random;
   ingest::ThreadSleeper sleeper;
   std::unique_ptr<hub::AmqpEventSource> source;
-  std::unique_ptr<ingest::HttpTransport> transport;
-  std::unique_ptr<ingest::TokenProvider> tokens;
-  std::unique_ptr<ingest::StreamingIngestor> streaming;
-  std::unique_ptr<ingest::QueuedIngestor> queued;
-  std::unique_ptr<ingest::ManagedIngestor> managed;
+  std::unique_ptr<KustoSink> kusto;
   std::unique_ptr<ingest::BlobClient> checkpoint_blobs;
   std::unique_ptr<ingest::BlobClient> dead_letter_blobs;
   std::unique_ptr<checkpoint::CheckpointStore> store;
@@ -82,30 +74,20 @@ hub::StartPosition configured_start(const StartPosition& s) {
   return hub::StartPosition::earliest();
 }
 
-// The status-table PartitionKey of one connection's queued ingestions: the same after a
-// restart, so reports that arrive later are still read; different for every connection,
-// hub, consumer group and database, so no two connections read each other's reports.
-std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
-                         const std::string& hub) {
-  const std::string identity =
-      fmt::format("{}\n{}\n{}\n{}\n{}", c.name, ascii_lower(hub_namespace), ascii_lower(hub),
-                  ascii_lower(c.source.consumer_group.value()), c.target.database.value());
-  std::string scope = "hub2kusto-";
-  for (const unsigned char byte :
-       crypto::hmac_sha256("hub2kusto report scope", identity).substr(0, 16)) {
-    scope += fmt::format("{:02x}", byte);
-  }
-  return scope;
-}
-
-std::string namespace_of(const HubConnectionString& c) {
-  if (const auto* eh = std::get_if<EventHubsConnectionString>(&c)) {
-    return eh->host;
-  }
-  return std::get<IotHubConnectionString>(c).host;
-}
-
 } // namespace
+
+pipeline::PipelineOptions pipeline_options(const ConnectionConfig& c) {
+  pipeline::PipelineOptions po;
+  po.routing.defaults.database = c.target.database;
+  po.routing.defaults.table = c.target.table;
+  po.routing.defaults.format = c.target.format;
+  po.routing.defaults.mapping = c.target.mapping;
+  po.limits.max_bytes = c.batching.max_bytes;
+  po.limits.max_events = c.batching.max_events;
+  po.limits.linger = c.batching.linger;
+  po.idle_flush = c.batching.idle_flush;
+  return po;
+}
 
 Bridge::Bridge(const Config& config) : config_(config) {}
 
@@ -173,42 +155,14 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     }
   }
 
-  conn->transport = ingest::make_cpprest_transport();
-  const std::string engine_url = c.target.connection.engine_url();
-  auto auth_environment = ingest::AuthEnvironment::from_process_environment();
-  if (c.target.connection.auth != KustoAuth::none) {
-    // Tokens for the audience the cluster names, as the SDKs ask it.
-    if (auto resource = ingest::read_kusto_resource_id(*conn->transport, engine_url)) {
-      auth_environment.resource = *resource;
-    } else {
-      logger("app")->info("connection '{}': {}; tokens are requested for {}", c.name,
-                          resource.error().message, auth_environment.resource);
-    }
-  }
-  conn->tokens = ingest::make_token_provider(c.target.connection, auth_environment,
-                                             *conn->transport, conn->clock);
-  ingest::StreamingOptions so;
-  so.engine_url = engine_url;
-  so.app_version = "0.1.0";
-  conn->streaming =
-      std::make_unique<ingest::StreamingIngestor>(so, *conn->transport, *conn->tokens);
-  ingest::QueuedOptions qo;
-  qo.dm_url = c.target.connection.data_management_url();
-  qo.app_version = "0.1.0";
-  qo.report_scope =
-      report_scope(c, namespace_of(c.source.connection), hub_options.event_hub.value());
-  conn->queued =
-      std::make_unique<ingest::QueuedIngestor>(qo, *conn->transport, *conn->tokens, conn->clock);
-  ingest::ManagedOptions mo;
-  // Streaming takes at most 4 MiB of raw data; larger batches (a larger max_bytes) go queued.
-  mo.streaming_limit = std::min<std::uint64_t>(c.batching.max_bytes, 4ULL << 20);
-  conn->managed = std::make_unique<ingest::ManagedIngestor>(
-      mo, *conn->streaming, *conn->queued, conn->clock, conn->random, conn->sleeper);
+  conn->kusto = make_kusto_sink(
+      c, report_scope(c, namespace_of(c.source.connection), hub_options.event_hub.value()),
+      conn->clock, conn->random, conn->sleeper);
 
   checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
-    conn->checkpoint_blobs = std::make_unique<ingest::BlobClient>(config_.checkpoint.blob_storage,
-                                                                  *conn->transport, conn->clock);
+    conn->checkpoint_blobs = std::make_unique<ingest::BlobClient>(
+        config_.checkpoint.blob_storage, *conn->kusto->transport, conn->clock);
   }
   const auto make_store =
       [&](const checkpoint::Scope& s) -> std::unique_ptr<checkpoint::CheckpointStore> {
@@ -220,8 +174,8 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   };
   conn->store = make_store(scope);
   if (config_.dead_letter.store == DeadLetterConfig::Store::blob) {
-    conn->dead_letter_blobs = std::make_unique<ingest::BlobClient>(config_.dead_letter.blob_storage,
-                                                                   *conn->transport, conn->clock);
+    conn->dead_letter_blobs = std::make_unique<ingest::BlobClient>(
+        config_.dead_letter.blob_storage, *conn->kusto->transport, conn->clock);
     conn->dead_letters = std::make_unique<pipeline::BlobDeadLetterStore>(
         *conn->dead_letter_blobs, config_.dead_letter.container, c.name, conn->clock);
   } else {
@@ -237,15 +191,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
   }
 
-  pipeline::PipelineOptions po;
-  po.routing.defaults.database = c.target.database;
-  po.routing.defaults.table = c.target.table;
-  po.routing.defaults.format = c.target.format;
-  po.routing.defaults.mapping = c.target.mapping;
-  po.limits.max_bytes = c.batching.max_bytes;
-  po.limits.max_events = c.batching.max_events;
-  po.limits.linger = c.batching.linger;
-  po.idle_flush = c.batching.idle_flush;
+  const pipeline::PipelineOptions po = pipeline_options(c);
 
   auto checkpoints = checkpoint::load_all(*conn->store, partitions);
   if (!checkpoints) {
@@ -302,7 +248,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
       }
       mapper.emplace(std::move(created).value());
     }
-    auto p = std::make_unique<pipeline::PartitionPipeline>(po, stream, *conn->managed,
+    auto p = std::make_unique<pipeline::PartitionPipeline>(po, stream, *conn->kusto->managed,
                                                            *conn->dead_letters, *cp, conn->clock,
                                                            conn->sleeper, std::move(mapper));
     auto view = std::make_unique<PartitionView>();
@@ -398,7 +344,7 @@ void Bridge::monitor() {
 // failure becomes a dead-letter record naming the batch (partition and sequence numbers) and
 // the blob, logged at ERROR, so an operator can replay it; retention permitting, from the hub.
 void Bridge::record_queued_failures(Connection& c) {
-  auto failures = c.queued->poll_failures();
+  auto failures = c.kusto->queued->poll_failures();
   if (!failures) {
     logger("app")->debug("connection '{}': failed queued ingestions not read: {}", c.name,
                          failures.error().message);
@@ -445,7 +391,7 @@ void Bridge::record_queued_failures(Connection& c) {
                          written ? "; recorded in the dead-letter store" : "");
   }
   if (written) {
-    c.queued->acknowledge(*failures);
+    c.kusto->queued->acknowledge(*failures);
   } else {
     logger("app")->error("connection '{}': the dead-letter store refused the failed batches: {}; "
                          "they are read again next time",
@@ -469,7 +415,7 @@ void Bridge::refresh(Connection& c) {
     }
   }
   record_queued_failures(c);
-  auto probed = c.streaming->probe(c.database, timeout);
+  auto probed = c.kusto->streaming->probe(c.database, timeout);
   std::lock_guard lock(c.probe_mutex);
   if (probed) {
     if (c.kusto_error) {
@@ -612,7 +558,7 @@ std::string Bridge::metrics_text() const {
     m.counter("hub2kusto_hub_redirects_refreshed_total",
               "IoT Hub redirects asked for again because the endpoint failed (a failover).", conn,
               hm.redirects_refreshed.load(relaxed));
-    const auto& im = c->managed->metrics();
+    const auto& im = c->kusto->managed->metrics();
     const auto request = [&](const char* path, const char* outcome, std::uint64_t v) {
       ops::Labels l = conn;
       l.emplace_back("path", path);

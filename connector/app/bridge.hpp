@@ -19,8 +19,12 @@
 #include "app/config.hpp"
 #include "common/result.hpp"
 #include "ops/ops_server.hpp"
+#include "pipeline/partition_pipeline.hpp"
 
 namespace hub2kusto::app {
+
+// A connection's routing defaults and batching limits, as its partition pipelines use them.
+pipeline::PipelineOptions pipeline_options(const ConnectionConfig& c);
 
 class Bridge {
 public:

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <sstream>
 #include <thread>
 
 #include <cpprest/version.h>
@@ -18,6 +19,8 @@
 #include "app/bridge.hpp"
 #include "app/config.hpp"
 #include "app/map_command.hpp"
+#include "app/preflight.hpp"
+#include "app/replay.hpp"
 #include "app/version.hpp"
 #include "common/logging.hpp"
 #include "ops/ops_server.hpp"
@@ -33,6 +36,7 @@ Usage: hub2kusto <command> [options]
 Commands:
   run            run the bridge with a configuration
   check-config   validate a configuration and print it with secrets masked
+  replay         send dead-lettered events again, once their cause is fixed
   map            preview what an ingestion mapping makes of sample events
   version        print the version and the libraries it was built with
   help           print this help
@@ -55,17 +59,54 @@ secret can be read from a file with <name>_file in JSON or <NAME>_FILE in the en
 Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad configuration.
 )";
 
-constexpr std::string_view kCheckConfigHelp = R"(Usage: hub2kusto check-config [--config FILE]
+constexpr std::string_view kCheckConfigHelp =
+    R"(Usage: hub2kusto check-config [--config FILE] [--connect]
 
 Loads the configuration exactly as 'run' would (file, environment, secret files), reports
 every problem at once, and on success prints the effective configuration as JSON with
 every secret masked.
 
+With --connect it then connects to everything the configuration names and prints one line
+per check (ok, warning or error), each problem with the command or setting that fixes it:
+each hub (connection, token, Event Hub, partitions, consumer group), each Kusto target
+(database, table and schema, mapping, streaming policy, permission to ingest) and each
+checkpoint and dead-letter store (writable). 'run' makes the same checks at start.
+
 Options:
   --config FILE   the JSON configuration; default: $HUB2KUSTO_CONFIG
+  --connect       check the hubs, Kusto targets and stores, instead of printing the JSON
   --help          print this help
 
-Exit codes: 0 when the configuration is valid, 2 when it is not.
+Exit codes: 0 when the configuration is valid (with --connect: and no check is an error),
+1 when a --connect check is an error, 2 when the configuration is not valid.
+)";
+
+constexpr std::string_view kReplayHelp =
+    R"(Usage: hub2kusto replay [--config FILE] [--connection NAME] [--stage S,...] [--out FILE]
+                        [--dry-run] [--wait SECONDS] FILE...
+
+Sends the events of dead-letter files (what 'run' wrote to dead_letter.directory) again,
+through the same routing, mapping and ingestion as 'run', once the cause is fixed (a mapping,
+a table, a column). Each event goes to the table it was dead-lettered from, in partition and
+sequence-number order. The input files are only read.
+
+Options:
+  --config FILE      the configuration 'run' uses; default: $HUB2KUSTO_CONFIG
+  --connection NAME  the connection whose target and mapping to use (needed when there are
+                     several)
+  --stage S,...      replay only records of these stages (ingest, mapping, routing,
+                     decompression, queued-ingestion); default: all of them
+  --out FILE         where events refused again go, with the new reason; default:
+                     <dead_letter.directory>/<connection>.replay-<UTC time>.jsonl
+  --dry-run          route and map every event and report, but send nothing
+  --wait SECONDS     how long a target problem (a missing table, refused credentials) may hold
+                     the replay before the events it holds are written to --out; default 300
+  --help             print this help
+
+Records of stage queued-ingestion keep no body: they are written to --out with the way to read
+them from the hub again.
+Exit codes: 0 when every event was delivered, 1 when some were refused again or not
+delivered (see --out), 2 on a bad configuration or an unreadable file.
 )";
 
 constexpr std::string_view kVersionHelp = R"(Usage: hub2kusto version
@@ -76,6 +117,7 @@ Prints the hub2kusto version and the versions of the libraries it was built with
 struct ConfigArgs {
   std::optional<std::string> config_path;
   bool help = false;
+  bool connect = false; // check-config --connect
 };
 
 // Parses `--config FILE`, `--config=FILE` and `--help`; anything else is a usage error.
@@ -86,6 +128,8 @@ std::optional<ConfigArgs> parse_config_args(const std::vector<std::string>& args
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       parsed.help = true;
+    } else if (a == "--connect" && command == "check-config") {
+      parsed.connect = true;
     } else if (a == "--config") {
       if (i + 1 >= args.size()) {
         err << fmt::format("hub2kusto {}: --config needs a file name\n", command);
@@ -146,8 +190,18 @@ int cmd_check_config(const std::vector<std::string>& args,
   for (const auto& w : config->warnings) {
     err << "warning: " << w << '\n';
   }
-  out << to_masked_json(*config).dump(2) << '\n';
-  return kExitOk;
+  if (!parsed->connect) {
+    out << to_masked_json(*config).dump(2) << '\n';
+    return kExitOk;
+  }
+  configure_logging(spdlog::level::off, LogFormat::text); // the checks say it all
+  std::size_t counts[3] = {0, 0, 0};
+  preflight(*config, PreflightOptions{}, [&](const Check& check) {
+    ++counts[static_cast<int>(check.level)];
+    out << format_check(check) << std::endl; // each line as soon as it is known
+  });
+  out << fmt::format("{} ok, {} warning(s), {} error(s)\n", counts[0], counts[1], counts[2]);
+  return counts[static_cast<int>(CheckLevel::error)] > 0 ? kExitFailure : kExitOk;
 }
 
 int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
@@ -206,6 +260,20 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
     log->error("{}", ops_server.error().message);
     return kExitFailure;
   }
+  // The checks of `check-config --connect` but the hubs' (the bridge reads those itself and
+  // says on /readyz what it meets), logged while the bridge starts: a target problem holds
+  // its data rather than stopping the process, so a pod stays up, not ready, and says why.
+  std::jthread checks([&config] {
+    PreflightOptions options;
+    options.hubs = false;
+    const auto checks_log = logger("preflight");
+    preflight(*config, options, [&](const Check& check) {
+      const auto level = check.level == CheckLevel::ok        ? spdlog::level::info
+                         : check.level == CheckLevel::warning ? spdlog::level::warn
+                                                              : spdlog::level::err;
+      checks_log->log(level, "{}", format_check(check));
+    });
+  });
   auto bridge = Bridge::start(*config);
   if (!bridge) {
     log->error("{}", bridge.error().message);
@@ -256,6 +324,93 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
   return kExitOk;
 }
 
+int cmd_replay(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
+               std::ostream& out, std::ostream& err) {
+  ConfigArgs config_args;
+  ReplayOptions options;
+  const auto value = [&](std::size_t& i, std::string_view flag) -> std::optional<std::string> {
+    if (i + 1 >= args.size()) {
+      err << fmt::format("hub2kusto replay: {} needs a value\n", flag);
+      return std::nullopt;
+    }
+    return args[++i];
+  };
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::optional<std::string> v;
+    if (a == "--help" || a == "-h") {
+      out << kReplayHelp;
+      return kExitOk;
+    }
+    if (a == "--dry-run") {
+      options.dry_run = true;
+    } else if (a == "--config" || a == "--connection" || a == "--stage" || a == "--out" ||
+               a == "--wait") {
+      if (!(v = value(i, a))) {
+        return kExitUsage;
+      }
+      if (a == "--config") {
+        config_args.config_path = *v;
+      } else if (a == "--connection") {
+        options.connection = *v;
+      } else if (a == "--out") {
+        options.out_file = *v;
+      } else if (a == "--wait") {
+        std::size_t used = 0;
+        unsigned long seconds = 0;
+        try {
+          seconds = std::stoul(*v, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != v->size()) {
+          err << fmt::format("hub2kusto replay: --wait '{}' is not a number of seconds\n", *v);
+          return kExitUsage;
+        }
+        options.deadline = std::chrono::seconds(seconds);
+      } else {
+        options.stages.clear();
+        std::istringstream stages(*v);
+        for (std::string stage; std::getline(stages, stage, ',');) {
+          options.stages.insert(stage);
+        }
+      }
+    } else if (a.rfind("--", 0) == 0) {
+      err << fmt::format("hub2kusto replay: unknown argument '{}' (see 'hub2kusto replay "
+                         "--help')\n",
+                         a);
+      return kExitUsage;
+    } else {
+      options.files.push_back(a);
+    }
+  }
+  const auto config = load_or_report(config_args, std::move(environment), err);
+  if (!config) {
+    return kExitUsage;
+  }
+  configure_logging(config->log.level, config->log.format);
+  auto report = replay(*config, options);
+  if (!report) {
+    err << "hub2kusto replay: " << report.error().message << '\n';
+    return kExitUsage;
+  }
+  const auto& r = *report;
+  out << fmt::format("{} record(s) read from {} file(s); {} of other stages left alone, {} "
+                     "duplicate(s) skipped\n",
+                     r.records, options.files.size(), r.other_stages, r.duplicates);
+  out << fmt::format("{} event(s) replayed{}: {} delivered, {} refused again, {} not delivered; "
+                     "{} record(s) cannot be replayed from a file\n",
+                     r.replayed, options.dry_run ? " (dry run: nothing sent)" : "", r.delivered,
+                     r.refused, r.not_delivered, r.not_replayable);
+  for (const auto& problem : r.problems) {
+    out << "held by: " << problem << '\n';
+  }
+  if (!r.out_file.empty()) {
+    out << fmt::format("the events not delivered, with their reasons, are in {}\n", r.out_file);
+  }
+  return r.everything_delivered() ? kExitOk : kExitFailure;
+}
+
 int cmd_version(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   for (std::size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
@@ -294,6 +449,9 @@ int run_cli(const std::vector<std::string>& args, std::map<std::string, std::str
   }
   if (command == "check-config") {
     return cmd_check_config(args, std::move(environment), out, err);
+  }
+  if (command == "replay") {
+    return cmd_replay(args, std::move(environment), out, err);
   }
   if (command == "map") {
     return run_map_command(args, std::cin, out, err);

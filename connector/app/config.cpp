@@ -256,7 +256,7 @@ void read_local_mapping(Section& s, const std::optional<std::string>& schema,
   out.local_mapping = std::move(options);
 }
 
-void read_target(Section s, TargetConfig& out) {
+void read_target(Section s, TargetConfig& out, std::vector<std::string>& warnings) {
   const auto cs = s.string("connection_string", Sensitivity::secret);
   const auto database = s.string("database");
   const auto table = s.string("table");
@@ -278,6 +278,26 @@ void read_target(Section s, TargetConfig& out) {
     } else {
       out.connection = std::move(parsed).value();
       connection_ok = true;
+      const auto& k = out.connection;
+      if (k.scheme == "https" && k.auth == KustoAuth::none && !k.federated_security_off) {
+        // A real cluster refuses every request without a token; only an emulator on loopback
+        // (plain http) or an operator who says so runs without one.
+        s.problem("connection_string",
+                  fmt::format("{} is https but names no identity, so the cluster would refuse "
+                              "every request: add 'AAD Federated Security=True' with an identity "
+                              "(Application Client Id, Application Key and Authority Id; Managed "
+                              "Identity=system; or Workload Identity=true), or say 'AAD Federated "
+                              "Security=False' to connect without one on purpose",
+                              k.data_source()));
+      }
+      if (k.host.rfind("ingest-", 0) == 0) {
+        warnings.push_back(fmt::format(
+            "{}: Data Source {} is the data-management (ingest-) endpoint; hub2kusto needs the "
+            "engine's address: it sends streaming ingestion and queries to {} and queued "
+            "ingestion to {}. Name the engine to silence this",
+            s.path_of("connection_string"), k.data_source(), k.engine_url(),
+            k.data_management_url()));
+      }
     }
   }
   if (database && database->empty()) {
@@ -512,7 +532,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
       }
     }
     read_source(c.section("source"), connection.source, config.warnings);
-    read_target(c.section("target"), connection.target);
+    read_target(c.section("target"), connection.target, config.warnings);
     read_batching(c.section("batching"), connection.batching);
     c.finish();
     config.connections.push_back(std::move(connection));

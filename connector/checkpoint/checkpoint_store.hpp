@@ -43,7 +43,8 @@ public:
   virtual Saved save(const PartitionId& partition, const Checkpoint& checkpoint) = 0;
 };
 
-// In memory, for tests: fail_saves(n) makes the next n saves fail.
+// In memory: for tests (fail_saves(n) makes the next n saves fail), and for `hub2kusto replay`,
+// whose positions are not the hub's.
 class MemoryCheckpointStore final : public CheckpointStore {
 public:
   Result<std::monostate> prepare() override { return std::monostate{}; }

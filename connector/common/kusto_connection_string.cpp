@@ -288,6 +288,7 @@ Result<KustoConnectionString> parse_kusto_connection_string(std::string_view tex
                       : "an identity is set but 'AAD Federated Security=True' is missing");
     }
     cs.auth = KustoAuth::none;
+    cs.federated_security_off = federated_given;
     return cs;
   }
   if (identities == 0) {

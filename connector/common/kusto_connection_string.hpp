@@ -45,8 +45,9 @@ struct KustoConnectionString {
   std::uint16_t port = 443;
   std::string initial_catalog; // may be empty
   KustoAuth auth = KustoAuth::none;
-  std::string authority_id;          // tenant
-  std::string application_client_id; // app or user-assigned identity client id
+  bool federated_security_off = false; // 'AAD Federated Security=False' said on purpose
+  std::string authority_id;            // tenant
+  std::string application_client_id;   // app or user-assigned identity client id
   Secret application_key;
   Secret application_token;
   std::string federated_token_file; // workload identity override

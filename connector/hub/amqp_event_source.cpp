@@ -394,6 +394,17 @@ public:
   void ask_for_redirect_again(const std::string& why);
   // A link on the redirected endpoint answered amqp:not-found. AMQP thread.
   void endpoint_not_found();
+  // Whether `problem` was not logged in the last minute: a hub-wide problem is logged at ERROR
+  // once a minute, however many partitions meet it. AMQP thread.
+  bool report_due(const std::string& problem) {
+    const auto now = clock_.steady_now();
+    auto [it, added] = reported_.try_emplace(problem, now);
+    if (!added && now - it->second < std::chrono::minutes(1)) {
+      return false;
+    }
+    it->second = now;
+    return true;
+  }
 
   HubMetrics metrics;
   std::shared_ptr<spdlog::logger> log = logger("hub");
@@ -478,6 +489,7 @@ private:
   std::unique_ptr<LinkOwner> probe_;
   bool redirected_ = false;
   std::map<PartitionId, std::unique_ptr<PartitionReceiver>> partitions_;
+  std::map<std::string, std::chrono::steady_clock::time_point> reported_; // report_due()
 
   // Any thread, under mutex_.
   mutable std::mutex mutex_;
@@ -590,6 +602,7 @@ public:
       return; // a refusal: the detach with its condition follows (§5.3)
     }
     attached_ = true;
+    not_found_.clear();
     channel_->set_status(PartitionState::receiving);
     owner_.log->info("partition {} of {}: receiving", channel_->partition(), owner_.hub_label());
     if (const std::size_t n = channel_->grant(PartitionChannel::GrantReason::attach); n > 0) {
@@ -639,14 +652,17 @@ public:
     const auto& p = channel_->partition();
     switch (classify_condition(error.name)) {
     case ConditionAction::retry: {
-      if (error.name == "amqp:not-found") {
-        owner_.endpoint_not_found(); // an IoT Hub's endpoint may have moved
-      }
       const milliseconds delay = backoff_.next();
       owner_.metrics.reattaches.fetch_add(1, std::memory_order_relaxed);
-      channel_->set_status(PartitionState::recovering);
-      owner_.log->warn("partition {} of {} detached ({}); re-attaching in {} ms", p,
-                       owner_.hub_label(), reason, delay.count());
+      if (error.name == "amqp:not-found") {
+        owner_.endpoint_not_found(); // an IoT Hub's endpoint may have moved
+        channel_->set_status(PartitionState::recovering, not_found_.empty() ? reason : not_found_);
+        explain_not_found(reason);
+      } else {
+        channel_->set_status(PartitionState::recovering);
+        owner_.log->warn("partition {} of {} detached ({}); re-attaching in {} ms", p,
+                         owner_.hub_label(), reason, delay.count());
+      }
       retry_after(delay);
       break;
     }
@@ -665,6 +681,40 @@ public:
   }
 
 private:
+  // amqp:not-found on a receiver: the Event Hub or the consumer group does not exist (or an
+  // IoT Hub's endpoint moved, which the owner handles). The management node tells which, as
+  // it reads the hub without a consumer group. The partition keeps retrying, so it resumes on
+  // its own once an operator creates what is missing; until then /readyz and one ERROR line a
+  // minute say what is missing and how to fix it.
+  void explain_not_found(const std::string& reason) {
+    owner_.management_read("com.microsoft:eventhub", std::nullopt,
+                           [this, attempt = attaches_, reason](Result<ManagementBody> hub) {
+                             if (!owner_.closing() && !stopped() && attempt == attaches_ &&
+                                 !attached_) {
+                               explained(hub ? nullptr : &hub.error(), reason);
+                             }
+                           });
+  }
+
+  // `hub_error`: why the management node could not read the hub; null: it could.
+  void explained(const Error* hub_error, const std::string& reason) {
+    const auto& cg = owner_.options().consumer_group.value();
+    not_found_ =
+        hub_error == nullptr
+            ? fmt::format("consumer group '{}' does not exist in Event Hub {}: create it (az "
+                          "eventhubs eventhub consumer-group create --name {} ...) or set "
+                          "source.consumer_group; retrying",
+                          cg, owner_.hub_label(), cg)
+            : fmt::format("Event Hub {} was not found ({}): check source.event_hub or the "
+                          "connection string's EntityPath; retrying",
+                          owner_.hub_label(), hub_error->message);
+    channel_->set_status(PartitionState::recovering, not_found_);
+    if (owner_.report_due(not_found_)) {
+      owner_.log->error("partition {} (and any other that meets it): {} (the service said: {})",
+                        channel_->partition(), not_found_, reason);
+    }
+  }
+
   void retry_after(milliseconds delay) {
     const std::uint64_t attempt = attaches_;
     owner_.schedule(delay, [this, attempt] {
@@ -715,6 +765,7 @@ private:
   bool first_event_seen_ = false;
   bool wake_pending_ = false;
   std::uint64_t attaches_ = 0;
+  std::string not_found_; // what a not-found answer meant, once the management node said
 };
 
 namespace {

@@ -186,6 +186,31 @@ Result<std::monostate> BlobClient::ensure_container(const std::string& container
                              storage_.blob_endpoint, service_error(response)));
 }
 
+Result<bool> BlobClient::container_exists(const std::string& container) {
+  HttpRequest r;
+  r.method = "HEAD";
+  r.url = fmt::format("{}/{}?restype=container", storage_.blob_endpoint, container);
+  const auto response = send(r);
+  if (response.status == 200 || response.status == 404) {
+    return response.status == 200;
+  }
+  return failure(fmt::format("container '{}' at {} cannot be read: {}", container,
+                             storage_.blob_endpoint, service_error(response)));
+}
+
+Result<std::monostate> BlobClient::delete_blob(const std::string& container,
+                                               const std::string& blob) {
+  HttpRequest r;
+  r.method = "DELETE";
+  r.url = url(container, blob);
+  const auto response = send(r);
+  if (response.status == 202 || response.status == 404) {
+    return std::monostate{};
+  }
+  return failure(
+      fmt::format("blob '{}/{}' not deleted: {}", container, blob, service_error(response)));
+}
+
 Result<std::optional<std::map<std::string, std::string>>>
 BlobClient::metadata(const std::string& container, const std::string& blob) {
   HttpRequest r;

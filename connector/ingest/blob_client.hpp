@@ -28,6 +28,10 @@ public:
 
   // Creates the container unless it exists.
   Result<std::monostate> ensure_container(const std::string& container);
+  // Whether the container exists (Get Container Properties); creates nothing.
+  Result<bool> container_exists(const std::string& container);
+  // Deletes the blob; one that is not there is no error.
+  Result<std::monostate> delete_blob(const std::string& container, const std::string& blob);
   // The blob's metadata (names lower-case); none when the blob does not exist.
   Result<std::optional<std::map<std::string, std::string>>> metadata(const std::string& container,
                                                                      const std::string& blob);

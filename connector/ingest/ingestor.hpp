@@ -27,6 +27,10 @@ struct IngestTarget {
 // into one request or blob, and are sent without gzip around them, as the SDKs send them
 // (docs/protocols.md, "Binary formats").
 bool is_binary_format(std::string_view format);
+// The kind of ingestion mapping a data format (lower case) takes, as Kusto names it: Json, Csv,
+// Avro, ApacheAvro, Parquet, Orc or W3CLogFile (kusto-ingest.md §4.5; learn.microsoft.com/
+// azure/data-explorer/kusto/management/mappings).
+std::string mapping_kind_name(std::string_view format);
 
 struct Batch {
   // Deterministic (partition and sequence range, chosen by the pipeline): carried in the

@@ -9,6 +9,7 @@
 #include "common/gzip.hpp"
 #include "common/iso8601.hpp"
 #include "common/random.hpp"
+#include "ingest/kusto_management.hpp"
 #include "ingest/streaming_ingestor.hpp"
 
 namespace hub2kusto::ingest {
@@ -36,30 +37,6 @@ StorageUrl split(const std::string& url) {
   return {url.substr(0, q), Secret(url.substr(q + 1))};
 }
 
-// The mapping kind the queue message names (§4.5): exact CamelCase values.
-std::string mapping_type(const std::string& format) {
-  if (format == "csv" || format == "tsv" || format == "psv" || format == "scsv" ||
-      format == "sohsv" || format == "tsve" || format == "txt" || format == "raw") {
-    return "Csv";
-  }
-  if (format == "avro") {
-    return "Avro";
-  }
-  if (format == "apacheavro") {
-    return "ApacheAvro";
-  }
-  if (format == "parquet") {
-    return "Parquet";
-  }
-  if (format == "orc") {
-    return "Orc";
-  }
-  if (format == "w3clogfile") {
-    return "W3CLogFile";
-  }
-  return "Json";
-}
-
 } // namespace
 
 QueuedIngestor::QueuedIngestor(QueuedOptions options, HttpTransport& transport,
@@ -69,31 +46,13 @@ QueuedIngestor::QueuedIngestor(QueuedOptions options, HttpTransport& transport,
                                                   : options_.report_scope) {}
 
 Result<std::string> QueuedIngestor::management(const std::string& command) {
-  const auto token = tokens_.token();
-  if (!token) {
-    return failure(token.error().message);
+  KustoManagement dm(options_.dm_url, transport_, tokens_, options_.app_name, options_.app_version);
+  auto answer = dm.execute("NetDefaultDB", command, options_.timeout);
+  if (!answer) {
+    return failure(fmt::format("the data management service did not run '{}': {}", command,
+                               answer.error().reason));
   }
-  HttpRequest r;
-  r.method = "POST";
-  r.timeout = options_.timeout;
-  r.url = options_.dm_url + "/v1/rest/mgmt";
-  r.body = nlohmann::json{{"db", "NetDefaultDB"}, {"csl", command}}.dump();
-  r.headers = {{"Content-Type", "application/json; charset=utf-8"}, {"Accept", "application/json"}};
-  if (!token->empty()) {
-    r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
-  }
-  add_client_headers(r.headers, "KHC.execute;" + make_uuid(), options_.app_name,
-                     options_.app_version);
-  const HttpResponse response = transport_.send(r);
-  if (response.status == 401) {
-    tokens_.invalidate();
-  }
-  if (response.status != 200) {
-    const auto error = classify_streaming_response(response);
-    return failure(
-        fmt::format("the data management service did not run '{}': {}", command, error.reason));
-  }
-  return response.body;
+  return std::move(answer).value();
 }
 
 Result<IngestionResources> QueuedIngestor::fetch_resources() {
@@ -106,13 +65,9 @@ Result<IngestionResources> QueuedIngestor::fetch_resources() {
     return failure(std::move(identity_body).error());
   }
   IngestionResources r;
-  const auto rows = [](const std::string& body) -> nlohmann::json {
-    const auto json = nlohmann::json::parse(body, nullptr, false);
-    if (json.is_discarded() || !json.contains("Tables") || !json["Tables"].is_array() ||
-        json["Tables"].empty() || !json["Tables"][0].contains("Rows")) {
-      return nlohmann::json::array();
-    }
-    return json["Tables"][0]["Rows"];
+  const auto rows = [](const std::string& body) {
+    auto table = first_table(body);
+    return table ? std::move(table->rows) : std::vector<nlohmann::json>();
   };
   for (const auto& row : rows(*resources_body)) {
     if (!row.is_array() || row.size() < 2 || !row[0].is_string() || !row[1].is_string()) {
@@ -233,7 +188,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
                                {"format", batch.target.format}};
   if (batch.target.mapping) {
     additional["ingestionMappingReference"] = batch.target.mapping->value();
-    additional["ingestionMappingType"] = mapping_type(batch.target.format);
+    additional["ingestionMappingType"] = mapping_kind_name(batch.target.format);
   }
   const std::string version = options_.app_version.empty() ? "0" : options_.app_version;
   const nlohmann::json message = {

@@ -5,6 +5,7 @@
 
 #include "common/gzip.hpp"
 #include "common/random.hpp"
+#include "ingest/kusto_management.hpp"
 
 namespace hub2kusto::ingest {
 
@@ -70,30 +71,13 @@ DeliveryStatus StreamingIngestor::ingest(const Batch& batch) {
 
 Result<std::monostate> StreamingIngestor::probe(const DatabaseName& database,
                                                 std::chrono::milliseconds timeout) {
-  const auto token = tokens_.token();
-  if (!token) {
-    return failure(token.error().message);
+  KustoManagement engine(options_.engine_url, transport_, tokens_, options_.app_name,
+                         options_.app_version);
+  if (auto answer = engine.execute(database.value(), ".show version", timeout); !answer) {
+    return failure(fmt::format("{} did not answer '.show version': {}", options_.engine_url,
+                               answer.error().reason));
   }
-  HttpRequest r;
-  r.method = "POST";
-  r.timeout = timeout;
-  r.url = options_.engine_url + "/v1/rest/mgmt";
-  r.body = nlohmann::json{{"db", database.value()}, {"csl", ".show version"}}.dump();
-  r.headers = {{"Content-Type", "application/json; charset=utf-8"}, {"Accept", "application/json"}};
-  if (!token->empty()) {
-    r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
-  }
-  add_client_headers(r.headers, "KHC.execute;" + make_uuid(), options_.app_name,
-                     options_.app_version);
-  const HttpResponse response = transport_.send(r);
-  if (response.status == 200) {
-    return std::monostate{};
-  }
-  if (response.status == 401) {
-    tokens_.invalidate();
-  }
-  return failure(fmt::format("{} did not answer '.show version': {}", options_.engine_url,
-                             classify_streaming_response(response).reason));
+  return std::monostate{};
 }
 
 } // namespace hub2kusto::ingest

@@ -324,4 +324,19 @@ Result<std::string> read_kusto_resource_id(HttpTransport& transport, const std::
   return failure(fmt::format("{}'s auth metadata names no KustoServiceResourceId", engine_url));
 }
 
+std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnectionString& connection,
+                                                           HttpTransport& transport,
+                                                           const Clock& clock, std::string* note) {
+  auto environment = AuthEnvironment::from_process_environment();
+  if (connection.auth != KustoAuth::none) {
+    if (auto resource = read_kusto_resource_id(transport, connection.engine_url())) {
+      environment.resource = *resource;
+    } else if (note != nullptr) {
+      *note = fmt::format("{}; tokens are requested for {}", resource.error().message,
+                          environment.resource);
+    }
+  }
+  return make_token_provider(connection, environment, transport, clock);
+}
+
 } // namespace hub2kusto::ingest

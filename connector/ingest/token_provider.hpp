@@ -85,4 +85,12 @@ Result<std::string>
 read_kusto_resource_id(HttpTransport& transport, const std::string& engine_url,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// The token provider for a cluster, as the SDKs build one: the process environment's identity
+// settings, and tokens for the audience the cluster's auth metadata names (the default when it
+// names none: `note`, when given, then says why).
+std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnectionString& connection,
+                                                           HttpTransport& transport,
+                                                           const Clock& clock,
+                                                           std::string* note = nullptr);
+
 } // namespace hub2kusto::ingest

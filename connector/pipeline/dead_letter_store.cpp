@@ -50,7 +50,10 @@ std::string to_json_lines(const std::vector<DeadLetter>& records) {
                            {"enqueued_time", r.enqueued_time},
                            {"database", r.database},
                            {"table", r.table},
-                           {"batch_id", r.batch_id}};
+                           {"format", r.format},
+                           {"mapping", r.mapping},
+                           {"batch_id", r.batch_id},
+                           {"routed", r.routed}};
     if (is_utf8(r.body)) {
       line["body"] = r.body;
     } else {
@@ -61,6 +64,46 @@ std::string to_json_lines(const std::vector<DeadLetter>& records) {
     text += '\n';
   }
   return text;
+}
+
+Result<DeadLetter> from_json_line(std::string_view line) {
+  const auto json = nlohmann::json::parse(line, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    return failure("not a JSON object");
+  }
+  DeadLetter d;
+  try {
+    const auto text = [&](const char* name) {
+      const auto it = json.find(name);
+      return it == json.end() || it->is_null() ? std::string() : it->get<std::string>();
+    };
+    d.stage = text("stage");
+    d.reason = text("reason");
+    d.partition = PartitionId(text("partition"));
+    d.sequence_number = SequenceNumber(json.value("sequence_number", std::int64_t{-1}));
+    d.offset = Offset(text("offset"));
+    d.enqueued_time = text("enqueued_time");
+    d.database = text("database");
+    d.table = text("table");
+    d.format = text("format");
+    d.mapping = text("mapping");
+    d.batch_id = text("batch_id");
+    d.routed = json.value("routed", false);
+    d.body = text("body");
+    if (text("body_encoding") == "base64") {
+      auto raw = encoding::base64_decode(d.body);
+      if (!raw) {
+        return failure("\"body\" is not valid base64");
+      }
+      d.body = std::move(*raw);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return failure(fmt::format("a field has the wrong type: {}", e.what()));
+  }
+  if (d.stage.empty() || d.partition.value().empty()) {
+    return failure("\"stage\" and \"partition\" are required");
+  }
+  return d;
 }
 
 Written BlobDeadLetterStore::prepare() {

@@ -33,7 +33,10 @@ struct DeadLetter {
   std::string enqueued_time; // ISO 8601
   std::string database;
   std::string table;
+  std::string format;   // the route's data format
+  std::string mapping;  // the route's mapping reference; empty: none
   std::string batch_id; // stage "ingest": the rejected batch
+  bool routed = false;  // the event's routing properties chose its route (not the connection)
   std::string body;     // the event's body as received
 };
 
@@ -51,9 +54,12 @@ public:
 
 // The records as JSON lines, the format both stores write (see FileDeadLetterStore).
 std::string to_json_lines(const std::vector<DeadLetter>& records);
+// One such line read back (`hub2kusto replay`); the error says what is wrong with it.
+Result<DeadLetter> from_json_line(std::string_view line);
 
 // JSON lines in one file: {"stage","reason","partition","sequence_number","offset",
-// "enqueued_time","database","table","batch_id","body"} plus "body_encoding": "base64" when
+// "enqueued_time","database","table","format","mapping","batch_id","routed","body"} plus
+// "body_encoding": "base64" when
 // the body is not UTF-8 text. Appended and fsynced per write(); a write that fails half-way
 // (a full disk) is cut back, so the file stays whole lines.
 class FileDeadLetterStore final : public DeadLetterStore {

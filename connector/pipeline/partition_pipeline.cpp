@@ -27,7 +27,7 @@ std::string iso(hub::Timestamp t) {
 
 DeadLetter letter(const std::string& stage, const std::string& reason, const PartitionId& p,
                   const BatchedEvent& e, std::string body, const ingest::IngestTarget& target,
-                  const std::string& batch_id) {
+                  const std::string& batch_id, bool routed = false) {
   DeadLetter d;
   d.stage = stage;
   d.reason = reason;
@@ -37,7 +37,10 @@ DeadLetter letter(const std::string& stage, const std::string& reason, const Par
   d.enqueued_time = iso(e.enqueued_time);
   d.database = target.database.value();
   d.table = target.table.value();
+  d.format = target.format;
+  d.mapping = target.mapping ? target.mapping->value() : std::string();
   d.batch_id = batch_id;
+  d.routed = routed;
   d.body = std::move(body);
   return d;
 }
@@ -200,8 +203,8 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
                                   "{} bytes",
                                   options_.max_inflated_event_bytes)
                     : "the event carries Compression=gzip but its body is not valid gzip";
-      if (!dead_letter(
-              {letter("decompression", reason, stream_->partition(), e, event.body, target, "")})) {
+      if (!dead_letter({letter("decompression", reason, stream_->partition(), e, event.body, target,
+                               "", !configured)})) {
         return false;
       }
       checkpointer_.track_done(event.sequence_number, event.offset);
@@ -290,7 +293,9 @@ bool PartitionPipeline::deliver_range(
       }
       return dead_letter(
           {letter("ingest", status.reason, stream_->partition(), batch.events[begin],
-                  original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id)},
+                  original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id,
+                  !configured(batch.batch.target) ||
+                      batch.batch.target.format != options_.routing.defaults.format)},
           deadline);
     }
     case ingest::Outcome::retriable:

@@ -98,6 +98,10 @@ struct ControlApi::Impl {
       f.kind = Fault::Kind::iothub_failover;
     } else if (path == "/faults/reset") {
       f.kind = Fault::Kind::reset;
+    } else if (path == "/consumer-groups") {
+      f.kind = Fault::Kind::create_consumer_group;
+      f.hub = get("hub");
+      f.name = get("name");
     } else {
       reply(r, status_codes::NotFound, "no such fault: " + path);
       return;

@@ -1322,6 +1322,16 @@ struct Server::Impl {
       }
       return "failover port " + std::to_string(port) + " namespace " + redirect_namespace;
     }
+    case Fault::Kind::create_consumer_group: {
+      Hub* hub = find_hub(f.hub);
+      if (hub == nullptr || f.name.empty()) {
+        return "error: no hub '" + f.hub + "' or no consumer group name";
+      }
+      if (!hub->has_consumer_group(f.name)) {
+        hub->consumer_groups.push_back(f.name);
+      }
+      return "consumer group '" + f.name + "' in hub '" + hub->name + "'";
+    }
     case Fault::Kind::reset:
       paused = false;
       latency_ms = 0;

@@ -83,19 +83,21 @@ struct ListeningPorts {
 // A fault for reliability tests (the control API in control_api.hpp maps HTTP to these).
 struct Fault {
   enum class Kind {
-    drop_connections,   // abort every connection's transport (clients must reconnect)
-    detach,             // detach a partition's receivers with `condition` / `description`
-    pause,              // stop delivering to receivers (producers still accepted)
-    resume,             // deliver again
-    latency,            // deliver an event only `number` ms after it was enqueued
-    refuse_connections, // close new connections for `number` seconds
-    iothub_failover,    // the IoT Hub's Event Hub-compatible endpoint moves: a new listener (and
-                        // namespace name) takes over, the old one closes with its connections
-    reset,              // undo pause, latency and refusal
+    drop_connections,      // abort every connection's transport (clients must reconnect)
+    detach,                // detach a partition's receivers with `condition` / `description`
+    pause,                 // stop delivering to receivers (producers still accepted)
+    resume,                // deliver again
+    latency,               // deliver an event only `number` ms after it was enqueued
+    refuse_connections,    // close new connections for `number` seconds
+    iothub_failover,       // the IoT Hub's Event Hub-compatible endpoint moves: a new listener (and
+                           // namespace name) takes over, the old one closes with its connections
+    reset,                 // undo pause, latency and refusal
+    create_consumer_group, // `name` becomes a consumer group of `hub`, as an operator adds one
   };
   Kind kind = Kind::reset;
   std::string hub;
   std::string partition;
+  std::string name;
   std::string condition = "amqp:link:detach-forced";
   std::string description = "The link was detached by the emulator's fault injection.";
   std::int64_t number = 0;

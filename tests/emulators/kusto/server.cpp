@@ -191,6 +191,10 @@ struct Server::Impl {
   std::deque<StreamingFault> streaming_faults;
   std::int64_t latency_ms = 0;
   bool streaming_disabled = false;
+  // faults/forbidden: the caller lacks the Ingestor role; what only an ingestor may do answers
+  // 403, while queries and other commands still work.
+  bool ingest_forbidden = false;
+  std::int64_t forbidden_answered = 0;
   // faults/unavailable: until then every ingest, mgmt and query request answers 503.
   std::optional<std::chrono::steady_clock::time_point> outage_until;
   std::int64_t outage_answered = 0;
@@ -800,6 +804,7 @@ struct Server::Impl {
                            {"streaming_faults_pending", streaming_faults.size()},
                            {"streaming_disabled", streaming_disabled},
                            {"outage_answered", outage_answered},
+                           {"forbidden_answered", forbidden_answered},
                            {"paused_requests", paused_requests},
                            {"latency_ms", latency_ms},
                            {"queued_paused", queued_paused},
@@ -857,6 +862,9 @@ struct Server::Impl {
       streaming_disabled = arg("on") != "false";
       applied(std::string("streaming ingestion ") + (streaming_disabled ? "disabled" : "enabled") +
               " cluster-wide");
+    } else if (action == "faults/forbidden") {
+      ingest_forbidden = arg("on") != "false";
+      applied(std::string("ingestion ") + (ingest_forbidden ? "forbidden" : "allowed"));
     } else if (action == "faults/queued") {
       queued_paused = arg("paused") != "false";
       wake.notify_all();
@@ -865,6 +873,7 @@ struct Server::Impl {
       streaming_faults.clear();
       latency_ms = 0;
       streaming_disabled = false;
+      ingest_forbidden = false;
       outage_until.reset();
       pause_until.reset();
       queued_paused = false;
@@ -902,6 +911,24 @@ struct Server::Impl {
     return false;
   }
 
+  // faults/forbidden: streaming ingestion and the commands queued ingestion starts with.
+  bool ingest_refused(const std::vector<std::string>& path, const std::string& body) {
+    std::lock_guard lock(mutex);
+    if (!ingest_forbidden) {
+      return false;
+    }
+    bool ingest = path[2] == "ingest";
+    if (path[2] == "mgmt") {
+      const auto request = nlohmann::json::parse(body, nullptr, false);
+      const std::string csl =
+          request.is_object() ? request.value("csl", std::string()) : std::string();
+      ingest = csl.find("ingestion resources") != std::string::npos ||
+               csl.find("kusto identity token") != std::string::npos;
+    }
+    forbidden_answered += ingest ? 1 : 0;
+    return ingest;
+  }
+
   void handle(const http_request& r) {
     try {
       const auto path = web::uri::split_path(web::uri::decode(r.request_uri().path()));
@@ -933,6 +960,14 @@ struct Server::Impl {
         reply_error(r, {503, "General_ServiceUnavailable",
                         "Kusto.Common.Svc.Exceptions.ServiceUnavailableException",
                         "The service is unavailable (fault injection: outage).", false});
+        return;
+      }
+      if (path.size() >= 3 && path[0] == "v1" && path[1] == "rest" && ingest_refused(path, body)) {
+        reply_error(r, {403, "Forbidden",
+                        "Kusto.DataNode.Exceptions.UnauthorizedDatabaseAccessException",
+                        "Principal is not authorized to ingest into the database (fault injection: "
+                        "forbidden).",
+                        true});
         return;
       }
       if (r.method() == methods::POST && path.size() >= 3 && path[path.size() - 1] == "token" &&

@@ -66,6 +66,47 @@ inline double metric_sum(const std::string& exposition, const std::string& prefi
   return sum;
 }
 
+// The JSON lines of a file (a dead-letter file), parsed.
+inline std::vector<nlohmann::json> json_lines(const std::filesystem::path& file) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// Regular files below `dir` (none when it does not exist).
+inline std::size_t files_below(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  if (std::filesystem::exists(dir)) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      n += e.is_regular_file() ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+// A command of hub2kusto that ends by itself (check-config, replay): what it printed and how it
+// exited.
+struct CommandRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+inline CommandRun run_command(const std::vector<std::string>& argv,
+                              const std::vector<std::pair<std::string, std::string>>& env,
+                              std::chrono::seconds limit = 120s) {
+  ChildProcess p(argv, env);
+  CommandRun r;
+  while (const auto line = p.read_line(limit)) {
+    r.out += *line + "\n";
+  }
+  r.exit_code = p.wait_exit(10s);
+  r.err = p.stderr_text();
+  return r;
+}
+
 // One line of the tests' telemetry: {"deviceId":"dev-<device>","temperature":21.5,
 // "humidity":40,"line":<line>...}, `more` being further members (with their leading comma).
 inline std::string telemetry_line(int line, int device, const std::string& more = "") {

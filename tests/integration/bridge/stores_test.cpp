@@ -18,15 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<nlohmann::json> json_lines(const std::filesystem::path& file) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
-
 TEST_F(Bridge, AnUnusableDeadLetterDirectoryStopsTheStartWithTheReason) {
   EventHubsEmulator hub({"--hub", "telemetry:1"});
   ASSERT_TRUE(hub.running()) << hub.stderr_text();

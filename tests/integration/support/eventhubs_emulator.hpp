@@ -68,6 +68,10 @@ public:
   bool fault(const std::string& path_and_query) {
     return request(web::http::methods::POST, path_and_query).first == 200;
   }
+  // POST /consumer-groups: the group exists from now on, as when an operator creates it.
+  bool create_consumer_group(const std::string& hub, const std::string& name) {
+    return fault("/consumer-groups?hub=" + hub + "&name=" + name);
+  }
   nlohmann::json status() {
     return nlohmann::json::parse(request(web::http::methods::GET, "/status").second);
   }

@@ -269,6 +269,44 @@ TEST_F(ConfigTest, MaskedJsonHasNoSecret) {
   EXPECT_NE(dumped.find("\"auth\":\"application key\""), std::string::npos);
 }
 
+TEST_F(ConfigTest, AnHttpsClusterWithoutAnIdentityIsAProblemUnlessSaidOnPurpose) {
+  const auto load = [](const std::string& kusto) {
+    return load_config({std::nullopt,
+                        {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                         {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kusto},
+                         {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"}}});
+  };
+  const auto silent = load("Data Source=https://c.westeurope.kusto.windows.net;Initial Catalog=db");
+  ASSERT_FALSE(silent);
+  EXPECT_EQ(silent.error().front().setting, "connections[0].target.connection_string");
+  EXPECT_NE(silent.error().front().message.find("is https but names no identity"),
+            std::string::npos)
+      << silent.error().front().message;
+  EXPECT_NE(silent.error().front().message.find("AAD Federated Security=False"), std::string::npos);
+  // Said on purpose (a proxy that adds its own credentials), or a local emulator over http.
+  EXPECT_TRUE(load("Data Source=https://c.westeurope.kusto.windows.net;Initial Catalog=db;"
+                   "AAD Federated Security=False"));
+  EXPECT_TRUE(load("Data Source=http://127.0.0.1:8080;Initial Catalog=db"));
+}
+
+TEST_F(ConfigTest, TheIngestEndpointAsDataSourceIsAWarningNamingBothEndpoints) {
+  auto config =
+      load_config({std::nullopt,
+                   {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                    {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING",
+                     "Data Source=https://ingest-c.westeurope.kusto.windows.net;Initial Catalog=db;"
+                     "AAD Federated Security=True;Managed Identity=system"},
+                    {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"}}});
+  ASSERT_TRUE(config) << config.error().front().message;
+  ASSERT_EQ(config->warnings.size(), 1U);
+  const auto& w = config->warnings.front();
+  EXPECT_NE(w.find("data-management (ingest-) endpoint"), std::string::npos) << w;
+  EXPECT_NE(w.find("https://c.westeurope.kusto.windows.net and queued ingestion to "
+                   "https://ingest-c.westeurope.kusto.windows.net"),
+            std::string::npos)
+      << w;
+}
+
 TEST_F(ConfigTest, IgnoredConnectionStringKeysBecomeWarnings) {
   auto config = load_config(
       {std::nullopt,

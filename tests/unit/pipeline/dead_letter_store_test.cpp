@@ -116,5 +116,54 @@ TEST(FileDeadLetterStore, AWriteThatFailsHalfWayIsCutBackToWholeLines) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(DeadLetterRecord, ReadsBackWhatItWroteBinaryBodiesAndRoutesIncluded) {
+  DeadLetter a;
+  a.stage = "ingest";
+  a.reason = "BadRequest_NoRecordsOrWrongFormat: bad";
+  a.partition = PartitionId("3");
+  a.sequence_number = SequenceNumber(77);
+  a.offset = Offset("8192");
+  a.enqueued_time = "2026-11-24T12:00:00.0000000Z";
+  a.database = "db";
+  a.table = "Alerts";
+  a.format = "csv";
+  a.mapping = "alerts_csv";
+  a.batch_id = "3-70-80";
+  a.routed = true;
+  a.body = std::string("\x1f\x8b\x08\x00 gzip", 9);
+  const std::string text = to_json_lines({a});
+  ASSERT_EQ(text.back(), '\n');
+  auto back = from_json_line(std::string_view(text).substr(0, text.size() - 1));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->stage, a.stage);
+  EXPECT_EQ(back->reason, a.reason);
+  EXPECT_EQ(back->partition, a.partition);
+  EXPECT_EQ(back->sequence_number, a.sequence_number);
+  EXPECT_EQ(back->offset, a.offset);
+  EXPECT_EQ(back->enqueued_time, a.enqueued_time);
+  EXPECT_EQ(back->database, a.database);
+  EXPECT_EQ(back->table, a.table);
+  EXPECT_EQ(back->format, a.format);
+  EXPECT_EQ(back->mapping, a.mapping);
+  EXPECT_EQ(back->batch_id, a.batch_id);
+  EXPECT_TRUE(back->routed);
+  EXPECT_EQ(back->body, a.body); // base64 in the file, the bytes again here
+}
+
+TEST(DeadLetterRecord, ALineThatIsNotARecordSaysWhy) {
+  EXPECT_EQ(from_json_line("not json").error().message, "not a JSON object");
+  EXPECT_EQ(from_json_line(R"({"stage":"ingest"})").error().message,
+            "\"stage\" and \"partition\" are required");
+  EXPECT_NE(from_json_line(R"({"stage":"ingest","partition":"0","sequence_number":"x"})")
+                .error()
+                .message.find("wrong type"),
+            std::string::npos);
+  EXPECT_EQ(
+      from_json_line(R"({"stage":"ingest","partition":"0","body":"!!","body_encoding":"base64"})")
+          .error()
+          .message,
+      "\"body\" is not valid base64");
+}
+
 } // namespace
 } // namespace hub2kusto::pipeline

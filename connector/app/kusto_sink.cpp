@@ -1,0 +1,64 @@
+#include "app/kusto_sink.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "app/version.hpp"
+#include "common/crypto.hpp"
+#include "common/key_value_list.hpp"
+#include "common/logging.hpp"
+
+namespace hub2kusto::app {
+
+std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
+                                           const Clock& clock, RandomSource& random,
+                                           ingest::Sleeper& sleeper) {
+  auto sink = std::make_unique<KustoSink>();
+  sink->transport = ingest::make_cpprest_transport();
+  std::string token_note;
+  sink->tokens = ingest::make_cluster_token_provider(c.target.connection, *sink->transport, clock,
+                                                     &token_note);
+  if (!token_note.empty()) {
+    logger("app")->info("connection '{}': {}", c.name, token_note);
+  }
+  ingest::StreamingOptions so;
+  so.engine_url = c.target.connection.engine_url();
+  so.app_version = std::string(kVersion);
+  sink->streaming =
+      std::make_unique<ingest::StreamingIngestor>(so, *sink->transport, *sink->tokens);
+  ingest::QueuedOptions qo;
+  qo.dm_url = c.target.connection.data_management_url();
+  qo.app_version = std::string(kVersion);
+  qo.report_scope = std::move(report_scope);
+  sink->queued =
+      std::make_unique<ingest::QueuedIngestor>(qo, *sink->transport, *sink->tokens, clock);
+  ingest::ManagedOptions mo;
+  // Streaming takes at most 4 MiB of raw data; larger batches (a larger max_bytes) go queued.
+  mo.streaming_limit = std::min<std::uint64_t>(c.batching.max_bytes, 4ULL << 20);
+  sink->managed = std::make_unique<ingest::ManagedIngestor>(mo, *sink->streaming, *sink->queued,
+                                                            clock, random, sleeper);
+  return sink;
+}
+
+std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
+                         const std::string& hub) {
+  const std::string identity =
+      fmt::format("{}\n{}\n{}\n{}\n{}", c.name, ascii_lower(hub_namespace), ascii_lower(hub),
+                  ascii_lower(c.source.consumer_group.value()), c.target.database.value());
+  std::string scope = "hub2kusto-";
+  for (const unsigned char byte :
+       crypto::hmac_sha256("hub2kusto report scope", identity).substr(0, 16)) {
+    scope += fmt::format("{:02x}", byte);
+  }
+  return scope;
+}
+
+std::string namespace_of(const HubConnectionString& c) {
+  if (const auto* eh = std::get_if<EventHubsConnectionString>(&c)) {
+    return eh->host;
+  }
+  return std::get<IotHubConnectionString>(c).host;
+}
+
+} // namespace hub2kusto::app

@@ -1,0 +1,43 @@
+#pragma once
+// KustoSink: one connection's way into Kusto, built the same for `run` and `replay`: the HTTP
+// transport, the token provider for the cluster, streaming and queued ingestion, and the
+// managed ingestor that chooses between them (connector/ingest/README.md).
+#include <memory>
+#include <string>
+
+#include "app/config.hpp"
+#include "common/clock.hpp"
+#include "common/random.hpp"
+#include "ingest/http_transport.hpp"
+#include "ingest/managed_ingestor.hpp"
+#include "ingest/queued_ingestor.hpp"
+#include "ingest/streaming_ingestor.hpp"
+#include "ingest/token_provider.hpp"
+
+namespace hub2kusto::app {
+
+struct KustoSink {
+  // Declared in the order they depend on each other; destroyed the other way.
+  std::unique_ptr<ingest::HttpTransport> transport;
+  std::unique_ptr<ingest::TokenProvider> tokens;
+  std::unique_ptr<ingest::StreamingIngestor> streaming;
+  std::unique_ptr<ingest::QueuedIngestor> queued;
+  std::unique_ptr<ingest::ManagedIngestor> managed;
+};
+
+// `clock`, `random` and `sleeper` must outlive the sink. `report_scope` names the connection's
+// queued ingestions in the status table (see report_scope()).
+std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
+                                           const Clock& clock, RandomSource& random,
+                                           ingest::Sleeper& sleeper);
+
+// The status-table PartitionKey of one connection's queued ingestions: the same after a
+// restart, so reports that arrive later are still read; different for every connection, hub,
+// consumer group and database, so no two connections read each other's reports.
+std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
+                         const std::string& hub);
+
+// The Event Hubs namespace (or IoT Hub) host a connection string names.
+std::string namespace_of(const HubConnectionString& c);
+
+} // namespace hub2kusto::app

@@ -1,0 +1,133 @@
+// `hub2kusto replay`: dead letters from a run whose mapping settings were wrong are sent again
+// once they are fixed. Every event arrives once; those still refused land in a new file with
+// their new reasons and original positions; the input file is never changed.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "bridge/bridge_fixture.hpp"
+
+namespace hub2kusto::bridge_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+CommandRun replay(const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<std::string> argv = {HUB2KUSTO_BINARY, "replay"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env);
+}
+
+TEST_F(Bridge, ReplaySendsDeadLettersAgainAfterTheFixAndKeepsTheStillBadOnes) {
+  // Per 6 events: 4 objects, 1 array of two records (the devices of a newer firmware), and 1
+  // that is not JSON at all.
+  {
+    std::ofstream lines(dir_ / "mixed.jsonl");
+    for (int i = 0; i < 4; ++i) {
+      lines << telemetry_line(i, i) << "\n";
+    }
+    lines << "[" << telemetry_line(4, 4) << "," << telemetry_line(5, 5) << "]\n";
+    lines << R"({"deviceId":"dev-9","temperature":)"
+          << "\n";
+  }
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "mixed.jsonl").string(),
+                         "--preload-events", "60"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, false);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  auto env = environment(hub, kusto);
+  std::erase_if(
+      env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING"; });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA",
+                   "deviceId:string,temperature:real,humidity:long,line:long");
+
+  // The mistake: format json, which takes one record per event, so the arrays are refused.
+  const auto dead_letters = dir_ / "dead-letter" / "telemetry.jsonl";
+  {
+    ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") == 40; })) << bridge.stderr_text();
+    ASSERT_TRUE(eventually([&] { return json_lines(dead_letters).size() == 20; }))
+        << bridge.stderr_text();
+    stop(bridge);
+  }
+  const std::string before = read_file(dead_letters);
+
+  // The fix: multijson takes an object or an array of them per event.
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_FORMAT", "multijson");
+  const auto out = dir_ / "replayed.jsonl";
+  const auto dry = replay({"--dry-run", dead_letters.string()}, env);
+  EXPECT_EQ(dry.exit_code, 1) << dry.out << dry.err;
+  EXPECT_NE(dry.out.find("20 event(s) replayed (dry run: nothing sent): 10 delivered, 10 refused "
+                         "again"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_EQ(kusto.count("T"), 40);
+
+  const auto r = replay({"--out", out.string(), dead_letters.string()}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err; // some are still refused
+  EXPECT_NE(r.out.find("20 record(s) read from 1 file(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("20 event(s) replayed: 10 delivered, 10 refused again, 0 not delivered"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(out.string()), std::string::npos) << r.out;
+  // 40 objects from the run, 20 records from the 10 arrays now: each once.
+  EXPECT_EQ(kusto.count("T"), 60);
+  for (const int line : {4, 5}) { // the records of the arrays
+    const auto rows = kusto.query("T | where line == " + std::to_string(line) + " | count");
+    EXPECT_EQ(rows["Tables"][0]["Rows"][0][0], 10) << rows.dump();
+  }
+
+  const auto still_bad = json_lines(out);
+  ASSERT_EQ(still_bad.size(), 10U);
+  const auto originals = json_lines(dead_letters);
+  for (const auto& d : still_bad) {
+    EXPECT_EQ(d["stage"], "mapping") << d;
+    EXPECT_EQ(d["body"], R"({"deviceId":"dev-9","temperature":)") << d;
+    EXPECT_NE(d["reason"].get<std::string>().find("malformed JSON"), std::string::npos) << d;
+    // The original position, so the record can be traced to the hub.
+    EXPECT_TRUE(std::any_of(originals.begin(), originals.end(), [&](const nlohmann::json& o) {
+      return o["partition"] == d["partition"] && o["sequence_number"] == d["sequence_number"];
+    })) << d;
+  }
+  EXPECT_EQ(read_file(dead_letters), before); // the input is never changed
+
+  // Replaying the still-bad ones again changes nothing and says so.
+  const auto again = replay({"--out", (dir_ / "again.jsonl").string(), out.string()}, env);
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_NE(again.out.find("0 delivered, 10 refused again"), std::string::npos) << again.out;
+  EXPECT_EQ(kusto.count("T"), 60);
+}
+
+TEST_F(Bridge, ReplayRefusesToWriteIntoItsInputAndNamesABadLine) {
+  EventHubsEmulator hub({"--hub", "telemetry:2"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, false);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  const auto input = dir_ / "in.jsonl";
+  std::ofstream(input) << R"({"stage":"ingest","partition":"0","sequence_number":1,"body":"{}"})"
+                       << "\nnot json\n";
+  const auto env = environment(hub, kusto);
+  const auto bad_line = replay({input.string()}, env);
+  EXPECT_EQ(bad_line.exit_code, 2);
+  EXPECT_NE(bad_line.err.find(input.string() + ":2: not a dead-letter record"), std::string::npos)
+      << bad_line.err;
+  const auto into_input = replay({"--out", input.string(), input.string()}, env);
+  EXPECT_EQ(into_input.exit_code, 2);
+  EXPECT_NE(into_input.err.find("is one of the inputs"), std::string::npos) << into_input.err;
+}
+
+} // namespace
+} // namespace hub2kusto::bridge_test

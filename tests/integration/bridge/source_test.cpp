@@ -1,0 +1,60 @@
+// Mistakes in what the bridge reads from: a consumer group or an Event Hub that does not exist
+// is named, with the hub, once a minute and on /readyz, and the partitions resume by
+// themselves once an operator creates what is missing.
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "bridge/bridge_fixture.hpp"
+
+namespace hub2kusto::bridge_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::size_t error_lines_with(const std::string& log, const std::string& text) {
+  std::size_t n = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    n += line.find(" error ") != std::string::npos && line.find(text) != std::string::npos;
+  }
+  return n;
+}
+
+TEST_F(Bridge, AMissingConsumerGroupIsNamedOnceWithTheHubAndReadingStartsWhenItIsCreated) {
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "50"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, false);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  auto env = environment(hub, kusto);
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_CONSUMER_GROUP", "bridge");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+
+  const std::string missing = "consumer group 'bridge' does not exist in Event Hub";
+  // Both partitions were refused and explained.
+  ASSERT_TRUE(eventually([&] {
+    const auto ready = http_get(ops_port_, "/readyz");
+    const auto first = ready.second.find(missing);
+    return ready.first == 503 && first != std::string::npos &&
+           ready.second.find(missing, first + 1) != std::string::npos;
+  })) << http_get(ops_port_, "/readyz").second;
+  const std::string hub_name = "127.0.0.1/telemetry";
+  EXPECT_NE(http_get(ops_port_, "/readyz").second.find(missing + " " + hub_name), std::string::npos)
+      << http_get(ops_port_, "/readyz").second;
+  EXPECT_EQ(error_lines_with(bridge.stderr_text(), missing), 1U) << bridge.stderr_text();
+  EXPECT_NE(bridge.stderr_text().find("consumer-group create"), std::string::npos);
+
+  ASSERT_TRUE(hub.create_consumer_group("telemetry", "bridge"));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") == 50; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }))
+      << http_get(ops_port_, "/readyz").second;
+  stop(bridge);
+  EXPECT_EQ(kusto.count("T"), 50);
+}
+
+} // namespace
+} // namespace hub2kusto::bridge_test
