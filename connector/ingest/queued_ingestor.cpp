@@ -45,17 +45,18 @@ QueuedIngestor::QueuedIngestor(QueuedOptions options, HttpTransport& transport,
       report_scope_(options_.report_scope.empty() ? "hub2kusto-" + make_uuid()
                                                   : options_.report_scope) {}
 
-Result<std::string> QueuedIngestor::management(const std::string& command) {
+Result<std::string, CommandError> QueuedIngestor::management(const std::string& command) {
   KustoManagement dm(options_.dm_url, transport_, tokens_, options_.app_name, options_.app_version);
   auto answer = dm.execute("NetDefaultDB", command, options_.timeout);
   if (!answer) {
-    return failure(fmt::format("the data management service did not run '{}': {}", command,
-                               answer.error().reason));
+    CommandError e = std::move(answer).error();
+    e.reason = fmt::format("the data management service did not run '{}': {}", command, e.reason);
+    return failure(std::move(e));
   }
   return std::move(answer).value();
 }
 
-Result<IngestionResources> QueuedIngestor::fetch_resources() {
+Result<IngestionResources, CommandError> QueuedIngestor::fetch_resources() {
   auto resources_body = management(".get ingestion resources");
   if (!resources_body) {
     return failure(std::move(resources_body).error());
@@ -90,15 +91,17 @@ Result<IngestionResources> QueuedIngestor::fetch_resources() {
   }
   if (r.queues.empty() || r.containers.empty() || r.status_tables.empty() ||
       r.authorization_context.empty()) {
-    return failure("the data management service's ingestion resources lack a "
-                   "SecuredReadyForAggregationQueue, a TempStorage container, an "
-                   "IngestionsStatusTable or the identity token");
+    return failure(CommandError{200,
+                                {},
+                                "the data management service's ingestion resources lack a "
+                                "SecuredReadyForAggregationQueue, a TempStorage container, an "
+                                "IngestionsStatusTable or the identity token"});
   }
   r.fetched_at = clock_.steady_now();
   return r;
 }
 
-Result<IngestionResources> QueuedIngestor::resources() {
+Result<IngestionResources, CommandError> QueuedIngestor::resources() {
   {
     std::lock_guard lock(mutex_);
     if (resources_ && clock_.steady_now() - resources_->fetched_at < options_.refresh) {
@@ -125,7 +128,14 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   auto res = resources();
   if (!res) {
     status.outcome = Outcome::retriable;
-    status.reason = res.error().message;
+    status.reason = res.error().reason;
+    // Refused for this identity (no Ingestor role), or no data-management service there: the
+    // same for every batch, so the pipeline holds and says so (response_classifier.hpp).
+    if (res.error().status == 401 || res.error().status == 403) {
+      status.target_problem = DeliveryStatus::TargetProblem::credentials;
+    } else if (res.error().status == 404) {
+      status.target_problem = DeliveryStatus::TargetProblem::missing_entity;
+    }
     return status;
   }
   const bool binary = is_binary_format(batch.target.format);
@@ -286,7 +296,7 @@ Headers QueuedIngestor::table_headers() const {
 Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
   auto res = resources();
   if (!res) {
-    return failure(std::move(res).error());
+    return failure(std::move(res).error().reason);
   }
   const StorageUrl& table = res->status_tables.front();
   // Our scope only: finished entities, and those Pending for longer than the limit. The

@@ -22,6 +22,7 @@
 #include "common/secret.hpp"
 #include "ingest/http_transport.hpp"
 #include "ingest/ingestor.hpp"
+#include "ingest/kusto_management.hpp"
 #include "ingest/token_provider.hpp"
 
 namespace hub2kusto::ingest {
@@ -84,12 +85,13 @@ public:
   // Deletes the status entities of failures that were recorded. Any thread.
   void acknowledge(const std::vector<IngestionFailure>& recorded);
 
-  // The cached resources, fetched when missing or older than the refresh period.
-  Result<IngestionResources> resources();
+  // The cached resources, fetched when missing or older than the refresh period. The error
+  // keeps the service's status, so a refusal of this identity is told from an outage.
+  Result<IngestionResources, CommandError> resources();
 
 private:
-  Result<IngestionResources> fetch_resources();
-  Result<std::string> management(const std::string& command);
+  Result<IngestionResources, CommandError> fetch_resources();
+  Result<std::string, CommandError> management(const std::string& command);
   void forget_resources();
   Result<std::monostate> insert_status(const StorageUrl& table, const std::string& source_id,
                                        const Batch& batch, const std::string& blob);

@@ -19,7 +19,10 @@
 //   other 4xx with @permanent true (or absent)  rejected, with the service's @message
 //
 // "Streaming impossible" is not about the data: the managed ingestor sends the batch queued
-// instead and remembers the table (§3.5).
+// instead and remembers the table (§3.5). Queued ingestion's `.get ingestion resources` and
+// `.get kusto identity token` answering 401 or 403 (an identity without the Ingestor role) or
+// 404 (no data-management service there) are target problems too (queued_ingestor.cpp): with
+// streaming off or impossible, the partition holds rather than retrying blindly.
 #include <chrono>
 #include <optional>
 #include <string>

@@ -194,6 +194,7 @@ struct Server::Impl {
   // faults/forbidden: the caller lacks the Ingestor role; what only an ingestor may do answers
   // 403, while queries and other commands still work.
   bool ingest_forbidden = false;
+  bool forbidden_queued_only = false; // scope=queued: streaming ingestion is still allowed
   std::int64_t forbidden_answered = 0;
   // faults/unavailable: until then every ingest, mgmt and query request answers 503.
   std::optional<std::chrono::steady_clock::time_point> outage_until;
@@ -864,7 +865,9 @@ struct Server::Impl {
               " cluster-wide");
     } else if (action == "faults/forbidden") {
       ingest_forbidden = arg("on") != "false";
-      applied(std::string("ingestion ") + (ingest_forbidden ? "forbidden" : "allowed"));
+      forbidden_queued_only = arg("scope") == "queued";
+      applied(std::string(forbidden_queued_only ? "queued " : "") + "ingestion " +
+              (ingest_forbidden ? "forbidden" : "allowed"));
     } else if (action == "faults/queued") {
       queued_paused = arg("paused") != "false";
       wake.notify_all();
@@ -917,7 +920,7 @@ struct Server::Impl {
     if (!ingest_forbidden) {
       return false;
     }
-    bool ingest = path[2] == "ingest";
+    bool ingest = path[2] == "ingest" && !forbidden_queued_only;
     if (path[2] == "mgmt") {
       const auto request = nlohmann::json::parse(body, nullptr, false);
       const std::string csl =

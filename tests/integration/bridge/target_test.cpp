@@ -101,5 +101,32 @@ TEST_F(HeldTarget, AForbiddenIngestionHoldsTheEventsUntilThePermissionIsGranted)
   all_arrive_once(bridge, kusto);
 }
 
+// Streaming disabled on the cluster sends every batch queued; the data-management service then
+// refuses this identity. Not the data's fault either: the partition holds until it may ingest.
+TEST_F(HeldTarget, StreamingDisabledAndQueuedForbiddenHoldUntilThePermissionIsGranted) {
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                         "--preload-events", "500"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({}, true);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  ASSERT_TRUE(kusto.fault("/faults/streaming-disabled?on=true"));
+  ASSERT_TRUE(kusto.fault("/faults/forbidden?on=true&scope=queued"));
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
+
+  ASSERT_TRUE(eventually([&] {
+    const auto ready = http_get(ops_port_, "/readyz");
+    return ready.first == 503 && ready.second.find("Forbidden") != std::string::npos &&
+           ready.second.find(".get ingestion resources") != std::string::npos;
+  })) << http_get(ops_port_, "/readyz").second;
+  EXPECT_NE(http_get(ops_port_, "/readyz").second.find("holding the partition"), std::string::npos);
+  ASSERT_TRUE(eventually([&] { return kusto.status().value("forbidden_answered", 0) >= 4; }));
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
+  EXPECT_EQ(files_below(dir_ / "checkpoints"), 0U);
+
+  ASSERT_TRUE(kusto.fault("/faults/forbidden?on=false"));
+  all_arrive_once(bridge, kusto);
+}
+
 } // namespace
 } // namespace hub2kusto::bridge_test

@@ -197,13 +197,28 @@ TEST_F(Queued, PollReadsOnlyOurScopeReportsFailuresAndForgetsSuccesses) {
   EXPECT_NE(t_.sent[5].url.find("RowKey='id-old'"), std::string::npos);
 }
 
+TEST_F(Queued, AnIdentityTheDataManagementServiceRefusesIsATargetProblem) {
+  t_.then(403, one_api("Forbidden", "Principal is not authorized", true));
+  const auto forbidden = queued_.ingest(batch());
+  EXPECT_EQ(forbidden.outcome, Outcome::retriable);
+  EXPECT_EQ(forbidden.target_problem, DeliveryStatus::TargetProblem::credentials);
+  EXPECT_NE(forbidden.reason.find("'.get ingestion resources'"), std::string::npos)
+      << forbidden.reason;
+  t_.then(404, "");
+  EXPECT_EQ(queued_.ingest(batch()).target_problem, DeliveryStatus::TargetProblem::missing_entity);
+  t_.then(503, one_api("General_ServiceUnavailable", "busy", false));
+  const auto busy = queued_.ingest(batch());
+  EXPECT_EQ(busy.outcome, Outcome::retriable);
+  EXPECT_EQ(busy.target_problem, DeliveryStatus::TargetProblem::none); // an outage passes
+}
+
 TEST_F(Queued, ResourcesWithoutAStatusTableAreRefused) {
   t_.then(200, v1({{"SecuredReadyForAggregationQueue", "http://q/ready?sig=Q"},
                    {"TempStorage", "http://b/c0?sig=B"}}));
   t_.then(200, kIdentity);
   const auto r = queued_.resources();
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("IngestionsStatusTable"), std::string::npos);
+  EXPECT_NE(r.error().reason.find("IngestionsStatusTable"), std::string::npos);
 }
 
 TEST_F(Queued, AFailingContainerIsSkippedAndTheNextUploadUsesTheOther) {
