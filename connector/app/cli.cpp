@@ -84,6 +84,7 @@ Exit codes: 0 when the configuration is valid (with --connect: and no check is a
 constexpr std::string_view kReplayHelp =
     R"(Usage: hub2kusto replay [--config FILE] [--connection NAME] [--stage S,...] [--out FILE]
                         [--dry-run] [--wait SECONDS] FILE...
+       hub2kusto replay --from-blob [options] [PREFIX...]
 
 Sends the events of dead-letter files (what 'run' wrote to dead_letter.directory) again,
 through the same routing, mapping and ingestion as 'run', once the cause is fixed (a mapping,
@@ -98,6 +99,8 @@ Options:
                      decompression, queued-ingestion); default: all of them
   --out FILE         where events refused again go, with the new reason; default:
                      <dead_letter.directory>/<connection>.replay-<UTC time>.jsonl
+  --from-blob        read the records from the blob dead-letter store (dead_letter.container):
+                     the blobs whose names start with PREFIX, by default <connection>/
   --dry-run          route and map every event and report, but send nothing
   --wait SECONDS     how long a target problem (a missing table, refused credentials) may hold
                      the replay before the events it holds are written to --out; default 300
@@ -344,6 +347,8 @@ int cmd_replay(const std::vector<std::string>& args, std::map<std::string, std::
     }
     if (a == "--dry-run") {
       options.dry_run = true;
+    } else if (a == "--from-blob") {
+      options.from_blob = true;
     } else if (a == "--config" || a == "--connection" || a == "--stage" || a == "--out" ||
                a == "--wait") {
       if (!(v = value(i, a))) {
@@ -395,9 +400,10 @@ int cmd_replay(const std::vector<std::string>& args, std::map<std::string, std::
     return kExitUsage;
   }
   const auto& r = *report;
-  out << fmt::format("{} record(s) read from {} file(s); {} of other stages left alone, {} "
+  out << fmt::format("{} record(s) read from {} {}; {} of other stages left alone, {} "
                      "duplicate(s) skipped\n",
-                     r.records, options.files.size(), r.other_stages, r.duplicates);
+                     r.records, r.sources, options.from_blob ? "blob(s)" : "file(s)",
+                     r.other_stages, r.duplicates);
   out << fmt::format("{} event(s) replayed{}: {} delivered, {} refused again, {} not delivered; "
                      "{} record(s) cannot be replayed from a file\n",
                      r.replayed, options.dry_run ? " (dry run: nothing sent)" : "", r.delivered,

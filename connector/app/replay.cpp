@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <fmt/chrono.h>
@@ -17,8 +18,10 @@
 #include "app/kusto_sink.hpp"
 #include "checkpoint/checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
+#include "common/clock.hpp"
 #include "common/iso8601.hpp"
 #include "common/logging.hpp"
+#include "ingest/blob_client.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "pipeline/local_mapper.hpp"
 #include "pipeline/partition_pipeline.hpp"
@@ -233,6 +236,59 @@ std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const Par
   return w ? std::optional(w->sequence_number) : std::nullopt;
 }
 
+// The dead-letter text to replay, by name: the files, or the blobs of the dead-letter store.
+Result<std::vector<std::pair<std::string, std::string>>> read_sources(const Config& config,
+                                                                      const ConnectionConfig& c,
+                                                                      const ReplayOptions& options,
+                                                                      const std::string& out_file) {
+  std::vector<std::pair<std::string, std::string>> sources;
+  if (options.from_blob) {
+    if (config.dead_letter.store != DeadLetterConfig::Store::blob) {
+      return failure("--from-blob needs dead_letter.store 'blob' in the configuration");
+    }
+    SystemClock clock;
+    auto transport = ingest::make_cpprest_transport();
+    ingest::BlobClient blobs(config.dead_letter.blob_storage, *transport, clock);
+    const auto& container = config.dead_letter.container;
+    std::vector<std::string> prefixes = options.files;
+    if (prefixes.empty()) {
+      prefixes.push_back(c.name + "/");
+    }
+    for (const auto& prefix : prefixes) {
+      auto names = blobs.list_blobs(container, prefix);
+      if (!names) {
+        return failure(std::move(names).error());
+      }
+      for (const auto& name : *names) {
+        auto text = blobs.get_blob(container, name);
+        if (!text) {
+          return failure(std::move(text).error());
+        }
+        sources.emplace_back(fmt::format("{}/{}", container, name), std::move(*text));
+      }
+    }
+    return sources;
+  }
+  if (options.files.empty()) {
+    return failure("name at least one dead-letter file (or --from-blob)");
+  }
+  for (const auto& file : options.files) {
+    if (same_file(file, out_file)) {
+      return failure(fmt::format("the output file {} is one of the inputs: inputs are never "
+                                 "written; choose another with --out",
+                                 out_file));
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      return failure(fmt::format("{}: cannot be read: {}", file, std::strerror(errno)));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    sources.emplace_back(file, text.str());
+  }
+  return sources;
+}
+
 } // namespace
 
 Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) {
@@ -257,24 +313,17 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
   }
   ReplayReport report;
   report.out_file = options.out_file.empty() ? default_out_file(config, c->name) : options.out_file;
-  if (options.files.empty()) {
-    return failure("name at least one dead-letter file");
+  auto sources = read_sources(config, *c, options, report.out_file);
+  if (!sources) {
+    return failure(std::move(sources).error());
   }
 
-  // Read every record first: a file that cannot be read stops the replay before anything is
+  // Read every record first: a line that cannot be read stops the replay before anything is
   // sent.
   std::map<std::string, std::map<std::int64_t, DeadLetter>> by_partition;
   std::vector<DeadLetter> not_replayable;
-  for (const auto& file : options.files) {
-    if (same_file(file, report.out_file)) {
-      return failure(fmt::format("the output file {} is one of the inputs: inputs are never "
-                                 "written; choose another with --out",
-                                 report.out_file));
-    }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      return failure(fmt::format("{}: cannot be read: {}", file, std::strerror(errno)));
-    }
+  for (const auto& [name, text] : *sources) {
+    std::istringstream in(text);
     std::size_t number = 0;
     for (std::string line; std::getline(in, line);) {
       ++number;
@@ -283,7 +332,7 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
       }
       auto record = pipeline::from_json_line(line);
       if (!record) {
-        return failure(fmt::format("{}:{}: not a dead-letter record: {}", file, number,
+        return failure(fmt::format("{}:{}: not a dead-letter record: {}", name, number,
                                    record.error().message));
       }
       ++report.records;
@@ -301,6 +350,7 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
       }
     }
   }
+  report.sources = sources->size();
 
   std::unique_ptr<pipeline::FileDeadLetterStore> out_store;
   if (!options.dry_run) {

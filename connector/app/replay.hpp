@@ -30,7 +30,10 @@ namespace hub2kusto::app {
 struct ReplayOptions {
   std::string connection; // empty: the configuration's only connection
   std::set<std::string> stages{"ingest", "mapping", "routing", "decompression", "queued-ingestion"};
-  std::vector<std::string> files;
+  std::vector<std::string> files; // dead-letter files; with from_blob, blob name prefixes
+  // Read the records from the blob dead-letter store (dead_letter.container): every blob whose
+  // name starts with one of `files`, or with "<connection>/" when none is given.
+  bool from_blob = false;
   std::string out_file; // empty: <dead_letter.directory>/<connection>.replay-<UTC time>.jsonl
   bool dry_run = false; // route and map, but send nothing
   // Events a target problem still holds at this point are given up and written to out_file.
@@ -38,6 +41,7 @@ struct ReplayOptions {
 };
 
 struct ReplayReport {
+  std::size_t sources = 0;           // files or blobs read
   std::size_t records = 0;           // lines read
   std::size_t other_stages = 0;      // records of stages not chosen (left alone)
   std::size_t duplicates = 0;        // a partition and sequence number seen before

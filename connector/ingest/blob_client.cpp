@@ -211,6 +211,72 @@ Result<std::monostate> BlobClient::delete_blob(const std::string& container,
       fmt::format("blob '{}/{}' not deleted: {}", container, blob, service_error(response)));
 }
 
+namespace {
+
+// The text of every <tag>...</tag> in an XML answer, with the five predefined entities decoded
+// (a List Blobs answer is flat enough for this).
+std::vector<std::string> xml_values(std::string_view xml, std::string_view tag) {
+  const std::string open = fmt::format("<{}>", tag);
+  const std::string close = fmt::format("</{}>", tag);
+  std::vector<std::string> out;
+  for (auto at = xml.find(open); at != std::string_view::npos; at = xml.find(open, at)) {
+    at += open.size();
+    const auto end = xml.find(close, at);
+    if (end == std::string_view::npos) {
+      break;
+    }
+    std::string value(xml.substr(at, end - at));
+    static constexpr std::pair<std::string_view, char> kEntities[] = {
+        {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&amp;", '&'}};
+    for (const auto& [entity, c] : kEntities) {
+      for (auto p = value.find(entity); p != std::string::npos; p = value.find(entity, p + 1)) {
+        value.replace(p, entity.size(), 1, c);
+      }
+    }
+    out.push_back(std::move(value));
+    at = end + close.size();
+  }
+  return out;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> BlobClient::list_blobs(const std::string& container,
+                                                        const std::string& prefix) {
+  std::vector<std::string> names;
+  std::string marker;
+  do {
+    HttpRequest r;
+    r.method = "GET";
+    r.url = fmt::format("{}/{}?restype=container&comp=list&prefix={}{}", storage_.blob_endpoint,
+                        container, url_encode(prefix),
+                        marker.empty() ? "" : "&marker=" + url_encode(marker));
+    const auto response = send(r);
+    if (response.status != 200) {
+      return failure(fmt::format("the blobs of container '{}' at {} cannot be listed: {}",
+                                 container, storage_.blob_endpoint, service_error(response)));
+    }
+    auto page = xml_values(response.body, "Name");
+    names.insert(names.end(), std::make_move_iterator(page.begin()),
+                 std::make_move_iterator(page.end()));
+    const auto next = xml_values(response.body, "NextMarker");
+    marker = next.empty() ? std::string() : next.front();
+  } while (!marker.empty());
+  return names;
+}
+
+Result<std::string> BlobClient::get_blob(const std::string& container, const std::string& blob) {
+  HttpRequest r;
+  r.method = "GET";
+  r.url = url(container, blob);
+  auto response = send(r);
+  if (response.status != 200) {
+    return failure(
+        fmt::format("blob '{}/{}' cannot be read: {}", container, blob, service_error(response)));
+  }
+  return std::move(response.body);
+}
+
 Result<std::optional<std::map<std::string, std::string>>>
 BlobClient::metadata(const std::string& container, const std::string& blob) {
   HttpRequest r;

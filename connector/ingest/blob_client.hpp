@@ -28,6 +28,11 @@ public:
 
   // Creates the container unless it exists.
   Result<std::monostate> ensure_container(const std::string& container);
+  // The names of the container's blobs that start with `prefix`, every page (List Blobs).
+  Result<std::vector<std::string>> list_blobs(const std::string& container,
+                                              const std::string& prefix);
+  // The blob's content (Get Blob).
+  Result<std::string> get_blob(const std::string& container, const std::string& blob);
   // Whether the container exists (Get Container Properties); creates nothing.
   Result<bool> container_exists(const std::string& container);
   // Deletes the blob; one that is not there is no error.

@@ -30,18 +30,20 @@ CommandRun replay(const std::vector<std::string>& args,
   return run_command(argv, env);
 }
 
-TEST_F(Bridge, ReplaySendsDeadLettersAgainAfterTheFixAndKeepsTheStillBadOnes) {
-  // Per 6 events: 4 objects, 1 array of two records (the devices of a newer firmware), and 1
-  // that is not JSON at all.
-  {
-    std::ofstream lines(dir_ / "mixed.jsonl");
-    for (int i = 0; i < 4; ++i) {
-      lines << telemetry_line(i, i) << "\n";
-    }
-    lines << "[" << telemetry_line(4, 4) << "," << telemetry_line(5, 5) << "]\n";
-    lines << R"({"deviceId":"dev-9","temperature":)"
-          << "\n";
+// Per 6 events: 4 objects, 1 array of two records (the devices of a newer firmware), and 1
+// that is not JSON at all.
+void write_mixed_events(const std::filesystem::path& file) {
+  std::ofstream lines(file);
+  for (int i = 0; i < 4; ++i) {
+    lines << telemetry_line(i, i) << "\n";
   }
+  lines << "[" << telemetry_line(4, 4) << "," << telemetry_line(5, 5) << "]\n";
+  lines << R"({"deviceId":"dev-9","temperature":)"
+        << "\n";
+}
+
+TEST_F(Bridge, ReplaySendsDeadLettersAgainAfterTheFixAndKeepsTheStillBadOnes) {
+  write_mixed_events(dir_ / "mixed.jsonl");
   EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "mixed.jsonl").string(),
                          "--preload-events", "60"});
   ASSERT_TRUE(hub.running()) << hub.stderr_text();
@@ -127,6 +129,68 @@ TEST_F(Bridge, ReplayRefusesToWriteIntoItsInputAndNamesABadLine) {
   const auto into_input = replay({"--out", input.string(), input.string()}, env);
   EXPECT_EQ(into_input.exit_code, 2);
   EXPECT_NE(into_input.err.find("is one of the inputs"), std::string::npos) << into_input.err;
+}
+
+// The same from the blob dead-letter store; and a replay that meets a target problem (a table
+// that does not exist) holds until --wait, then writes the held events out, losing nothing.
+TEST_F(Bridge, ReplayReadsTheBlobStoreAndWritesOutWhatATargetProblemHeld) {
+  write_mixed_events(dir_ / "mixed.jsonl");
+  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "mixed.jsonl").string(),
+                         "--preload-events", "60"});
+  ASSERT_TRUE(hub.running()) << hub.stderr_text();
+  KustoEmulator kusto({});
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto);
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) {
+    return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING" ||
+           kv.first == "HUB2KUSTO_DEAD_LETTER_DIRECTORY";
+  });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA",
+                   "deviceId:string,temperature:real,humidity:long,line:long");
+  env.emplace_back("HUB2KUSTO_DEAD_LETTER_STORE", "blob");
+  env.emplace_back("HUB2KUSTO_DEAD_LETTER_BLOB_CONNECTION_STRING",
+                   kusto.azurite()->blob_connection_string());
+  env.emplace_back("HUB2KUSTO_DEAD_LETTER_CONTAINER", "dead-letters");
+  {
+    ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+    ASSERT_TRUE(eventually([&] {
+      return metric_sum(http_get(ops_port_, "/metrics").second,
+                        "hub2kusto_events_dead_lettered_total{") == 20;
+    })) << bridge.stderr_text();
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") == 40; })) << bridge.stderr_text();
+    stop(bridge);
+  }
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_FORMAT", "multijson");
+
+  // The table named wrongly this time: the 10 arrays are held, then written out.
+  auto wrong = env;
+  wrong.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Tx");
+  const auto held_file = dir_ / "held.jsonl";
+  const auto held = replay({"--from-blob", "--wait", "2", "--out", held_file.string()}, wrong);
+  EXPECT_EQ(held.exit_code, 1) << held.out << held.err;
+  EXPECT_NE(held.out.find("20 record(s) read from"), std::string::npos) << held.out;
+  EXPECT_NE(held.out.find("0 delivered, 10 refused again, 10 not delivered"), std::string::npos)
+      << held.out;
+  EXPECT_NE(held.out.find("held by: partition"), std::string::npos) << held.out;
+  EXPECT_NE(held.out.find("BadRequest_TableNotExist"), std::string::npos) << held.out;
+  const auto written = json_lines(held_file);
+  EXPECT_EQ(written.size(), 20U);
+  EXPECT_EQ(std::count_if(written.begin(), written.end(),
+                          [](const nlohmann::json& d) {
+                            return d["reason"].get<std::string>().find(
+                                       "not delivered before the replay's deadline") !=
+                                   std::string::npos;
+                          }),
+            10);
+  EXPECT_EQ(kusto.count("T"), 40);
+
+  // Right this time, from the store again: every array's records arrive, once.
+  const auto r = replay({"--from-blob", "--out", (dir_ / "again.jsonl").string()}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("10 delivered, 10 refused again, 0 not delivered"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(kusto.count("T"), 60);
 }
 
 } // namespace
