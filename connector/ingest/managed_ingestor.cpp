@@ -121,14 +121,13 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
           std::chrono::duration_cast<std::chrono::seconds>(options_.impossible_memory).count());
       return queued(batch, true);
     }
-    if (c.target_problem) {
+    if (c.target_problem != DeliveryStatus::TargetProblem::none) {
       // Not this batch's fault, and queued ingestion would meet the same target: the pipeline
       // holds the partition and reports it.
       metrics_.retriable.fetch_add(1, std::memory_order_relaxed);
       log->debug("batch {} for {} not ingested: {}", batch.id, table_key, c.reason);
       DeliveryStatus s = status(Outcome::retriable, c.reason);
-      s.target_problem = c.auth_failure ? DeliveryStatus::TargetProblem::credentials
-                                        : DeliveryStatus::TargetProblem::missing_entity;
+      s.target_problem = c.target_problem;
       return s;
     }
     if (c.throttled) {

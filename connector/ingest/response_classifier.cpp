@@ -129,8 +129,7 @@ Classification classify_streaming_response(const HttpResponse& response) {
   }
   if (status == 401 || status == 403) {
     c.outcome = Outcome::retriable;
-    c.auth_failure = true;
-    c.target_problem = true;
+    c.target_problem = DeliveryStatus::TargetProblem::credentials;
     c.reason = fmt::format("HTTP {}: Kusto refused the credentials{}{}", status,
                            detail.empty() ? "" : " (", detail.empty() ? "" : detail + ")");
     return c;
@@ -138,7 +137,7 @@ Classification classify_streaming_response(const HttpResponse& response) {
   if (code == "BadRequest_DatabaseNotExist" || code == "BadRequest_TableNotExist" ||
       code == "BadRequest_MappingReferenceWasNotFound" || code == "BadRequest_EntityNotFound") {
     c.outcome = Outcome::retriable;
-    c.target_problem = true;
+    c.target_problem = DeliveryStatus::TargetProblem::missing_entity;
     return c;
   }
   if (status == 404) {

@@ -38,10 +38,10 @@ struct Classification {
   Outcome outcome = Outcome::retriable;
   StreamingImpossible impossible = StreamingImpossible::no;
   bool throttled = false;
-  bool auth_failure = false;
-  // The configured target is wrong or refuses us, whatever the data (see the table above): the
-  // pipeline holds the partition and says so on /readyz instead of dead-lettering.
-  bool target_problem = false;
+  // The target is wrong (a missing entity) or refuses us (credentials), whatever the data (see
+  // the table above): the pipeline holds the partition and says so on /readyz instead of
+  // dead-lettering.
+  DeliveryStatus::TargetProblem target_problem = DeliveryStatus::TargetProblem::none;
   std::optional<std::chrono::milliseconds> retry_after;
   std::string reason; // one line: status, code and the service's message, never a token
 };

@@ -23,8 +23,7 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
   if (!token) {
     Classification c;
     c.outcome = Outcome::retriable;
-    c.auth_failure = true;
-    c.target_problem = true;
+    c.target_problem = DeliveryStatus::TargetProblem::credentials;
     c.reason = token.error().message;
     return c;
   }
@@ -53,7 +52,7 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
       options_.app_name, options_.app_version);
   const HttpResponse response = transport_.send(r);
   Classification c = classify_streaming_response(response);
-  if (c.auth_failure && response.status == 401) {
+  if (response.status == 401) {
     tokens_.invalidate(); // an expired or revoked token: fetch a new one next time
   }
   return c;

@@ -79,6 +79,11 @@ void PartitionPipeline::set_problem(std::string& slot, std::string problem) {
   slot = std::move(problem);
 }
 
+bool PartitionPipeline::give_up(std::optional<std::chrono::steady_clock::time_point> deadline,
+                                std::chrono::milliseconds wait) const {
+  return deadline ? clock_.steady_now() + wait > *deadline : stopping_.load();
+}
+
 void PartitionPipeline::pause_unless_stopped(std::chrono::milliseconds wait) {
   constexpr std::chrono::milliseconds kSlice{100};
   const auto end = clock_.steady_now() + wait;
@@ -105,7 +110,7 @@ bool PartitionPipeline::dead_letter(std::vector<DeadLetter> records,
     }
     set_problem(dead_letter_problem_,
                 "the dead-letter store refuses records: " + written.error().message);
-    if ((deadline && clock_.steady_now() + wait > *deadline) || (!deadline && stopping_)) {
+    if (give_up(deadline, wait)) {
       logger("pipeline")
           ->error("partition {}: {} records not dead-lettered before the deadline ({}); their "
                   "events stay behind the checkpoint and are read again at restart",
@@ -322,7 +327,7 @@ bool PartitionPipeline::deliver_range(
       }
     }
     const auto pause = status.retry_after.value_or(wait);
-    if ((deadline && clock_.steady_now() + pause > *deadline) || (!deadline && stopping_)) {
+    if (give_up(deadline, pause)) {
       logger("pipeline")
           ->error("batch {} not delivered before the deadline ({}); its events "
                   "stay behind the checkpoint and are read again at restart",

@@ -126,6 +126,10 @@ private:
   // without one, stop()) comes first.
   bool dead_letter(std::vector<DeadLetter> records,
                    std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+  // Whether a retry loop gives up rather than wait `wait` more: draining, when that passes the
+  // deadline; running (no deadline), once stop() was called.
+  bool give_up(std::optional<std::chrono::steady_clock::time_point> deadline,
+               std::chrono::milliseconds wait) const;
   // Sleeps `wait`, or less once stop() is called.
   void pause_unless_stopped(std::chrono::milliseconds wait);
   void set_problem(std::string& slot, std::string problem);

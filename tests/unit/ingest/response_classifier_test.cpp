@@ -60,7 +60,7 @@ TEST(ResponseClassifier, PermanentDataErrorsAreRejectedWithTheServiceMessage) {
   EXPECT_NE(c.reason.find("BadRequest_NoRecordsOrWrongFormat"), std::string::npos);
   EXPECT_NE(c.reason.find("bad json at line 3"), std::string::npos);
   EXPECT_EQ(c.impossible, StreamingImpossible::no);
-  EXPECT_FALSE(c.target_problem);
+  EXPECT_EQ(c.target_problem, DeliveryStatus::TargetProblem::none);
 }
 
 TEST(ResponseClassifier, AMissingDatabaseTableOrMappingIsATargetProblemNotBadData) {
@@ -68,7 +68,7 @@ TEST(ResponseClassifier, AMissingDatabaseTableOrMappingIsATargetProblemNotBadDat
                            "BadRequest_MappingReferenceWasNotFound", "BadRequest_EntityNotFound"}) {
     const auto c = classify_streaming_response(answer(400, one_api(code, "was not found", true)));
     EXPECT_EQ(c.outcome, Outcome::retriable) << code;
-    EXPECT_TRUE(c.target_problem) << code;
+    EXPECT_EQ(c.target_problem, DeliveryStatus::TargetProblem::missing_entity) << code;
     EXPECT_NE(c.reason.find(code), std::string::npos) << c.reason;
   }
 }
@@ -86,11 +86,10 @@ TEST(ResponseClassifier, ServerErrorsAndTransientOneApiErrorsAreRetriable) {
 TEST(ResponseClassifier, RefusedCredentialsAreRetriableNotRejected) {
   const auto c = classify_streaming_response(answer(401, ""));
   EXPECT_EQ(c.outcome, Outcome::retriable);
-  EXPECT_TRUE(c.auth_failure);
+  EXPECT_EQ(c.target_problem, DeliveryStatus::TargetProblem::credentials);
   EXPECT_NE(c.reason.find("refused the credentials"), std::string::npos);
-  EXPECT_TRUE(c.target_problem);
-  EXPECT_TRUE(classify_streaming_response(answer(403, "")).auth_failure);
-  EXPECT_TRUE(classify_streaming_response(answer(403, "")).target_problem);
+  EXPECT_EQ(classify_streaming_response(answer(403, "")).target_problem,
+            DeliveryStatus::TargetProblem::credentials);
 }
 
 TEST(ResponseClassifier, RetryAfterIsSecondsOrADate) {
