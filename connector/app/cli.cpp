@@ -88,8 +88,9 @@ constexpr std::string_view kReplayHelp =
 
 Sends the events of dead-letter files (what 'run' wrote to dead_letter.directory) again,
 through the same routing, mapping and ingestion as 'run', once the cause is fixed (a mapping,
-a table, a column). Each event goes to the table it was dead-lettered from, in partition and
-sequence-number order. The input files are only read.
+a table, a column), in partition and sequence-number order. An event whose own routing
+properties chose its table goes there again; any other takes the connection's target as
+configured now. The input files are only read.
 
 Options:
   --config FILE      the configuration 'run' uses; default: $HUB2KUSTO_CONFIG
