@@ -204,6 +204,7 @@ std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const Par
                                                  std::chrono::milliseconds(0));
   std::optional<pipeline::LocalMapper> mapper;
   if (c.target.local_mapping) {
+    // replay() made sure it can be created before anything was sent.
     if (auto created = pipeline::LocalMapper::create(*c.target.local_mapping)) {
       mapper.emplace(std::move(created).value());
     }
@@ -313,6 +314,13 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
   }
   ReplayReport report;
   report.out_file = options.out_file.empty() ? default_out_file(config, c->name) : options.out_file;
+  // A local mapping that cannot be built would send events unmapped: stop here instead.
+  if (c->target.local_mapping) {
+    if (auto mapper = pipeline::LocalMapper::create(*c->target.local_mapping); !mapper) {
+      return failure(
+          fmt::format("connection '{}': target.schema: {}", c->name, mapper.error().message));
+    }
+  }
   auto sources = read_sources(config, *c, options, report.out_file);
   if (!sources) {
     return failure(std::move(sources).error());
