@@ -1466,7 +1466,7 @@ Result<Mapper> Mapper::create(MapperOptions options) {
     } else if (cm.path) {
       c.source = CompiledColumn::Source::json_path;
       c.path = cm.path->segments;
-      // `$.<system property>` reads the property (eventhubs-amqp.md §6.5).
+      // `$.<system property>` reads the property (docs/protocols.md, "Received events").
       if (c.path.size() == 1 && c.path[0].index < 0) {
         for (std::size_t p = 0; p < impl->properties.size(); ++p) {
           if (impl->properties[p]->name == c.path[0].key) {

@@ -7,7 +7,7 @@
 //   const EventOutcome& r = mapper->map({body, properties, "source"}, out);
 //   if (r.rejection) dead_letter(body, r.rejection->reason);   // `out` is left unchanged
 //
-// Rules (kusto-ingest.md §6, eventhubs-amqp.md §6.5):
+// Rules (docs/protocols.md, "Ingestion mappings", "Received events"):
 //  * A value that does not convert to its column's type becomes null and is reported in
 //    EventOutcome::nulls, as Kusto counts it; a missing value is null (empty for strings).
 //  * An event whose body cannot be read at all (malformed JSON, a record that is not an object,

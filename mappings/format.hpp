@@ -1,6 +1,6 @@
 #pragma once
-// The data formats the engine reads from event bodies (kusto-ingest.md §7) and the two it
-// writes.
+// The data formats the engine reads from event bodies (docs/protocols.md, "Data formats") and the
+// two it writes.
 
 #include <optional>
 #include <string_view>

@@ -314,7 +314,7 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
         }
         const std::string p = path->get<std::string>();
         if (!p.empty() && p[0] != '$') {
-          // A Path that is not a JSONPath is a constant (kusto-ingest.md §6.1).
+          // A Path that is not a JSONPath is a constant (docs/protocols.md, "Ingestion mappings").
           if (!cm.const_value) {
             cm.const_value = p;
           }

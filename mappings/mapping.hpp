@@ -1,7 +1,7 @@
 #pragma once
 // Ingestion mapping definitions, parsed from exactly the JSON that
-// `.create table T ingestion json|csv mapping 'name' '[...]'` takes (kusto-ingest.md §6.1-6.3;
-// docs management/mappings, json-mapping, csv-mapping).
+// `.create table T ingestion json|csv mapping 'name' '[...]'` takes (docs/protocols.md, "Ingestion
+// mappings"; docs management/mappings, json-mapping, csv-mapping).
 //
 // Current form: [{"column":"C","datatype":"int","Properties":{"Path":"$.a"}}]
 // Legacy forms:  [{"column":"C","path":"$.a","datatype":"","transform":null}]           (JSON)

@@ -1,5 +1,6 @@
 #pragma once
-// Kusto scalar types and table schemas (kusto-ingest.md §6.5; docs scalar-data-types).
+// Kusto scalar types and table schemas (docs/protocols.md, "Ingestion mappings"; docs
+// scalar-data-types).
 //
 //   parse_schema("TimeStamp:datetime, Name:string, Metric:int, Source:string")
 //   parse_schema("(TimeStamp:datetime, ['Device Id']:string)")   // the .create table form

@@ -1,6 +1,6 @@
 #pragma once
 // Event system properties that ADX data connections can ingest as columns
-// (eventhubs-amqp.md §6.5; features.md §1.5), in the order ADX prepends them to tabular
+// (docs/protocols.md, "Received events"), in the order ADX prepends them to tabular
 // records. JSON records address them as top-level fields by these exact names.
 
 #include <cstdint>

@@ -339,10 +339,11 @@ void Bridge::monitor() {
   }
 }
 
-// A queued batch Kusto failed after accepting it (kusto-ingest.md §4.7) was checkpointed as
-// delivered: its events are not lost from the hub, but they are not in the table. Each such
-// failure becomes a dead-letter record naming the batch (partition and sequence numbers) and
-// the blob, logged at ERROR, so an operator can replay it; retention permitting, from the hub.
+// A queued batch Kusto failed after accepting it (docs/protocols.md, "Queued ingestion and its
+// status") was checkpointed as delivered: its events are not lost from the hub, but they are not in
+// the table. Each such failure becomes a dead-letter record naming the batch (partition and
+// sequence numbers) and the blob, logged at ERROR, so an operator can replay it; retention
+// permitting, from the hub.
 void Bridge::record_queued_failures(Connection& c) {
   auto failures = c.kusto->queued->poll_failures();
   if (!failures) {

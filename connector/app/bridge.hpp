@@ -1,12 +1,12 @@
 #pragma once
-// Bridge: the composition root's running form (STYLE.md principle 1). For each configured
+// Bridge: the composition root's running form (docs/architecture.md, "Seams"). For each configured
 // connection it builds the hub source, the ingestors, the checkpoint and dead-letter stores,
 // and one PartitionPipeline thread per partition, resumed after its checkpoint.
 //
-// Lifecycle (issue 8, item 6): stop() (the first SIGTERM/SIGINT) ends each pipeline's loop
-// after its current step; each then delivers its open batches until the drain deadline and
-// writes its final checkpoint; then the hub connections close. Events the pipelines had not
-// taken stay behind the checkpoint and are read again at the next start: at least once.
+// Lifecycle (docs/architecture.md, "Acknowledgement"): stop() (the first SIGTERM/SIGINT) ends each
+// pipeline's loop after its current step; each then delivers its open batches until the drain
+// deadline and writes its final checkpoint; then the hub connections close. Events the pipelines
+// had not taken stay behind the checkpoint and are read again at the next start: at least once.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -45,7 +45,7 @@ public:
   // Any thread (the ops server's). Ready when every partition is receiving and every Kusto
   // target answered the last probe.
   ops::Readiness readiness() const;
-  // Every series of STYLE.md principle 14, per connection and partition.
+  // Every series of docs/architecture.md, "Metrics and logs", per connection and partition.
   std::string metrics_text() const;
 
   struct Connection;

@@ -22,7 +22,8 @@ extern char** environ; // NOLINT: POSIX
 namespace hub2kusto::app {
 namespace {
 
-// Kusto data formats accepted by streaming and queued ingestion (kusto-ingest.md §7).
+// Kusto data formats accepted by streaming and queued ingestion (docs/protocols.md, "Data
+// formats").
 constexpr std::array<std::string_view, 16> kFormats = {
     "csv",  "tsv",       "tsve",       "psv",  "scsv",       "sohsv",   "txt", "raw",
     "json", "multijson", "singlejson", "avro", "apacheavro", "parquet", "orc", "w3clogfile"};
@@ -182,8 +183,8 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
 }
 
 // target.schema / mapping_file / system_properties: the bridge maps events itself with the
-// mappings/ engine (issue 8, items 1 and 2). Everything is checked here, so a bad schema or
-// mapping stops start-up naming the setting and the entry.
+// mappings/ engine (docs/architecture.md, "Data flow"). Everything is checked here, so a bad schema
+// or mapping stops start-up naming the setting and the entry.
 void read_local_mapping(Section& s, const std::optional<std::string>& schema,
                         const std::optional<std::string>& mapping_file,
                         const std::optional<std::vector<std::string>>& system_properties,

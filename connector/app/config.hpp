@@ -4,7 +4,7 @@
 // deploy/examples/ for annotated files.
 //
 // load_config() returns the typed configuration or every problem found, each naming its
-// setting; main prints them and exits 2 (STYLE.md principle 12).
+// setting; main prints them and exits 2 (docs/architecture.md, "Errors").
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 // BlobCheckpointStore: checkpoints in Azure Blob Storage exactly where and how the Azure SDKs'
-// blob checkpoint stores keep them (eventhubs-amqp.md §9.1), so an official SDK consumer
-// (EventHubConsumerClient + BlobCheckpointStore) reads our position and we read theirs:
+// blob checkpoint stores keep them (docs/protocols.md, "Checkpoint blobs"), so an official SDK
+// consumer (EventHubConsumerClient + BlobCheckpointStore) reads our position and we read theirs:
 //
 //   <container>/<namespace>/<event hub>/<consumer group>/checkpoint/<partition id>
 //

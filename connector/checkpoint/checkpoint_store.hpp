@@ -1,6 +1,6 @@
 #pragma once
-// The checkpoint stage's seam (STYLE.md principles 1, 9): where a partition's position is
-// kept. A checkpoint names the last event whose batch Kusto accepted (or that was
+// The checkpoint stage's seam (docs/architecture.md, "Seams", "Stores"): where a partition's
+// position is kept. A checkpoint names the last event whose batch Kusto accepted (or that was
 // dead-lettered); a restart resumes right after it. Implementations: a local directory
 // (file_checkpoint_store.hpp), and an in-memory fake that can be told to fail (tests).
 //
@@ -22,7 +22,8 @@ struct Checkpoint {
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
-// Which stream the checkpoints belong to, as the Azure SDKs scope them (eventhubs-amqp.md §9.1).
+// Which stream the checkpoints belong to, as the Azure SDKs scope them (docs/protocols.md,
+// "Checkpoint blobs").
 struct Scope {
   std::string fully_qualified_namespace; // e.g. myns.servicebus.windows.net
   EventHubName event_hub;

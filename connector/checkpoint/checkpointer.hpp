@@ -1,6 +1,6 @@
 #pragma once
 // PartitionCheckpointer: turns "this batch is done" into a stored position, in order and
-// forward only (STYLE.md principles 2 and 3; Vector's ordered finalizer).
+// forward only (docs/architecture.md, "Acknowledgement"; Vector's ordered finalizer).
 //
 // The pipeline tracks every event in partition order with the batch that carries it (batches
 // of different routes interleave), and completes a batch when its outcome is final: delivered,

@@ -1,8 +1,8 @@
 #pragma once
-// Checkpoints in a local directory, laid out as the Azure SDKs lay out blobs (eventhubs-amqp.md
-// §9.1): <dir>/<namespace>/<hub>/<consumer group>/checkpoint/<partition>, each a small JSON
-// document {"sequencenumber": "...", "offset": "..."} (the blob store's metadata keys). A save
-// writes a temporary file, fsyncs it, renames it over the old one and fsyncs the directory:
+// Checkpoints in a local directory, laid out as the Azure SDKs lay out blobs (docs/protocols.md,
+// "Checkpoint blobs"): <dir>/<namespace>/<hub>/<consumer group>/checkpoint/<partition>, each a
+// small JSON document {"sequencenumber": "...", "offset": "..."} (the blob store's metadata keys).
+// A save writes a temporary file, fsyncs it, renames it over the old one and fsyncs the directory:
 // a crash leaves the old checkpoint or the new one, never a torn one.
 #include <filesystem>
 

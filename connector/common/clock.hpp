@@ -1,6 +1,7 @@
 #pragma once
-// Time as an injected collaborator (STYLE.md principle 11): token renewal, backoff, linger and
-// checkpoint throttling ask a Clock, so tests advance a ManualClock instead of sleeping.
+// Time as an injected collaborator (docs/architecture.md, "Time and randomness"): token renewal,
+// backoff, linger and checkpoint throttling ask a Clock, so tests advance a ManualClock instead of
+// sleeping.
 
 #include <chrono>
 #include <mutex>

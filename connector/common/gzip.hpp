@@ -1,5 +1,6 @@
 #pragma once
-// gzip for ingest bodies (kusto-ingest.md §1.3, §4.4), whole buffers at a time, on libdeflate.
+// gzip for ingest bodies (docs/protocols.md, "Streaming ingestion requests", "Queued ingestion and
+// its status"), whole buffers at a time, on libdeflate.
 
 #include <cstddef>
 #include <optional>

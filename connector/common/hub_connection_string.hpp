@@ -1,5 +1,5 @@
 #pragma once
-// Event Hubs and IoT Hub connection strings (eventhubs-amqp.md §1).
+// Event Hubs and IoT Hub connection strings (docs/protocols.md, "Connection strings").
 //
 //   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>
 //     [;EntityPath=<hub>][;UseDevelopmentEmulator=true]
@@ -37,16 +37,17 @@ struct EventHubsConnectionString {
   bool uses_tls() const { return !use_development_emulator; }
   // 5671 (AMQPS) or, for the emulator, 5672 (plain AMQP), unless Endpoint names a port.
   std::uint16_t amqp_port() const;
-  // The SAS resource for a hub on this namespace: sb://<host>/<hub> (eventhubs-amqp.md §2).
+  // The SAS resource for a hub on this namespace: sb://<host>/<hub> (docs/protocols.md, "SAS
+  // tokens").
   std::string resource_uri(std::string_view hub) const;
 };
 
 struct IotHubConnectionString {
-  std::string host;                      // <hub>.azure-devices.net
-  std::optional<std::uint16_t> port;     // hub2kusto extension: HostName=<host>:<port> (emulator)
-  std::string hub_name;                  // first DNS label of host: used in SASL PLAIN user names
-  std::string key_name;                  // service policy, e.g. iothubowner or service
-  Secret key;                            // base64; decoded before signing (eventhubs-amqp.md §2)
+  std::string host;                  // <hub>.azure-devices.net
+  std::optional<std::uint16_t> port; // hub2kusto extension: HostName=<host>:<port> (emulator)
+  std::string hub_name;              // first DNS label of host: used in SASL PLAIN user names
+  std::string key_name;              // service policy, e.g. iothubowner or service
+  Secret key; // base64; decoded before signing (docs/protocols.md, "SAS tokens")
   bool use_development_emulator = false; // hub2kusto extension: plain AMQP for the emulator
   std::vector<std::string> ignored_keys;
 

@@ -2,10 +2,11 @@
 // The `Key=Value;Key=Value` grammar shared by Event Hubs, IoT Hub and Kusto connection strings.
 // The two families differ in small ways, chosen by KeyValueSyntax:
 //   hub:   pairs split on ';', key and value split on the FIRST '=', whitespace trimmed, empty
-//          segments skipped (.NET and Rust; eventhubs-amqp.md §1.1);
+//          segments skipped (.NET and Rust; docs/protocols.md, "Connection strings");
 //   kusto: the same, plus values may be enclosed in double or single quotes (a doubled quote
 //          inside stands for one), and a first segment without '=' is the Data Source
-//          (kusto-ingest.md §8.5; docs "Kusto connection strings").
+//          (docs/protocols.md, "Authentication and connection strings"; docs "Kusto connection
+//          strings").
 // Errors name the segment by position and never echo its text: it may hold a key.
 
 #include <string>

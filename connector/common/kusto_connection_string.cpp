@@ -33,8 +33,8 @@ struct KeywordSpec {
   std::array<std::string_view, 5> aliases; // normalized (lower-case, no spaces)
 };
 
-// kusto-ingest.md §8.5: the keyword table shared by the python, go and java SDKs, plus the
-// two hub2kusto extensions.
+// docs/protocols.md, "Authentication and connection strings": the keyword table shared by the
+// python, go and java SDKs, plus the two hub2kusto extensions.
 constexpr std::array kKeywords = {
     KeywordSpec{Keyword::data_source,
                 "Data Source",
@@ -296,7 +296,8 @@ Result<KustoConnectionString> parse_kusto_connection_string(std::string_view tex
                 "Application Key and Authority Id, Managed Identity, or Workload Identity");
   }
   if (cs.scheme == "http" && !is_loopback_host(cs.host)) {
-    // The SDKs refuse to send a token over plain HTTP except to localhost (kusto-ingest.md §8.1).
+    // The SDKs refuse to send a token over plain HTTP except to localhost (docs/protocols.md,
+    // "Authentication and connection strings").
     return fail("AAD tokens are only sent over https, or over http to a loopback host");
   }
   if (has_app_key) {

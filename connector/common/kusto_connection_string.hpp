@@ -1,5 +1,6 @@
 #pragma once
-// Kusto connection strings (kusto-ingest.md §8.5; docs "Kusto connection strings").
+// Kusto connection strings (docs/protocols.md, "Authentication and connection strings"; docs "Kusto
+// connection strings").
 //
 //   Data Source=https://<cluster>.kusto.windows.net;Initial Catalog=<db>;
 //     AAD Federated Security=True;Application Client Id=<app>;Application Key=<secret>;

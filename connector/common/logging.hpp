@@ -3,8 +3,8 @@
 // for command output such as `check-config` and `map`). Every message passes through
 // redact_text() before it is written, so a secret that slips into a log line is masked.
 //
-// Levels (STYLE.md principle 14): ERROR means data loss or operator action, WARN means
-// recovered with no loss, per-event logging is TRACE only.
+// Levels (docs/architecture.md, "Metrics and logs"): ERROR means data loss or operator action, WARN
+// means recovered with no loss, per-event logging is TRACE only.
 
 #include <cstdio>
 #include <memory>

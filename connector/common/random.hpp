@@ -1,6 +1,6 @@
 #pragma once
-// Randomness as an injected collaborator (STYLE.md principle 11): backoff jitter asks a
-// RandomSource, so tests can fix the draws and assert the exact delays.
+// Randomness as an injected collaborator (docs/architecture.md, "Time and randomness"): backoff
+// jitter asks a RandomSource, so tests can fix the draws and assert the exact delays.
 #include <cstdint>
 #include <cstdio>
 #include <mutex>

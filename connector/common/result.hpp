@@ -1,5 +1,5 @@
 #pragma once
-// Result<T, E>: the value-or-error type every stage API returns (STYLE.md principle 12).
+// Result<T, E>: the value-or-error type every stage API returns (docs/architecture.md, "Errors").
 // Errors on the data path are values; nothing in connector/ throws across a stage boundary.
 
 #include <cassert>

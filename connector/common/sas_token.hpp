@@ -1,5 +1,5 @@
 #pragma once
-// Shared access signature tokens (eventhubs-amqp.md §2).
+// Shared access signature tokens (docs/protocols.md, "SAS tokens").
 //
 //   SharedAccessSignature sr=<ENC(resource)>&sig=<ENC(base64(HMAC-SHA256(key, ENC(resource)
 //     + "\n" + se)))>&se=<expiry>&skn=<rule>

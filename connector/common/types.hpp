@@ -1,6 +1,7 @@
 #pragma once
-// Strong types for names and positions (STYLE.md principle 13): a table name cannot be passed
-// where a database name is expected. NamedType is a thin wrapper with value semantics.
+// Strong types for names and positions (docs/architecture.md, "Names and positions"): a table name
+// cannot be passed where a database name is expected. NamedType is a thin wrapper with value
+// semantics.
 
 #include <compare>
 #include <cstdint>

@@ -65,7 +65,8 @@ using std::chrono::milliseconds;
 using ManagementBody = std::map<std::string, proton::value>;
 using ManagementReply = std::function<void(Result<ManagementBody>)>;
 
-// The selector filter's descriptor: apache.org domain 0x468C, code 4 (eventhubs-amqp.md §5.1).
+// The selector filter's descriptor: apache.org domain 0x468C, code 4 (docs/protocols.md, "Receiver
+// links and start positions").
 constexpr std::uint64_t kSelectorFilterCode = 0x0000468C00000004ULL;
 // How finely timers (backoffs, renewals) are run; the proactor wakes this often.
 constexpr milliseconds kTick{20};
@@ -162,7 +163,8 @@ struct Target {
   Secret prebuilt; // a SharedAccessSignature from the connection string
   std::chrono::sys_seconds prebuilt_expiry{};
 
-  // The CBS audience and SAS resource: the hub (eventhubs-amqp.md §3.3), or the IoT Hub host.
+  // The CBS audience and SAS resource: the hub (docs/protocols.md, "Claims-based security ($cbs)"),
+  // or the IoT Hub host.
   std::string audience() const {
     return iot_front_end ? hostname : fmt::format("sb://{}/{}", hostname, event_hub);
   }
@@ -1095,7 +1097,7 @@ void AmqpEventSource::Impl::connect() {
   pn_data_exit(properties);
   pn_transport_t* transport = pn_transport();
   pn_transport_set_idle_timeout(transport, static_cast<pn_millis_t>(options_.idle_timeout.count()));
-  // CBS works with SASL ANONYMOUS (eventhubs-amqp.md §3.1).
+  // CBS works with SASL ANONYMOUS (docs/protocols.md, "Claims-based security ($cbs)").
   pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
   if (target_.tls) {
     if (ssl_domain_ == nullptr) {

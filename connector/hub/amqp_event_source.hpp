@@ -1,5 +1,6 @@
 #pragma once
-// AmqpEventSource: the EventSource over AMQP 1.0 with Qpid Proton (eventhubs-amqp.md).
+// AmqpEventSource: the EventSource over AMQP 1.0 with Qpid Proton (docs/protocols.md, "Event
+// Hubs").
 //
 // Why Proton's C proactor and not its C++ messaging_handler: Proton C++ decodes every
 // transfer into a proton::message before a handler sees it, and that decode alone cost more
@@ -8,8 +9,8 @@
 // what proton::message hides (several data sections, data vs amqp-value). Requests to $cbs and
 // $management, small and rare, are still built and read with proton::message.
 //
-// Threading (STYLE.md principle 6, the rule of Proton's cpp/docs/mt.md): the source owns one
-// pn_proactor run by exactly one thread, the AMQP thread. Every Proton object lives on it and
+// Threading (docs/architecture.md, "Threads", the rule of Proton's cpp/docs/mt.md): the source owns
+// one pn_proactor run by exactly one thread, the AMQP thread. Every Proton object lives on it and
 // nothing locks one. Other threads hand work in through post(): a mutex-guarded inbox, drained
 // when the thread is woken (pn_connection_wake on the open connection, so the work runs in the
 // connection's own batch and the credit it grants is written at once; pn_proactor_interrupt
@@ -25,7 +26,7 @@
 //   IoT Hub: first the same to the IoT Hub host with an IoT Hub token, attach under
 //   messages/events, read the amqp:link:redirect (§8), then the above to the target.
 //
-// Partition loop (principle 8), on the AMQP thread:
+// Partition loop (docs/architecture.md, "Partitions"), on the AMQP thread:
 //   attach from resume position (after the last event buffered, else the configured start)
 //   on attach:  grant credit up to the window
 //   on event:   decode -> buffer (one credit used); never more than the window in flight

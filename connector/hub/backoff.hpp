@@ -2,7 +2,7 @@
 // Exponential backoff with full jitter for reconnects and re-attaches: attempt n waits a
 // uniformly random time in [base/2, base] where base = min(initial * multiplier^n, max), so
 // many clients that lost the same service do not return in step. The random draw comes from an
-// injected RandomSource (STYLE.md principle 11).
+// injected RandomSource (docs/architecture.md, "Time and randomness").
 #include <chrono>
 #include <cstdint>
 

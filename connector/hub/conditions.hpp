@@ -1,7 +1,8 @@
 #pragma once
 // What a receiver does with an AMQP error condition on a detach or a closed connection, decided
-// in one place (STYLE.md principle 4, eventhubs-amqp.md §5.5-5.6). Where the SDKs disagree we
-// take the choice that loses nothing and stops for what only an operator can fix:
+// in one place (docs/architecture.md, "Delivery outcomes"; docs/protocols.md, "Link errors and
+// retries"). Where the SDKs disagree we take the choice that loses nothing and stops for what only
+// an operator can fix:
 //   retry:  server-busy, timeout, internal-error, detach-forced, connection:forced,
 //           framing-error, illegal-state, not-found (C++ SDK: the service reports transient
 //           entity lookups this way), resource-limit-exceeded (Rust SDK: the receiver quota

@@ -1,6 +1,6 @@
 #pragma once
-// The hub stage's seam (STYLE.md principle 1): an EventSource reads one Event Hub (or an IoT
-// Hub's built-in endpoint) and hands out one PartitionStream per partition. No Proton type
+// The hub stage's seam (docs/architecture.md, "Seams"): an EventSource reads one Event Hub (or an
+// IoT Hub's built-in endpoint) and hands out one PartitionStream per partition. No Proton type
 // appears here; the AMQP implementation is amqp_event_source.hpp.
 //
 // Threads: an EventSource may be called from any thread. A PartitionStream is read by one
@@ -19,8 +19,8 @@
 
 namespace hub2kusto::hub {
 
-// Where a partition's stream starts (eventhubs-amqp.md §5.2). A checkpoint resumes right
-// after the event it names: `after(sequence_number)`.
+// Where a partition's stream starts (docs/protocols.md, "Receiver links and start positions"). A
+// checkpoint resumes right after the event it names: `after(sequence_number)`.
 struct StartPosition {
   enum class Kind { earliest, latest, offset, sequence_number, enqueued_time };
   Kind kind = Kind::earliest;

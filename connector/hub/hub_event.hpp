@@ -1,8 +1,9 @@
 #pragma once
 // HubEvent: one event as the hub stage hands it on, a plain value with no Proton types
-// (STYLE.md principle 1). It carries everything the service sent (eventhubs-amqp.md §6): the
-// body, every message annotation with its AMQP type, the application properties and the AMQP
-// properties of the bare message; the position fields are promoted for the pipeline.
+// (docs/architecture.md, "Seams"). It carries everything the service sent (docs/protocols.md,
+// "Received events"): the body, every message annotation with its AMQP type, the application
+// properties and the AMQP properties of the bare message; the position fields are promoted for the
+// pipeline.
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -65,7 +66,7 @@ struct NamedValue {
   friend bool operator==(const NamedValue&, const NamedValue&) = default;
 };
 
-// How the body was encoded (eventhubs-amqp.md §7).
+// How the body was encoded (docs/protocols.md, "Event bodies").
 enum class BodyType : std::uint8_t {
   data,     // data section(s): `body` holds the bytes as sent
   value,    // amqp-value: a string or binary value as its bytes, anything else as JSON text

@@ -1,6 +1,7 @@
 #pragma once
-// The hub stage's counters, declared in one place (STYLE.md principle 14). Written on the AMQP
-// thread, read from any thread (the ops endpoint). Log levels used by the stage:
+// The hub stage's counters, declared in one place (docs/architecture.md, "Metrics and logs").
+// Written on the AMQP thread, read from any thread (the ops endpoint). Log levels used by the
+// stage:
 //   ERROR  a partition stopped for good (refused token, non-retriable condition, undecodable
 //          event): operator action needed;
 //   WARN   a lost connection or a detached link that is being recovered, a stolen partition;

@@ -1,9 +1,9 @@
 #pragma once
-// An encoded AMQP message, as a transfer carries it, to a HubEvent (eventhubs-amqp.md §6-7).
-// A decoder of its own rather than proton::message: it reads the sections in place, promotes
-// the service's position annotations straight into their fields, and copies the body once,
-// which the receive benchmark shows is most of a receiver's work (bench/REPORT.md). It also
-// sees what proton::message hides: several data sections (concatenated, as .NET does) and
+// An encoded AMQP message, as a transfer carries it, to a HubEvent (docs/protocols.md, "Received
+// events", "Event bodies"). A decoder of its own rather than proton::message: it reads the sections
+// in place, promotes the service's position annotations straight into their fields, and copies the
+// body once, which the receive benchmark shows is most of a receiver's work (bench/REPORT.md). It
+// also sees what proton::message hides: several data sections (concatenated, as .NET does) and
 // whether a binary body was a data section or an amqp-value.
 //
 // The body: data sections are the bytes as sent; an amqp-value string or binary is its bytes,

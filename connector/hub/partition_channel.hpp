@@ -1,7 +1,7 @@
 #pragma once
 // PartitionChannel: the hand-off between a partition's AMQP link (on the connection thread) and
 // its reader (the partition's pipeline thread), and the credit bookkeeping that bounds it
-// (STYLE.md principle 7, Proton's examples/cpp/flow_control.cpp).
+// (docs/architecture.md, "Backpressure", Proton's examples/cpp/flow_control.cpp).
 //
 // In flight = events buffered here + credit granted to the service and not yet used. The
 // channel grants credit only up to the high watermark of in-flight events (and, with a byte
@@ -27,8 +27,9 @@
 namespace hub2kusto::hub {
 
 struct CreditWindow {
-  std::size_t high = 300; // the SDKs' default prefetch (eventhubs-amqp.md §5.3)
-  std::size_t low = 150;  // top up at half the window, as Proton's own credit_window does
+  std::size_t high =
+      300; // the SDKs' default prefetch (docs/protocols.md, "Receiver links and start positions")
+  std::size_t low = 150; // top up at half the window, as Proton's own credit_window does
   // Bytes in flight (buffered events' approximate_size() + credit x the running average event
   // size) the channel aims to stay under; 0 = count only. Credit granted is what fits in the
   // room left at the average size, so a partition of 1 MB events gets a few credits and one of

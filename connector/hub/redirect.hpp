@@ -1,6 +1,6 @@
 #pragma once
-// IoT Hub's link redirect (eventhubs-amqp.md §8): the front end answers a receiver attach with
-// a detach `amqp:link:redirect` whose info names the Event Hub-compatible endpoint. This turns
+// IoT Hub's link redirect (docs/protocols.md, "IoT Hub"): the front end answers a receiver attach
+// with a detach `amqp:link:redirect` whose info names the Event Hub-compatible endpoint. This turns
 // that info into where to connect; the Event Hub name is read from `address` (never from the
 // IoT Hub's name, which differs on some hubs, §8 [!]).
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
 // The selector-filter expression a receiver attach carries to say where to start
-// (eventhubs-amqp.md §5.2): `amqp.annotation.<field> <op> '<value>'`.
+// (docs/protocols.md, "Receiver links and start positions"): `amqp.annotation.<field> <op>
+// '<value>'`.
 #include <string>
 
 #include "hub/event_source.hpp"

@@ -1,7 +1,7 @@
 #pragma once
-// Timers on the injected clock (STYLE.md principle 11). The AMQP thread keeps its backoffs and
-// token renewals here and runs what is due on a short periodic tick, rather than one Proton
-// timer each: a pending Proton timer keeps proton::container::run() from returning after
+// Timers on the injected clock (docs/architecture.md, "Time and randomness"). The AMQP thread keeps
+// its backoffs and token renewals here and runs what is due on a short periodic tick, rather than
+// one Proton timer each: a pending Proton timer keeps proton::container::run() from returning after
 // stop() (a 45-minute renewal would hold shutdown for 45 minutes), and due times taken from
 // the Clock can be tested with a ManualClock. One thread only.
 #include <chrono>

@@ -1,7 +1,7 @@
 #pragma once
-// The ingest stage's seam (STYLE.md principles 1, 4, 5): an Ingestor takes one batch for one
-// table and says what became of it, as one of three values. Streaming, queued and managed
-// ingestion all implement it; the pipeline never knows which path ran.
+// The ingest stage's seam (docs/architecture.md, "Seams", "Delivery outcomes"): an Ingestor takes
+// one batch for one table and says what became of it, as one of three values. Streaming, queued and
+// managed ingestion all implement it; the pipeline never knows which path ran.
 //
 // Threads: ingest() blocks its caller (a partition's pipeline thread) until the batch has an
 // outcome; an Ingestor may be called from several such threads at once.
@@ -15,7 +15,8 @@
 
 namespace hub2kusto::ingest {
 
-// Where a batch goes: kusto-ingest.md §1.1 (streamFormat, mappingName).
+// Where a batch goes: docs/protocols.md, "Streaming ingestion requests" (streamFormat,
+// mappingName).
 struct IngestTarget {
   DatabaseName database;
   TableName table;
@@ -28,8 +29,8 @@ struct IngestTarget {
 // (docs/protocols.md, "Binary formats").
 bool is_binary_format(std::string_view format);
 // The kind of ingestion mapping a data format (lower case) takes, as Kusto names it: Json, Csv,
-// Avro, ApacheAvro, Parquet, Orc or W3CLogFile (kusto-ingest.md §4.5; learn.microsoft.com/
-// azure/data-explorer/kusto/management/mappings).
+// Avro, ApacheAvro, Parquet, Orc or W3CLogFile (docs/protocols.md, "Queued ingestion and its
+// status"; learn.microsoft.com/ azure/data-explorer/kusto/management/mappings).
 std::string mapping_kind_name(std::string_view format);
 
 struct Batch {

@@ -1,9 +1,10 @@
 #pragma once
 // KustoManagement: control commands (`.show ...`, `.get ...`) sent to a Kusto endpoint's
-// /v1/rest/mgmt, authorised as ingestion is, and their first result table (kusto-ingest.md
-// §1.2 for the headers; learn.microsoft.com/azure/data-explorer/kusto/api/rest/request for the
-// request and the v1 response). The streaming ingestor's readiness probe, the queued
-// ingestor's `.get ingestion resources` and the `check-config --connect` preflight use it.
+// /v1/rest/mgmt, authorised as ingestion is, and their first result table (docs/protocols.md,
+// "Streaming ingestion requests" for the headers;
+// learn.microsoft.com/azure/data-explorer/kusto/api/rest/request for the request and the v1
+// response). The streaming ingestor's readiness probe, the queued ingestor's `.get ingestion
+// resources` and the `check-config --connect` preflight use it.
 //
 // Threads: any (the transport and the token provider are thread-safe).
 #include <chrono>

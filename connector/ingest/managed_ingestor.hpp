@@ -1,6 +1,6 @@
 #pragma once
 // Managed ingestion: streaming first, queued when streaming cannot or will not take the batch
-// (the rule of the issue "Kusto ingest client", item 5; the SDKs disagree, kusto-ingest.md §3):
+// (the SDKs disagree on the details; docs/protocols.md, "Streaming with fallback"):
 //
 //   raw batch > streaming_limit (4 MB)               -> queued
 //   table remembered as "no streaming" (still fresh) -> queued

@@ -1,11 +1,11 @@
 #pragma once
-// Queued ingestion (kusto-ingest.md §4): upload the gzipped batch as a blob to one of the data
-// management service's temporary containers, then post an ingestion message to its queue.
-// "Delivered" means the queue accepted the message. What the service makes of it later is
-// reported per ingestion in its status table (ReportMethod Table, §4.6): before posting, we
-// insert an entity of our own (PartitionKey: this client's report scope, RowKey: the message
-// id) that the service updates to Succeeded or Failed. poll_failures() reads only our scope's
-// finished entities, so another client's reports are never read, hidden or deleted; the
+// Queued ingestion (docs/protocols.md, "Queued ingestion and its status"): upload the gzipped batch
+// as a blob to one of the data management service's temporary containers, then post an ingestion
+// message to its queue. "Delivered" means the queue accepted the message. What the service makes of
+// it later is reported per ingestion in its status table (ReportMethod Table, §4.6): before
+// posting, we insert an entity of our own (PartitionKey: this client's report scope, RowKey: the
+// message id) that the service updates to Succeeded or Failed. poll_failures() reads only our
+// scope's finished entities, so another client's reports are never read, hidden or deleted; the
 // temporary containers and the failed-ingestions queue are shared by every client of the
 // cluster (connector/ingest/README.md, "Queued ingestion").
 #include <chrono>

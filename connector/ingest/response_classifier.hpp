@@ -1,6 +1,7 @@
 #pragma once
-// One place that decides what a streaming-ingestion answer means (STYLE.md principle 4,
-// kusto-ingest.md §2 and §3.6). Everything upstream switches on the result.
+// One place that decides what a streaming-ingestion answer means (docs/architecture.md, "Delivery
+// outcomes", docs/protocols.md, "Errors", "Streaming with fallback"). Everything upstream switches
+// on the result.
 //
 //   2xx                                         delivered
 //   no answer (connect, TLS, timeout)           retriable

@@ -1,6 +1,6 @@
 #pragma once
-// Streaming ingestion (kusto-ingest.md §1): one POST of the gzipped batch to the engine's
-// /v1/rest/ingest/{db}/{table}, classified by response_classifier.hpp.
+// Streaming ingestion (docs/protocols.md, "Streaming ingestion requests"): one POST of the gzipped
+// batch to the engine's /v1/rest/ingest/{db}/{table}, classified by response_classifier.hpp.
 #include <memory>
 #include <string>
 
@@ -43,7 +43,7 @@ private:
   TokenProvider& tokens_;
 };
 
-// The headers every request to Kusto carries (kusto-ingest.md §1.2).
+// The headers every request to Kusto carries (docs/protocols.md, "Streaming ingestion requests").
 void add_client_headers(Headers& headers, const std::string& request_id,
                         const std::string& app_name, const std::string& app_version);
 

@@ -1,7 +1,7 @@
 #pragma once
-// Entra ID (AAD) tokens for Kusto (kusto-ingest.md §8): where they come from, and a cache that
-// refreshes them before they expire. Errors say which credential failed and what the token
-// endpoint answered, never a secret, assertion or token.
+// Entra ID (AAD) tokens for Kusto (docs/protocols.md, "Authentication and connection strings"):
+// where they come from, and a cache that refreshes them before they expire. Errors say which
+// credential failed and what the token endpoint answered, never a secret, assertion or token.
 #include <chrono>
 #include <memory>
 #include <mutex>

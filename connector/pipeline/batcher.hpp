@@ -1,6 +1,6 @@
 #pragma once
 // Batcher: one partition's events grouped per route into batches, flushed by size, event count
-// and linger time (issue 8, item 1). Each batch gets a deterministic id,
+// and linger time. Each batch gets a deterministic id,
 // "<partition>-<first sequence number>-<last sequence number>", which the ingestors carry in
 // the client request id and the blob name, so a batch replayed after a crash is recognisable,
 // and a token the checkpointer tracks its events by. A batch keeps its events' positions and

@@ -1,8 +1,8 @@
 #pragma once
-// Where events go that cannot be ingested as they are (STYLE.md principle 4): an event the
-// mapping rejects, or the events of a batch Kusto rejects as bad data. Each record keeps the
-// reason, the position and the original body, so an operator can fix and replay it; only once
-// the record is durable may the checkpoint pass the event.
+// Where events go that cannot be ingested as they are (docs/architecture.md, "Delivery outcomes"):
+// an event the mapping rejects, or the events of a batch Kusto rejects as bad data. Each record
+// keeps the reason, the position and the original body, so an operator can fix and replay it; only
+// once the record is durable may the checkpoint pass the event.
 //
 // Threads: any; implementations are thread-safe.
 #include <atomic>

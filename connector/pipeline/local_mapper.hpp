@@ -1,10 +1,10 @@
 #pragma once
-// LocalMapper: the mappings/ engine applied inside the bridge (issue 8, items 1 and 2). When a
-// connection gives the table's schema (and optionally the mapping's JSON), events on its
+// LocalMapper: the mappings/ engine applied inside the bridge (docs/architecture.md, "Data flow").
+// When a connection gives the table's schema (and optionally the mapping's JSON), events on its
 // configured route are turned into CSV rows here, with the chosen event system properties as
-// columns by ADX's rules (eventhubs-amqp.md §6.5), and sent without a mapping reference. An
-// event the engine cannot read is dead-lettered with the engine's reason (record and byte);
-// the other events of its batch go on.
+// columns by ADX's rules (docs/protocols.md, "Received events"), and sent without a mapping
+// reference. An event the engine cannot read is dead-lettered with the engine's reason (record and
+// byte); the other events of its batch go on.
 //
 // Threads: one LocalMapper per partition pipeline (the engine keeps scratch buffers).
 #include <memory>

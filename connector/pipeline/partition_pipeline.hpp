@@ -1,6 +1,6 @@
 #pragma once
-// PartitionPipeline: one partition from hub to Kusto, on its own thread (STYLE.md principles 2,
-// 3, 7, 8). The loop, as it runs:
+// PartitionPipeline: one partition from hub to Kusto, on its own thread (docs/architecture.md,
+// "Acknowledgement", 3, 7, 8). The loop, as it runs:
 //
 //   take events from the PartitionStream (waiting at most until the next batch is due)
 //   for each event:  route it (unusable routing properties -> dead-letter, finished at once)

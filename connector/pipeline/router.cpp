@@ -12,7 +12,7 @@
 namespace hub2kusto::pipeline {
 namespace {
 
-// The formats Kusto ingests (kusto-ingest.md §7).
+// The formats Kusto ingests (docs/protocols.md, "Data formats").
 constexpr std::array<std::string_view, 16> kFormats = {
     "csv",  "tsv",       "tsve",       "psv",  "scsv",       "sohsv",   "txt", "raw",
     "json", "multijson", "singlejson", "avro", "apacheavro", "parquet", "orc", "w3clogfile"};

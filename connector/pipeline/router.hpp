@@ -1,11 +1,11 @@
 #pragma once
 // Per-event routing as ADX's Event Hubs and IoT Hub data connections do it
-// (eventhubs-amqp.md §6.5): the connection's configured table, format and mapping, overridden
-// per event by the application properties `Table`, `Format`, `IngestionMappingReference`,
-// `Database` and `Compression` (names case-sensitive, as ADX reads them). `Database` is
-// honoured only for databases the configuration lists, so a producer cannot write anywhere
-// the bridge's identity can. An event whose routing properties are unusable is dead-lettered
-// with the reason this returns.
+// (docs/protocols.md, "Received events"): the connection's configured table, format and mapping,
+// overridden per event by the application properties `Table`, `Format`,
+// `IngestionMappingReference`, `Database` and `Compression` (names case-sensitive, as ADX reads
+// them). `Database` is honoured only for databases the configuration lists, so a producer cannot
+// write anywhere the bridge's identity can. An event whose routing properties are unusable is
+// dead-lettered with the reason this returns.
 #include <optional>
 #include <set>
 #include <string>

@@ -222,7 +222,7 @@ test('the IoT Hub front end redirects a plain AMQP client to the Event Hub-compa
                [{ options: { partitionId: '1' }, events: [{ body: { temp: 21 } }] }]);
     // A plain AMQP client: a CBS put-token with an IoT Hub token (key base64-decoded), as
     // public IoT Hub clients do after SASL ANONYMOUS, then a receiver under messages/events
-    // that the service redirects (eventhubs-amqp.md §8).
+    // that the service redirects (docs/protocols.md, "IoT Hub").
     const expiry = Math.floor(Date.now() / 1000) + 300;
     const token = SharedAccessSignature.create(
       encodeUriComponentStrict('myhub.azure-devices.net/messages/events'), 'service', key,

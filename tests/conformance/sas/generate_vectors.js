@@ -19,7 +19,7 @@ const coreAmqpVersion = require('@azure/core-amqp/package.json').version;
 const iotCommonVersion = require('azure-iot-common/package.json').version;
 
 const eventHubsInputs = [
-  // The golden vector of eventhubs-amqp.md §2 (C++ and Rust SDK tests) with the Node encoding.
+  // The golden vector of docs/protocols.md, "SAS tokens" (C++ and Rust SDK tests) with the Node encoding.
   { resource: 'sb://fake.servicebus.windows.net/eventhub1', keyName: 'FakeKeyName',
     key: 'ZmFrZWtleWZha2VrZXlmYWtla2V5ZmFrZWtleQ==', expiry: 1735689600 },
   { resource: 'amqps://example.servicebus.windows.net/myhub', keyName: 'RootManageSharedAccessKey',

@@ -1,5 +1,6 @@
 #pragma once
-// The start-position filter of a receiver attach (eventhubs-amqp.md §5.2):
+// The start-position filter of a receiver attach (docs/protocols.md, "Receiver links and start
+// positions"):
 //   amqp.annotation.x-opt-offset > '-1'          start of stream
 //   amqp.annotation.x-opt-offset > '@latest'     only new events
 //   amqp.annotation.x-opt-offset >= '1234'       at / after an offset

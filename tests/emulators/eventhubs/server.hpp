@@ -1,5 +1,5 @@
 #pragma once
-// An Event Hubs-compatible AMQP 1.0 server for tests (eventhubs-amqp.md §11 checklist).
+// An Event Hubs-compatible AMQP 1.0 server for tests (docs/protocols.md, "Event Hubs").
 //
 // It runs Proton's C proactor directly rather than the C++ container: the C++ API decodes a
 // transfer into one proton::message, which keeps only the last of several data sections, and
@@ -49,7 +49,7 @@ struct EmulatorConfig {
   // as needed to reach the count. For benchmarks of the consumer side.
   std::string preload_file;
   std::size_t preload_events = 0;
-  // IoT Hub front end (eventhubs-amqp.md §8): a listener that authenticates IoT Hub service
+  // IoT Hub front end (docs/protocols.md, "IoT Hub"): a listener that authenticates IoT Hub service
   // policies and answers every receiver attach under messages/events with amqp:link:redirect
   // to the Event Hub-compatible endpoint (this server's plain listener, hub `iothub_eventhub`).
   std::string iothub_name; // empty: no IoT Hub front end
@@ -59,8 +59,8 @@ struct EmulatorConfig {
   // e.g. ihsuprodxx.servicebus.windows.net); clients still connect to `host`. Default: `host`.
   std::string iothub_eventhub_namespace;
   SasRule iothub_policy{"iothubowner", "aG1hY2tleWhtYWNrZXlobWFja2V5aG1hY2tleQ=="};
-  // Security timing (eventhubs-amqp.md §3.5). A connection that has put no valid token within
-  // `auth_grace_ms` of opening is closed; a token is honoured for at most
+  // Security timing (docs/protocols.md, "Claims-based security ($cbs)"). A connection that has put
+  // no valid token within `auth_grace_ms` of opening is closed; a token is honoured for at most
   // `token_lifetime_seconds` after its put-token (0: until its own expiry), and while no token
   // covers a receiver's entity, nothing is delivered to it until a new put-token renews it.
   std::int64_t auth_grace_ms = 20000;

@@ -1,8 +1,8 @@
 #pragma once
 // The emulator's event store: hubs, their partitions and consumer groups, and each partition's
-// events with the positions the service stamps on them (eventhubs-amqp.md §6.1): a sequence
-// number from 0, an offset that is the byte position of the event in the partition (a numeric
-// string on the wire), and the enqueue time in milliseconds.
+// events with the positions the service stamps on them (docs/protocols.md, "Received events"): a
+// sequence number from 0, an offset that is the byte position of the event in the partition (a
+// numeric string on the wire), and the enqueue time in milliseconds.
 //
 // A partition keeps at most `retention` events (0: all); older ones are dropped from the front,
 // so the first retained sequence number grows as the service's begin_sequence_number does.

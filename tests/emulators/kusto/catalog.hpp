@@ -30,7 +30,8 @@ struct StoredMapping {
   std::string text; // the mapping JSON as given
 };
 
-// The streaming ingestion policy (kusto-ingest.md §5.4): absent, or set with IsEnabled.
+// The streaming ingestion policy (docs/protocols.md, "Management commands and results"): absent, or
+// set with IsEnabled.
 struct StreamingPolicy {
   bool enabled = false;
   std::optional<double> hint_allocated_rate;

@@ -1,5 +1,6 @@
 #pragma once
-// The management commands the emulator runs (kusto-ingest.md §5.4, §4.1-4.3):
+// The management commands the emulator runs (docs/protocols.md, "Management commands and results",
+// "Queued ingestion and its status"):
 //
 //   .create table T (a:string, b:long) [with (folder='f', docstring='d')]
 //   .create-merge table T (...)            .drop table T [ifexists]

@@ -1,6 +1,6 @@
 #pragma once
 // What the emulator answers: result tables in the v1 and v2 shapes the SDKs parse, and errors
-// in the "OneApi" shape (kusto-ingest.md §2.1, §5.2, §5.3).
+// in the "OneApi" shape (docs/protocols.md, "Errors", "Management commands and results").
 
 #include <string>
 #include <utility>

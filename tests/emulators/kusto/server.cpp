@@ -281,7 +281,7 @@ struct Server::Impl {
   }
 
   void reply_unauthorized(const http_request& r) {
-    // 401 carries no OneApi body (kusto-ingest.md §2.1).
+    // 401 carries no OneApi body (docs/protocols.md, "Errors").
     reply(r, web::http::status_codes::Unauthorized,
           "Unauthorized: the request has no bearer token, or one that is expired or was not "
           "issued by this emulator.",

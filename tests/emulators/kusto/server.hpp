@@ -1,7 +1,7 @@
 #pragma once
-// A Kusto-compatible HTTP server for tests (kusto-ingest.md): the engine endpoints (streaming
-// ingestion, mgmt, v1/v2 query, auth metadata), the data management endpoints on the same
-// port (SDKs leave localhost URLs alone, §0), a worker that performs queued ingestion from
+// A Kusto-compatible HTTP server for tests (docs/protocols.md, "Kusto"): the engine endpoints
+// (streaming ingestion, mgmt, v1/v2 query, auth metadata), the data management endpoints on the
+// same port (SDKs leave localhost URLs alone, §0), a worker that performs queued ingestion from
 // Azurite, local token endpoints (AAD client credentials and client assertion, IMDS, App
 // Service), and a fault-injection control API under /_control/.
 //

@@ -1,9 +1,9 @@
 #pragma once
 // The few Azure Storage REST calls the emulator's data management side makes against Azurite
-// (kusto-ingest.md §4.4-4.6): create containers, queues and a table, read and delete queue
-// messages, post status messages, download blobs and merge status-table entities. Every
-// request is authorised by one account SAS the emulator signs with the account key, the same
-// SAS it hands to clients in .get ingestion resources.
+// (docs/protocols.md, "Queued ingestion and its status"): create containers, queues and a table,
+// read and delete queue messages, post status messages, download blobs and merge status-table
+// entities. Every request is authorised by one account SAS the emulator signs with the account key,
+// the same SAS it hands to clients in .get ingestion resources.
 
 #include <optional>
 #include <string>

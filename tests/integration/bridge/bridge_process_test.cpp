@@ -342,9 +342,9 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
   ASSERT_TRUE(eventually([&] { return kusto.count("M") >= kEvents; }, 300s))
       << bridge.stderr_text() << " rows=" << kusto.count("M");
 
-  // The series of STYLE.md principle 14, as Prometheus would scrape them: every event counted
-  // as received and ingested, none dead-lettered, the lag from the management node down to 0
-  // once the checkpoints are written.
+  // The series of docs/architecture.md, "Metrics and logs", as Prometheus would scrape them: every
+  // event counted as received and ingested, none dead-lettered, the lag from the management node
+  // down to 0 once the checkpoints are written.
   const auto metrics = [&] { return http_get(ops_port_, "/metrics"); };
   ASSERT_EQ(metrics().first, 200);
   EXPECT_NE(metrics().second.find("# TYPE hub2kusto_events_ingested_total counter"),

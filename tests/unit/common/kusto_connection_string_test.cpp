@@ -8,7 +8,8 @@ namespace {
 constexpr std::string_view kSecret = "S3cr3tAppKeyZZZ";
 
 TEST(KustoConnectionString, ParsesApplicationKeyForm) {
-  // The example of kusto-ingest.md §8.5.
+  // A connection string in the documented shape (docs/protocols.md, "Authentication and
+  // connection strings").
   auto cs = parse_kusto_connection_string(
       "Data Source=https://mycluster.westeurope.kusto.windows.net;Initial Catalog=MyDb;"
       "AAD Federated Security=True;Application Client Id=11111111-2222-3333-4444-555555555555;"

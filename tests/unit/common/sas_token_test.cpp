@@ -61,8 +61,8 @@ TEST(SasToken, MatchesAzureIotCommonIotHubVectorsByteForByte) {
 }
 
 TEST(SasToken, EventHubsSignsTheKeyStringNotItsDecodedBytes) {
-  // eventhubs-amqp.md §2: Event Hubs uses the key's UTF-8 bytes. The same key decoded (the
-  // IoT Hub rule) must give a different signature.
+  // docs/protocols.md, "SAS tokens": Event Hubs uses the key's UTF-8 bytes. The same key decoded
+  // (the IoT Hub rule) must give a different signature.
   const Secret key("ZmFrZWtleWZha2VrZXlmYWtla2V5ZmFrZWtleQ==");
   const auto eh = make_event_hubs_sas_token("r", "n", key, sys_seconds(seconds(100)));
   const auto iot = make_iot_hub_sas_token("r", "n", key, sys_seconds(seconds(100)));

@@ -9,7 +9,7 @@ namespace hub2kusto::emulator {
 namespace {
 
 TEST(StartSelector, EveryFormTheSdksSend) {
-  // eventhubs-amqp.md §5.2.
+  // docs/protocols.md, "Receiver links and start positions".
   auto earliest = parse_start_selector("amqp.annotation.x-opt-offset > '-1'");
   ASSERT_TRUE(earliest);
   EXPECT_EQ(earliest->field, StartSelector::Field::offset);

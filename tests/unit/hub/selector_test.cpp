@@ -5,7 +5,8 @@
 namespace hub2kusto::hub {
 namespace {
 
-// The expressions of eventhubs-amqp.md §5.2, with the spacing and quotes the SDKs send.
+// The expressions of docs/protocols.md, "Receiver links and start positions", with the spacing and
+// quotes the SDKs send.
 TEST(Selector, EarliestAndLatestUseTheOffsetSentinels) {
   EXPECT_EQ(selector_expression(StartPosition::earliest()), "amqp.annotation.x-opt-offset > '-1'");
   EXPECT_EQ(selector_expression(StartPosition::latest()),

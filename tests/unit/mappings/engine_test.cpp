@@ -371,7 +371,8 @@ TEST(EngineFormat, OtherDelimitersAndTsvEscapes) {
 }
 
 TEST(EngineFormat, TxtAndRaw) {
-  // kusto-ingest.md §7: txt is one line per record, empty lines skipped; raw is one value.
+  // docs/protocols.md, "Data formats": txt is one line per record, empty lines skipped; raw is one
+  // value.
   EXPECT_EQ(Engine("line:string", std::nullopt, DataFormat::txt).rows("a,b\n\nc\n"),
             "\"a,b\"\nc\n");
   EXPECT_EQ(Engine("all:string", std::nullopt, DataFormat::raw).rows("x\ny"), "\"x\ny\"\n");
@@ -413,7 +414,8 @@ TEST(EngineFormat, EveryGzipMemberIsReadAndTrailingBytesAreRefused) {
             "the gzip body has 7 bytes after its last member that are not gzip");
 }
 
-// ---- event system properties (eventhubs-amqp.md §6.5) --------------------------------------
+// ---- event system properties (docs/protocols.md, "Received events")
+// --------------------------------------
 
 TEST(EngineSystemProperties, JsonFieldsByExactName) {
   Engine e("Enq:datetime,Seq:long,Dev:string,v:long", R"([
