@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "azure/token_provider.hpp"
 #include "common/clock.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/logging.hpp"
@@ -24,7 +25,6 @@
 #include "ingest/managed_ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
-#include "ingest/token_provider.hpp"
 #include "support/kusto_emulator.hpp"
 
 namespace {
@@ -80,10 +80,10 @@ int main(int argc, char** argv) {
   kusto.mgmt(".alter table T policy streamingingestion enable");
 
   SystemClock clock;
-  auto transport = make_cpprest_transport();
+  auto transport = azure::make_cpprest_transport();
   const auto connection =
       parse_kusto_connection_string("Data Source=" + kusto.url() + ";Initial Catalog=db").value();
-  auto tokens = make_token_provider(connection, AuthEnvironment{}, *transport, clock);
+  auto tokens = azure::make_token_provider(connection, azure::AuthEnvironment{}, *transport, clock);
   StreamingOptions so;
   so.engine_url = kusto.url();
   StreamingIngestor streaming(so, *transport, *tokens);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "app/kusto_sink.hpp"
+#include "azure/blob_client.hpp"
 #include "checkpoint/blob_checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
@@ -16,7 +17,6 @@
 #include "common/logging.hpp"
 #include "common/random.hpp"
 #include "hub/amqp_event_source.hpp"
-#include "ingest/blob_client.hpp"
 #include "ops/prometheus.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "pipeline/partition_pipeline.hpp"
@@ -46,11 +46,11 @@ struct Bridge::Connection {
   bool kusto_probed = false;
   SystemClock clock;
   SystemRandom random;
-  ingest::ThreadSleeper sleeper;
+  ThreadSleeper sleeper;
   std::unique_ptr<hub::AmqpEventSource> source;
   std::unique_ptr<KustoSink> kusto;
-  std::unique_ptr<ingest::BlobClient> checkpoint_blobs;
-  std::unique_ptr<ingest::BlobClient> dead_letter_blobs;
+  std::unique_ptr<azure::BlobClient> checkpoint_blobs;
+  std::unique_ptr<azure::BlobClient> dead_letter_blobs;
   std::unique_ptr<checkpoint::CheckpointStore> store;
   std::atomic<std::uint64_t> queued_failures{0}; // batches Kusto failed after queuing
   std::unique_ptr<pipeline::DeadLetterStore> dead_letters;
@@ -161,7 +161,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
   checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
-    conn->checkpoint_blobs = std::make_unique<ingest::BlobClient>(
+    conn->checkpoint_blobs = std::make_unique<azure::BlobClient>(
         config_.checkpoint.blob_storage, *conn->kusto->transport, conn->clock);
   }
   const auto make_store =
@@ -174,7 +174,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   };
   conn->store = make_store(scope);
   if (config_.dead_letter.store == DeadLetterConfig::Store::blob) {
-    conn->dead_letter_blobs = std::make_unique<ingest::BlobClient>(
+    conn->dead_letter_blobs = std::make_unique<azure::BlobClient>(
         config_.dead_letter.blob_storage, *conn->kusto->transport, conn->clock);
     conn->dead_letters = std::make_unique<pipeline::BlobDeadLetterStore>(
         *conn->dead_letter_blobs, config_.dead_letter.container, c.name, conn->clock);

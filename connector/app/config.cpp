@@ -11,10 +11,10 @@
 
 #include <fmt/format.h>
 
+#include "azure/storage_connection_string.hpp"
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
-#include "common/storage_connection_string.hpp"
 #include "mappings/format.hpp"
 
 extern char** environ; // NOLINT: POSIX
@@ -409,7 +409,7 @@ void read_checkpoint(Section s, CheckpointConfig& out) {
                                           "connection string");
     } else {
       out.blob_connection_string = Secret(*blob_cs);
-      auto parsed = parse_storage_connection_string(*blob_cs);
+      auto parsed = azure::parse_storage_connection_string(*blob_cs);
       if (!parsed) {
         s.problem("blob_connection_string", parsed.error().message);
       } else {
@@ -579,7 +579,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
                             "required with store 'blob': the Azure Storage connection string");
       } else {
         d.blob_connection_string = Secret(*blob_cs);
-        auto parsed = parse_storage_connection_string(*blob_cs);
+        auto parsed = azure::parse_storage_connection_string(*blob_cs);
         if (!parsed) {
           dead_letter.problem("blob_connection_string", parsed.error().message);
         } else {

@@ -17,12 +17,12 @@
 #include <spdlog/common.h>
 
 #include "app/config_reader.hpp"
+#include "azure/storage_connection_string.hpp"
 #include "common/hub_connection_string.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/logging.hpp"
 #include "common/result.hpp"
 #include "common/secret.hpp"
-#include "common/storage_connection_string.hpp"
 #include "common/types.hpp"
 #include "mappings/engine.hpp"
 
@@ -82,11 +82,11 @@ struct ConnectionConfig {
 struct CheckpointConfig {
   enum class Store { file, blob };
   Store store = Store::file;
-  std::string directory = "checkpoints";     // Store::file
-  Secret blob_connection_string;             // Store::blob (Azure Storage connection string)
-  StorageConnectionString blob_storage;      // Store::blob, parsed
-  std::string container;                     // Store::blob
-  std::chrono::milliseconds interval{5'000}; // how often positions are written at most
+  std::string directory = "checkpoints";       // Store::file
+  Secret blob_connection_string;               // Store::blob (Azure Storage connection string)
+  azure::StorageConnectionString blob_storage; // Store::blob, parsed
+  std::string container;                       // Store::blob
+  std::chrono::milliseconds interval{5'000};   // how often positions are written at most
 };
 
 struct DeadLetterConfig {
@@ -96,7 +96,7 @@ struct DeadLetterConfig {
   std::string directory = "dead-letter";
   // Store::blob: one blob of JSON lines per write, <connection>/<partition>/... in `container`.
   Secret blob_connection_string;
-  StorageConnectionString blob_storage;
+  azure::StorageConnectionString blob_storage;
   std::string container;
 };
 

@@ -13,12 +13,12 @@ namespace hub2kusto::app {
 
 std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
                                            const Clock& clock, RandomSource& random,
-                                           ingest::Sleeper& sleeper) {
+                                           Sleeper& sleeper) {
   auto sink = std::make_unique<KustoSink>();
-  sink->transport = ingest::make_cpprest_transport();
+  sink->transport = azure::make_cpprest_transport();
   std::string token_note;
-  sink->tokens = ingest::make_cluster_token_provider(c.target.connection, *sink->transport, clock,
-                                                     &token_note);
+  sink->tokens =
+      azure::make_cluster_token_provider(c.target.connection, *sink->transport, clock, &token_note);
   if (!token_note.empty()) {
     logger("app")->info("connection '{}': {}", c.name, token_note);
   }

@@ -6,20 +6,20 @@
 #include <string>
 
 #include "app/config.hpp"
+#include "azure/http_transport.hpp"
+#include "azure/token_provider.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
-#include "ingest/http_transport.hpp"
 #include "ingest/managed_ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
-#include "ingest/token_provider.hpp"
 
 namespace hub2kusto::app {
 
 struct KustoSink {
   // Declared in the order they depend on each other; destroyed the other way.
-  std::unique_ptr<ingest::HttpTransport> transport;
-  std::unique_ptr<ingest::TokenProvider> tokens;
+  std::unique_ptr<azure::HttpTransport> transport;
+  std::unique_ptr<azure::TokenProvider> tokens;
   std::unique_ptr<ingest::StreamingIngestor> streaming;
   std::unique_ptr<ingest::QueuedIngestor> queued;
   std::unique_ptr<ingest::ManagedIngestor> managed;
@@ -29,7 +29,7 @@ struct KustoSink {
 // queued ingestions in the status table (see report_scope()).
 std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
                                            const Clock& clock, RandomSource& random,
-                                           ingest::Sleeper& sleeper);
+                                           Sleeper& sleeper);
 
 // The status-table PartitionKey of one connection's queued ingestions: the same after a
 // restart, so reports that arrive later are still read; different for every connection, hub,

@@ -7,14 +7,14 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "azure/blob_client.hpp"
+#include "azure/token_provider.hpp"
 #include "common/clock.hpp"
 #include "common/key_value_list.hpp"
 #include "common/random.hpp"
 #include "hub/amqp_event_source.hpp"
-#include "ingest/blob_client.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/kusto_management.hpp"
-#include "ingest/token_provider.hpp"
 #include "mappings/schema.hpp"
 
 namespace hub2kusto::app {
@@ -227,8 +227,8 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
   const std::string table = t.table.value();
   const std::string subject = fmt::format("connection '{}' Kusto {}.{}", c.name, db, table);
   SystemClock clock;
-  auto transport = ingest::make_cpprest_transport();
-  auto tokens = ingest::make_cluster_token_provider(t.connection, *transport, clock);
+  auto transport = azure::make_cpprest_transport();
+  auto tokens = azure::make_cluster_token_provider(t.connection, *transport, clock);
   ingest::KustoManagement engine(t.connection.engine_url(), *transport, *tokens, "hub2kusto",
                                  "preflight");
 
@@ -407,11 +407,11 @@ void check_directory(const std::string& subject, const std::string& directory, F
   }
 }
 
-void check_container(const std::string& subject, const StorageConnectionString& storage,
+void check_container(const std::string& subject, const azure::StorageConnectionString& storage,
                      const std::string& container, milliseconds timeout, Findings& out) {
   SystemClock clock;
-  auto transport = ingest::make_cpprest_transport();
-  ingest::BlobClient blobs(storage, *transport, clock, timeout);
+  auto transport = azure::make_cpprest_transport();
+  azure::BlobClient blobs(storage, *transport, clock, timeout);
   auto exists = blobs.container_exists(container);
   if (!exists) {
     out.error(subject, exists.error().message,

@@ -16,12 +16,12 @@
 
 #include "app/bridge.hpp"
 #include "app/kusto_sink.hpp"
+#include "azure/blob_client.hpp"
 #include "checkpoint/checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "common/clock.hpp"
 #include "common/iso8601.hpp"
 #include "common/logging.hpp"
-#include "ingest/blob_client.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "pipeline/local_mapper.hpp"
 #include "pipeline/partition_pipeline.hpp"
@@ -198,7 +198,7 @@ std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const Par
                                             std::chrono::steady_clock::time_point deadline,
                                             std::vector<std::string>& problems) {
   SystemClock clock;
-  ingest::ThreadSleeper sleeper;
+  ThreadSleeper sleeper;
   checkpoint::MemoryCheckpointStore positions;
   checkpoint::PartitionCheckpointer checkpointer(partition, positions, clock,
                                                  std::chrono::milliseconds(0));
@@ -248,8 +248,8 @@ Result<std::vector<std::pair<std::string, std::string>>> read_sources(const Conf
       return failure("--from-blob needs dead_letter.store 'blob' in the configuration");
     }
     SystemClock clock;
-    auto transport = ingest::make_cpprest_transport();
-    ingest::BlobClient blobs(config.dead_letter.blob_storage, *transport, clock);
+    auto transport = azure::make_cpprest_transport();
+    azure::BlobClient blobs(config.dead_letter.blob_storage, *transport, clock);
     const auto& container = config.dead_letter.container;
     std::vector<std::string> prefixes = options.files;
     if (prefixes.empty()) {
@@ -370,7 +370,7 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
   CountingStore refused(out_store.get());
   SystemClock clock;
   SystemRandom random;
-  ingest::ThreadSleeper sleeper;
+  ThreadSleeper sleeper;
   std::unique_ptr<KustoSink> sink;
   DryRunIngestor dry_run;
   if (!options.dry_run) {

@@ -6,7 +6,7 @@
 
 namespace hub2kusto::checkpoint {
 
-BlobCheckpointStore::BlobCheckpointStore(ingest::BlobClient& blobs, std::string container,
+BlobCheckpointStore::BlobCheckpointStore(azure::BlobClient& blobs, std::string container,
                                          Scope scope)
     : blobs_(blobs), container_(std::move(container)), scope_(std::move(scope)) {}
 

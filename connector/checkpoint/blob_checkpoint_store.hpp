@@ -16,14 +16,14 @@
 #include <chrono>
 #include <string>
 
+#include "azure/blob_client.hpp"
 #include "checkpoint/checkpoint_store.hpp"
-#include "ingest/blob_client.hpp"
 
 namespace hub2kusto::checkpoint {
 
 class BlobCheckpointStore final : public CheckpointStore {
 public:
-  BlobCheckpointStore(ingest::BlobClient& blobs, std::string container, Scope scope);
+  BlobCheckpointStore(azure::BlobClient& blobs, std::string container, Scope scope);
 
   // Creates the container if it does not exist. An error says why it cannot.
   Result<std::monostate> prepare() override;
@@ -35,7 +35,7 @@ public:
   std::string blob_name(const PartitionId& partition) const;
 
 private:
-  ingest::BlobClient& blobs_;
+  azure::BlobClient& blobs_;
   std::string container_;
   Scope scope_;
 };

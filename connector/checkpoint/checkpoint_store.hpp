@@ -44,8 +44,7 @@ public:
   virtual Saved save(const PartitionId& partition, const Checkpoint& checkpoint) = 0;
 };
 
-// In memory: for tests (fail_saves(n) makes the next n saves fail), and for `hub2kusto replay`,
-// whose positions are not the hub's.
+// In memory, for `hub2kusto replay`, whose positions are not the hub's.
 class MemoryCheckpointStore final : public CheckpointStore {
 public:
   Result<std::monostate> prepare() override { return std::monostate{}; }
@@ -56,28 +55,13 @@ public:
   }
   Saved save(const PartitionId& partition, const Checkpoint& checkpoint) override {
     std::lock_guard lock(mutex_);
-    ++attempts_;
-    if (failures_ > 0) {
-      --failures_;
-      return failure("the checkpoint store is failing (test)");
-    }
     stored_[partition.value()] = checkpoint;
     return std::monostate{};
   }
-  void fail_saves(int n) {
-    std::lock_guard lock(mutex_);
-    failures_ = n;
-  }
-  int save_attempts() const {
-    std::lock_guard lock(mutex_);
-    return attempts_;
-  }
 
 private:
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::map<std::string, Checkpoint> stored_;
-  int failures_ = 0;
-  int attempts_ = 0;
 };
 
 } // namespace hub2kusto::checkpoint

@@ -15,7 +15,8 @@
 namespace hub2kusto::checkpoint {
 namespace {
 
-// Names as the blob store lowercases them (§9.1); path separators cannot sneak in.
+// Names as the blob store lowercases them (docs/protocols.md, "Checkpoint blobs"); path separators
+// cannot sneak in.
 std::string component(std::string_view name) {
   std::string out;
   for (const char c : name) {

@@ -1,10 +1,10 @@
 #pragma once
 // Time as an injected collaborator (docs/architecture.md, "Time and randomness"): token renewal,
-// backoff, linger and checkpoint throttling ask a Clock, so tests advance a ManualClock instead of
-// sleeping.
+// backoff, linger and checkpoint throttling ask a Clock, so tests advance a manual clock
+// (tests/support/manual_clock.hpp) instead of sleeping.
 
 #include <chrono>
-#include <mutex>
+#include <thread>
 
 namespace hub2kusto {
 
@@ -27,29 +27,19 @@ public:
   }
 };
 
-// A clock that moves only when told to. Thread-safe.
-class ManualClock final : public Clock {
+// Waiting as an injected collaborator, beside the clock: backoffs and retry delays sleep through
+// a Sleeper, so tests see every wait and move a manual clock by it instead of sleeping.
+class Sleeper {
 public:
-  explicit ManualClock(std::chrono::system_clock::time_point start = {}) : system_(start) {}
+  virtual ~Sleeper() = default;
+  virtual void sleep_for(std::chrono::milliseconds duration) = 0;
+};
 
-  std::chrono::system_clock::time_point system_now() const override {
-    std::lock_guard lock(mutex_);
-    return system_;
+class ThreadSleeper final : public Sleeper {
+public:
+  void sleep_for(std::chrono::milliseconds duration) override {
+    std::this_thread::sleep_for(duration);
   }
-  std::chrono::steady_clock::time_point steady_now() const override {
-    std::lock_guard lock(mutex_);
-    return steady_;
-  }
-  void advance(std::chrono::nanoseconds by) {
-    std::lock_guard lock(mutex_);
-    system_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(by);
-    steady_ += by;
-  }
-
-private:
-  mutable std::mutex mutex_;
-  std::chrono::system_clock::time_point system_;
-  std::chrono::steady_clock::time_point steady_{};
 };
 
 } // namespace hub2kusto

@@ -551,10 +551,13 @@ public:
     pn_data_put_string(properties, bytes_of(o.receiver_name));
     if (o.owner_level) {
       pn_data_put_symbol(properties, bytes_of("com.microsoft:epoch"));
-      pn_data_put_long(properties, *o.owner_level); // must be a long (§5.1)
+      pn_data_put_long(properties, *o.owner_level); // must be a long (docs/protocols.md, "Receiver
+                                                    // links and start positions")
     }
     pn_data_exit(properties);
-    pn_link_set_snd_settle_mode(link_, PN_SND_SETTLED); // Event Hubs ignores outcomes (§5.3)
+    pn_link_set_snd_settle_mode(link_,
+                                PN_SND_SETTLED); // Event Hubs ignores outcomes (docs/protocols.md,
+                                                 // "Receiver links and start positions")
     pn_link_set_rcv_settle_mode(link_, PN_RCV_FIRST);
     pn_link_set_context(link_, this);
     pn_link_open(link_);
@@ -601,7 +604,8 @@ public:
 
   void on_link_open(pn_link_t* link) override {
     if (link != link_ || pn_terminus_get_address(pn_link_remote_source(link)) == nullptr) {
-      return; // a refusal: the detach with its condition follows (§5.3)
+      return; // a refusal: the detach with its condition follows (docs/protocols.md, "Receiver
+              // links and start positions")
     }
     attached_ = true;
     not_found_.clear();
@@ -1195,7 +1199,8 @@ void AmqpEventSource::Impl::on_token_reply(Result<proton::message> reply, bool r
 
 void AmqpEventSource::Impl::on_authorized() {
   if (phase_ == Phase::redirect) {
-    // Attach anywhere under messages/events: the front end answers with the redirect (§8).
+    // Attach anywhere under messages/events: the front end answers with the redirect
+    // (docs/protocols.md, "IoT Hub").
     probe_ = std::make_unique<RedirectProbe>(*this);
     pn_session_t* session = pn_session(connection_);
     pn_session_open(session);
@@ -1246,7 +1251,8 @@ void AmqpEventSource::Impl::on_redirect(const Condition& condition) {
     return;
   }
   metrics.redirects.fetch_add(1, std::memory_order_relaxed);
-  // From here on the hub is an Event Hub (§8 step 5): EH token rules, the same policy and key.
+  // From here on the hub is an Event Hub (docs/protocols.md, "IoT Hub"): EH token rules, the same
+  // policy and key.
   target_.network_host = redirect->network_host;
   target_.hostname = redirect->hostname;
   target_.port = redirect->port;

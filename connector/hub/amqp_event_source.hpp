@@ -24,7 +24,8 @@
 //     -> per partition: attach <hub>/ConsumerGroups/<cg>/Partitions/<id> with the selector
 //        filter and epoch, manual credit from its PartitionChannel
 //   IoT Hub: first the same to the IoT Hub host with an IoT Hub token, attach under
-//   messages/events, read the amqp:link:redirect (§8), then the above to the target.
+//   messages/events, read the amqp:link:redirect (docs/protocols.md, "IoT Hub"), then the above to
+//   the target.
 //
 // Partition loop (docs/architecture.md, "Partitions"), on the AMQP thread:
 //   attach from resume position (after the last event buffered, else the configured start)

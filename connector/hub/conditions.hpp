@@ -9,7 +9,7 @@
 //           frees up), and an empty condition;
 //   stolen: amqp:link:stolen: another receiver with an equal or higher epoch owns the
 //           partition; this one stops and says so;
-//   redirect: amqp:link:redirect (IoT Hub, §8);
+//   redirect: amqp:link:redirect (IoT Hub, docs/protocols.md, "IoT Hub");
 //   fatal:  unauthorized-access, entity-disabled, argument-out-of-range, argument-error,
 //           georeplication:invalid-offset, and anything unknown.
 #include <string_view>

@@ -16,7 +16,7 @@
 
 namespace hub2kusto::hub {
 
-// The AMQP type a value had on the wire (AMQP 1.0 part 1, §1.6).
+// The AMQP type a value had on the wire (AMQP 1.0 part 1, docs/protocols.md, "Connection strings").
 enum class AmqpType : std::uint8_t {
   null,
   boolean,

@@ -2,7 +2,7 @@
 // IoT Hub's link redirect (docs/protocols.md, "IoT Hub"): the front end answers a receiver attach
 // with a detach `amqp:link:redirect` whose info names the Event Hub-compatible endpoint. This turns
 // that info into where to connect; the Event Hub name is read from `address` (never from the
-// IoT Hub's name, which differs on some hubs, §8 [!]).
+// IoT Hub's name, which differs on some hubs, docs/protocols.md, "IoT Hub").
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -54,7 +54,7 @@ Result<std::string, CommandError> KustoManagement::execute(const std::string& da
   if (!token) {
     return failure(CommandError{0, {}, token.error().message});
   }
-  HttpRequest r;
+  azure::HttpRequest r;
   r.method = "POST";
   r.timeout = timeout;
   r.url = url_ + "/v1/rest/mgmt";
@@ -64,7 +64,7 @@ Result<std::string, CommandError> KustoManagement::execute(const std::string& da
     r.headers.emplace_back("Authorization", "Bearer " + token->reveal());
   }
   add_client_headers(r.headers, "KHC.execute;" + make_uuid(), app_name_, app_version_);
-  HttpResponse response = transport_.send(r);
+  azure::HttpResponse response = transport_.send(r);
   if (response.status == 200) {
     return std::move(response.body);
   }

@@ -14,10 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "azure/http_transport.hpp"
+#include "azure/token_provider.hpp"
 #include "common/result.hpp"
-#include "ingest/http_transport.hpp"
 #include "ingest/response_classifier.hpp"
-#include "ingest/token_provider.hpp"
 
 namespace hub2kusto::ingest {
 
@@ -43,7 +43,7 @@ struct CommandError {
 class KustoManagement {
 public:
   // `url`: scheme://host[:port] of the engine or the data management endpoint.
-  KustoManagement(std::string url, HttpTransport& transport, TokenProvider& tokens,
+  KustoManagement(std::string url, azure::HttpTransport& transport, azure::TokenProvider& tokens,
                   std::string app_name, std::string app_version)
       : url_(std::move(url)), transport_(transport), tokens_(tokens),
         app_name_(std::move(app_name)), app_version_(std::move(app_version)) {}
@@ -59,8 +59,8 @@ public:
 
 private:
   std::string url_;
-  HttpTransport& transport_;
-  TokenProvider& tokens_;
+  azure::HttpTransport& transport_;
+  azure::TokenProvider& tokens_;
   std::string app_name_;    // x-ms-app
   std::string app_version_; // x-ms-client-version
 };

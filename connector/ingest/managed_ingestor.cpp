@@ -8,10 +8,6 @@
 
 namespace hub2kusto::ingest {
 
-void ThreadSleeper::sleep_for(std::chrono::milliseconds duration) {
-  std::this_thread::sleep_for(duration);
-}
-
 namespace {
 std::string key_of(const IngestTarget& t) {
   return t.database.value() + "." + t.table.value();

@@ -37,32 +37,6 @@
 
 namespace hub2kusto::ingest {
 
-class Sleeper {
-public:
-  virtual ~Sleeper() = default;
-  virtual void sleep_for(std::chrono::milliseconds duration) = 0;
-};
-
-class ThreadSleeper final : public Sleeper {
-public:
-  void sleep_for(std::chrono::milliseconds duration) override;
-};
-
-// For tests, as ManualClock is: records every wait and moves the clock by it instead of
-// sleeping. One thread at a time.
-class ManualSleeper final : public Sleeper {
-public:
-  explicit ManualSleeper(ManualClock& clock) : clock_(clock) {}
-  void sleep_for(std::chrono::milliseconds duration) override {
-    waits.push_back(duration);
-    clock_.advance(duration);
-  }
-  std::vector<std::chrono::milliseconds> waits;
-
-private:
-  ManualClock& clock_;
-};
-
 struct ManagedOptions {
   std::size_t streaming_limit = 4U << 20;         // raw (uncompressed) bytes
   int max_attempts = 3;                           // streaming attempts against transient failures

@@ -1,10 +1,11 @@
 #include "ingest/queued_ingestor.hpp"
 
-#include <ctime>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "azure/blob_client.hpp"
+#include "azure/queue_client.hpp"
+#include "azure/table_client.hpp"
 #include "common/encoding.hpp"
 #include "common/gzip.hpp"
 #include "common/iso8601.hpp"
@@ -14,33 +15,8 @@
 
 namespace hub2kusto::ingest {
 
-std::string StorageUrl::with(std::string_view suffix) const {
-  return base + std::string(suffix) + (sas.empty() ? "" : "?" + sas.reveal());
-}
-
-std::string rfc1123_date(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buffer;
-}
-
-namespace {
-
-StorageUrl split(const std::string& url) {
-  const auto q = url.find('?');
-  if (q == std::string::npos) {
-    return {url, Secret()};
-  }
-  return {url.substr(0, q), Secret(url.substr(q + 1))};
-}
-
-} // namespace
-
-QueuedIngestor::QueuedIngestor(QueuedOptions options, HttpTransport& transport,
-                               TokenProvider& tokens, const Clock& clock)
+QueuedIngestor::QueuedIngestor(QueuedOptions options, azure::HttpTransport& transport,
+                               azure::TokenProvider& tokens, const Clock& clock)
     : options_(std::move(options)), transport_(transport), tokens_(tokens), clock_(clock),
       report_scope_(options_.report_scope.empty() ? "hub2kusto-" + make_uuid()
                                                   : options_.report_scope) {}
@@ -75,7 +51,7 @@ Result<IngestionResources, CommandError> QueuedIngestor::fetch_resources() {
       continue;
     }
     const std::string type = row[0].get<std::string>();
-    StorageUrl url = split(row[1].get<std::string>());
+    azure::StorageUrl url = azure::StorageUrl::parse(row[1].get<std::string>());
     if (type == "SecuredReadyForAggregationQueue") {
       r.queues.push_back(std::move(url));
     } else if (type == "TempStorage") {
@@ -148,7 +124,8 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   const std::string blob_name = fmt::format(
       "hub2kusto__{}__{}__{}__{}.{}{}", batch.target.database.value(), batch.target.table.value(),
       batch.id, source_id, batch.target.format, binary ? "" : ".gz");
-  // Spread uploads over the containers; on a failure move on to the next one (§4.2).
+  // Spread uploads over the containers; on a failure move on to the next one (docs/protocols.md,
+  // "Queued ingestion and its status").
   std::size_t first = 0;
   {
     std::lock_guard lock(mutex_);
@@ -159,25 +136,16 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   std::string blob_printable;
   std::string last_error;
   for (std::size_t i = 0; i < tries; ++i) {
-    const StorageUrl& container = res->containers[(first + i) % res->containers.size()];
-    HttpRequest put;
-    put.method = "PUT";
-    put.timeout = options_.timeout;
-    put.url = container.with("/" + url_encode(blob_name));
-    put.body = body;
-    put.headers = {{"x-ms-blob-type", "BlockBlob"},
-                   {"x-ms-version", "2019-12-12"},
-                   {"x-ms-date", rfc1123_date(clock_.system_now())},
-                   {"Content-Type", "application/octet-stream"}};
-    const HttpResponse response = transport_.send(put);
-    if (response.status == 201) {
-      uploaded_url = put.url;
-      blob_printable = container.base + "/" + url_encode(blob_name);
-      break;
+    const azure::StorageUrl& container = res->containers[(first + i) % res->containers.size()];
+    const azure::SasContainer target = azure::sas_container(container);
+    azure::BlobClient blobs(target.account, transport_, clock_, options_.timeout);
+    if (auto put = blobs.put_block_blob(target.container, blob_name, body); !put) {
+      last_error = put.error().message;
+      continue;
     }
-    last_error = response.status == 0
-                     ? response.transport_error
-                     : fmt::format("HTTP {} from {}", response.status, container.base);
+    uploaded_url = container.with("/" + azure::url_encode(blob_name));
+    blob_printable = container.base + "/" + azure::url_encode(blob_name);
+    break;
   }
   if (uploaded_url.empty()) {
     forget_resources(); // the SAS may have expired: fetch fresh resources next time
@@ -187,7 +155,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   }
 
   // The status entity comes first: once the message is posted the service may update it.
-  const StorageUrl& status_table = res->status_tables.front();
+  azure::TableClient status_table(res->status_tables.front(), transport_, clock_, options_.timeout);
   if (auto inserted = insert_status(status_table, source_id, batch, blob_printable); !inserted) {
     forget_resources();
     status.outcome = Outcome::retriable;
@@ -213,7 +181,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
       {"ReportLevel", 2},  // failures and successes: a finished entity is never left Pending
       {"ReportMethod", 1}, // to the status table, in the entity inserted above
       {"IngestionStatusInTable",
-       {{"TableConnectionString", status_table.with("")},
+       {{"TableConnectionString", res->status_tables.front().with("")},
         {"PartitionKey", report_scope_},
         {"RowKey", source_id}}},
       {"SourceMessageCreationTime", format_iso8601_utc(clock_.system_now())},
@@ -226,26 +194,14 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     std::lock_guard lock(mutex_);
     queue_index = next_queue_++ % res->queues.size();
   }
-  HttpRequest post;
-  post.method = "POST";
-  post.timeout = options_.timeout;
-  post.url = res->queues[queue_index].with("/messages");
-  post.body = "<QueueMessage><MessageText>" + encoding::base64_encode(message.dump()) +
-              "</MessageText></QueueMessage>";
-  post.headers = {{"x-ms-version", "2019-12-12"},
-                  {"x-ms-date", rfc1123_date(clock_.system_now())},
-                  {"Content-Type", "application/xml"}};
-  const HttpResponse response = transport_.send(post);
-  if (response.status != 201) {
+  azure::QueueClient queue(res->queues[queue_index], transport_, clock_, options_.timeout);
+  if (auto posted = queue.put_message(encoding::base64_encode(message.dump())); !posted) {
     // No message, no ingestion: its entity would stay Pending and, days later, be reported as
     // a failure of a batch that this retry delivers under another id.
-    delete_status(status_table, source_id);
+    (void)status_table.remove(report_scope_, source_id); // best effort
     forget_resources();
     status.outcome = Outcome::retriable;
-    status.reason = response.status == 0
-                        ? "the ingestion queue did not answer: " + response.transport_error
-                        : fmt::format("the ingestion queue {} answered HTTP {}",
-                                      res->queues[queue_index].base, response.status);
+    status.reason = "the ingestion queue took no message: " + posted.error().message;
     return status;
   }
   status.outcome = Outcome::delivered;
@@ -253,11 +209,11 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   return status;
 }
 
-Result<std::monostate> QueuedIngestor::insert_status(const StorageUrl& table,
+Result<std::monostate> QueuedIngestor::insert_status(azure::TableClient& table,
                                                      const std::string& source_id,
                                                      const Batch& batch, const std::string& blob) {
-  // The shape the SDKs insert (§4.6), plus the batch id, so a failure read after a restart
-  // still names its partition and sequence numbers.
+  // The shape the SDKs insert (docs/protocols.md, "Queued ingestion and its status"), plus the
+  // batch id, so a failure read after a restart still names its partition and sequence numbers.
   const nlohmann::json entity = {{"PartitionKey", report_scope_},
                                  {"RowKey", source_id},
                                  {"Status", "Pending"},
@@ -267,30 +223,10 @@ Result<std::monostate> QueuedIngestor::insert_status(const StorageUrl& table,
                                  {"Table", batch.target.table.value()},
                                  {"UpdatedOn", format_iso8601_utc(clock_.system_now())},
                                  {"BatchId", batch.id}};
-  HttpRequest post;
-  post.method = "POST";
-  post.timeout = options_.timeout;
-  post.url = table.with("");
-  post.body = entity.dump();
-  post.headers = table_headers();
-  post.headers.emplace_back("Content-Type", "application/json");
-  post.headers.emplace_back("Prefer", "return-no-content");
-  const HttpResponse response = transport_.send(post);
-  if (response.status == 201 || response.status == 204) {
-    return std::monostate{};
+  if (auto inserted = table.insert(entity); !inserted) {
+    return failure("the ingestion status table took no entity: " + inserted.error().message);
   }
-  return failure(response.status == 0
-                     ? "the ingestion status table did not answer: " + response.transport_error
-                     : fmt::format("the ingestion status table {} answered HTTP {}", table.base,
-                                   response.status));
-}
-
-Headers QueuedIngestor::table_headers() const {
-  return {{"Accept", "application/json;odata=nometadata"},
-          {"x-ms-version", "2019-02-02"},
-          {"DataServiceVersion", "3.0;NetFx"},
-          {"MaxDataServiceVersion", "3.0;NetFx"},
-          {"x-ms-date", rfc1123_date(clock_.system_now())}};
+  return std::monostate{};
 }
 
 Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
@@ -298,28 +234,15 @@ Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
   if (!res) {
     return failure(std::move(res).error().reason);
   }
-  const StorageUrl& table = res->status_tables.front();
+  azure::TableClient table(res->status_tables.front(), transport_, clock_, options_.timeout);
   // Our scope only: finished entities, and those Pending for longer than the limit. The
   // service's Timestamp is the entity's last write, so for a Pending one, when we inserted it.
   const std::string filter =
       fmt::format("PartitionKey eq '{}' and (Status ne 'Pending' or Timestamp lt datetime'{}')",
                   report_scope_, format_iso8601_utc(clock_.system_now() - options_.pending_limit));
-  HttpRequest get;
-  get.timeout = options_.timeout;
-  get.url = table.base + "()?" + (table.sas.empty() ? "" : table.sas.reveal() + "&") +
-            "$top=1000&$filter=" + encoding::uri_component_encode_strict(filter);
-  get.headers = table_headers();
-  const HttpResponse listed = transport_.send(get);
-  if (listed.status != 200) {
-    return failure(fmt::format("the ingestion status table {} answered {}", table.base,
-                               listed.status == 0 ? listed.transport_error
-                                                  : "HTTP " + std::to_string(listed.status)));
-  }
-  const auto json = nlohmann::json::parse(listed.body, nullptr, false);
-  if (!json.is_object() || !json.contains("value") || !json["value"].is_array()) {
-    return failure(fmt::format("the ingestion status table {} answered something that is not a "
-                               "list of entities",
-                               table.base));
+  auto entities = table.query(filter);
+  if (!entities) {
+    return failure("the ingestion status table could not be read: " + entities.error().message);
   }
   const auto text = [](const nlohmann::json& e, const char* key) {
     const auto it = e.find(key);
@@ -327,10 +250,7 @@ Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
   };
   std::vector<IngestionFailure> out;
   std::vector<IngestionFailure> succeeded;
-  for (const auto& e : json["value"]) {
-    if (!e.is_object()) {
-      continue;
-    }
+  for (const auto& e : *entities) {
     IngestionFailure f;
     f.source_id = text(e, "RowKey");
     f.batch_id = text(e, "BatchId");
@@ -372,27 +292,10 @@ void QueuedIngestor::acknowledge(const std::vector<IngestionFailure>& recorded) 
   if (!res) {
     return; // they stay, and are read again next time
   }
+  azure::TableClient table(res->status_tables.front(), transport_, clock_, options_.timeout);
   for (const auto& f : recorded) {
-    delete_status(res->status_tables.front(), f.source_id); // one that stays is read again
+    (void)table.remove(report_scope_, f.source_id); // one that stays is read again
   }
-}
-
-void QueuedIngestor::delete_status(const StorageUrl& table, const std::string& source_id) {
-  const auto key = [](const std::string& k) {
-    std::string quoted;
-    for (char c : k) {
-      quoted += c == '\'' ? std::string("''") : std::string(1, c);
-    }
-    return encoding::uri_component_encode_strict(quoted);
-  };
-  HttpRequest del;
-  del.method = "DELETE";
-  del.timeout = options_.timeout;
-  del.url = fmt::format("{}(PartitionKey='{}',RowKey='{}'){}", table.base, key(report_scope_),
-                        key(source_id), table.sas.empty() ? "" : "?" + table.sas.reveal());
-  del.headers = table_headers();
-  del.headers.emplace_back("If-Match", "*");
-  (void)transport_.send(del);
 }
 
 } // namespace hub2kusto::ingest

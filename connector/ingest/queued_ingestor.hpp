@@ -2,12 +2,12 @@
 // Queued ingestion (docs/protocols.md, "Queued ingestion and its status"): upload the gzipped batch
 // as a blob to one of the data management service's temporary containers, then post an ingestion
 // message to its queue. "Delivered" means the queue accepted the message. What the service makes of
-// it later is reported per ingestion in its status table (ReportMethod Table, §4.6): before
-// posting, we insert an entity of our own (PartitionKey: this client's report scope, RowKey: the
-// message id) that the service updates to Succeeded or Failed. poll_failures() reads only our
-// scope's finished entities, so another client's reports are never read, hidden or deleted; the
-// temporary containers and the failed-ingestions queue are shared by every client of the
-// cluster (connector/ingest/README.md, "Queued ingestion").
+// it later is reported per ingestion in its status table (ReportMethod Table, docs/protocols.md,
+// "Queued ingestion and its status"): before posting, we insert an entity of our own (PartitionKey:
+// this client's report scope, RowKey: the message id) that the service updates to Succeeded or
+// Failed. poll_failures() reads only our scope's finished entities, so another client's reports are
+// never read, hidden or deleted; the temporary containers and the failed-ingestions queue are
+// shared by every client of the cluster (connector/ingest/README.md, "Queued ingestion").
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -16,29 +16,24 @@
 #include <variant>
 #include <vector>
 
+#include "azure/http_transport.hpp"
+#include "azure/storage.hpp"
+#include "azure/table_client.hpp"
+#include "azure/token_provider.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
 #include "common/result.hpp"
 #include "common/secret.hpp"
-#include "ingest/http_transport.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/kusto_management.hpp"
-#include "ingest/token_provider.hpp"
 
 namespace hub2kusto::ingest {
 
-// One storage URL with its SAS: the query stays secret.
-struct StorageUrl {
-  std::string base;                                // scheme://host[:port]/path, printable
-  Secret sas;                                      // the query string without '?'
-  std::string with(std::string_view suffix) const; // base + suffix + '?' + sas (secret!)
-};
-
 struct IngestionResources {
-  std::vector<StorageUrl> queues;        // SecuredReadyForAggregationQueue
-  std::vector<StorageUrl> containers;    // TempStorage
-  std::vector<StorageUrl> status_tables; // IngestionsStatusTable
-  Secret authorization_context;          // .get kusto identity token
+  std::vector<azure::StorageUrl> queues;        // SecuredReadyForAggregationQueue
+  std::vector<azure::StorageUrl> containers;    // TempStorage
+  std::vector<azure::StorageUrl> status_tables; // IngestionsStatusTable
+  Secret authorization_context;                 // .get kusto identity token
   std::chrono::steady_clock::time_point fetched_at;
 };
 
@@ -58,7 +53,8 @@ struct QueuedOptions {
   std::chrono::hours pending_limit{50};
 };
 
-// A failure the service reported after it took a message (§4.6).
+// A failure the service reported after it took a message (docs/protocols.md, "Queued ingestion and
+// its status").
 struct IngestionFailure {
   std::string batch_id;  // the batch the ingestion carried (kept in the status entity)
   std::string source_id; // the ingestion's id: the status entity's RowKey
@@ -72,8 +68,8 @@ struct IngestionFailure {
 
 class QueuedIngestor final : public Ingestor {
 public:
-  QueuedIngestor(QueuedOptions options, HttpTransport& transport, TokenProvider& tokens,
-                 const Clock& clock);
+  QueuedIngestor(QueuedOptions options, azure::HttpTransport& transport,
+                 azure::TokenProvider& tokens, const Clock& clock);
 
   DeliveryStatus ingest(const Batch& batch) override;
 
@@ -93,14 +89,12 @@ private:
   Result<IngestionResources, CommandError> fetch_resources();
   Result<std::string, CommandError> management(const std::string& command);
   void forget_resources();
-  Result<std::monostate> insert_status(const StorageUrl& table, const std::string& source_id,
+  Result<std::monostate> insert_status(azure::TableClient& table, const std::string& source_id,
                                        const Batch& batch, const std::string& blob);
-  Headers table_headers() const;
-  void delete_status(const StorageUrl& table, const std::string& source_id); // best effort
 
   QueuedOptions options_;
-  HttpTransport& transport_;
-  TokenProvider& tokens_;
+  azure::HttpTransport& transport_;
+  azure::TokenProvider& tokens_;
   const Clock& clock_;
 
   std::mutex mutex_;
@@ -109,7 +103,5 @@ private:
   std::size_t next_queue_ = 0;
   std::string report_scope_;
 };
-
-std::string rfc1123_date(std::chrono::system_clock::time_point t);
 
 } // namespace hub2kusto::ingest

@@ -100,7 +100,7 @@ std::string excerpt(std::string_view body) {
 
 } // namespace
 
-Classification classify_streaming_response(const HttpResponse& response) {
+Classification classify_streaming_response(const azure::HttpResponse& response) {
   Classification c;
   const int status = response.status;
   if (status == 0) {

@@ -20,7 +20,8 @@
 //   other 4xx with @permanent true (or absent)  rejected, with the service's @message
 //
 // "Streaming impossible" is not about the data: the managed ingestor sends the batch queued
-// instead and remembers the table (§3.5). Queued ingestion's `.get ingestion resources` and
+// instead and remembers the table (docs/protocols.md, "Streaming with fallback"). Queued
+// ingestion's `.get ingestion resources` and
 // `.get kusto identity token` answering 401 or 403 (an identity without the Ingestor role) or
 // 404 (no data-management service there) are target problems too (queued_ingestor.cpp): with
 // streaming off or impossible, the partition holds rather than retrying blindly.
@@ -28,7 +29,7 @@
 #include <optional>
 #include <string>
 
-#include "ingest/http_transport.hpp"
+#include "azure/http_transport.hpp"
 #include "ingest/ingestor.hpp"
 
 namespace hub2kusto::ingest {
@@ -47,9 +48,9 @@ struct Classification {
   std::string reason; // one line: status, code and the service's message, never a token
 };
 
-Classification classify_streaming_response(const HttpResponse& response);
+Classification classify_streaming_response(const azure::HttpResponse& response);
 
-// The OneApi error fields of a body (§2.1), when it is one.
+// The OneApi error fields of a body (docs/protocols.md, "Errors"), when it is one.
 struct OneApiError {
   std::string code;
   std::string message; // @message when present, else message

@@ -9,7 +9,7 @@
 
 namespace hub2kusto::ingest {
 
-void add_client_headers(Headers& headers, const std::string& request_id,
+void add_client_headers(azure::Headers& headers, const std::string& request_id,
                         const std::string& app_name, const std::string& app_version) {
   const std::string version = app_version.empty() ? "0" : app_version;
   headers.emplace_back("x-ms-client-request-id", request_id);
@@ -27,14 +27,15 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
     c.reason = token.error().message;
     return c;
   }
-  HttpRequest r;
+  azure::HttpRequest r;
   r.method = "POST";
   r.timeout = options_.timeout;
   r.url = fmt::format("{}/v1/rest/ingest/{}/{}?streamFormat={}", options_.engine_url,
-                      url_encode(batch.target.database.value()),
-                      url_encode(batch.target.table.value()), url_encode(batch.target.format));
+                      azure::url_encode(batch.target.database.value()),
+                      azure::url_encode(batch.target.table.value()),
+                      azure::url_encode(batch.target.format));
   if (batch.target.mapping) {
-    r.url += "&mappingName=" + url_encode(batch.target.mapping->value());
+    r.url += "&mappingName=" + azure::url_encode(batch.target.mapping->value());
   }
   r.headers = {{"Content-Type", "application/octet-stream"}, {"Accept", "application/json"}};
   if (is_binary_format(batch.target.format)) {
@@ -50,7 +51,7 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
   add_client_headers(
       r.headers, fmt::format("KHC.executeStreamingIngest;{};{};{}", make_uuid(), batch.id, attempt),
       options_.app_name, options_.app_version);
-  const HttpResponse response = transport_.send(r);
+  const azure::HttpResponse response = transport_.send(r);
   Classification c = classify_streaming_response(response);
   if (response.status == 401) {
     tokens_.invalidate(); // an expired or revoked token: fetch a new one next time

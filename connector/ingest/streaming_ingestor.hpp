@@ -4,12 +4,12 @@
 #include <memory>
 #include <string>
 
+#include "azure/http_transport.hpp"
+#include "azure/token_provider.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/result.hpp"
-#include "ingest/http_transport.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/response_classifier.hpp"
-#include "ingest/token_provider.hpp"
 
 namespace hub2kusto::ingest {
 
@@ -22,7 +22,8 @@ struct StreamingOptions {
 
 class StreamingIngestor final : public Ingestor {
 public:
-  StreamingIngestor(StreamingOptions options, HttpTransport& transport, TokenProvider& tokens)
+  StreamingIngestor(StreamingOptions options, azure::HttpTransport& transport,
+                    azure::TokenProvider& tokens)
       : options_(std::move(options)), transport_(transport), tokens_(tokens) {}
 
   // One request; `attempt` numbers the client request id (<batch id>;<attempt>).
@@ -39,12 +40,12 @@ public:
 
 private:
   StreamingOptions options_;
-  HttpTransport& transport_;
-  TokenProvider& tokens_;
+  azure::HttpTransport& transport_;
+  azure::TokenProvider& tokens_;
 };
 
 // The headers every request to Kusto carries (docs/protocols.md, "Streaming ingestion requests").
-void add_client_headers(Headers& headers, const std::string& request_id,
+void add_client_headers(azure::Headers& headers, const std::string& request_id,
                         const std::string& app_name, const std::string& app_version);
 
 } // namespace hub2kusto::ingest

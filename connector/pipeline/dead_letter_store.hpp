@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "azure/blob_client.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
 #include "common/types.hpp"
-#include "ingest/blob_client.hpp"
 
 namespace hub2kusto::pipeline {
 
@@ -81,7 +81,7 @@ private:
 // answered 201. For pods without a persistent volume.
 class BlobDeadLetterStore final : public DeadLetterStore {
 public:
-  BlobDeadLetterStore(ingest::BlobClient& blobs, std::string container, std::string prefix,
+  BlobDeadLetterStore(azure::BlobClient& blobs, std::string container, std::string prefix,
                       const Clock& clock)
       : blobs_(blobs), container_(std::move(container)), prefix_(std::move(prefix)), clock_(clock) {
   }
@@ -90,7 +90,7 @@ public:
   Written write(const std::vector<DeadLetter>& records) override;
 
 private:
-  ingest::BlobClient& blobs_;
+  azure::BlobClient& blobs_;
   std::string container_;
   std::string prefix_;
   const Clock& clock_;

@@ -51,7 +51,7 @@ PartitionPipeline::PartitionPipeline(PipelineOptions options,
                                      std::shared_ptr<hub::PartitionStream> stream,
                                      ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
                                      checkpoint::PartitionCheckpointer& checkpointer,
-                                     const Clock& clock, ingest::Sleeper& sleeper,
+                                     const Clock& clock, Sleeper& sleeper,
                                      std::optional<LocalMapper> mapper)
     : options_(std::move(options)), stream_(std::move(stream)), ingestor_(ingestor),
       dead_letters_(dead_letters), checkpointer_(checkpointer), clock_(clock), sleeper_(sleeper),

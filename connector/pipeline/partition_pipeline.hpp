@@ -39,7 +39,6 @@
 #include "common/random.hpp"
 #include "hub/event_source.hpp"
 #include "ingest/ingestor.hpp"
-#include "ingest/managed_ingestor.hpp"
 #include "pipeline/batcher.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "pipeline/local_mapper.hpp"
@@ -91,7 +90,7 @@ public:
   PartitionPipeline(PipelineOptions options, std::shared_ptr<hub::PartitionStream> stream,
                     ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
                     checkpoint::PartitionCheckpointer& checkpointer, const Clock& clock,
-                    ingest::Sleeper& sleeper, std::optional<LocalMapper> mapper = std::nullopt);
+                    Sleeper& sleeper, std::optional<LocalMapper> mapper = std::nullopt);
 
   // One turn of the loop: take, batch, deliver what is ready, save the checkpoint when due.
   // Returns false once the stream is stopped and drained.
@@ -146,7 +145,7 @@ private:
   DeadLetterStore& dead_letters_;
   checkpoint::PartitionCheckpointer& checkpointer_;
   const Clock& clock_;
-  ingest::Sleeper& sleeper_;
+  Sleeper& sleeper_;
   Batcher batcher_;
   PipelineMetrics metrics_;
   std::atomic<bool> stopping_{false};

@@ -85,7 +85,7 @@ void run(const hub::HubEvent& event, bool local_mapping) {
     mapper.emplace(pipeline::LocalMapper::create(mo).value());
   }
   SystemClock clock;
-  ingest::ThreadSleeper sleeper;
+  ThreadSleeper sleeper;
   checkpoint::MemoryCheckpointStore store;
   checkpoint::PartitionCheckpointer checkpointer(PartitionId("0"), store, clock,
                                                  std::chrono::milliseconds(0));

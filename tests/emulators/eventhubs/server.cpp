@@ -77,7 +77,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
   }
 }
 
-// "amqps://host/hub/x", "sb://host/hub/x", "/hub/x", "hub/x" -> "hub/x" (§5.1).
+// "amqps://host/hub/x", "sb://host/hub/x", "/hub/x", "hub/x" -> "hub/x" (docs/protocols.md,
+// "Receiver links and start positions").
 std::string entity_path(std::string address) {
   const std::size_t scheme = address.find("://");
   if (scheme != std::string::npos) {
@@ -210,7 +211,8 @@ struct ConnectionState {
   std::int64_t opened_ms = 0; // when the client's open arrived (the grace rule counts from it)
 };
 
-// The IoT Hub device a producer link sends as: "devices/<id>/messages/events" (§8).
+// The IoT Hub device a producer link sends as: "devices/<id>/messages/events" (docs/protocols.md,
+// "IoT Hub").
 std::string device_of(const std::vector<std::string>& parts) {
   return parts.size() == 4 && lower(parts[0]) == "devices" && !parts[1].empty() &&
                  lower(parts[2]) == "messages" && lower(parts[3]) == "events"
@@ -261,7 +263,7 @@ struct Server::Impl {
     }
     if (!config.iothub_name.empty()) {
       // After the redirect, clients use the same policy on the Event Hub-compatible endpoint,
-      // signing with the key string as Event Hubs does (§2).
+      // signing with the key string as Event Hubs does (docs/protocols.md, "SAS tokens").
       config.rules.push_back(config.iothub_policy);
       if (config.iothub_eventhub.empty() && !config.hubs.empty()) {
         config.iothub_eventhub = config.hubs.front().name;
@@ -294,7 +296,7 @@ struct Server::Impl {
     return nullptr;
   }
 
-  // ---- security (§2-3) ----
+  // ---- security (docs/protocols.md, "SAS tokens", "Claims-based security ($cbs)") ----
 
   // Verifies a SAS token; on success returns the grant, else the 401 description.
   std::optional<Grant> verify_token(const std::string& token, std::string& why) {
@@ -369,7 +371,8 @@ struct Server::Impl {
   }
 
   // Replies on the link the request asked for: target == reply-to, else name == reply-to,
-  // else any reply link of the same node on this connection (§3.4 [TS]).
+  // else any reply link of the same node on this connection (docs/protocols.md, "Claims-based
+  // security ($cbs)").
   pn_link_t* reply_link(pn_connection_t* c, LinkKind kind, const std::string& reply_to) {
     pn_link_t* fallback = nullptr;
     for (pn_link_t* l : connections[c].links) {
@@ -438,7 +441,8 @@ struct Server::Impl {
       reply(c, LinkKind::cbs_replies, m, 401, why);
       return;
     }
-    // The audience asked for must lie inside what the token signs (§2 scope rule).
+    // The audience asked for must lie inside what the token signs (docs/protocols.md, "SAS
+    // tokens").
     const std::string audience = lower(entity_path(property(m, "name")));
     if (!covers(grant->scope, audience)) {
       reply(c, LinkKind::cbs_replies, m, 401,
@@ -457,7 +461,8 @@ struct Server::Impl {
     const std::string name = property(m, "name");
     const std::string type = property(m, "type");
     Hub* hub = find_hub(name);
-    // security_token on the request, or a token put on the connection (§4).
+    // security_token on the request, or a token put on the connection (docs/protocols.md,
+    // "Management requests").
     const std::string token = property(m, "security_token");
     bool allowed = !config.require_management_token && authorized(c, name);
     if (!token.empty()) {
@@ -492,7 +497,8 @@ struct Server::Impl {
       body["type"] = std::string("com.microsoft:eventhub");
       body["created_at"] = proton::timestamp(hub->created_ms);
       body["partition_count"] = static_cast<std::int32_t>(hub->partitions.size());
-      body["partition_ids"] = ids; // an AMQP array of string (§4.2)
+      body["partition_ids"] =
+          ids; // an AMQP array of string (docs/protocols.md, "Management requests")
       body["georeplication_factor"] = static_cast<std::int32_t>(1);
       reply(c, LinkKind::mgmt_replies, m, 200, "OK", body);
       return;
@@ -527,10 +533,10 @@ struct Server::Impl {
           "com.microsoft:argument-error");
   }
 
-  // ---- IoT Hub front end (§8) ----
+  // ---- IoT Hub front end (docs/protocols.md, "IoT Hub") ----
 
-  // IoT Hub signs with the base64-decoded key (§2); the resource is the hub host, optionally
-  // with /messages/events. The grant covers the whole front end.
+  // IoT Hub signs with the base64-decoded key (docs/protocols.md, "SAS tokens"); the resource is
+  // the hub host, optionally with /messages/events. The grant covers the whole front end.
   std::optional<Grant> verify_iothub_token(const std::string& token, std::string& why) {
     const auto parsed = parse_sas_token(token);
     const auto key = encoding::base64_decode(config.iothub_policy.key);
@@ -589,7 +595,7 @@ struct Server::Impl {
   // A device's telemetry link on the front end (devices/<id>/messages/events). The emulator has
   // no device registry: the hub policy's token authorises any device, as a shared access
   // policy with DeviceConnect does. Events land in the Event Hub-compatible hub, partitioned
-  // by device, with the iothub-* annotations of §6.4.
+  // by device, with the iothub-* annotations of docs/protocols.md, "Received events".
   void accept_device_producer(pn_connection_t* c, pn_link_t* link, LinkState& ls,
                               const std::vector<std::string>& parts) {
     const std::string device = device_of(parts);
@@ -619,7 +625,8 @@ struct Server::Impl {
   // ---- links ----
 
   void refuse(pn_link_t* link, const std::string& condition, const std::string& description) {
-    // attach with null source and target, then detach with the error (§5.3).
+    // attach with null source and target, then detach with the error (docs/protocols.md, "Receiver
+    // links and start positions").
     pn_terminus_set_type(pn_link_source(link), PN_UNSPECIFIED);
     pn_terminus_set_type(pn_link_target(link), PN_UNSPECIFIED);
     pn_link_open(link);
@@ -718,7 +725,8 @@ struct Server::Impl {
     pn_connection_wake(pn_session_connection(pn_link_session(link)));
   }
 
-  // Epoch rules of §5.4; returns false after refusing `link`.
+  // Epoch rules of docs/protocols.md, "Receiver links and start positions"; returns false after
+  // refusing `link`.
   bool admit_consumer(pn_link_t* link, LinkState& ls) {
     const auto existing = consumers_of(ls.partition, ls.consumer_group, link);
     std::optional<std::int64_t> highest;
@@ -886,7 +894,8 @@ struct Server::Impl {
         (pn_link_state(link) & PN_LOCAL_CLOSED)) {
       return;
     }
-    // A lapsed token stops delivery until a put-token renews it (§3.5); see on_cbs_request.
+    // A lapsed token stops delivery until a put-token renews it (docs/protocols.md, "Claims-based
+    // security ($cbs)"); see on_cbs_request.
     if (paused || pn_link_credit(link) <= 0 ||
         !authorized(pn_session_connection(pn_link_session(link)), ls.path)) {
       return;
@@ -915,8 +924,8 @@ struct Server::Impl {
     }
   }
 
-  // The annotations the service adds to an event (§6.1, and §6.4 for a device's telemetry
-  // through the IoT Hub front end).
+  // The annotations the service adds to an event (docs/protocols.md, "Received events", and
+  // docs/protocols.md, "Received events" for a device's telemetry through the IoT Hub front end).
   using Annotation =
       std::pair<std::string, std::variant<std::int64_t, std::string, proton::timestamp>>;
   static std::vector<Annotation> service_annotations(const StoredEvent& e,
@@ -1029,7 +1038,8 @@ struct Server::Impl {
   }
 
   // On the proactor timeout: closes connections that put no valid token within the grace
-  // period (§3.5), and wakes consumers whose delayed events may now be due.
+  // period (docs/protocols.md, "Claims-based security ($cbs)"), and wakes consumers whose delayed
+  // events may now be due.
   void on_timer() {
     timer_due_ms.reset();
     const std::int64_t now = now_ms();
@@ -1053,7 +1063,8 @@ struct Server::Impl {
     wake_consumers();
   }
 
-  // A producer's transfer: one event, or a batch whose data sections are events (§7).
+  // A producer's transfer: one event, or a batch whose data sections are events (docs/protocols.md,
+  // "Event bodies").
   void on_produced(pn_link_t* link, pn_delivery_t* d, const std::string& bytes) {
     LinkState& ls = links[link];
     if (bytes.size() > config.max_message_size) {
@@ -1129,7 +1140,8 @@ struct Server::Impl {
     pn_link_t* link = pn_delivery_link(d);
     if (pn_link_is_sender(link)) {
       if (pn_delivery_remote_state(d) != 0 || pn_delivery_settled(d)) {
-        pn_delivery_settle(d); // outcomes are ignored: no redelivery (§5.3)
+        pn_delivery_settle(d); // outcomes are ignored: no redelivery (docs/protocols.md, "Receiver
+                               // links and start positions")
       }
       return;
     }
@@ -1401,7 +1413,8 @@ struct Server::Impl {
       pn_connection_t* c = pn_connection();
       pn_transport_t* t = pn_transport();
       pn_transport_set_server(t);
-      pn_transport_require_auth(t, false); // the C++ SDK's uAMQP sends no SASL layer (§3.1)
+      pn_transport_require_auth(t, false); // the C++ SDK's uAMQP sends no SASL layer
+                                           // (docs/protocols.md, "Claims-based security ($cbs)")
       pn_sasl_t* sasl = pn_sasl(t);
       pn_sasl_allowed_mechs(sasl, "ANONYMOUS PLAIN EXTERNAL");
       pn_sasl_set_allow_insecure_mechs(sasl, true);

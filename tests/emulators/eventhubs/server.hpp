@@ -4,8 +4,9 @@
 // It runs Proton's C proactor directly rather than the C++ container: the C++ API decodes a
 // transfer into one proton::message, which keeps only the last of several data sections, and
 // Proton 0.37 does not expose a transfer's message-format. Producer batches (0x80013700, one
-// data section per inner event, §7) therefore have to be read as raw bytes. Messages are
-// still built and parsed with proton::message where one section per kind is all there is.
+// data section per inner event, docs/protocols.md, "Event bodies") therefore have to be read as raw
+// bytes. Messages are still built and parsed with proton::message where one section per kind is all
+// there is.
 //
 // Threading: one thread runs the proactor loop and owns every piece of state; nothing is
 // shared with other threads. Work for another connection (a receiver that should see a new
@@ -37,9 +38,10 @@ struct EmulatorConfig {
   std::string host = "127.0.0.1";
   int port = 0; // 0: pick a free one
   std::vector<HubSpec> hubs;
-  std::vector<SasRule> rules;              // default: RootManageSharedAccessKey / SAS_KEY_VALUE
-  std::size_t max_message_size = 1u << 20; // a single event or a whole batch (§10.1)
-  int link_credit = 500;                   // credit the emulator grants producers
+  std::vector<SasRule> rules; // default: RootManageSharedAccessKey / SAS_KEY_VALUE
+  std::size_t max_message_size =
+      1u << 20;          // a single event or a whole batch (the service allows 1 MiB)
+  int link_credit = 500; // credit the emulator grants producers
   // A second listener with TLS (AMQPS), when a certificate and key are given.
   int tls_port = -1;           // -1: none; 0: pick a free one
   std::string tls_certificate; // PEM file

@@ -66,7 +66,8 @@ bool is_avro(const std::string& format) {
   return iequals(format, "avro") || iequals(format, "apacheavro");
 }
 
-// Case-insensitive member lookup (queue messages come in PascalCase or camelCase, §4.5).
+// Case-insensitive member lookup (queue messages come in PascalCase or camelCase,
+// docs/protocols.md, "Queued ingestion and its status").
 const nlohmann::json* member(const nlohmann::json& object, const std::string& name) {
   if (!object.is_object()) {
     return nullptr;
@@ -96,7 +97,8 @@ bool flag_of(const nlohmann::json* v) {
   return iequals(text_of(v), "true");
 }
 
-// ReportLevel / ReportMethod as numbers or as Java's names (§4.5).
+// ReportLevel / ReportMethod as numbers or as Java's names (docs/protocols.md, "Queued ingestion
+// and its status").
 int enum_of(const nlohmann::json* v, int fallback,
             const std::vector<std::pair<std::string, int>>& names) {
   if (v == nullptr || v->is_null()) {
@@ -257,7 +259,7 @@ struct Server::Impl {
           "application/json; charset=utf-8", retry_after);
   }
 
-  // ---- authentication (§8) ----
+  // ---- authentication (docs/protocols.md, "Authentication and connection strings") ----
 
   bool authorized(const http_request& r) {
     if (!config.require_token) {
@@ -533,7 +535,7 @@ struct Server::Impl {
       }
     }
     if (disabled) {
-      // Streaming off for the whole cluster: 404 on the ingest path (§2.2).
+      // Streaming off for the whole cluster: 404 on the ingest path (docs/protocols.md, "Errors").
       reply_error(r, {404, "StreamingIngestionFunctionalityDisabled",
                       "Kusto.Data.Exceptions.KustoBadRequestException",
                       "Streaming ingestion is disabled for the cluster "
@@ -568,7 +570,8 @@ struct Server::Impl {
                                      table_name + " : the input stream is larger than " +
                                      std::to_string(config.streaming_max_bytes) + " bytes",
                                  true};
-    // Decompress when the body is gzip, whatever Content-Encoding says (§1.3).
+    // Decompress when the body is gzip, whatever Content-Encoding says (docs/protocols.md,
+    // "Streaming ingestion requests").
     if (gzip::is_gzip(body)) {
       bool over = false;
       auto inflated = gzip::decompress(body, config.streaming_max_bytes, &over);
@@ -1015,7 +1018,8 @@ struct Server::Impl {
     }
   }
 
-  // ---- data management: queued ingestion from Azurite (§4) ----
+  // ---- data management: queued ingestion from Azurite (docs/protocols.md, "Queued ingestion and
+  // its status") ----
 
   static constexpr const char* kReadyQueue = "readyforaggregation-secured";
   static constexpr const char* kFailedQueue = "failedingestions";

@@ -1,9 +1,9 @@
 #pragma once
 // A Kusto-compatible HTTP server for tests (docs/protocols.md, "Kusto"): the engine endpoints
 // (streaming ingestion, mgmt, v1/v2 query, auth metadata), the data management endpoints on the
-// same port (SDKs leave localhost URLs alone, §0), a worker that performs queued ingestion from
-// Azurite, local token endpoints (AAD client credentials and client assertion, IMDS, App
-// Service), and a fault-injection control API under /_control/.
+// same port (SDKs leave localhost URLs alone; docs/protocols.md, "Kusto endpoints"), a worker that
+// performs queued ingestion from Azurite, local token endpoints (AAD client credentials and client
+// assertion, IMDS, App Service), and a fault-injection control API under /_control/.
 //
 // Threading: cpprestsdk serves requests on its thread pool; one mutex guards the catalog and
 // the fault state. The queued-ingestion worker is one thread of its own.
@@ -23,9 +23,10 @@ struct EmulatorConfig {
   std::string host = "127.0.0.1";
   int port = 0;
   std::vector<std::string> databases{"db"};
-  std::size_t streaming_max_bytes = 4u << 20; // of the inflated body (§1.3)
-  std::optional<StorageEndpoints> storage;    // queued ingestion through Azurite when set
-  std::string data_directory;                 // journal of every change, replayed at start
+  std::size_t streaming_max_bytes =
+      4u << 20; // of the inflated body (docs/protocols.md, "Streaming ingestion requests")
+  std::optional<StorageEndpoints> storage; // queued ingestion through Azurite when set
+  std::string data_directory;              // journal of every change, replayed at start
   // Authentication: when required, every engine and DM request needs a bearer token issued by
   // the token endpoints below (and unexpired), or one of `static_tokens`.
   bool require_token = false;

@@ -34,15 +34,15 @@ std::string sdk(const std::vector<std::string>& args) {
 class BlobStore : public ::testing::Test {
 protected:
   BlobCheckpointStore store(const std::string& key = Azurite::kDevKey) {
-    blobs_ = std::make_unique<ingest::BlobClient>(
-        parse_storage_connection_string(azurite_.blob_connection_string(key)).value(), *transport_,
-        clock_);
+    blobs_ = std::make_unique<azure::BlobClient>(
+        azure::parse_storage_connection_string(azurite_.blob_connection_string(key)).value(),
+        *transport_, clock_);
     return BlobCheckpointStore(*blobs_, "checkpoints", kScope);
   }
   Azurite azurite_;
   SystemClock clock_;
-  std::unique_ptr<ingest::HttpTransport> transport_ = ingest::make_cpprest_transport();
-  std::unique_ptr<ingest::BlobClient> blobs_;
+  std::unique_ptr<azure::HttpTransport> transport_ = azure::make_cpprest_transport();
+  std::unique_ptr<azure::BlobClient> blobs_;
 };
 
 TEST_F(BlobStore, SavesWhereTheOfficialBlobCheckpointStoreReadsThem) {
@@ -103,9 +103,10 @@ TEST(BlobDeadLetters, EachWriteIsABlobOfJsonLinesTheSdkReads) {
   testing::Azurite azurite;
   ASSERT_TRUE(azurite.running()) << azurite.stderr_text();
   SystemClock clock;
-  auto transport = ingest::make_cpprest_transport();
-  ingest::BlobClient blobs(
-      parse_storage_connection_string(azurite.blob_connection_string()).value(), *transport, clock);
+  auto transport = azure::make_cpprest_transport();
+  azure::BlobClient blobs(
+      azure::parse_storage_connection_string(azurite.blob_connection_string()).value(), *transport,
+      clock);
   BlobDeadLetterStore store(blobs, "dead-letters", "telemetry", clock);
   ASSERT_TRUE(store.prepare());
   DeadLetter d;

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "azure/token_provider.hpp"
 #include "common/clock.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/logging.hpp"
@@ -21,9 +22,9 @@
 #include "ingest/managed_ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
-#include "ingest/token_provider.hpp"
 #include "support/eventually.hpp"
 #include "support/kusto_emulator.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
@@ -71,17 +72,17 @@ void create_table(KustoEmulator& kusto, bool streaming, const std::string& token
 struct Stack {
   Stack(const std::string& connection_string, const std::string& url, ManualClock& clock,
         RandomSource& random, Sleeper& sleeper, ManagedOptions options = {},
-        AuthEnvironment environment = {})
-      : transport(make_cpprest_transport()),
+        azure::AuthEnvironment environment = {})
+      : transport(azure::make_cpprest_transport()),
         connection(parse_kusto_connection_string(connection_string).value()),
-        tokens(make_token_provider(connection, environment, *transport, clock)),
+        tokens(azure::make_token_provider(connection, environment, *transport, clock)),
         streaming(StreamingOptions{.engine_url = url, .app_version = "test"}, *transport, *tokens),
         queued(QueuedOptions{.dm_url = url, .app_version = "test"}, *transport, *tokens, clock),
         managed(options, streaming, queued, clock, random, sleeper) {}
 
-  std::unique_ptr<HttpTransport> transport;
+  std::unique_ptr<azure::HttpTransport> transport;
   KustoConnectionString connection;
-  std::unique_ptr<TokenProvider> tokens;
+  std::unique_ptr<azure::TokenProvider> tokens;
   StreamingIngestor streaming;
   QueuedIngestor queued;
   ManagedIngestor managed;
@@ -266,8 +267,8 @@ protected:
     (void)kusto;
     return s.managed.ingest(batch(id, 5));
   }
-  AuthEnvironment environment(const KustoEmulator& kusto) const {
-    AuthEnvironment e;
+  azure::AuthEnvironment environment(const KustoEmulator& kusto) const {
+    azure::AuthEnvironment e;
     e.authority_host = kusto.url();
     e.imds_endpoint = kusto.url();
     return e;
@@ -309,7 +310,7 @@ TEST_F(IngestAuth, ManagedIdentityThroughImdsAndTheAppServiceEndpoint) {
     EXPECT_NE(s.tokens->describe().find("IMDS"), std::string::npos);
   }
   {
-    AuthEnvironment e = environment(kusto);
+    azure::AuthEnvironment e = environment(kusto);
     e.identity_endpoint = kusto.url() + "/msi/token";
     e.identity_header = Secret("id-header-3");
     Stack s(plain(kusto) + ";AAD Federated Security=True;Managed Identity=system", kusto.url(),
@@ -330,7 +331,7 @@ TEST_F(IngestAuth, WorkloadIdentityExchangesTheFederatedTokenFile) {
   const auto file = std::filesystem::temp_directory_path() /
                     ("hub2kusto-federated-" + std::to_string(::getpid()));
   std::ofstream(file) << "federated-assertion-2\n";
-  AuthEnvironment e = environment(kusto);
+  azure::AuthEnvironment e = environment(kusto);
   e.client_id = "app-2";
   e.tenant_id = "tenant-2";
   e.federated_token_file = file.string();

@@ -1,4 +1,6 @@
 #include "checkpoint/checkpointer.hpp"
+#include "support/fake_checkpoint_store.hpp"
+#include "support/manual_clock.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +19,7 @@ void batch(PartitionCheckpointer& cp, std::int64_t first, std::int64_t last, Bat
 class Checkpointer : public ::testing::Test {
 protected:
   ManualClock clock_;
-  MemoryCheckpointStore store_;
+  fakes::FakeCheckpointStore store_;
   PartitionCheckpointer cp_{PartitionId("0"), store_, clock_, 5s};
 };
 

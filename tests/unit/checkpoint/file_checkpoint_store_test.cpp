@@ -54,7 +54,8 @@ TEST_F(FileStore, SavedCheckpointsSurviveANewStoreInTheSdkLayout) {
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   EXPECT_EQ((*loaded)->sequence_number.value(), 42);
   EXPECT_EQ((*loaded)->offset.value(), "8400");
-  // <dir>/<namespace>/<hub>/<consumer group>/checkpoint/<partition>, lower-cased (§9.1).
+  // <dir>/<namespace>/<hub>/<consumer group>/checkpoint/<partition>, lower-cased
+  // (docs/protocols.md, "Checkpoint blobs").
   EXPECT_TRUE(std::filesystem::exists(dir_ / "myns.servicebus.windows.net" / "telemetry" /
                                       "$default" / "checkpoint" / "3"));
   EXPECT_FALSE(std::filesystem::exists(store.path_of(PartitionId("3")).string() + ".tmp"));

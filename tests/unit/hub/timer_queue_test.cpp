@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::hub {
 namespace {

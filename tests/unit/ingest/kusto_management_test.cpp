@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.hpp"
-#include "fake_transport.hpp"
+#include "support/fake_transport.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
+
+using fakes::FakeTransport;
+using fakes::one_api;
 
 TEST(KustoManagement, ReadsTheFirstTableOfAV1Answer) {
   const auto t = first_table(
@@ -25,7 +29,7 @@ TEST(KustoManagement, ReadsTheFirstTableOfAV1Answer) {
 TEST(KustoManagement, SendsTheCommandAndSaysWhatTheServiceRefused) {
   ManualClock clock;
   FakeTransport t;
-  TokenProvider tokens(nullptr, clock);
+  azure::TokenProvider tokens(nullptr, clock);
   KustoManagement engine("https://c.kusto.windows.net", t, tokens, "hub2kusto", "1.2.3");
   t.then(
       200,
@@ -50,7 +54,7 @@ TEST(KustoManagement, SendsTheCommandAndSaysWhatTheServiceRefused) {
   ASSERT_FALSE(odd);
   EXPECT_EQ(odd.error().reason, "the answer to '.show tables' is not a result table");
 
-  t.then(HttpResponse{0, "connection refused", {}, ""});
+  t.then(azure::HttpResponse{0, "connection refused", {}, ""});
   auto down = engine.execute("db", ".show version", std::chrono::seconds(5));
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().status, 0);

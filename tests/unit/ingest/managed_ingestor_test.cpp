@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_transport.hpp"
+#include "support/fake_transport.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
+
+using fakes::FakeTransport;
+using fakes::one_api;
 
 using namespace std::chrono_literals;
 
@@ -43,7 +47,7 @@ protected:
   FixedRandom random_;
   ManualSleeper sleeper_{clock_};
   FakeTransport transport_;
-  TokenProvider tokens_{nullptr, clock_};
+  azure::TokenProvider tokens_{nullptr, clock_};
   StreamingIngestor streaming_{StreamingOptions{.engine_url = "http://kusto", .app_version = ""},
                                transport_, tokens_};
   FakeQueued queued_;

@@ -5,10 +5,14 @@
 
 #include "common/encoding.hpp"
 #include "common/gzip.hpp"
-#include "fake_transport.hpp"
+#include "support/fake_transport.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
+
+using fakes::FakeTransport;
+using fakes::one_api;
 
 using namespace std::chrono_literals;
 
@@ -44,7 +48,7 @@ class Queued : public ::testing::Test {
 protected:
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(500'000))};
   FakeTransport t_;
-  TokenProvider tokens_{nullptr, clock_};
+  azure::TokenProvider tokens_{nullptr, clock_};
   QueuedIngestor queued_{options(), t_, tokens_, clock_};
   static QueuedOptions options() {
     QueuedOptions o;

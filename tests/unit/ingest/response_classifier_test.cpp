@@ -2,15 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_transport.hpp"
+#include "support/fake_transport.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
 
+using fakes::FakeTransport;
+using fakes::one_api;
+
 using namespace std::chrono_literals;
 
-HttpResponse answer(int status, std::string body = "", Headers headers = {}) {
-  HttpResponse r;
+azure::HttpResponse answer(int status, std::string body = "", azure::Headers headers = {}) {
+  azure::HttpResponse r;
   r.status = status;
   r.body = std::move(body);
   r.headers = std::move(headers);
@@ -22,7 +25,7 @@ TEST(ResponseClassifier, SuccessIsDelivered) {
 }
 
 TEST(ResponseClassifier, NoAnswerIsRetriableWithTheTransportError) {
-  HttpResponse r;
+  azure::HttpResponse r;
   r.transport_error = "POST http://h/v1/rest/ingest/db/T: Connection refused";
   const auto c = classify_streaming_response(r);
   EXPECT_EQ(c.outcome, Outcome::retriable);

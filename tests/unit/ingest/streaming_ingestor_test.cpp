@@ -3,16 +3,19 @@
 #include <gtest/gtest.h>
 
 #include "common/gzip.hpp"
-#include "fake_transport.hpp"
+#include "support/fake_transport.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
+
+using fakes::FakeTransport;
 
 TEST(StreamingIngestor, PostsTheGzippedBatchWithFormatMappingAndHeaders) {
   ManualClock clock;
   FakeTransport t;
   t.then(200, R"({"Tables":[]})");
-  TokenProvider tokens(nullptr, clock);
+  azure::TokenProvider tokens(nullptr, clock);
   StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = "1.2"}, t,
                       tokens);
   Batch b;
@@ -30,7 +33,7 @@ TEST(StreamingIngestor, PostsTheGzippedBatchWithFormatMappingAndHeaders) {
                    "&mappingName=map%201");
   EXPECT_EQ(gzip::decompress(r.body, 1024, nullptr), std::optional<std::string>(b.data));
   const auto header = [&](const char* name) {
-    HttpResponse h;
+    azure::HttpResponse h;
     h.headers = r.headers;
     return h.header(name).value_or("");
   };
@@ -54,7 +57,7 @@ TEST(StreamingIngestor, A401InvalidatesTheCachedToken) {
                 "Data Source=https://c.kusto.windows.net;AAD Federated Security=True;"
                 "Application Client Id=a;Application Key=k;Authority Id=t")
                 .value();
-  auto tokens = make_token_provider(cs, AuthEnvironment{}, t, clock);
+  auto tokens = azure::make_token_provider(cs, azure::AuthEnvironment{}, t, clock);
   StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = ""}, t, *tokens);
   Batch b;
   b.id = "x";
@@ -63,7 +66,7 @@ TEST(StreamingIngestor, A401InvalidatesTheCachedToken) {
   EXPECT_EQ(s.ingest(b).outcome, Outcome::retriable);
   EXPECT_EQ(s.ingest(b).outcome, Outcome::delivered);
   EXPECT_EQ(tokens->fetches(), 2U);
-  HttpResponse h;
+  azure::HttpResponse h;
   h.headers = t.sent[3].headers;
   EXPECT_EQ(h.header("Authorization"), std::optional<std::string>("Bearer t2"));
 }
@@ -72,7 +75,7 @@ TEST(StreamingIngestor, ProbeAsksTheEngineForItsVersionOnTheDatabase) {
   ManualClock clock;
   FakeTransport t;
   t.then(200, R"({"Tables":[]})");
-  TokenProvider tokens(nullptr, clock);
+  azure::TokenProvider tokens(nullptr, clock);
   StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = "1"}, t, tokens);
   EXPECT_TRUE(s.probe(DatabaseName("db"), std::chrono::seconds(3)));
   ASSERT_EQ(t.sent.size(), 1U);
@@ -86,7 +89,7 @@ TEST(StreamingIngestor, ProbeFailureNamesTheEngineAndTheServiceAnswer) {
   ManualClock clock;
   FakeTransport t;
   t.then(403, R"({"error":{"code":"Forbidden","@message":"principal has no access"}})");
-  TokenProvider tokens(nullptr, clock);
+  azure::TokenProvider tokens(nullptr, clock);
   StreamingIngestor s({.engine_url = "https://c.kusto.windows.net", .app_version = "1"}, t, tokens);
   const auto probed = s.probe(DatabaseName("db"), std::chrono::seconds(3));
   ASSERT_FALSE(probed);

@@ -1,4 +1,5 @@
 #include "pipeline/batcher.hpp"
+#include "support/manual_clock.hpp"
 
 #include <gtest/gtest.h>
 

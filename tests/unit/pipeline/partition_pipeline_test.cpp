@@ -1,4 +1,6 @@
 #include "pipeline/partition_pipeline.hpp"
+#include "support/fake_checkpoint_store.hpp"
+#include "support/manual_clock.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -111,11 +113,11 @@ protected:
   }
 
   ManualClock clock_;
-  ingest::ManualSleeper sleeper_{clock_};
+  ManualSleeper sleeper_{clock_};
   std::shared_ptr<FakeStream> stream_ = std::make_shared<FakeStream>();
   FakeIngestor ingestor_;
   MemoryDeadLetters dead_;
-  checkpoint::MemoryCheckpointStore store_;
+  fakes::FakeCheckpointStore store_;
   checkpoint::PartitionCheckpointer checkpointer_{PartitionId("0"), store_, clock_, 5s};
   std::unique_ptr<PartitionPipeline> pipeline_ = std::make_unique<PartitionPipeline>(
       options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper_);
@@ -228,7 +230,7 @@ TEST_F(Pipeline, DrainGivesUpAtTheDeadlineWithoutMovingTheCheckpointPastTheBatch
 }
 
 // Moves the manual clock like ManualSleeper, and runs `on_sleep` after each wait.
-class HookedSleeper final : public ingest::Sleeper {
+class HookedSleeper final : public Sleeper {
 public:
   explicit HookedSleeper(ManualClock& clock) : clock_(clock) {}
   void sleep_for(std::chrono::milliseconds d) override {

@@ -8,13 +8,13 @@
 #include <optional>
 #include <string>
 
+#include "azure/http_transport.hpp"
 #include "common/clock.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/result.hpp"
 #include "common/secret.hpp"
-#include "ingest/http_transport.hpp"
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 
 struct AccessToken {
   Secret value;
@@ -43,7 +43,8 @@ struct AuthEnvironment {
   std::string tenant_id;            // AZURE_TENANT_ID
   std::string federated_token_file; // AZURE_FEDERATED_TOKEN_FILE
   // The token audience: the cluster's own resource id when read_kusto_resource_id() found it;
-  // else this one, which public-cloud clusters accept (§8.1).
+  // else this one, which public-cloud clusters accept (docs/protocols.md, "Authentication and
+  // connection strings").
   std::string resource = "https://kusto.kusto.windows.net";
 
   static AuthEnvironment from_process_environment();
@@ -93,4 +94,4 @@ std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnection
                                                            const Clock& clock,
                                                            std::string* note = nullptr);
 
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

@@ -1,4 +1,4 @@
-#include "common/storage_connection_string.hpp"
+#include "azure/storage_connection_string.hpp"
 
 #include <map>
 
@@ -6,7 +6,7 @@
 
 #include "common/key_value_list.hpp"
 
-namespace hub2kusto {
+namespace hub2kusto::azure {
 namespace {
 
 // Azurite's well-known development account (public, documented; not a secret).
@@ -81,4 +81,4 @@ Result<StorageConnectionString> parse_storage_connection_string(std::string_view
   return out;
 }
 
-} // namespace hub2kusto
+} // namespace hub2kusto::azure

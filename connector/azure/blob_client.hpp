@@ -1,7 +1,7 @@
 #pragma once
-// BlobClient: the few Azure Blob Storage operations hub2kusto's own stores need (the blob
-// checkpoint store, the blob dead-letter store), authorised from an Azure Storage connection
-// string: Shared Key with the account key, or the connection string's SAS appended to the URL.
+// BlobClient: the few Azure Blob Storage operations hub2kusto needs (the blob checkpoint store,
+// the blob dead-letter store, queued ingestion's uploads), authorised from an Azure Storage
+// connection string: Shared Key with the account key, or the SAS appended to the URL.
 // Errors name the container and blob and the service's error code, never a key or signature.
 //
 // Threads: any (the transport is thread-safe; nothing else is mutable).
@@ -12,12 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "azure/http_transport.hpp"
+#include "azure/storage.hpp"
+#include "azure/storage_connection_string.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
-#include "common/storage_connection_string.hpp"
-#include "ingest/http_transport.hpp"
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 
 using BlobMetadata = std::vector<std::pair<std::string, std::string>>; // x-ms-meta-<name>
 
@@ -60,11 +61,13 @@ private:
   std::chrono::milliseconds timeout_;
 };
 
-// The Shared Key authorization of a Blob service request (docs "Authorize with Shared Key"):
-// the string to sign from the verb, the standard headers, the x-ms-* headers and the
-// canonicalized resource (account + URL path + query parameters), signed with HMAC-SHA256.
-// Returns the Authorization header's value.
-std::string shared_key_authorization(const std::string& account, const std::string& key_base64,
-                                     const HttpRequest& request);
+// A container named by a SAS URL (`https://<account>.blob.core.windows.net/<container>?<sas>`),
+// as the data-management service hands out its temporary storage: the account to build a
+// BlobClient on, and the container's name.
+struct SasContainer {
+  StorageConnectionString account;
+  std::string container;
+};
+SasContainer sas_container(const StorageUrl& url);
 
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

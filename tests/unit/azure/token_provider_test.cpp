@@ -1,11 +1,14 @@
-#include "ingest/token_provider.hpp"
+#include "azure/token_provider.hpp"
 
 #include <gtest/gtest.h>
 
-#include "fake_transport.hpp"
+#include "support/fake_transport.hpp"
+#include "support/manual_clock.hpp"
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 namespace {
+
+using fakes::FakeTransport;
 
 using namespace std::chrono_literals;
 
@@ -107,4 +110,4 @@ TEST(TokenProvider, NoAuthenticationMeansNoHeader) {
 }
 
 } // namespace
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

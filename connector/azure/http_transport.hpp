@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -52,4 +52,4 @@ std::unique_ptr<HttpTransport> make_cpprest_transport(HttpTransportOptions optio
 // Form encoding (application/x-www-form-urlencoded) and percent-encoding of URL parts.
 std::string url_encode(std::string_view text);
 
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

@@ -1,8 +1,8 @@
-#include "ingest/http_transport.hpp"
+#include "azure/http_transport.hpp"
 
 #include <gtest/gtest.h>
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 namespace {
 
 TEST(HttpTransport, UrlEncodingKeepsUnreservedCharactersOnly) {
@@ -32,4 +32,4 @@ TEST(HttpTransport, NoAnswerIsAValueWithoutTheQueryString) {
 }
 
 } // namespace
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

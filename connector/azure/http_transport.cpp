@@ -1,4 +1,4 @@
-#include "ingest/http_transport.hpp"
+#include "azure/http_transport.hpp"
 
 #include <cctype>
 #include <cstdlib>
@@ -14,7 +14,7 @@
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 
 std::optional<std::string> HttpResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
@@ -173,4 +173,4 @@ std::unique_ptr<HttpTransport> make_cpprest_transport(HttpTransportOptions optio
   return std::make_unique<CppRestTransport>(std::move(options));
 }
 
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

@@ -1,4 +1,4 @@
-#include "ingest/token_provider.hpp"
+#include "azure/token_provider.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -10,7 +10,7 @@
 #include "common/logging.hpp"
 #include "common/redact.hpp"
 
-namespace hub2kusto::ingest {
+namespace hub2kusto::azure {
 namespace {
 
 using std::chrono::seconds;
@@ -91,7 +91,8 @@ std::string form(std::initializer_list<std::pair<std::string_view, std::string_v
   return out;
 }
 
-// Client credentials with a secret or with an assertion read from a file (§8.2, §8.4).
+// Client credentials with a secret or with an assertion read from a file (docs/protocols.md,
+// "Authentication and connection strings").
 class AadClientCredentials final : public TokenSource {
 public:
   AadClientCredentials(HttpTransport& transport, const Clock& clock, std::string authority,
@@ -114,7 +115,8 @@ public:
                      {"client_secret", secret_.reveal()},
                      {"scope", scope_}});
     } else {
-      // Kubernetes rotates the projected token: read it for every request (§8.4).
+      // Kubernetes rotates the projected token: read it for every request (docs/protocols.md,
+      // "Authentication and connection strings").
       std::ifstream in(assertion_file_);
       std::stringstream text;
       text << in.rdbuf();
@@ -157,7 +159,8 @@ private:
   std::string scope_;
 };
 
-// Managed identity through IMDS, or the App Service identity endpoint (§8.3).
+// Managed identity through IMDS, or the App Service identity endpoint (docs/protocols.md,
+// "Authentication and connection strings").
 class ManagedIdentity final : public TokenSource {
 public:
   ManagedIdentity(HttpTransport& transport, const Clock& clock, const AuthEnvironment& env,
@@ -339,4 +342,4 @@ std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnection
   return make_token_provider(connection, environment, transport, clock);
 }
 
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::azure

@@ -12,7 +12,7 @@
 #include "common/result.hpp"
 #include "common/secret.hpp"
 
-namespace hub2kusto {
+namespace hub2kusto::azure {
 
 struct StorageConnectionString {
   std::string blob_endpoint; // scheme://host[:port][/account], no trailing '/'
@@ -23,4 +23,4 @@ struct StorageConnectionString {
 
 Result<StorageConnectionString> parse_storage_connection_string(std::string_view text);
 
-} // namespace hub2kusto
+} // namespace hub2kusto::azure

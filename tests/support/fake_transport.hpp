@@ -6,44 +6,47 @@
 #include <mutex>
 #include <vector>
 
-#include "ingest/http_transport.hpp"
+#include <string>
 
-namespace hub2kusto::ingest {
+#include "azure/http_transport.hpp"
 
-class FakeTransport final : public HttpTransport {
+namespace hub2kusto::fakes {
+
+class FakeTransport final : public azure::HttpTransport {
 public:
   // Answers in order; once the script is used up, `fallback` answers (200 with "{}" by default).
-  void then(HttpResponse r) { script_.push_back(std::move(r)); }
-  void then(int status, std::string body = "{}", Headers headers = {}) {
-    HttpResponse r;
+  void then(azure::HttpResponse r) { script_.push_back(std::move(r)); }
+  void then(int status, std::string body = "{}", azure::Headers headers = {}) {
+    azure::HttpResponse r;
     r.status = status;
     r.body = std::move(body);
     r.headers = std::move(headers);
     then(std::move(r));
   }
-  std::function<HttpResponse(const HttpRequest&)> fallback = [](const HttpRequest&) {
-    HttpResponse r;
-    r.status = 200;
-    r.body = "{}";
-    return r;
-  };
+  std::function<azure::HttpResponse(const azure::HttpRequest&)> fallback =
+      [](const azure::HttpRequest&) {
+        azure::HttpResponse r;
+        r.status = 200;
+        r.body = "{}";
+        return r;
+      };
 
-  HttpResponse send(const HttpRequest& request) override {
+  azure::HttpResponse send(const azure::HttpRequest& request) override {
     std::lock_guard lock(mutex_);
     sent.push_back(request);
     if (script_.empty()) {
       return fallback(request);
     }
-    HttpResponse r = std::move(script_.front());
+    azure::HttpResponse r = std::move(script_.front());
     script_.pop_front();
     return r;
   }
 
-  std::vector<HttpRequest> sent;
+  std::vector<azure::HttpRequest> sent;
 
 private:
   std::mutex mutex_;
-  std::deque<HttpResponse> script_;
+  std::deque<azure::HttpResponse> script_;
 };
 
 inline std::string one_api(const std::string& code, const std::string& message, bool permanent) {
@@ -51,4 +54,4 @@ inline std::string one_api(const std::string& code, const std::string& message, 
          R"(","@permanent":)" + (permanent ? "true" : "false") + "}}";
 }
 
-} // namespace hub2kusto::ingest
+} // namespace hub2kusto::fakes

@@ -1,8 +1,8 @@
-#include "common/storage_connection_string.hpp"
+#include "azure/storage_connection_string.hpp"
 
 #include <gtest/gtest.h>
 
-namespace hub2kusto {
+namespace hub2kusto::azure {
 namespace {
 
 TEST(StorageConnectionString, AccountKeyFormBuildsTheBlobEndpointFromTheSuffix) {
@@ -43,4 +43,4 @@ TEST(StorageConnectionString, ErrorsNameTheMissingKeyAndNeverAValue) {
 }
 
 } // namespace
-} // namespace hub2kusto
+} // namespace hub2kusto::azure
