@@ -29,9 +29,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "mappings/format.hpp"
 #include "mappings/mapping.hpp"
-#include "mappings/result.hpp"
 #include "mappings/schema.hpp"
 #include "mappings/system_properties.hpp"
 

@@ -1,9 +1,9 @@
 #include <array>
 #include <utility>
 
+#include "base/text.hpp"
 #include "mappings/format.hpp"
 #include "mappings/system_properties.hpp"
-#include "mappings/text.hpp"
 
 namespace hub2kusto::mappings {
 namespace {

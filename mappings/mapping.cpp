@@ -1,5 +1,5 @@
 #include "mappings/mapping.hpp"
-#include "mappings/text.hpp"
+#include "base/text.hpp"
 
 #include <array>
 #include <charconv>
@@ -19,7 +19,7 @@ Result<JsonPath> parse_json_path(std::string_view text) {
   JsonPath path;
   path.text = std::string(text);
   if (text.empty() || text[0] != '$') {
-    return Error{"must start with '$'"};
+    return failure("must start with '$'");
   }
   std::size_t pos = 1;
   while (pos < text.size()) {
@@ -29,17 +29,17 @@ Result<JsonPath> parse_json_path(std::string_view text) {
         continue; // "$.['name']" is accepted (docs: escaping in a KQL string)
       }
       if (pos < text.size() && text[pos] == '.') {
-        return Error{"recursive descent '..' is not supported"};
+        return failure("recursive descent '..' is not supported");
       }
       const std::size_t start = pos;
       while (pos < text.size() && text[pos] != '.' && text[pos] != '[') {
         if (text[pos] == '*') {
-          return Error{"wildcards are not supported"};
+          return failure("wildcards are not supported");
         }
         ++pos;
       }
       if (pos == start) {
-        return Error{"empty member name at position " + std::to_string(start)};
+        return failure("empty member name at position " + std::to_string(start));
       }
       path.segments.push_back({std::string(text.substr(start, pos - start)), -1});
     } else if (text[pos] == '[') {
@@ -62,31 +62,31 @@ Result<JsonPath> parse_json_path(std::string_view text) {
           key += text[pos++];
         }
         if (!closed || pos >= text.size() || text[pos] != ']') {
-          return Error{"a quoted member name is not closed by " + std::string(1, quote) + "]"};
+          return failure("a quoted member name is not closed by " + std::string(1, quote) + "]");
         }
         ++pos;
         path.segments.push_back({std::move(key), -1});
       } else {
         const std::size_t close = text.find(']', pos);
         if (close == std::string_view::npos) {
-          return Error{"'[' at position " + std::to_string(pos - 1) + " is not closed"};
+          return failure("'[' at position " + std::to_string(pos - 1) + " is not closed");
         }
         const std::string_view inside = text.substr(pos, close - pos);
         std::int64_t index = 0;
         const auto [end, ec] = std::from_chars(inside.data(), inside.data() + inside.size(), index);
         if (inside == "*") {
-          return Error{"wildcards are not supported"};
+          return failure("wildcards are not supported");
         }
         if (ec != std::errc() || end != inside.data() + inside.size() || index < 0) {
-          return Error{"'[" + std::string(inside) +
-                       "]' is not an array index (a whole number from 0) or a quoted name"};
+          return failure("'[" + std::string(inside) +
+                         "]' is not an array index (a whole number from 0) or a quoted name");
         }
         path.segments.push_back({{}, index});
         pos = close + 1;
       }
     } else {
-      return Error{"unexpected '" + std::string(1, text[pos]) + "' at position " +
-                   std::to_string(pos)};
+      return failure("unexpected '" + std::string(1, text[pos]) + "' at position " +
+                     std::to_string(pos));
     }
   }
   return path;
@@ -196,15 +196,15 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
   try {
     doc = json::parse(json_text);
   } catch (const json::parse_error& e) {
-    return Error{"mapping: invalid JSON at byte " + std::to_string(e.byte)};
+    return failure("mapping: invalid JSON at byte " + std::to_string(e.byte));
   } catch (const json::exception&) {
-    return Error{"mapping: invalid JSON (a number out of range)"}; // out_of_range.406
+    return failure("mapping: invalid JSON (a number out of range)"); // out_of_range.406
   }
   if (!doc.is_array()) {
-    return Error{"mapping: expected a JSON array of column mappings"};
+    return failure("mapping: expected a JSON array of column mappings");
   }
   if (doc.empty()) {
-    return Error{"mapping: the array is empty"};
+    return failure("mapping: the array is empty");
   }
   MappingDefinition def;
   def.kind = kind;
@@ -213,29 +213,29 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
     ++n;
     std::string where = "mapping entry " + std::to_string(n);
     if (!entry.is_object()) {
-      return Error{where + ": expected an object"};
+      return failure(where + ": expected an object");
     }
     ColumnMapping cm;
     const json* column = find(entry, {"column", "columnname", "name"});
     if (column == nullptr || !column->is_string() || column->get<std::string>().empty()) {
-      return Error{where + ": 'column' is missing or not a non-empty string"};
+      return failure(where + ": 'column' is missing or not a non-empty string");
     }
     cm.column = column->get<std::string>();
     where += " ('" + cm.column + "')";
     for (const auto& other : def.columns) {
       if (other.column == cm.column) {
-        return Error{where + ": the column is mapped twice"};
+        return failure(where + ": the column is mapped twice");
       }
     }
     if (const json* dt = find(entry, {"datatype", "columntype"})) {
       if (!dt->is_string()) {
-        return Error{where + ": 'datatype' must be a string"};
+        return failure(where + ": 'datatype' must be a string");
       }
       const std::string text = dt->get<std::string>();
       if (!text.empty()) {
         cm.datatype = parse_column_type(text);
         if (!cm.datatype) {
-          return Error{where + ": datatype: '" + text + "' is not a Kusto type"};
+          return failure(where + ": datatype: '" + text + "' is not a Kusto type");
         }
       }
     }
@@ -249,7 +249,7 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
         known = known || iequals(it.key(), k);
       }
       if (!known) {
-        return Error{where + ": unknown field '" + it.key() + "'"};
+        return failure(where + ": unknown field '" + it.key() + "'");
       }
     }
 
@@ -259,7 +259,7 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
     const std::string prefix = props != nullptr ? "Properties." : "";
     if (props != nullptr) {
       if (!props->is_object()) {
-        return Error{where + ": 'Properties' must be an object"};
+        return failure(where + ": 'Properties' must be an object");
       }
       for (auto it = props->begin(); it != props->end(); ++it) {
         static constexpr std::string_view kKnown[] = {"path", "ordinal", "constvalue", "transform",
@@ -269,36 +269,36 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
           known = known || iequals(it.key(), k);
         }
         if (!known) {
-          return Error{where + ": unknown property '" + it.key() + "'"};
+          return failure(where + ": unknown property '" + it.key() + "'");
         }
       }
       if (find(entry, {"path", "ordinal", "constvalue", "transform"}) != nullptr) {
-        return Error{where + ": give properties either inside 'Properties' or at the top "
-                             "level, not both"};
+        return failure(where + ": give properties either inside 'Properties' or at the top "
+                               "level, not both");
       }
       if (find(*props, {"field"}) != nullptr) {
-        return Error{where + ": Properties.Field applies to Avro, Parquet, ORC and W3C "
-                             "mappings; use Path for JSON or Ordinal for CSV"};
+        return failure(where + ": Properties.Field applies to Avro, Parquet, ORC and W3C "
+                               "mappings; use Path for JSON or Ordinal for CSV");
       }
     }
     if (const json* t = find(source, {"transform"})) {
       const auto name = t->is_string() ? parse_transform(t->get<std::string>()) : std::nullopt;
       if (!name) {
-        return Error{where + ": " + prefix + "Transform: '" +
-                     (t->is_string() ? t->get<std::string>() : t->dump()) +
-                     "' is not a Kusto mapping transform"};
+        return failure(where + ": " + prefix + "Transform: '" +
+                       (t->is_string() ? t->get<std::string>() : t->dump()) +
+                       "' is not a Kusto mapping transform");
       }
       if (!applies_to(*name, kind)) {
-        return Error{where + ": " + prefix + "Transform: " + std::string(to_string(*name)) +
-                     " does not apply to " + (kind == MappingKind::csv ? "CSV" : "JSON") +
-                     " mappings"};
+        return failure(where + ": " + prefix + "Transform: " + std::string(to_string(*name)) +
+                       " does not apply to " + (kind == MappingKind::csv ? "CSV" : "JSON") +
+                       " mappings");
       }
       cm.transform = *name;
     }
     if (const json* c = find(source, {"constvalue"})) {
       const auto text = c->is_string() ? std::optional(c->get<std::string>()) : std::nullopt;
       if (!text) {
-        return Error{where + ": " + prefix + "ConstValue must be a string"};
+        return failure(where + ": " + prefix + "ConstValue must be a string");
       }
       cm.const_value = *text;
     }
@@ -306,11 +306,11 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
     const json* ordinal = find(source, {"ordinal"});
     if (kind == MappingKind::json) {
       if (ordinal != nullptr) {
-        return Error{where + ": " + prefix + "Ordinal applies to CSV mappings; use Path"};
+        return failure(where + ": " + prefix + "Ordinal applies to CSV mappings; use Path");
       }
       if (path != nullptr) {
         if (!path->is_string()) {
-          return Error{where + ": " + prefix + "Path must be a string"};
+          return failure(where + ": " + prefix + "Path must be a string");
         }
         const std::string p = path->get<std::string>();
         if (!p.empty() && p[0] != '$') {
@@ -321,15 +321,15 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
         } else if (!p.empty()) {
           auto parsed = parse_json_path(p);
           if (!parsed) {
-            return Error{where + ": " + prefix + "Path: '" + p +
-                         "' is not a valid path: " + parsed.error().message};
+            return failure(where + ": " + prefix + "Path: '" + p +
+                           "' is not a valid path: " + parsed.error().message);
           }
           cm.path = std::move(parsed).value();
         }
       }
     } else {
       if (path != nullptr) {
-        return Error{where + ": " + prefix + "Path applies to JSON mappings; use Ordinal"};
+        return failure(where + ": " + prefix + "Path applies to JSON mappings; use Ordinal");
       }
       if (ordinal != nullptr) {
         const auto text = scalar_text(*ordinal);
@@ -338,7 +338,7 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
             text ? std::from_chars(text->data(), text->data() + text->size(), value)
                  : std::from_chars_result{nullptr, std::errc::invalid_argument};
         if (!text || ec != std::errc() || end != text->data() + text->size()) {
-          return Error{where + ": " + prefix + "Ordinal must be a whole number from 0"};
+          return failure(where + ": " + prefix + "Ordinal must be a whole number from 0");
         }
         cm.ordinal = value;
       }
@@ -346,13 +346,13 @@ Result<MappingDefinition> parse_mapping(std::string_view json_text, MappingKind 
     const bool positional =
         cm.transform == Transform::source_location || cm.transform == Transform::source_line_number;
     if (positional && (cm.path || cm.ordinal)) {
-      return Error{where + ": " + std::string(to_string(cm.transform)) +
-                   " takes no Path or Ordinal"};
+      return failure(where + ": " + std::string(to_string(cm.transform)) +
+                     " takes no Path or Ordinal");
     }
     if (!positional && !cm.path && !cm.ordinal && !cm.const_value) {
-      return Error{where + ": needs " +
-                   std::string(kind == MappingKind::json ? "Path" : "Ordinal") +
-                   ", ConstValue or a SourceLocation / SourceLineNumber transform"};
+      return failure(where + ": needs " +
+                     std::string(kind == MappingKind::json ? "Path" : "Ordinal") +
+                     ", ConstValue or a SourceLocation / SourceLineNumber transform");
     }
     def.columns.push_back(std::move(cm));
   }

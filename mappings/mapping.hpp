@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mappings/result.hpp"
+#include "base/result.hpp"
 #include "mappings/schema.hpp"
 
 namespace hub2kusto::mappings {

@@ -1,5 +1,5 @@
 #include "mappings/schema.hpp"
-#include "mappings/text.hpp"
+#include "base/text.hpp"
 
 #include <array>
 #include <utility>
@@ -80,7 +80,7 @@ Result<TableSchema> parse_schema(std::string_view text) {
   text = trim(text);
   if (!text.empty() && text.front() == '(') {
     if (text.back() != ')') {
-      return Error{"schema: '(' is not closed by ')'"};
+      return failure("schema: '(' is not closed by ')'");
     }
     text = trim(text.substr(1, text.size() - 2));
   }
@@ -98,7 +98,7 @@ Result<TableSchema> parse_schema(std::string_view text) {
       const char quote = text[pos + 1];
       const std::size_t close = text.find(std::string{quote, ']'}, pos + 2);
       if (close == std::string_view::npos) {
-        return Error{"schema column " + std::to_string(index) + ": bracketed name is not closed"};
+        return failure("schema column " + std::to_string(index) + ": bracketed name is not closed");
       }
       name = std::string(text.substr(pos + 2, close - pos - 2));
       pos = close + 2;
@@ -106,8 +106,8 @@ Result<TableSchema> parse_schema(std::string_view text) {
       const std::size_t colon = text.find(':', pos);
       const std::size_t comma = text.find(',', pos);
       if (colon == std::string_view::npos || (comma != std::string_view::npos && comma < colon)) {
-        return Error{"schema column " + std::to_string(index) +
-                     ": expected Name:type, found no ':'"};
+        return failure("schema column " + std::to_string(index) +
+                       ": expected Name:type, found no ':'");
       }
       name = std::string(trim(text.substr(pos, colon - pos)));
       pos = colon;
@@ -116,8 +116,8 @@ Result<TableSchema> parse_schema(std::string_view text) {
       ++pos;
     }
     if (pos >= text.size() || text[pos] != ':') {
-      return Error{"schema column " + std::to_string(index) + " ('" + name +
-                   "'): expected ':' and a type after the name"};
+      return failure("schema column " + std::to_string(index) + " ('" + name +
+                     "'): expected ':' and a type after the name");
     }
     ++pos;
     const std::size_t comma = text.find(',', pos);
@@ -125,22 +125,23 @@ Result<TableSchema> parse_schema(std::string_view text) {
         text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     pos = comma == std::string_view::npos ? text.size() : comma + 1;
     if (name.empty()) {
-      return Error{"schema column " + std::to_string(index) + ": the name is empty"};
+      return failure("schema column " + std::to_string(index) + ": the name is empty");
     }
     const auto type = parse_column_type(type_text);
     if (!type) {
-      return Error{"schema column " + std::to_string(index) + " ('" + name + "'): '" +
-                   std::string(type_text) +
-                   "' is not a Kusto type (bool, int, long, real, decimal, string, datetime, "
-                   "timespan, guid, dynamic)"};
+      return failure("schema column " + std::to_string(index) + " ('" + name + "'): '" +
+                     std::string(type_text) +
+                     "' is not a Kusto type (bool, int, long, real, decimal, string, datetime, "
+                     "timespan, guid, dynamic)");
     }
     if (schema.index_of(name) >= 0) {
-      return Error{"schema column " + std::to_string(index) + ": '" + name + "' is declared twice"};
+      return failure("schema column " + std::to_string(index) + ": '" + name +
+                     "' is declared twice");
     }
     schema.columns.push_back({std::move(name), *type});
   }
   if (schema.columns.empty()) {
-    return Error{"schema: no columns"};
+    return failure("schema: no columns");
   }
   return schema;
 }

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mappings/result.hpp"
+#include "base/result.hpp"
 
 namespace hub2kusto::mappings {
 

@@ -1,5 +1,5 @@
 #include "mappings/values.hpp"
-#include "mappings/text.hpp"
+#include "base/text.hpp"
 
 #include <charconv>
 #include <cmath>

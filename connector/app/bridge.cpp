@@ -8,6 +8,7 @@
 
 #include "app/kusto_sink.hpp"
 #include "azure/blob_client.hpp"
+#include "base/text.hpp"
 #include "checkpoint/blob_checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
@@ -198,9 +199,9 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     return failure(fmt::format("connection '{}': {}", c.name, checkpoints.error().message));
   }
   if (earlier_scope &&
-      (ascii_lower(earlier_scope->fully_qualified_namespace) !=
-           ascii_lower(scope.fully_qualified_namespace) ||
-       ascii_lower(earlier_scope->event_hub.value()) != ascii_lower(scope.event_hub.value()))) {
+      (text::lower(earlier_scope->fully_qualified_namespace) !=
+           text::lower(scope.fully_qualified_namespace) ||
+       text::lower(earlier_scope->event_hub.value()) != text::lower(scope.event_hub.value()))) {
     std::vector<PartitionId> missing;
     for (std::size_t i = 0; i < partitions.size(); ++i) {
       if (!checkpoints.value()[i]) {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "app/config.hpp"
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "ops/ops_server.hpp"
 #include "pipeline/partition_pipeline.hpp"
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "azure/storage_connection_string.hpp"
+#include "base/text.hpp"
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
@@ -117,7 +118,7 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
           },
           out.connection);
       if (const auto* eh = std::get_if<EventHubsConnectionString>(&out.connection)) {
-        if (event_hub && !eh->entity_path.empty() && !iequals(*event_hub, eh->entity_path)) {
+        if (event_hub && !eh->entity_path.empty() && !text::iequals(*event_hub, eh->entity_path)) {
           s.problem("event_hub", fmt::format("'{}' differs from the connection string's "
                                              "EntityPath '{}'",
                                              *event_hub, eh->entity_path));

@@ -18,10 +18,10 @@
 
 #include "app/config_reader.hpp"
 #include "azure/storage_connection_string.hpp"
+#include "base/result.hpp"
 #include "common/hub_connection_string.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/logging.hpp"
-#include "common/result.hpp"
 #include "common/secret.hpp"
 #include "common/types.hpp"
 #include "mappings/engine.hpp"

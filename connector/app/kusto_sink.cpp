@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "app/version.hpp"
+#include "base/text.hpp"
 #include "common/crypto.hpp"
 #include "common/key_value_list.hpp"
 #include "common/logging.hpp"
@@ -44,8 +45,8 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
 std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
                          const std::string& hub) {
   const std::string identity =
-      fmt::format("{}\n{}\n{}\n{}\n{}", c.name, ascii_lower(hub_namespace), ascii_lower(hub),
-                  ascii_lower(c.source.consumer_group.value()), c.target.database.value());
+      fmt::format("{}\n{}\n{}\n{}\n{}", c.name, text::lower(hub_namespace), text::lower(hub),
+                  text::lower(c.source.consumer_group.value()), c.target.database.value());
   std::string scope = "hub2kusto-";
   for (const unsigned char byte :
        crypto::hmac_sha256("hub2kusto report scope", identity).substr(0, 16)) {

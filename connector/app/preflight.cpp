@@ -9,6 +9,7 @@
 
 #include "azure/blob_client.hpp"
 #include "azure/token_provider.hpp"
+#include "base/text.hpp"
 #include "common/clock.hpp"
 #include "common/key_value_list.hpp"
 #include "common/random.hpp"
@@ -51,7 +52,7 @@ private:
 };
 
 bool contains(const std::string& text, std::string_view part) {
-  return ascii_lower(text).find(part) != std::string::npos;
+  return text::lower(text).find(part) != std::string::npos;
 }
 
 // ---- hubs ----
@@ -295,7 +296,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
 
   if (t.mapping) {
     const std::string wanted = t.mapping->value();
-    const std::string kind = ingest::mapping_kind_name(ascii_lower(t.format));
+    const std::string kind = ingest::mapping_kind_name(text::lower(t.format));
     auto mappings =
         engine.table(db, fmt::format(".show table ['{}'] ingestion mappings", table), timeout);
     if (!mappings) {
@@ -311,7 +312,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
         }
       }
       const bool right_kind = std::any_of(kinds.begin(), kinds.end(), [&](const std::string& k) {
-        return ascii_lower(k) == ascii_lower(kind);
+        return text::lower(k) == text::lower(kind);
       });
       if (right_kind) {
         out.ok(subject, fmt::format("ingestion mapping '{}' ({}) exists", wanted, kind));
@@ -319,7 +320,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
         out.error(subject, fmt::format("table '{}' has no ingestion mapping '{}'", table, wanted),
                   fmt::format("create it: .create table {} ingestion {} mapping '{}' '[...]'; "
                               "or set target.mapping",
-                              table, ascii_lower(kind), wanted));
+                              table, text::lower(kind), wanted));
       } else {
         out.error(subject,
                   fmt::format("ingestion mapping '{}' of table '{}' is a {} mapping; target.format "
@@ -327,7 +328,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
                               wanted, table, fmt::join(kinds, "/"), t.format, kind),
                   fmt::format("create it: .create table {} ingestion {} mapping '{}' '[...]'; or "
                               "change target.format",
-                              table, ascii_lower(kind), wanted));
+                              table, text::lower(kind), wanted));
       }
     }
   }

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "app/config.hpp"
-#include "common/result.hpp"
+#include "base/result.hpp"
 
 namespace hub2kusto::app {
 

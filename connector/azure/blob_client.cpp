@@ -8,6 +8,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
 #include "common/key_value_list.hpp"
@@ -188,7 +189,7 @@ BlobClient::metadata(const std::string& container, const std::string& blob) {
   }
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : response.headers) {
-    const std::string name = ascii_lower(k);
+    const std::string name = text::lower(k);
     if (name.rfind("x-ms-meta-", 0) == 0) {
       out[name.substr(10)] = v;
     }

@@ -15,8 +15,8 @@
 #include "azure/http_transport.hpp"
 #include "azure/storage.hpp"
 #include "azure/storage_connection_string.hpp"
+#include "base/result.hpp"
 #include "common/clock.hpp"
-#include "common/result.hpp"
 
 namespace hub2kusto::azure {
 

@@ -11,6 +11,7 @@
 
 #include <cpprest/http_client.h>
 
+#include "base/text.hpp"
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
 
@@ -66,7 +67,7 @@ bool bypasses_proxy(const std::string& host) {
   std::size_t start = 0;
   while (start <= list.size()) {
     const std::size_t comma = list.find(',', start);
-    std::string entry = ascii_lower(
+    std::string entry = text::lower(
         list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     entry.erase(0, entry.find_first_not_of(' '));
     entry.erase(entry.find_last_not_of(' ') + 1);
@@ -77,7 +78,7 @@ bool bypasses_proxy(const std::string& host) {
       if (entry.front() == '.') {
         entry.erase(0, 1);
       }
-      const std::string h = ascii_lower(host);
+      const std::string h = text::lower(host);
       if (h == entry || (h.size() > entry.size() && h.ends_with("." + entry))) {
         return true;
       }

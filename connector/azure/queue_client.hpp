@@ -9,8 +9,8 @@
 
 #include "azure/http_transport.hpp"
 #include "azure/storage.hpp"
+#include "base/result.hpp"
 #include "common/clock.hpp"
-#include "common/result.hpp"
 
 namespace hub2kusto::azure {
 

@@ -8,6 +8,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
 #include "common/key_value_list.hpp"
@@ -46,7 +47,7 @@ std::string url_decode(std::string_view text) {
 
 std::string header_value(const HttpRequest& r, std::string_view name) {
   for (const auto& [k, v] : r.headers) {
-    if (ascii_lower(k) == ascii_lower(name)) {
+    if (text::lower(k) == text::lower(name)) {
       return v;
     }
   }
@@ -86,7 +87,7 @@ std::string shared_key_authorization(const std::string& account, const std::stri
   // Canonicalized headers: every x-ms-* header, lower-cased, sorted, "name:value\n".
   std::map<std::string, std::string> ms;
   for (const auto& [k, v] : request.headers) {
-    const std::string name = ascii_lower(k);
+    const std::string name = text::lower(k);
     if (name.rfind("x-ms-", 0) == 0) {
       ms[name] = v;
     }
@@ -115,7 +116,7 @@ std::string shared_key_authorization(const std::string& account, const std::stri
       const auto amp = query.find('&');
       const std::string_view pair = query.substr(0, amp);
       const auto eq = pair.find('=');
-      params[ascii_lower(url_decode(pair.substr(0, eq)))].push_back(
+      params[text::lower(url_decode(pair.substr(0, eq)))].push_back(
           eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     }

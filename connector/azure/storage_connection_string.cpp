@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/key_value_list.hpp"
 
 namespace hub2kusto::azure {
@@ -34,7 +35,7 @@ Result<StorageConnectionString> parse_storage_connection_string(std::string_view
     return it == by_key.end() ? std::string() : it->second;
   };
   StorageConnectionString out;
-  if (iequals(get("usedevelopmentstorage"), "true")) {
+  if (text::iequals(get("usedevelopmentstorage"), "true")) {
     out.blob_endpoint = fmt::format("http://127.0.0.1:10000/{}", kDevAccount);
     out.account_name = kDevAccount;
     out.account_key = Secret(std::string(kDevKey));

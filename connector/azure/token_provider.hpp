@@ -9,9 +9,9 @@
 #include <string>
 
 #include "azure/http_transport.hpp"
+#include "base/result.hpp"
 #include "common/clock.hpp"
 #include "common/kusto_connection_string.hpp"
-#include "common/result.hpp"
 #include "common/secret.hpp"
 
 namespace hub2kusto::azure {

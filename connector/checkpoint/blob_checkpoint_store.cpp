@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/key_value_list.hpp"
 
 namespace hub2kusto::checkpoint {
@@ -11,9 +12,9 @@ BlobCheckpointStore::BlobCheckpointStore(azure::BlobClient& blobs, std::string c
     : blobs_(blobs), container_(std::move(container)), scope_(std::move(scope)) {}
 
 std::string BlobCheckpointStore::blob_name(const PartitionId& partition) const {
-  return fmt::format("{}/{}/{}/checkpoint/{}", ascii_lower(scope_.fully_qualified_namespace),
-                     ascii_lower(scope_.event_hub.value()),
-                     ascii_lower(scope_.consumer_group.value()), partition.value());
+  return fmt::format("{}/{}/{}/checkpoint/{}", text::lower(scope_.fully_qualified_namespace),
+                     text::lower(scope_.event_hub.value()),
+                     text::lower(scope_.consumer_group.value()), partition.value());
 }
 
 Result<std::monostate> BlobCheckpointStore::prepare() {

@@ -11,7 +11,7 @@
 #include <string>
 #include <variant>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "common/types.hpp"
 
 namespace hub2kusto::checkpoint {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/encoding.hpp"
 #include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
@@ -29,7 +30,7 @@ public:
     for (auto& kv : *pairs) {
       std::string_view canonical;
       for (const auto k : known) {
-        if (iequals(k, kv.key)) {
+        if (text::iequals(k, kv.key)) {
           canonical = k;
         }
       }
@@ -84,10 +85,10 @@ Result<bool> parse_bool(const Fields& f, std::string_view key) {
   if (v == nullptr) {
     return false;
   }
-  if (iequals(*v, "true")) {
+  if (text::iequals(*v, "true")) {
     return true;
   }
-  if (iequals(*v, "false")) {
+  if (text::iequals(*v, "false")) {
     return false;
   }
   return f.error(fmt::format("'{}' must be true or false", key));
@@ -237,8 +238,8 @@ Result<HubConnectionString> parse_hub_connection_string(std::string_view text) {
   bool has_endpoint = false;
   bool has_host_name = false;
   for (const auto& kv : *pairs) {
-    has_endpoint = has_endpoint || iequals(kv.key, "Endpoint");
-    has_host_name = has_host_name || iequals(kv.key, "HostName");
+    has_endpoint = has_endpoint || text::iequals(kv.key, "Endpoint");
+    has_host_name = has_host_name || text::iequals(kv.key, "HostName");
   }
   if (has_host_name && !has_endpoint) {
     auto iot = parse_iot_hub_connection_string(text);

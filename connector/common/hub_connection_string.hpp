@@ -18,7 +18,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "common/secret.hpp"
 
 namespace hub2kusto {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 
 namespace hub2kusto {
 
@@ -27,12 +27,7 @@ struct KeyValue {
 Result<std::vector<KeyValue>> parse_key_value_list(std::string_view text, KeyValueSyntax syntax);
 
 // ASCII lower-case with spaces removed: how Kusto compares keywords ("Data Source" ==
-// "datasource"). Event Hubs keys are compared with ASCII case folding only.
+// "datasource"). Event Hubs keys are compared with ASCII case folding only (base/text.hpp).
 std::string normalize_keyword(std::string_view key);
-
-bool iequals(std::string_view a, std::string_view b);
-// ASCII lower-case (names the protocols compare case-insensitively: HTTP headers, blob paths,
-// routing values).
-std::string ascii_lower(std::string_view text);
 
 } // namespace hub2kusto

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
 
@@ -108,10 +109,10 @@ Failure<Error> fail(std::string_view message) {
 }
 
 std::optional<bool> parse_bool(std::string_view v) {
-  if (iequals(v, "true")) {
+  if (text::iequals(v, "true")) {
     return true;
   }
-  if (iequals(v, "false")) {
+  if (text::iequals(v, "false")) {
     return false;
   }
   return std::nullopt;
@@ -311,7 +312,7 @@ Result<KustoConnectionString> parse_kusto_connection_string(std::string_view tex
   } else if (has_token) {
     cs.auth = KustoAuth::application_token;
   } else if (has_msi) {
-    if (iequals(*managed_identity, "system") || iequals(*managed_identity, "true")) {
+    if (text::iequals(*managed_identity, "system") || text::iequals(*managed_identity, "true")) {
       // system-assigned: no client id
     } else {
       if (!cs.application_client_id.empty() && cs.application_client_id != *managed_identity) {

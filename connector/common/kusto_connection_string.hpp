@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "common/secret.hpp"
 
 namespace hub2kusto {

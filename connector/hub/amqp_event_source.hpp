@@ -43,10 +43,10 @@
 //               partitions re-attach there from their resume positions
 #include <memory>
 
+#include "common/backoff.hpp"
 #include "common/clock.hpp"
 #include "common/hub_connection_string.hpp"
 #include "common/random.hpp"
-#include "hub/backoff.hpp"
 #include "hub/event_source.hpp"
 #include "hub/hub_metrics.hpp"
 #include "hub/partition_channel.hpp"

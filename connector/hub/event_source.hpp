@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "common/types.hpp"
 #include "hub/hub_event.hpp"
 

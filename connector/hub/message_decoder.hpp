@@ -12,7 +12,7 @@
 // ISO 8601 (or Unix milliseconds past the year 2262).
 #include <string_view>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "hub/hub_event.hpp"
 
 namespace hub2kusto::hub {

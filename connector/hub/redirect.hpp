@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 
 namespace hub2kusto::hub {
 

@@ -16,7 +16,7 @@
 
 #include "azure/http_transport.hpp"
 #include "azure/token_provider.hpp"
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "ingest/response_classifier.hpp"
 
 namespace hub2kusto::ingest {

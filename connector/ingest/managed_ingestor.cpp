@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/backoff.hpp"
 #include "common/logging.hpp"
 
 namespace hub2kusto::ingest {
@@ -82,7 +83,10 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
     return queued(batch, false);
   }
   auto log = logger("ingest");
-  std::chrono::milliseconds backoff = options_.first_backoff;
+  Backoff backoff({.initial = options_.first_backoff,
+                   .max = options_.first_backoff * (1 << options_.max_attempts),
+                   .multiplier = 2.0},
+                  random_);
   std::string last_reason;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     metrics_.streaming_attempts.fetch_add(1, std::memory_order_relaxed);
@@ -131,13 +135,11 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
     }
     last_reason = c.reason;
     if (attempt + 1 < options_.max_attempts) {
-      const auto jittered = std::chrono::milliseconds(static_cast<std::int64_t>(
-          static_cast<double>(backoff.count()) * (0.5 + 0.5 * random_.uniform())));
+      const auto jittered = backoff.next();
       const auto wait = c.retry_after.value_or(jittered);
       log->warn("streaming batch {} into {} failed ({}); retrying in {} ms", batch.id, table_key,
                 c.reason, wait.count());
       sleeper_.sleep_for(wait);
-      backoff *= 2;
     }
   }
   log->warn("streaming batch {} into {} failed {} times (last: {}); sending it queued", batch.id,

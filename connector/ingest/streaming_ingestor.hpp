@@ -6,8 +6,8 @@
 
 #include "azure/http_transport.hpp"
 #include "azure/token_provider.hpp"
+#include "base/result.hpp"
 #include "common/kusto_connection_string.hpp"
-#include "common/result.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/response_classifier.hpp"
 

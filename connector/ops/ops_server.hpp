@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 
 namespace hub2kusto::ops {
 

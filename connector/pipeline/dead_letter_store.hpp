@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "azure/blob_client.hpp"
+#include "base/result.hpp"
 #include "common/clock.hpp"
-#include "common/result.hpp"
 #include "common/types.hpp"
 
 namespace hub2kusto::pipeline {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "hub/hub_event.hpp"
 #include "mappings/engine.hpp"
 

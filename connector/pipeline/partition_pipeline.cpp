@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/backoff.hpp"
 #include "common/gzip.hpp"
 #include "common/iso8601.hpp"
 #include "common/logging.hpp"
@@ -12,6 +13,11 @@
 
 namespace hub2kusto::pipeline {
 namespace {
+
+// A held batch and a refusing dead-letter store are retried at exact, doubling intervals.
+BackoffPolicy retry_policy(const PipelineOptions& o) {
+  return {.initial = o.retry_first, .max = o.retry_max, .multiplier = 2.0};
+}
 
 // ISO 8601 where the system clock can hold the time (years 1678 to 2262); beyond that, as a
 // sender can stamp any AMQP timestamp, the Unix milliseconds as text, as the decoder writes them.
@@ -101,7 +107,7 @@ bool PartitionPipeline::dead_letter(std::vector<DeadLetter> records,
                                     std::optional<std::chrono::steady_clock::time_point> deadline) {
   // Nothing may pass the checkpoint before its record is durable: retry until it is, or until
   // the drain deadline (then the events stay behind the checkpoint and come again).
-  std::chrono::milliseconds wait = options_.retry_first;
+  Backoff backoff(retry_policy(options_));
   while (true) {
     auto written = dead_letters_.write(records);
     if (written) {
@@ -110,6 +116,7 @@ bool PartitionPipeline::dead_letter(std::vector<DeadLetter> records,
     }
     set_problem(dead_letter_problem_,
                 "the dead-letter store refuses records: " + written.error().message);
+    const auto wait = backoff.next();
     if (give_up(deadline, wait)) {
       logger("pipeline")
           ->error("partition {}: {} records not dead-lettered before the deadline ({}); their "
@@ -126,7 +133,6 @@ bool PartitionPipeline::dead_letter(std::vector<DeadLetter> records,
     } else {
       pause_unless_stopped(wait);
     }
-    wait = std::min(wait * 2, options_.retry_max);
   }
   metrics_.events_dead_lettered.fetch_add(records.size(), std::memory_order_relaxed);
   for (const auto& r : records) {
@@ -259,7 +265,7 @@ bool PartitionPipeline::deliver_range(
     part.records = end - begin;
     request = &part;
   }
-  std::chrono::milliseconds wait = options_.retry_first;
+  Backoff backoff(retry_policy(options_));
   while (true) {
     ingest::DeliveryStatus status = ingestor_.ingest(*request);
     using TargetProblem = ingest::DeliveryStatus::TargetProblem;
@@ -326,7 +332,7 @@ bool PartitionPipeline::deliver_range(
                     printable(request->target.table.value(), 100), status.reason);
       }
     }
-    const auto pause = status.retry_after.value_or(wait);
+    const auto pause = status.retry_after.value_or(backoff.next());
     if (give_up(deadline, pause)) {
       logger("pipeline")
           ->error("batch {} not delivered before the deadline ({}); its events "
@@ -340,7 +346,6 @@ bool PartitionPipeline::deliver_range(
                  pause.count());
     }
     sleeper_.sleep_for(pause);
-    wait = std::min(wait * 2, options_.retry_max);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.hpp"
 #include "common/key_value_list.hpp"
 #include "common/redact.hpp"
 
@@ -94,7 +95,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     return failure(std::move(format).error());
   }
   if (*format) {
-    const std::string f = ascii_lower(**format);
+    const std::string f = text::lower(**format);
     if (std::find(kFormats.begin(), kFormats.end(), f) == kFormats.end()) {
       return failure(fmt::format("the routing property 'Format' names '{}', which is not a "
                                  "Kusto data format",
@@ -123,7 +124,7 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     return failure(std::move(compression).error());
   }
   if (*compression) {
-    const std::string c = ascii_lower(**compression);
+    const std::string c = text::lower(**compression);
     if (c == "gzip") {
       r.gzip = true;
     } else if (c != "none") {

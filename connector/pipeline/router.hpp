@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-#include "common/result.hpp"
+#include "base/result.hpp"
 #include "common/types.hpp"
 #include "hub/hub_event.hpp"
 

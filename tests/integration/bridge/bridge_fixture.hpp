@@ -109,6 +109,23 @@ inline CommandRun run_command(const std::vector<std::string>& argv,
 
 // One line of the tests' telemetry: {"deviceId":"dev-<device>","temperature":21.5,
 // "humidity":40,"line":<line>...}, `more` being further members (with their leading comma).
+// Rows per `line` value: {distinct lines, total rows}.
+inline std::pair<long long, long long> lines_and_rows(KustoEmulator& kusto) {
+  // 100,000 groups take a while under the sanitizers: a generous timeout.
+  const auto r = kusto.query("T | summarize count() by line", "", std::chrono::seconds(600));
+  long long groups = 0;
+  long long rows = 0;
+  try {
+    for (const auto& row : r.at("Tables").at(0).at("Rows")) {
+      ++groups;
+      rows += row.at(1).get<long long>();
+    }
+  } catch (const std::exception&) {
+    return {-1, -1};
+  }
+  return {groups, rows};
+}
+
 inline std::string telemetry_line(int line, int device, const std::string& more = "") {
   return R"({"deviceId":"dev-)" + std::to_string(device) +
          R"(","temperature":21.5,"humidity":40,"line":)" + std::to_string(line) + more + "}";

@@ -1,3 +1,4 @@
+#include "base/text.hpp"
 #include "common/key_value_list.hpp"
 
 #include <gtest/gtest.h>
@@ -44,8 +45,8 @@ TEST(KeyValueList, ErrorsNameTheSegmentButNotItsText) {
 
 TEST(NormalizeKeyword, LowersAndDropsSpaces) {
   EXPECT_EQ(normalize_keyword("Data Source"), "datasource");
-  EXPECT_TRUE(iequals("EntityPath", "entitypath"));
-  EXPECT_FALSE(iequals("EntityPath", "EntityPat"));
+  EXPECT_TRUE(text::iequals("EntityPath", "entitypath"));
+  EXPECT_FALSE(text::iequals("EntityPath", "EntityPat"));
 }
 
 } // namespace

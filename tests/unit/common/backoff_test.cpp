@@ -1,10 +1,10 @@
-#include "hub/backoff.hpp"
+#include "common/backoff.hpp"
 
 #include <deque>
 
 #include <gtest/gtest.h>
 
-namespace hub2kusto::hub {
+namespace hub2kusto {
 namespace {
 
 using std::chrono::milliseconds;
@@ -54,5 +54,13 @@ TEST(Backoff, ResetStartsFromTheInitialDelayAgain) {
   EXPECT_EQ(b.next(), milliseconds(100));
 }
 
+TEST(Backoff, WithoutARandomSourceTheWaitsAreExactAndCapped) {
+  Backoff b({.initial = milliseconds(1'000), .max = milliseconds(3'000), .multiplier = 2.0});
+  EXPECT_EQ(b.next(), milliseconds(1'000));
+  EXPECT_EQ(b.next(), milliseconds(2'000));
+  EXPECT_EQ(b.next(), milliseconds(3'000));
+  EXPECT_EQ(b.next(), milliseconds(3'000));
+}
+
 } // namespace
-} // namespace hub2kusto::hub
+} // namespace hub2kusto

@@ -1,9 +1,9 @@
-#include "hub/backoff.hpp"
+#include "common/backoff.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-namespace hub2kusto::hub {
+namespace hub2kusto {
 
 std::chrono::milliseconds Backoff::next() {
   const double initial = static_cast<double>(policy_.initial.count());
@@ -13,8 +13,11 @@ std::chrono::milliseconds Backoff::next() {
       initial * std::pow(policy_.multiplier, static_cast<double>(std::min(attempts_, 64U)));
   const double base = std::min(grown, cap);
   ++attempts_;
+  if (random_ == nullptr) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(base));
+  }
   const double jittered = base / 2.0 + (base / 2.0) * random_->uniform();
   return std::chrono::milliseconds(static_cast<std::int64_t>(jittered));
 }
 
-} // namespace hub2kusto::hub
+} // namespace hub2kusto

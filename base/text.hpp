@@ -1,12 +1,22 @@
 #pragma once
-// ASCII text helpers the mapping engine's parsers share (internal to mappings/).
-
+// ASCII text helpers for the names and words the protocols compare without regard to case
+// (HTTP headers, connection-string keys, Kusto keywords, blob paths, routing values) and the
+// whitespace their grammars allow. Bytes outside ASCII are left as they are, whatever the locale.
+#include <string>
 #include <string_view>
 
-namespace hub2kusto::mappings::text {
+namespace hub2kusto::text {
 
 inline char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+inline std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = lower(c);
+  }
+  return out;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -35,4 +45,4 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
-} // namespace hub2kusto::mappings::text
+} // namespace hub2kusto::text
