@@ -471,56 +471,10 @@ std::string Bridge::metrics_text() const {
     for (const auto& p : c->partitions) {
       const ops::Labels l{{"connection", c->name}, {"partition", p->id.value()}};
       const auto& pm = p->pipeline->metrics();
-      m.counter("hub2kusto_events_received_total", "Events taken from the partition.", l,
-                pm.events_received.load(relaxed));
-      m.counter("hub2kusto_events_ingested_total", "Events in batches Kusto accepted.", l,
-                pm.events_ingested.load(relaxed));
-      m.counter("hub2kusto_events_dead_lettered_total",
-                "Events written to the dead-letter store with their reason.", l,
-                pm.events_dead_lettered.load(relaxed));
-      m.counter("hub2kusto_batches_delivered_total", "Ingest requests Kusto accepted.", l,
-                pm.batches_delivered.load(relaxed));
-      m.counter("hub2kusto_batches_rejected_total",
-                "Ingest requests Kusto rejected as bad data (then split to find the bad events).",
-                l, pm.batches_rejected.load(relaxed));
-      m.counter("hub2kusto_batch_retries_total",
-                "Ingest attempts that failed retriably and were tried again.", l,
-                pm.batch_retries.load(relaxed));
-      m.counter("hub2kusto_checkpoint_failures_total", "Checkpoint saves that failed.", l,
-                pm.checkpoint_failures.load(relaxed));
-      m.counter("hub2kusto_target_problem_retries_total",
-                "Delivery attempts the Kusto target refused for a reason of its own (a missing "
-                "table, database or mapping, refused credentials): the partition holds.",
-                l, pm.target_problem_retries.load(relaxed));
-      m.counter("hub2kusto_mapping_values_nulled_total",
-                "Values the local mapping could not convert to their column's type (ingested "
-                "as null, as Kusto does).",
-                l, pm.values_nulled.load(relaxed));
-      m.gauge("hub2kusto_in_flight_bytes",
-              "Bytes taken from the hub and not yet delivered: open batches and batches being "
-              "delivered.",
-              l, static_cast<double>(pm.in_flight_bytes.load(relaxed)));
-      m.gauge("hub2kusto_delivering_bytes",
-              "Bytes of batches handed to delivery: in flight to Kusto or held for a retry.", l,
-              static_cast<double>(pm.delivering_bytes.load(relaxed)));
-      const auto credit = p->stream->credit();
-      m.gauge("hub2kusto_buffered_events", "Events received and not yet taken by the pipeline.", l,
-              static_cast<double>(credit.buffered));
-      m.gauge("hub2kusto_buffered_bytes",
-              "Bytes of events received and not yet taken by the pipeline.", l,
-              static_cast<double>(credit.buffered_bytes));
-      m.gauge("hub2kusto_link_credit", "AMQP credit granted and not yet used.", l,
-              static_cast<double>(credit.credit));
-      const auto status = p->stream->status();
-      m.gauge("hub2kusto_partition_receiving",
-              "1 when the partition's receiver is attached and receiving.", l,
-              status.state == hub::PartitionState::receiving ? 1 : 0);
+      pm.describe(m, l);
+      hub::describe_stream(*p->stream, m, l);
       const std::int64_t checkpointed = pm.checkpoint_sequence_number.load(relaxed);
       const std::int64_t enqueued = p->last_enqueued.load(relaxed);
-      if (checkpointed >= 0) {
-        m.gauge("hub2kusto_checkpoint_sequence_number", "Sequence number of the stored checkpoint.",
-                l, static_cast<double>(checkpointed));
-      }
       if (enqueued >= 0) {
         m.gauge("hub2kusto_partition_last_enqueued_sequence_number",
                 "The partition's last enqueued sequence number (management node).", l,
@@ -535,52 +489,8 @@ std::string Bridge::metrics_text() const {
         }
       }
     }
-    const auto& hm = c->source->metrics();
-    m.counter("hub2kusto_hub_bytes_received_total", "Event body bytes received.", conn,
-              hm.bytes_received.load(relaxed));
-    m.counter("hub2kusto_hub_connections_opened_total", "AMQP connections opened and authorised.",
-              conn, hm.connections_opened.load(relaxed));
-    m.counter("hub2kusto_hub_connections_lost_total",
-              "AMQP connections lost and recovered by reconnecting.", conn,
-              hm.connections_lost.load(relaxed));
-    m.counter("hub2kusto_hub_reattaches_total", "Partition links re-attached after a detach.", conn,
-              hm.reattaches.load(relaxed));
-    m.counter("hub2kusto_hub_token_renewals_total", "CBS token renewals accepted.", conn,
-              hm.token_renewals.load(relaxed));
-    m.counter("hub2kusto_hub_partitions_stolen_total",
-              "Partitions taken by a receiver with a higher epoch.", conn,
-              hm.partitions_stolen.load(relaxed));
-    m.counter("hub2kusto_hub_partitions_failed_total",
-              "Partitions stopped by a non-retriable condition.", conn,
-              hm.partitions_failed.load(relaxed));
-    m.counter("hub2kusto_hub_credit_grants_total", "AMQP flow frames sent to grant credit.", conn,
-              hm.credit_grants.load(relaxed));
-    m.counter("hub2kusto_hub_redirects_total", "IoT Hub link redirects followed.", conn,
-              hm.redirects.load(relaxed));
-    m.counter("hub2kusto_hub_redirects_refreshed_total",
-              "IoT Hub redirects asked for again because the endpoint failed (a failover).", conn,
-              hm.redirects_refreshed.load(relaxed));
-    const auto& im = c->kusto->managed->metrics();
-    const auto request = [&](const char* path, const char* outcome, std::uint64_t v) {
-      ops::Labels l = conn;
-      l.emplace_back("path", path);
-      l.emplace_back("outcome", outcome);
-      m.counter("hub2kusto_ingest_requests_total",
-                "Ingest requests by path (streaming, queued) and outcome.", l, v);
-    };
-    request("streaming", "delivered", im.streaming_delivered.load(relaxed));
-    request("queued", "delivered", im.queued_delivered.load(relaxed));
-    request("any", "rejected", im.rejected.load(relaxed));
-    request("any", "retriable", im.retriable.load(relaxed));
-    m.counter("hub2kusto_ingest_streaming_attempts_total", "Streaming ingestion requests sent.",
-              conn, im.streaming_attempts.load(relaxed));
-    m.counter("hub2kusto_ingest_fallbacks_total",
-              "Batches sent by queued ingestion after streaming was tried.", conn,
-              im.fallbacks.load(relaxed));
-    m.counter("hub2kusto_ingest_streaming_skipped_total",
-              "Batches sent by queued ingestion at once (too large, or streaming remembered "
-              "impossible).",
-              conn, im.skipped_streaming.load(relaxed));
+    c->source->metrics().describe(m, conn);
+    c->kusto->managed->metrics().describe(m, conn);
     m.counter("hub2kusto_queued_ingestion_failures_total",
               "Queued batches Kusto reported failed after accepting them (dead-lettered by "
               "batch).",

@@ -9,6 +9,30 @@
 
 namespace hub2kusto::ingest {
 
+void IngestMetrics::describe(MetricsSink& out, const MetricLabels& labels) const {
+  const auto relaxed = std::memory_order_relaxed;
+  const auto request = [&](const char* path, const char* outcome, std::uint64_t v) {
+    MetricLabels l = labels;
+    l.emplace_back("path", path);
+    l.emplace_back("outcome", outcome);
+    out.counter("hub2kusto_ingest_requests_total",
+                "Ingest requests by path (streaming, queued) and outcome.", l, v);
+  };
+  request("streaming", "delivered", streaming_delivered.load(relaxed));
+  request("queued", "delivered", queued_delivered.load(relaxed));
+  request("any", "rejected", rejected.load(relaxed));
+  request("any", "retriable", retriable.load(relaxed));
+  out.counter("hub2kusto_ingest_streaming_attempts_total", "Streaming ingestion requests sent.",
+              labels, streaming_attempts.load(relaxed));
+  out.counter("hub2kusto_ingest_fallbacks_total",
+              "Batches sent by queued ingestion after streaming was tried.", labels,
+              fallbacks.load(relaxed));
+  out.counter("hub2kusto_ingest_streaming_skipped_total",
+              "Batches sent by queued ingestion at once (too large, or streaming remembered "
+              "impossible).",
+              labels, skipped_streaming.load(relaxed));
+}
+
 namespace {
 std::string key_of(const IngestTarget& t) {
   return t.database.value() + "." + t.table.value();

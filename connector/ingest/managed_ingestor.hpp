@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/metrics.hpp"
 #include "common/random.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
@@ -53,6 +54,9 @@ struct IngestMetrics {
   std::atomic<std::uint64_t> fallbacks{0};         // batches sent queued after trying streaming
   std::atomic<std::uint64_t> skipped_streaming{0}; // sent queued at once (size or memory)
   std::atomic<std::uint64_t> streaming_attempts{0};
+
+  // Every counter above as a series with `labels` (the connection).
+  void describe(MetricsSink& out, const MetricLabels& labels) const;
 };
 
 class ManagedIngestor final : public Ingestor {

@@ -12,23 +12,26 @@
 #include <utility>
 #include <vector>
 
+#include "common/metrics.hpp"
+
 namespace hub2kusto::ops {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using Labels = MetricLabels;
 
 enum class MetricType { counter, gauge };
 
-class PrometheusText {
+class PrometheusText final : public MetricsSink {
 public:
   // `name` follows Prometheus naming (counters end in _total); a family keeps the type and
   // help of its first sample.
   void add(std::string_view name, MetricType type, std::string_view help, const Labels& labels,
            double value);
   void counter(std::string_view name, std::string_view help, const Labels& labels,
-               std::uint64_t value) {
+               std::uint64_t value) override {
     add(name, MetricType::counter, help, labels, static_cast<double>(value));
   }
-  void gauge(std::string_view name, std::string_view help, const Labels& labels, double value) {
+  void gauge(std::string_view name, std::string_view help, const Labels& labels,
+             double value) override {
     add(name, MetricType::gauge, help, labels, value);
   }
 

@@ -36,6 +36,7 @@
 
 #include "checkpoint/checkpointer.hpp"
 #include "common/clock.hpp"
+#include "common/metrics.hpp"
 #include "common/random.hpp"
 #include "hub/event_source.hpp"
 #include "ingest/ingestor.hpp"
@@ -83,6 +84,10 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> in_flight_bytes{0};
   // Of those, the batches handed to delivery (in flight to Kusto, or held for a retry).
   std::atomic<std::uint64_t> delivering_bytes{0};
+
+  // Every field above as a series with `labels` (connection and partition); the checkpoint's
+  // sequence number only once there is one.
+  void describe(MetricsSink& out, const MetricLabels& labels) const;
 };
 
 class PartitionPipeline {

@@ -6,6 +6,7 @@
 
 #include "support/fake_transport.hpp"
 #include "support/manual_clock.hpp"
+#include "support/recording_metrics.hpp"
 
 namespace hub2kusto::ingest {
 namespace {
@@ -154,6 +155,30 @@ TEST_F(Managed, RefusedCredentialsAreRetriableAndNotQueued) {
   const auto d = managed_.ingest(batch("x"));
   EXPECT_EQ(d.outcome, Outcome::retriable);
   EXPECT_TRUE(queued_.ids.empty());
+}
+
+TEST(IngestMetrics, EveryCounterIsDescribedRequestsByPathAndOutcome) {
+  IngestMetrics m;
+  m.streaming_delivered = 1;
+  m.queued_delivered = 2;
+  m.rejected = 3;
+  m.retriable = 4;
+  m.fallbacks = 5;
+  m.skipped_streaming = 6;
+  m.streaming_attempts = 7;
+  fakes::RecordingMetrics out;
+  m.describe(out, {{"connection", "c"}});
+  EXPECT_EQ(out.samples.size(), 7U);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_requests_total{connection=c,path=streaming,outcome="
+                        "delivered}"],
+            1);
+  EXPECT_EQ(
+      out.samples["hub2kusto_ingest_requests_total{connection=c,path=queued,outcome=delivered}"],
+      2);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_fallbacks_total{connection=c}"], 5);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_streaming_skipped_total{connection=c}"], 6);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_streaming_attempts_total{connection=c}"], 7);
+  EXPECT_TRUE(out.every_help_given);
 }
 
 } // namespace
