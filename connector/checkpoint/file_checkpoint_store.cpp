@@ -44,7 +44,7 @@ Saved fsync_path(const std::filesystem::path& path, int flags) {
 } // namespace
 
 FileCheckpointStore::FileCheckpointStore(std::filesystem::path directory, const Scope& scope)
-    : directory_(std::move(directory) / component(scope.fully_qualified_namespace) /
+    : directory_(directory / component(scope.fully_qualified_namespace) /
                  component(scope.event_hub.value()) / component(scope.consumer_group.value()) /
                  "checkpoint") {}
 
