@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -188,15 +189,18 @@ bool same_file(const std::string& a, const std::string& b) {
          std::filesystem::equivalent(a, b, ec);
 }
 
+// What one partition's replay finished: every sequence number up to `done` (delivered or
+// dead-lettered again), and the target problems that held it when the deadline came.
+struct PartitionRun {
+  std::optional<SequenceNumber> done;
+  std::vector<std::string> problems;
+};
+
 // Runs one partition's events through a pipeline until they are all done or `deadline`.
-// Returns the sequence numbers the pipeline finished (delivered or dead-lettered again): every
-// one up to the checkpointer's watermark.
-std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const PartitionId& partition,
-                                            std::vector<hub::HubEvent> events,
-                                            ingest::Ingestor& ingestor,
-                                            pipeline::DeadLetterStore& dead_letters,
-                                            std::chrono::steady_clock::time_point deadline,
-                                            std::vector<std::string>& problems) {
+PartitionRun run_partition(const ConnectionConfig& c, const PartitionId& partition,
+                           std::vector<hub::HubEvent> events, ingest::Ingestor& ingestor,
+                           pipeline::DeadLetterStore& dead_letters,
+                           std::chrono::steady_clock::time_point deadline) {
   SystemClock clock;
   ThreadSleeper sleeper;
   checkpoint::MemoryCheckpointStore positions;
@@ -213,6 +217,7 @@ std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const Par
   pipeline::PartitionPipeline p(pipeline_options(c), stream, ingestor, dead_letters, checkpointer,
                                 clock, sleeper, std::move(mapper));
   // A target problem holds the pipeline, as in `run`; here only until the deadline.
+  PartitionRun result;
   std::mutex mutex;
   std::condition_variable done;
   bool finished = false;
@@ -220,7 +225,7 @@ std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const Par
     std::unique_lock lock(mutex);
     if (!done.wait_until(lock, deadline, [&] { return finished; })) {
       for (const auto& problem : p.problems()) {
-        problems.push_back(fmt::format("partition {}: {}", partition, problem));
+        result.problems.push_back(fmt::format("partition {}: {}", partition, problem));
       }
       p.stop();
     }
@@ -233,8 +238,10 @@ std::optional<SequenceNumber> run_partition(const ConnectionConfig& c, const Par
   }
   done.notify_all();
   watchdog.join();
-  const auto& w = checkpointer.watermark();
-  return w ? std::optional(w->sequence_number) : std::nullopt;
+  if (const auto& w = checkpointer.watermark()) {
+    result.done = w->sequence_number;
+  }
+  return result;
 }
 
 // The dead-letter text to replay, by name: the files, or the blobs of the dead-letter store.
@@ -384,15 +391,25 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
       options.dry_run ? static_cast<ingest::Ingestor&>(dry_run) : *sink->managed;
   const auto deadline = std::chrono::steady_clock::now() + options.deadline;
 
-  std::vector<DeadLetter> held;
-  for (auto& [partition, records] : by_partition) {
+  // The partitions side by side, as `run` reads them: one held by a target problem must not
+  // use up the time of the others.
+  std::vector<std::future<PartitionRun>> runs;
+  for (const auto& [partition, records] : by_partition) {
     std::vector<hub::HubEvent> events;
     for (const auto& [sequence, record] : records) {
       events.push_back(event_of(record, c->target));
     }
     report.replayed += events.size();
-    const auto done = run_partition(*c, PartitionId(partition), std::move(events), ingestor,
-                                    refused, deadline, report.problems);
+    runs.push_back(std::async(std::launch::async, [&, partition = PartitionId(partition),
+                                                   events = std::move(events)]() mutable {
+      return run_partition(*c, partition, std::move(events), ingestor, refused, deadline);
+    }));
+  }
+  std::vector<DeadLetter> held;
+  auto run = runs.begin();
+  for (auto& [partition, records] : by_partition) {
+    auto [done, problems] = (run++)->get();
+    std::move(problems.begin(), problems.end(), std::back_inserter(report.problems));
     for (auto& [sequence, record] : records) {
       if ((!done || sequence > done->value()) && !refused.contains(record)) {
         held.push_back(annotated(std::move(record), "not delivered before the replay's deadline"));

@@ -131,11 +131,24 @@ TEST_F(Bridge, ReplayRefusesToWriteIntoItsInputAndNamesABadLine) {
   EXPECT_NE(into_input.err.find("is one of the inputs"), std::string::npos) << into_input.err;
 }
 
+// Three partitions: 0 and 1 hold the good events and the arrays, 2 only the broken ones.
+void write_events_across_three_partitions(const std::filesystem::path& file) {
+  std::ofstream lines(file);
+  const std::string broken = R"({"deviceId":"dev-9","temperature":)";
+  lines << telemetry_line(0, 0) << "\n"
+        << telemetry_line(1, 1) << "\n"
+        << broken << "\n"
+        << "[" << telemetry_line(3, 3) << "," << telemetry_line(4, 4) << "]\n"
+        << "[" << telemetry_line(5, 5) << "," << telemetry_line(6, 6) << "]\n"
+        << broken << "\n";
+}
+
 // The same from the blob dead-letter store; and a replay that meets a target problem (a table
 // that does not exist) holds until --wait, then writes the held events out, losing nothing.
+// The partitions are replayed side by side: a held one does not use up another's time.
 TEST_F(Bridge, ReplayReadsTheBlobStoreAndWritesOutWhatATargetProblemHeld) {
-  write_mixed_events(dir_ / "mixed.jsonl");
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "mixed.jsonl").string(),
+  write_events_across_three_partitions(dir_ / "mixed.jsonl");
+  EventHubsEmulator hub({"--hub", "telemetry:3", "--preload", (dir_ / "mixed.jsonl").string(),
                          "--preload-events", "60"});
   ASSERT_TRUE(hub.running()) << hub.stderr_text();
   KustoEmulator kusto({});
@@ -156,39 +169,41 @@ TEST_F(Bridge, ReplayReadsTheBlobStoreAndWritesOutWhatATargetProblemHeld) {
     ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
     ASSERT_TRUE(eventually([&] {
       return metric_sum(http_get(ops_port_, "/metrics").second,
-                        "hub2kusto_events_dead_lettered_total{") == 20;
+                        "hub2kusto_events_dead_lettered_total{") == 40;
     })) << bridge.stderr_text();
-    ASSERT_TRUE(eventually([&] { return kusto.count("T") == 40; })) << bridge.stderr_text();
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") == 20; })) << bridge.stderr_text();
     stop(bridge);
   }
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_FORMAT", "multijson");
 
-  // The table named wrongly this time: the 10 arrays are held, then written out.
+  // The table named wrongly this time: the 20 arrays of partitions 0 and 1 are held, then
+  // written out; partition 2's broken events are refused again all the same.
   auto wrong = env;
   wrong.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Tx");
   const auto held_file = dir_ / "held.jsonl";
   const auto held = replay({"--from-blob", "--wait", "2", "--out", held_file.string()}, wrong);
   EXPECT_EQ(held.exit_code, 1) << held.out << held.err;
-  EXPECT_NE(held.out.find("20 record(s) read from"), std::string::npos) << held.out;
-  EXPECT_NE(held.out.find("0 delivered, 10 refused again, 10 not delivered"), std::string::npos)
+  EXPECT_NE(held.out.find("40 record(s) read from"), std::string::npos) << held.out;
+  EXPECT_NE(held.out.find("0 delivered, 20 refused again, 20 not delivered"), std::string::npos)
       << held.out;
-  EXPECT_NE(held.out.find("held by: partition"), std::string::npos) << held.out;
+  EXPECT_NE(held.out.find("partition 0: Kusto target db.Tx"), std::string::npos) << held.out;
+  EXPECT_NE(held.out.find("partition 1: Kusto target db.Tx"), std::string::npos) << held.out;
   EXPECT_NE(held.out.find("BadRequest_TableNotExist"), std::string::npos) << held.out;
   const auto written = json_lines(held_file);
-  EXPECT_EQ(written.size(), 20U);
+  EXPECT_EQ(written.size(), 40U);
   EXPECT_EQ(std::count_if(written.begin(), written.end(),
                           [](const nlohmann::json& d) {
                             return d["reason"].get<std::string>().find(
                                        "not delivered before the replay's deadline") !=
                                    std::string::npos;
                           }),
-            10);
-  EXPECT_EQ(kusto.count("T"), 40);
+            20);
+  EXPECT_EQ(kusto.count("T"), 20);
 
   // Right this time, from the store again: every array's records arrive, once.
   const auto r = replay({"--from-blob", "--out", (dir_ / "again.jsonl").string()}, env);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("10 delivered, 10 refused again, 0 not delivered"), std::string::npos)
+  EXPECT_NE(r.out.find("20 delivered, 20 refused again, 0 not delivered"), std::string::npos)
       << r.out;
   EXPECT_EQ(kusto.count("T"), 60);
 }
