@@ -26,6 +26,7 @@
 #include "support/child_process.hpp"
 #include "support/eventhubs_emulator.hpp"
 #include "support/eventually.hpp"
+#include "support/http.hpp"
 #include "support/kusto_emulator.hpp"
 
 namespace hub2kusto::bridge_test {
@@ -42,15 +43,8 @@ inline bool eventually(const std::function<bool()>& done, std::chrono::milliseco
 
 // GET http://127.0.0.1:<port><path> -> {status, body}; status 0 when nothing answered.
 inline std::pair<int, std::string> http_get(int port, const std::string& path) {
-  try {
-    web::http::client::http_client_config config;
-    config.set_timeout(std::chrono::seconds(10));
-    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
-    auto response = client.request(web::http::methods::GET, path).get();
-    return {response.status_code(), response.extract_utf8string(true).get()};
-  } catch (const std::exception& e) {
-    return {0, e.what()};
-  }
+  return testing::http_request("http://127.0.0.1:" + std::to_string(port), "GET", path, "", {},
+                               10s);
 }
 
 // The value of one Prometheus sample line `name{labels} value`, summed over every line whose
@@ -131,6 +125,17 @@ inline std::string telemetry_line(int line, int device, const std::string& more 
          R"(","temperature":21.5,"humidity":40,"line":)" + std::to_string(line) + more + "}";
 }
 
+// The two services a bridge test runs hub2kusto between: the Event Hubs emulator with
+// `hub_args` (--hub, --preload ...), and the Kusto emulator with `kusto_args`, with Azurite
+// behind it for queued ingestion when `queued`. Bridge::start checks that both run.
+struct Services {
+  explicit Services(const std::vector<std::string>& hub_args,
+                    const std::vector<std::string>& kusto_args = {}, bool queued = true)
+      : hub(hub_args), kusto(kusto_args, queued) {}
+  EventHubsEmulator hub;
+  KustoEmulator kusto;
+};
+
 class Bridge : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -163,6 +168,16 @@ protected:
                 R"(.create table T ingestion json mapping 'm' '[{"column":"deviceId","Properties":{"Path":"$.deviceId"}},{"column":"temperature","Properties":{"Path":"$.temperature"}},{"column":"humidity","Properties":{"Path":"$.humidity"}},{"column":"line","Properties":{"Path":"$.line"}}]')")
             .contains("error"));
     ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion enable").contains("error"));
+  }
+
+  // Fails the test when a service did not start; then creates the tests' table T (mapping m,
+  // streaming on) unless told not to.
+  void start(Services& services, bool table = true) {
+    ASSERT_TRUE(services.hub.running()) << services.hub.stderr_text();
+    ASSERT_TRUE(services.kusto.running()) << services.kusto.stderr_text();
+    if (table) {
+      create_table(services.kusto);
+    }
   }
 
   std::vector<std::pair<std::string, std::string>>

@@ -28,12 +28,10 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST_F(Bridge, DeliversEveryEventStopsCleanlyAndResumesWithoutResending) {
-  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "2000"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:4", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "2000"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
 
   {
     ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
@@ -77,10 +75,9 @@ TEST_F(Bridge, DeliversEveryEventStopsCleanlyAndResumesWithoutResending) {
 }
 
 TEST_F(Bridge, ABadKeyStopsStartUpWithAClearMessageAndNoSecret) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  Services services({"--hub", "telemetry:2"}, {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
   const std::string key = "WrongKeyValue123456789=";
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto, key));
   EXPECT_EQ(bridge.wait_exit(60s), 1);
@@ -104,12 +101,10 @@ TEST_F(Bridge, PoisonEventsAreDeadLetteredWhileEveryOtherEventArrives) {
       }
     }
   }
-  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "poison.jsonl").string(),
-                         "--preload-events", "200"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:4", "--preload", (dir_ / "poison.jsonl").string(),
+                     "--preload-events", "200"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 180; })) << bridge.stderr_text();
   const auto dead_letters = [&] {
@@ -137,11 +132,9 @@ TEST_F(Bridge, PoisonEventsAreDeadLetteredWhileEveryOtherEventArrives) {
 }
 
 TEST_F(Bridge, RoutingByTableAndFormatSendsEventsToTwoTables) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ASSERT_FALSE(kusto.mgmt(".create table Alerts (device:string, level:long)").contains("error"));
   ASSERT_FALSE(
       kusto.mgmt(".alter table Alerts policy streamingingestion enable").contains("error"));
@@ -163,12 +156,10 @@ TEST_F(Bridge, KilledFiveTimesMidRunEveryEventArrivesAtLeastOnce) {
       lines << telemetry_line(i, i % 100) << "\n";
     }
   }
-  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "distinct.jsonl").string(),
-                         "--preload-events", std::to_string(kEvents)});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:4", "--preload", (dir_ / "distinct.jsonl").string(),
+                     "--preload-events", std::to_string(kEvents)});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   // Slow Kusto down (25 ms per streaming request, 500-event batches) so the run lasts long
   // enough to be killed in the middle of it several times.
   ASSERT_TRUE(kusto.fault("/faults/latency?ms=25"));
@@ -212,11 +203,9 @@ TEST_F(Bridge, KilledFiveTimesMidRunEveryEventArrivesAtLeastOnce) {
 }
 
 TEST_F(Bridge, StreamingDisabledMidRunTheRestArrivesQueued) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   const auto produce = [&](int per_partition) {
     ChildProcess node({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/hub/produce.js",
@@ -234,12 +223,10 @@ TEST_F(Bridge, StreamingDisabledMidRunTheRestArrivesQueued) {
 }
 
 TEST_F(Bridge, KustoAnswering503ForThirtySecondsLosesNothingAndIngestionResumes) {
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "400"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "400"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 400; })) << bridge.stderr_text();
 
@@ -280,10 +267,9 @@ TEST_F(Bridge, KustoAnswering503ForThirtySecondsLosesNothingAndIngestionResumes)
 // /metrics scraped while it runs.
 TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScraped) {
   constexpr int kEvents = 50'000;
-  EventHubsEmulator hub({"--hub", "telemetry:4"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  Services services({"--hub", "telemetry:4"});
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
   ASSERT_FALSE(kusto
                    .mgmt(".create table M (deviceId:string, temperature:real, humidity:long, "
                          "line:long, Seq:long, Enqueued:datetime)")

@@ -28,11 +28,9 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST_F(Bridge, AvroContainerFileEventsArriveAsRowsOneFileARequest) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   const auto produce = [&](const std::string& format, int first) {
     ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/produce_avro.js",
@@ -60,12 +58,11 @@ TEST_F(Bridge, AvroContainerFileEventsArriveAsRowsOneFileARequest) {
 // the table's next batches are cut smaller, and they stream again. One size answer does not
 // send the table's traffic queued for a quarter of an hour.
 TEST_F(Bridge, ATooLargeAnswerCutsTheTablesBatchesAndStreamingGoesOn) {
-  EventHubsEmulator hub({"--hub", "telemetry:1", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "1000"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({"--streaming-max-bytes", "20000"});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:1", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "1000"},
+                    {"--streaming-max-bytes", "20000"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   ASSERT_TRUE(eventually([&] { return kusto.count("T") == 1000; })) // one batch, sent queued
       << bridge.stderr_text() << " rows: " << kusto.count("T");
@@ -88,11 +85,9 @@ TEST_F(Bridge, ATooLargeAnswerCutsTheTablesBatchesAndStreamingGoesOn) {
 // Another instance with a higher owner level takes every partition: nothing is left for this
 // one to do, and it must say so and exit non-zero (so Kubernetes restarts it), not hang.
 TEST_F(Bridge, WhenEveryPartitionIsStolenTheProcessExitsNonZero) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2"}, {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   auto first_env = environment(hub, kusto);
   first_env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_OWNER_LEVEL", "1");
   ChildProcess first({HUB2KUSTO_BINARY, "run"}, first_env);
@@ -116,11 +111,9 @@ TEST_F(Bridge, WhenEveryPartitionIsStolenTheProcessExitsNonZero) {
 // producer) is dead-lettered with its raw bytes and stage "decode"; the events behind it arrive
 // and the partition does not stop, now or after a restart.
 TEST_F(Bridge, AnUndecodableEventIsDeadLetteredAndThePartitionGoesOn) {
-  EventHubsEmulator hub({"--hub", "telemetry:1"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:1"}, {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess producer({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/produce_poison.js",
                          hub.connection_string()});
   ASSERT_EQ(producer.wait_exit(60s), 0) << producer.stderr_text();
@@ -158,12 +151,10 @@ TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {
       lines << telemetry_line(i, i, R"(,"padding":")" + std::string(20'000, 'p') + "\"") << "\n";
     }
   }
-  EventHubsEmulator hub({"--hub", "telemetry:1", "--preload", (dir_ / "large.jsonl").string(),
-                         "--preload-events", "400"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:1", "--preload", (dir_ / "large.jsonl").string(),
+                     "--preload-events", "400"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ASSERT_TRUE(kusto.fault("/faults/latency?ms=1500"));
   auto env = environment(hub, kusto);
   constexpr double kBudget = 256 * 1024;
@@ -207,12 +198,10 @@ TEST_F(Bridge, EventsTheLocalMappingRejectsAreDeadLetteredWithTheirReasons) {
       }
     }
   }
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "poison.jsonl").string(),
-                         "--preload-events", "100"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "poison.jsonl").string(),
+                     "--preload-events", "100"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   auto env = environment(hub, kusto);
   std::erase_if(
       env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING"; });

@@ -44,12 +44,11 @@ void write_mixed_events(const std::filesystem::path& file) {
 
 TEST_F(Bridge, ReplaySendsDeadLettersAgainAfterTheFixAndKeepsTheStillBadOnes) {
   write_mixed_events(dir_ / "mixed.jsonl");
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "mixed.jsonl").string(),
-                         "--preload-events", "60"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "mixed.jsonl").string(),
+                     "--preload-events", "60"},
+                    {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   auto env = environment(hub, kusto);
   std::erase_if(
       env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING"; });
@@ -114,10 +113,9 @@ TEST_F(Bridge, ReplaySendsDeadLettersAgainAfterTheFixAndKeepsTheStillBadOnes) {
 }
 
 TEST_F(Bridge, ReplayRefusesToWriteIntoItsInputAndNamesABadLine) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  Services services({"--hub", "telemetry:2"}, {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
   const auto input = dir_ / "in.jsonl";
   std::ofstream(input) << R"({"stage":"ingest","partition":"0","sequence_number":1,"body":"{}"})"
                        << "\nnot json\n";
@@ -148,12 +146,10 @@ void write_events_across_three_partitions(const std::filesystem::path& file) {
 // The partitions are replayed side by side: a held one does not use up another's time.
 TEST_F(Bridge, ReplayReadsTheBlobStoreAndWritesOutWhatATargetProblemHeld) {
   write_events_across_three_partitions(dir_ / "mixed.jsonl");
-  EventHubsEmulator hub({"--hub", "telemetry:3", "--preload", (dir_ / "mixed.jsonl").string(),
-                         "--preload-events", "60"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:3", "--preload", (dir_ / "mixed.jsonl").string(),
+                     "--preload-events", "60"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   auto env = environment(hub, kusto);
   std::erase_if(env, [](const auto& kv) {
     return kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING" ||

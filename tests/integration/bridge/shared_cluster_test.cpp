@@ -28,12 +28,10 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST_F(Bridge, BlobCheckpointsAreSharedWithTheOfficialSdkStore) {
-  EventHubsEmulator hub({"--hub", "telemetry:4", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "2000"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:4", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "2000"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   const std::string storage = kusto.azurite()->blob_connection_string();
   auto env = environment(hub, kusto);
   std::erase_if(env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CHECKPOINT_DIRECTORY"; });
@@ -94,11 +92,9 @@ TEST_F(Bridge, BlobCheckpointsAreSharedWithTheOfficialSdkStore) {
 // queue and records each failed batch in the dead-letter store (here: a blob container), with
 // its partition and sequence numbers, while every good event arrives.
 TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
   const std::string storage = kusto.azurite()->blob_connection_string();
   auto env = environment(hub, kusto);
@@ -171,11 +167,9 @@ TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
 // application's failure report waits on the shared queue. Every row of both hubs arrives
 // exactly once, and the other application's report is still there afterwards.
 TEST_F(Bridge, TwoHubsQueuedIntoOneTableOfASharedClusterArriveExactlyOnce) {
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--hub", "second:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({"--dm-delay-ms", "3000"});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--hub", "second:2"}, {"--dm-delay-ms", "3000"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
 
   ChildProcess other({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/foreign_client.js",
@@ -235,11 +229,9 @@ TEST_F(Bridge, TwoHubsQueuedIntoOneTableOfASharedClusterArriveExactlyOnce) {
 // they arrive as rows on the streaming path and, once the table's policy is off, on the queued
 // one; a marked event that is not gzip is dead-lettered with its reason.
 TEST_F(Bridge, EventsSentWithCompressionGzipArriveAsRowsStreamingAndQueued) {
-  EventHubsEmulator hub({"--hub", "telemetry:2"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   const auto produce = [&](int first) {
     ChildProcess producer({"node",
@@ -313,14 +305,12 @@ TEST_F(Bridge, TokensAreAskedForTheAudienceTheClusterNames) {
 // the IoT Hub host is read once, so an upgrade resumes instead of starting over.
 TEST_F(Bridge, IotHubCheckpointsAreScopedByTheEventHubCompatibleEndpointAndOldOnesAreRead) {
   const std::string key = "aW90aHViLXRlc3Qta2V5LWZvci1odWIya3VzdG8tdGVzdHM="; // base64
-  EventHubsEmulator hub({"--hub", "iot-ehub:2", "--iothub", "myhub", "--iothub-policy",
-                         "service=" + key, "--iothub-eventhub-namespace",
-                         "ihsuprodemu01res.servicebus.windows.net", "--preload",
-                         (dir_ / "events.jsonl").string(), "--preload-events", "100"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({});
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "iot-ehub:2", "--iothub", "myhub", "--iothub-policy",
+                     "service=" + key, "--iothub-eventhub-namespace",
+                     "ihsuprodemu01res.servicebus.windows.net", "--preload",
+                     (dir_ / "events.jsonl").string(), "--preload-events", "100"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   // Where earlier versions kept partition 0's checkpoint: the IoT Hub host, the learned hub.
   const auto earlier = dir_ / "checkpoints" / "127.0.0.1" / "iot-ehub" / "$default" / "checkpoint";
   std::filesystem::create_directories(earlier);

@@ -23,12 +23,11 @@ std::size_t error_lines_with(const std::string& log, const std::string& text) {
 }
 
 TEST_F(Bridge, AMissingConsumerGroupIsNamedOnceWithTheHubAndReadingStartsWhenItIsCreated) {
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "50"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "50"},
+                    {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   auto env = environment(hub, kusto);
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_CONSUMER_GROUP", "bridge");
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);

@@ -19,11 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST_F(Bridge, AnUnusableDeadLetterDirectoryStopsTheStartWithTheReason) {
-  EventHubsEmulator hub({"--hub", "telemetry:1"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:1"}, {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   std::ofstream(dir_ / "a-file") << "not a directory";
   auto env = environment(hub, kusto);
   for (auto& [name, value] : env) {
@@ -41,11 +39,9 @@ TEST_F(Bridge, AnUnusableDeadLetterDirectoryStopsTheStartWithTheReason) {
 }
 
 TEST_F(Bridge, AFailingDeadLetterStoreHoldsThePartitionOnReadyzUntilItWritesAgain) {
-  EventHubsEmulator hub({"--hub", "telemetry:1"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:1"}, {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   ASSERT_TRUE(eventually([&] { return http_get(ops_port_, "/readyz").first == 200; }))
       << bridge.stderr_text();

@@ -29,11 +29,11 @@ protected:
 };
 
 TEST_F(HeldTarget, AMissingTableThenAMissingMappingHoldTheEventsUntilEachIsCreated) {
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "500"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, false);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "500"},
+                    {}, false);
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
   const auto readyz_says = [&](const std::string& text) {
     return eventually([&] {
@@ -76,12 +76,11 @@ TEST_F(HeldTarget, AMissingTableThenAMissingMappingHoldTheEventsUntilEachIsCreat
 // An identity without the Ingestor role: Kusto answers 403 to streaming ingestion and to the
 // commands queued ingestion needs. Nothing is the data's fault, so nothing is dead-lettered.
 TEST_F(HeldTarget, AForbiddenIngestionHoldsTheEventsUntilThePermissionIsGranted) {
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "500"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, true);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "500"},
+                    {}, true);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ASSERT_TRUE(kusto.fault("/faults/forbidden?on=true"));
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
 
@@ -104,12 +103,11 @@ TEST_F(HeldTarget, AForbiddenIngestionHoldsTheEventsUntilThePermissionIsGranted)
 // Streaming disabled on the cluster sends every batch queued; the data-management service then
 // refuses this identity. Not the data's fault either: the partition holds until it may ingest.
 TEST_F(HeldTarget, StreamingDisabledAndQueuedForbiddenHoldUntilThePermissionIsGranted) {
-  EventHubsEmulator hub({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
-                         "--preload-events", "500"});
-  ASSERT_TRUE(hub.running()) << hub.stderr_text();
-  KustoEmulator kusto({}, true);
-  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
-  create_table(kusto);
+  Services services({"--hub", "telemetry:2", "--preload", (dir_ / "events.jsonl").string(),
+                     "--preload-events", "500"},
+                    {}, true);
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
   ASSERT_TRUE(kusto.fault("/faults/streaming-disabled?on=true"));
   ASSERT_TRUE(kusto.fault("/faults/forbidden?on=true&scope=queued"));
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, environment(hub, kusto));
