@@ -1,4 +1,5 @@
 #include "mappings/values.hpp"
+#include "base/civil_time.hpp"
 #include "base/text.hpp"
 
 #include <charconv>
@@ -14,58 +15,11 @@ using text::is_space;
 using text::lower;
 using text::trim;
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct Civil {
-  std::int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-constexpr Civil civil_from_days(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {y + (m <= 2 ? 1 : 0), m, d};
-}
-
-constexpr bool is_leap(std::int64_t y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
-  constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
-}
-
-// Reads exactly n digits at s[pos].
-bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
-  if (pos + n > s.size()) {
-    return false;
-  }
-  out = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') {
-      return false;
-    }
-    out = out * 10 + static_cast<unsigned>(s[i] - '0');
-  }
-  return true;
-}
+using civil_time::days_from_civil;
+using civil_time::days_in_month;
+using civil_time::put_digits;
+using civil_time::put_two;
+using civil_time::read_digits;
 
 // Fraction digits after a '.', as ticks (digits beyond the 7th are dropped).
 bool fraction_ticks(std::string_view s, std::size_t& pos, std::int64_t& ticks) {
@@ -84,13 +38,13 @@ bool fraction_ticks(std::string_view s, std::size_t& pos, std::int64_t& ticks) {
 // `fraction` is given. Ranges are the caller's to check.
 bool clock_time(std::string_view s, std::size_t& pos, unsigned& h, unsigned& mi, unsigned& sec,
                 std::int64_t* fraction) {
-  if (!digits(s, pos, 2, h) || pos + 2 >= s.size() || s[pos + 2] != ':' ||
-      !digits(s, pos + 3, 2, mi)) {
+  if (!read_digits(s, pos, 2, h) || pos + 2 >= s.size() || s[pos + 2] != ':' ||
+      !read_digits(s, pos + 3, 2, mi)) {
     return false;
   }
   pos += 5;
   if (pos < s.size() && s[pos] == ':') {
-    if (!digits(s, pos + 1, 2, sec)) {
+    if (!read_digits(s, pos + 1, 2, sec)) {
       return false;
     }
     pos += 3;
@@ -122,8 +76,8 @@ std::optional<std::int64_t> to_ticks(std::int64_t y, unsigned mo, unsigned d, un
 
 std::optional<std::int64_t> parse_iso(std::string_view s) {
   unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d)) {
+  if (!read_digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !read_digits(s, 5, 2, mo) ||
+      s[7] != '-' || !read_digits(s, 8, 2, d)) {
     return std::nullopt;
   }
   std::size_t pos = 10;
@@ -142,8 +96,8 @@ std::optional<std::int64_t> parse_iso(std::string_view s) {
     } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
       unsigned oh = 0, om = 0;
       const bool colon = pos + 3 < s.size() && s[pos + 3] == ':';
-      if (!digits(s, pos + 1, 2, oh) || !digits(s, pos + (colon ? 4 : 3), 2, om) || oh > 23 ||
-          om > 59) {
+      if (!read_digits(s, pos + 1, 2, oh) || !read_digits(s, pos + (colon ? 4 : 3), 2, om) ||
+          oh > 23 || om > 59) {
         return std::nullopt;
       }
       offset = (s[pos] == '-' ? -1 : 1) * static_cast<std::int64_t>(oh * 60 + om);
@@ -176,7 +130,7 @@ std::optional<std::int64_t> parse_rfc(std::string_view s) {
   unsigned d = 0, h = 0, mi = 0, sec = 0, y = 0;
   std::size_t pos = 0;
   const std::size_t day_len = s.size() > 1 && s[1] >= '0' && s[1] <= '9' ? 2 : 1;
-  if (!digits(s, 0, day_len, d)) {
+  if (!read_digits(s, 0, day_len, d)) {
     return std::nullopt;
   }
   pos = day_len;
@@ -189,9 +143,9 @@ std::optional<std::int64_t> parse_rfc(std::string_view s) {
     return std::nullopt;
   }
   pos += 4;
-  if (digits(s, pos, 4, y)) {
+  if (read_digits(s, pos, 4, y)) {
     pos += 4;
-  } else if (digits(s, pos, 2, y)) {
+  } else if (read_digits(s, pos, 2, y)) {
     y += y < 50 ? 2000 : 1900; // RFC 850 two-digit years
     pos += 2;
   } else {
@@ -209,29 +163,6 @@ std::optional<std::int64_t> parse_rfc(std::string_view s) {
     return std::nullopt;
   }
   return to_ticks(y, static_cast<unsigned>(mo), d, h, mi, sec, 0, 0);
-}
-
-// Writes `value` with at least `width` digits at `p`; returns the end.
-char* put_digits(char* p, std::uint64_t value, int width) {
-  char buffer[24];
-  int n = 0;
-  do {
-    buffer[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  for (int i = n; i < width; ++i) {
-    *p++ = '0';
-  }
-  while (n > 0) {
-    *p++ = buffer[--n];
-  }
-  return p;
-}
-
-char* put_two(char* p, std::uint64_t value) {
-  p[0] = static_cast<char>('0' + value / 10);
-  p[1] = static_cast<char>('0' + value % 10);
-  return p + 2;
 }
 
 int hex_digit(char c) {
@@ -259,35 +190,8 @@ std::optional<std::int64_t> parse_datetime(std::string_view text) {
 }
 
 void append_datetime(std::string& out, std::int64_t ticks) {
-  std::int64_t seconds = ticks / kTicksPerSecond;
-  std::int64_t fraction = ticks % kTicksPerSecond;
-  if (fraction < 0) {
-    fraction += kTicksPerSecond;
-    --seconds;
-  }
-  std::int64_t days = seconds / 86400;
-  std::int64_t rest = seconds % 86400;
-  if (rest < 0) {
-    rest += 86400;
-    --days;
-  }
-  const Civil c = civil_from_days(days);
-  char buffer[40];
-  char* p = put_digits(buffer, static_cast<std::uint64_t>(c.year), 4);
-  *p++ = '-';
-  p = put_two(p, c.month);
-  *p++ = '-';
-  p = put_two(p, c.day);
-  *p++ = 'T';
-  p = put_two(p, static_cast<std::uint64_t>(rest / 3600));
-  *p++ = ':';
-  p = put_two(p, static_cast<std::uint64_t>(rest / 60 % 60));
-  *p++ = ':';
-  p = put_two(p, static_cast<std::uint64_t>(rest % 60));
-  *p++ = '.';
-  p = put_digits(p, static_cast<std::uint64_t>(fraction), 7);
-  *p++ = 'Z';
-  out.append(buffer, p);
+  char buffer[civil_time::kDateTimeChars];
+  out.append(buffer, civil_time::write_datetime(buffer, ticks));
 }
 
 std::optional<std::int64_t> parse_timespan(std::string_view text) {

@@ -10,9 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include "base/civil_time.hpp"
+
 namespace hub2kusto::mappings::values {
 
-inline constexpr std::int64_t kTicksPerSecond = 10'000'000;
+inline constexpr std::int64_t kTicksPerSecond = civil_time::kTicksPerSecond;
 
 // ISO 8601 forms (2026-11-24T10:00:00Z, with fractions up to 7 digits, with an offset, without
 // a zone (taken as UTC), with a space instead of T, minutes only, date only) and RFC 822 / RFC
