@@ -39,7 +39,7 @@ Batch make_batch(const std::string& id, std::size_t bytes, long first, long& row
   b.id = id;
   b.target.database = DatabaseName("db");
   b.target.table = TableName("T");
-  b.target.format = "json";
+  b.target.format = IngestFormat::json;
   b.target.mapping = MappingName("m");
   rows = 0;
   while (b.data.size() < bytes) {

@@ -23,12 +23,6 @@ extern char** environ; // NOLINT: POSIX
 namespace hub2kusto::app {
 namespace {
 
-// Kusto data formats accepted by streaming and queued ingestion (docs/protocols.md, "Data
-// formats").
-constexpr std::array<std::string_view, 16> kFormats = {
-    "csv",  "tsv",       "tsve",       "psv",  "scsv",       "sohsv",   "txt", "raw",
-    "json", "multijson", "singlejson", "avro", "apacheavro", "parquet", "orc", "w3clogfile"};
-
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -208,11 +202,11 @@ void read_local_mapping(Section& s, const std::optional<std::string>& schema,
     return;
   }
   options.schema = std::move(parsed_schema).value();
-  const auto data_format = mappings::parse_data_format(out.format);
+  const auto data_format = mappings::parse_data_format(ingest_format_name(out.format));
   if (!data_format) {
     s.problem("format", fmt::format("'{}' cannot be mapped here (json, multijson, singlejson, "
                                     "csv, tsv, tsve, psv, scsv, sohsv, txt, raw)",
-                                    out.format));
+                                    ingest_format_name(out.format)));
     return;
   }
   options.format = *data_format;
@@ -325,15 +319,13 @@ void read_target(Section s, TargetConfig& out, std::vector<std::string>& warning
     }
   }
   if (format) {
-    std::string lower = *format;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (std::find(kFormats.begin(), kFormats.end(), lower) == kFormats.end()) {
+    if (const auto parsed = parse_ingest_format(*format)) {
+      out.format = *parsed;
+    } else {
       s.problem("format", fmt::format("'{}' is not a Kusto data format (one of json, multijson, "
                                       "csv, tsv, psv, scsv, sohsv, txt, raw, avro, parquet, ...)",
                                       *format));
     }
-    out.format = lower;
   }
   if (mapping) {
     if (mapping->empty()) {
@@ -727,7 +719,7 @@ nlohmann::json to_masked_json(const Config& config) {
         {"auth", std::string(to_string(c.target.connection.auth))},
         {"database", c.target.database.value()},
         {"table", c.target.table.value()},
-        {"format", c.target.format},
+        {"format", ingest_format_name(c.target.format)},
     };
     if (c.target.mapping) {
       target["mapping"] = c.target.mapping->value();

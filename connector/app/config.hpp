@@ -20,6 +20,7 @@
 #include "azure/storage_connection_string.hpp"
 #include "base/result.hpp"
 #include "common/hub_connection_string.hpp"
+#include "common/ingest_format.hpp"
 #include "common/kusto_connection_string.hpp"
 #include "common/logging.hpp"
 #include "common/secret.hpp"
@@ -54,7 +55,7 @@ struct TargetConfig {
   KustoConnectionString connection;
   DatabaseName database;
   TableName table;
-  std::string format = "json";        // a Kusto data format name, lower case
+  IngestFormat format = IngestFormat::json;
   std::optional<MappingName> mapping; // ingestion mapping reference on the table
   // Set with `schema`: the bridge maps events on this route itself (mappings/ engine) and
   // sends CSV rows; `mapping_file` and `system_properties` as given.

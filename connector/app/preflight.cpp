@@ -296,7 +296,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
 
   if (t.mapping) {
     const std::string wanted = t.mapping->value();
-    const std::string kind = ingest::mapping_kind_name(text::lower(t.format));
+    const std::string kind(mapping_kind(t.format));
     auto mappings =
         engine.table(db, fmt::format(".show table ['{}'] ingestion mappings", table), timeout);
     if (!mappings) {
@@ -325,7 +325,8 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
         out.error(subject,
                   fmt::format("ingestion mapping '{}' of table '{}' is a {} mapping; target.format "
                               "'{}' needs a {} mapping",
-                              wanted, table, fmt::join(kinds, "/"), t.format, kind),
+                              wanted, table, fmt::join(kinds, "/"), ingest_format_name(t.format),
+                              kind),
                   fmt::format("create it: .create table {} ingestion {} mapping '{}' '[...]'; or "
                               "change target.format",
                               table, text::lower(kind), wanted));

@@ -134,7 +134,10 @@ hub::HubEvent event_of(const DeadLetter& r, const TargetConfig& t) {
   e.enqueued_time = std::chrono::time_point_cast<std::chrono::milliseconds>(
       enqueued.value_or(std::chrono::system_clock::now()));
   e.body = r.body;
-  const std::string format = r.routed && !r.format.empty() ? r.format : t.format;
+  const std::string format_name =
+      r.routed && !r.format.empty() ? r.format : std::string(ingest_format_name(t.format));
+  // A name that is no format goes as it came: the router refuses it, naming it.
+  const auto format = parse_ingest_format(format_name);
   if (r.routed) {
     if (!r.table.empty() && r.table != t.table.value()) {
       e.application_properties.push_back(property("Table", r.table));
@@ -143,7 +146,7 @@ hub::HubEvent event_of(const DeadLetter& r, const TargetConfig& t) {
       e.application_properties.push_back(property("Database", r.database));
     }
     if (format != t.format) {
-      e.application_properties.push_back(property("Format", format));
+      e.application_properties.push_back(property("Format", format_name));
     }
     if (!r.mapping.empty() && (!t.mapping || r.mapping != t.mapping->value())) {
       e.application_properties.push_back(property("IngestionMappingReference", r.mapping));
@@ -151,7 +154,7 @@ hub::HubEvent event_of(const DeadLetter& r, const TargetConfig& t) {
   }
   // Dead letters keep an event's body as it came: a gzip one was sent with Compression=gzip.
   if (r.body.size() >= 2 && static_cast<unsigned char>(r.body[0]) == 0x1f &&
-      static_cast<unsigned char>(r.body[1]) == 0x8b && !ingest::is_binary_format(format)) {
+      static_cast<unsigned char>(r.body[1]) == 0x8b && !(format && is_binary(*format))) {
     e.application_properties.push_back(property("Compression", "gzip"));
   }
   return e;

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/ingest_format.hpp"
 #include "common/types.hpp"
 
 namespace hub2kusto::ingest {
@@ -20,18 +21,9 @@ namespace hub2kusto::ingest {
 struct IngestTarget {
   DatabaseName database;
   TableName table;
-  std::string format = "json";        // a Kusto data format name, lower case
+  IngestFormat format = IngestFormat::json;
   std::optional<MappingName> mapping; // a mapping created on the table
 };
-
-// Avro, Parquet and ORC: a body is one whole file of the format. Such files cannot be joined
-// into one request or blob, and are sent without gzip around them, as the SDKs send them
-// (docs/protocols.md, "Binary formats").
-bool is_binary_format(std::string_view format);
-// The kind of ingestion mapping a data format (lower case) takes, as Kusto names it: Json, Csv,
-// Avro, ApacheAvro, Parquet, Orc or W3CLogFile (docs/protocols.md, "Queued ingestion and its
-// status"; learn.microsoft.com/ azure/data-explorer/kusto/management/mappings).
-std::string mapping_kind_name(std::string_view format);
 
 struct Batch {
   // Deterministic (partition and sequence range, chosen by the pipeline): carried in the

@@ -114,7 +114,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     }
     return status;
   }
-  const bool binary = is_binary_format(batch.target.format);
+  const bool binary = is_binary(batch.target.format);
   const std::string body = binary ? batch.data : gzip::compress(batch.data, gzip::kFastLevel);
   // The temporary containers are the cluster's, shared by every client, and the service reads
   // a blob only when its batching fires, minutes later: the ingestion's own id makes the name
@@ -123,7 +123,7 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
   const std::string source_id = make_uuid();
   const std::string blob_name = fmt::format(
       "hub2kusto__{}__{}__{}__{}.{}{}", batch.target.database.value(), batch.target.table.value(),
-      batch.id, source_id, batch.target.format, binary ? "" : ".gz");
+      batch.id, source_id, ingest_format_name(batch.target.format), binary ? "" : ".gz");
   // Spread uploads over the containers; on a failure move on to the next one (docs/protocols.md,
   // "Queued ingestion and its status").
   std::size_t first = 0;
@@ -163,10 +163,10 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     return status;
   }
   nlohmann::json additional = {{"authorizationContext", res->authorization_context.reveal()},
-                               {"format", batch.target.format}};
+                               {"format", ingest_format_name(batch.target.format)}};
   if (batch.target.mapping) {
     additional["ingestionMappingReference"] = batch.target.mapping->value();
-    additional["ingestionMappingType"] = mapping_kind_name(batch.target.format);
+    additional["ingestionMappingType"] = mapping_kind(batch.target.format);
   }
   const std::string version = options_.app_version.empty() ? "0" : options_.app_version;
   const nlohmann::json message = {

@@ -7,33 +7,6 @@
 
 namespace hub2kusto::ingest {
 
-bool is_binary_format(std::string_view format) {
-  return format == "avro" || format == "apacheavro" || format == "parquet" || format == "orc";
-}
-
-std::string mapping_kind_name(std::string_view format) {
-  static constexpr std::pair<std::string_view, std::string_view> kKinds[] = {
-      {"csv", "Csv"},
-      {"tsv", "Csv"},
-      {"psv", "Csv"},
-      {"scsv", "Csv"},
-      {"sohsv", "Csv"},
-      {"tsve", "Csv"},
-      {"txt", "Csv"},
-      {"raw", "Csv"},
-      {"avro", "Avro"},
-      {"apacheavro", "ApacheAvro"},
-      {"parquet", "Parquet"},
-      {"orc", "Orc"},
-      {"w3clogfile", "W3CLogFile"}};
-  for (const auto& [name, kind] : kKinds) {
-    if (format == name) {
-      return std::string(kind);
-    }
-  }
-  return "Json"; // json, multijson, singlejson
-}
-
 std::string_view outcome_name(Outcome outcome) {
   switch (outcome) {
   case Outcome::delivered:

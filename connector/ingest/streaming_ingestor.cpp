@@ -33,12 +33,12 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
   r.url = fmt::format("{}/v1/rest/ingest/{}/{}?streamFormat={}", options_.engine_url,
                       azure::url_encode(batch.target.database.value()),
                       azure::url_encode(batch.target.table.value()),
-                      azure::url_encode(batch.target.format));
+                      azure::url_encode(ingest_format_name(batch.target.format)));
   if (batch.target.mapping) {
     r.url += "&mappingName=" + azure::url_encode(batch.target.mapping->value());
   }
   r.headers = {{"Content-Type", "application/octet-stream"}, {"Accept", "application/json"}};
-  if (is_binary_format(batch.target.format)) {
+  if (is_binary(batch.target.format)) {
     r.body = batch.data; // compressed inside the file, if at all
   } else {
     r.body = gzip::compress(batch.data, gzip::kFastLevel);

@@ -85,7 +85,7 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
   const checkpoint::BatchToken token = b.token;
   // A binary format's event is a whole file: it travels alone.
   if (b.events.size() >= limits_.max_events || b.batch.data.size() >= max_bytes ||
-      ingest::is_binary_format(route.format)) {
+      is_binary(route.format)) {
     close(key, ready);
   }
   return token;

@@ -43,7 +43,7 @@ DeadLetter letter(const std::string& stage, const std::string& reason, const Par
   d.enqueued_time = iso(e.enqueued_time);
   d.database = target.database.value();
   d.table = target.table.value();
-  d.format = target.format;
+  d.format = ingest_format_name(target.format);
   d.mapping = target.mapping ? target.mapping->value() : std::string();
   d.batch_id = batch_id;
   d.routed = routed;
@@ -64,7 +64,7 @@ PartitionPipeline::PartitionPipeline(PipelineOptions options,
       batcher_(stream_->partition(), options_.limits, clock), mapper_(std::move(mapper)),
       default_key_(options_.routing.defaults.key()) {
   mapped_route_ = options_.routing.defaults;
-  mapped_route_.format = "csv";
+  mapped_route_.format = IngestFormat::csv;
   mapped_route_.mapping.reset();
   mapped_key_ = mapped_route_.key();
 }
@@ -224,8 +224,8 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
     inflated_ = std::move(*inflated);
     body = inflated_;
   }
-  const bool newline = !ingest::is_binary_format(route.format) &&
-                       (body.empty() || body.back() != '\n'); // one record per line
+  const bool newline =
+      !is_binary(route.format) && (body.empty() || body.back() != '\n'); // one record per line
   // An inflated body is not the event's: the batcher keeps the original for dead letters.
   const auto token = batcher_.add(event, route, configured ? default_key_ : route.key(),
                                   {body, newline, !route.gzip}, ready_);

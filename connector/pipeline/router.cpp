@@ -13,11 +13,6 @@
 namespace hub2kusto::pipeline {
 namespace {
 
-// The formats Kusto ingests (docs/protocols.md, "Data formats").
-constexpr std::array<std::string_view, 16> kFormats = {
-    "csv",  "tsv",       "tsve",       "psv",  "scsv",       "sohsv",   "txt", "raw",
-    "json", "multijson", "singlejson", "avro", "apacheavro", "parquet", "orc", "w3clogfile"};
-
 // A routing property's text; an error when it is present but not a string.
 Result<std::optional<std::string>> text_property(const hub::HubEvent& e, std::string_view name) {
   const hub::AmqpValue* v = e.application_property(name);
@@ -35,8 +30,8 @@ Result<std::optional<std::string>> text_property(const hub::HubEvent& e, std::st
 } // namespace
 
 std::string Route::key() const {
-  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", database.value(), table.value(), format,
-                     mapping ? mapping->value() : "", gzip ? "gz" : "");
+  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", database.value(), table.value(),
+                     ingest_format_name(format), mapping ? mapping->value() : "", gzip ? "gz" : "");
 }
 
 bool has_routing_properties(const hub::HubEvent& event) {
@@ -95,16 +90,16 @@ Result<Route> route_event(const hub::HubEvent& event, const RoutingConfig& confi
     return failure(std::move(format).error());
   }
   if (*format) {
-    const std::string f = text::lower(**format);
-    if (std::find(kFormats.begin(), kFormats.end(), f) == kFormats.end()) {
+    const auto f = parse_ingest_format(**format);
+    if (!f) {
       return failure(fmt::format("the routing property 'Format' names '{}', which is not a "
                                  "Kusto data format",
                                  printable(**format, 100)));
     }
-    if (f != r.format) {
+    if (*f != r.format) {
       r.mapping.reset(); // the configured mapping belongs to the configured format
     }
-    r.format = f;
+    r.format = *f;
   }
   auto mapping = text_property(event, "IngestionMappingReference");
   if (!mapping) {

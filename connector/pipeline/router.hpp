@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "common/ingest_format.hpp"
 #include "common/types.hpp"
 #include "hub/hub_event.hpp"
 
@@ -19,7 +20,7 @@ namespace hub2kusto::pipeline {
 struct Route {
   DatabaseName database;
   TableName table;
-  std::string format; // a Kusto data format name, lower case
+  IngestFormat format = IngestFormat::json;
   std::optional<MappingName> mapping;
   bool gzip = false; // Compression=gzip: the body is gzip and is sent as is
 

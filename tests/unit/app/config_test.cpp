@@ -54,7 +54,7 @@ TEST_F(ConfigTest, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.source.start_position.kind, StartPosition::Kind::earliest);
   EXPECT_EQ(c.target.database.value(), "Telemetry"); // from Initial Catalog
   EXPECT_EQ(c.target.table.value(), "Events");
-  EXPECT_EQ(c.target.format, "json");
+  EXPECT_EQ(c.target.format, IngestFormat::json);
   EXPECT_EQ(c.target.connection.auth, KustoAuth::application_key);
   EXPECT_EQ(c.batching.max_bytes, 3584u << 10);
   EXPECT_EQ(config->checkpoint.store, CheckpointConfig::Store::file);

@@ -38,7 +38,7 @@ Batch batch() {
   b.id = "p3-10-19";
   b.target.database = DatabaseName("db");
   b.target.table = TableName("T");
-  b.target.format = "csv";
+  b.target.format = IngestFormat::csv;
   b.target.mapping = MappingName("m");
   b.data = "a,1\nb,2\n";
   return b;

@@ -22,7 +22,7 @@ TEST(StreamingIngestor, PostsTheGzippedBatchWithFormatMappingAndHeaders) {
   b.id = "p0-5-9";
   b.target.database = DatabaseName("my db");
   b.target.table = TableName("T");
-  b.target.format = "multijson";
+  b.target.format = IngestFormat::multijson;
   b.target.mapping = MappingName("map 1");
   b.data = R"({"a":1})";
   const auto d = s.ingest(b);

@@ -21,7 +21,7 @@ Route route(const std::string& table) {
   Route r;
   r.database = DatabaseName("db");
   r.table = TableName(table);
-  r.format = "json";
+  r.format = IngestFormat::json;
   return r;
 }
 
@@ -66,7 +66,7 @@ TEST_F(BatcherTest, ATableLimitedAfterATooLargeAnswerClosesSmallerBatchesForAWhi
 
 TEST_F(BatcherTest, ABinaryFormatsEventTravelsAlone) {
   Route avro = route("T");
-  avro.format = "apacheavro";
+  avro.format = IngestFormat::apacheavro;
   batcher_.add(event(1), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
   batcher_.add(event(2), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
   ASSERT_EQ(ready_.size(), 2U);

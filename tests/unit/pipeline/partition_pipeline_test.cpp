@@ -101,7 +101,7 @@ protected:
     PipelineOptions o;
     o.routing.defaults.database = DatabaseName("db");
     o.routing.defaults.table = TableName("T");
-    o.routing.defaults.format = "json";
+    o.routing.defaults.format = IngestFormat::json;
     o.limits = BatchLimits{.max_bytes = 1 << 20, .max_events = 5, .linger = 1s};
     // These tests follow one batch's outcome step by step; concurrent delivery has its own.
     o.concurrent_delivery = false;
@@ -392,7 +392,7 @@ TEST_F(Pipeline, ALocalMappingSendsCsvRowsWithSystemPropertiesAndDeadLettersUnma
   pipeline_->drain(clock_.steady_now() + 10s);
   ASSERT_EQ(ingestor_.batches.size(), 2U);
   const auto& mapped = ingestor_.batches[0];
-  EXPECT_EQ(mapped.target.format, "csv");
+  EXPECT_EQ(mapped.target.format, IngestFormat::csv);
   EXPECT_FALSE(mapped.target.mapping);
   EXPECT_EQ(mapped.data, "0,0,2026-09-21T14:13:20.0000000Z\n"
                          "1,1,2026-09-21T14:13:20.0010000Z\n"

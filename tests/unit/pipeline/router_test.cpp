@@ -9,7 +9,7 @@ RoutingConfig config() {
   RoutingConfig c;
   c.defaults.database = DatabaseName("db");
   c.defaults.table = TableName("Telemetry");
-  c.defaults.format = "json";
+  c.defaults.format = IngestFormat::json;
   c.defaults.mapping = MappingName("telemetry_json");
   c.allowed_databases = {"archive"};
   return c;
@@ -35,7 +35,7 @@ TEST(Router, TableFormatAndMappingComeFromTheEvent) {
       config());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->table.value(), "Alerts");
-  EXPECT_EQ(r->format, "csv");
+  EXPECT_EQ(r->format, IngestFormat::csv);
   EXPECT_EQ(r->mapping->value(), "alerts_csv");
   EXPECT_EQ(r->database.value(), "db");
 }
