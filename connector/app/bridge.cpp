@@ -340,67 +340,6 @@ void Bridge::monitor() {
   }
 }
 
-// A queued batch Kusto failed after accepting it (docs/protocols.md, "Queued ingestion and its
-// status") was checkpointed as delivered: its events are not lost from the hub, but they are not in
-// the table. Each such failure becomes a dead-letter record naming the batch (partition and
-// sequence numbers) and the blob, logged at ERROR, so an operator can replay it; retention
-// permitting, from the hub.
-void Bridge::record_queued_failures(Connection& c) {
-  auto failures = c.kusto->queued->poll_failures();
-  if (!failures) {
-    logger("app")->debug("connection '{}': failed queued ingestions not read: {}", c.name,
-                         failures.error().message);
-    return;
-  }
-  std::vector<pipeline::DeadLetter> records;
-  for (const auto& f : *failures) {
-    // Batch ids are <partition>-<first>-<last> (pipeline/batcher.hpp).
-    const auto last_dash = f.batch_id.rfind('-');
-    const auto first_dash =
-        last_dash == std::string::npos ? std::string::npos : f.batch_id.rfind('-', last_dash - 1);
-    pipeline::DeadLetter d;
-    d.stage = "queued-ingestion";
-    d.reason = fmt::format(
-        "{}{}: {} (blob {}){}", f.error_code, f.permanent ? "" : " (transient)", f.details, f.blob,
-        first_dash == std::string::npos
-            ? ""
-            : fmt::format("; events {} to {}",
-                          f.batch_id.substr(first_dash + 1, last_dash - first_dash - 1),
-                          f.batch_id.substr(last_dash + 1)));
-    if (first_dash != std::string::npos) {
-      d.partition = PartitionId(f.batch_id.substr(0, first_dash));
-      try {
-        d.sequence_number = SequenceNumber(
-            std::stoll(f.batch_id.substr(first_dash + 1, last_dash - first_dash - 1)));
-      } catch (const std::exception&) {
-        d.sequence_number = SequenceNumber(-1);
-      }
-    }
-    d.database = f.database;
-    d.table = f.table;
-    d.batch_id = f.batch_id;
-    records.push_back(std::move(d));
-  }
-  if (records.empty()) {
-    return;
-  }
-  c.queued_failures.fetch_add(records.size(), std::memory_order_relaxed);
-  auto written = c.dead_letters->write(records);
-  for (const auto& r : records) {
-    logger("app")->error("connection '{}': queued batch {} failed in Kusto after it was accepted: "
-                         "{}{}",
-                         c.name, r.batch_id, r.reason,
-                         written ? "; recorded in the dead-letter store" : "");
-  }
-  if (written) {
-    c.kusto->queued->acknowledge(*failures);
-  } else {
-    logger("app")->error("connection '{}': the dead-letter store refused the failed batches: {}; "
-                         "they are read again next time",
-                         c.name, written.error().message);
-  }
-}
-
 void Bridge::refresh(Connection& c) {
   const auto timeout = std::min<std::chrono::milliseconds>(config_.ops.refresh_interval * 2,
                                                            std::chrono::seconds(10));
@@ -416,7 +355,8 @@ void Bridge::refresh(Connection& c) {
                            props.error().message);
     }
   }
-  record_queued_failures(c);
+  c.queued_failures.fetch_add(record_queued_failures(*c.kusto->queued, *c.dead_letters, c.name),
+                              std::memory_order_relaxed);
   auto probed = c.kusto->streaming->probe(c.database, timeout);
   std::lock_guard lock(c.probe_mutex);
   if (probed) {

@@ -58,7 +58,6 @@ private:
   // Kusto target (for readiness), until stop().
   void monitor();
   void refresh(Connection& c);
-  void record_queued_failures(Connection& c);
 
   const Config& config_;
   std::vector<std::unique_ptr<Connection>> connections_;

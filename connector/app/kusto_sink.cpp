@@ -55,6 +55,52 @@ std::string report_scope(const ConnectionConfig& c, const std::string& hub_names
   return scope;
 }
 
+std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
+                                   pipeline::DeadLetterStore& dead_letters,
+                                   const std::string& connection) {
+  auto failures = queued.poll_failures();
+  if (!failures) {
+    logger("app")->debug("connection '{}': failed queued ingestions not read: {}", connection,
+                         failures.error().message);
+    return 0;
+  }
+  std::vector<pipeline::DeadLetter> records;
+  for (const auto& f : *failures) {
+    const auto batch = ingest::BatchId::parse(f.batch_id);
+    pipeline::DeadLetter d;
+    d.stage = "queued-ingestion";
+    d.reason = fmt::format(
+        "{}{}: {} (blob {}){}", f.error_code, f.permanent ? "" : " (transient)", f.details, f.blob,
+        batch ? fmt::format("; events {} to {}", batch->first.value(), batch->last.value()) : "");
+    if (batch) {
+      d.partition = batch->partition;
+      d.sequence_number = batch->first;
+    }
+    d.database = f.database;
+    d.table = f.table;
+    d.batch_id = f.batch_id;
+    records.push_back(std::move(d));
+  }
+  if (records.empty()) {
+    return 0;
+  }
+  auto written = dead_letters.write(records);
+  for (const auto& r : records) {
+    logger("app")->error("connection '{}': queued batch {} failed in Kusto after it was accepted: "
+                         "{}{}",
+                         connection, r.batch_id, r.reason,
+                         written ? "; recorded in the dead-letter store" : "");
+  }
+  if (!written) {
+    logger("app")->error("connection '{}': the dead-letter store refused the failed batches: {}; "
+                         "they are read again next time",
+                         connection, written.error().message);
+    return 0;
+  }
+  queued.acknowledge(*failures);
+  return records.size();
+}
+
 std::string namespace_of(const HubConnectionString& c) {
   if (const auto* eh = std::get_if<EventHubsConnectionString>(&c)) {
     return eh->host;

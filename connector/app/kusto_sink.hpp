@@ -13,6 +13,7 @@
 #include "ingest/managed_ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
 #include "ingest/streaming_ingestor.hpp"
+#include "pipeline/dead_letter_store.hpp"
 
 namespace hub2kusto::app {
 
@@ -36,6 +37,16 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
 // consumer group and database, so no two connections read each other's reports.
 std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
                          const std::string& hub);
+
+// Queued batches Kusto failed after it accepted them (docs/protocols.md, "Queued ingestion and
+// its status") were checkpointed as delivered: their events are not lost from the hub, but they
+// are not in the table. Reads `queued`'s failure reports and writes each to `dead_letters` as a
+// record naming the partition, the sequence numbers and the blob, logged at ERROR, so an
+// operator can replay it (retention permitting, from the hub). The reports are acknowledged
+// only once written, else they are read again next time. Returns how many were recorded.
+std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
+                                   pipeline::DeadLetterStore& dead_letters,
+                                   const std::string& connection);
 
 // The Event Hubs namespace (or IoT Hub) host a connection string names.
 std::string namespace_of(const HubConnectionString& c);

@@ -25,9 +25,23 @@ struct IngestTarget {
   std::optional<MappingName> mapping; // a mapping created on the table
 };
 
+// Which events a batch holds: one partition's sequence numbers `first` to `last`. Written as
+// <partition>-<first>-<last> into the client request id, the queued blob's name and its status
+// entity, so a batch replayed after a crash is recognisable, and a failure Kusto reports later
+// names the events it concerns.
+struct BatchId {
+  PartitionId partition;
+  SequenceNumber first;
+  SequenceNumber last;
+
+  std::string text() const;
+  // The id `text` writes; nullopt for any other text (a foreign or older id).
+  static std::optional<BatchId> parse(std::string_view text);
+  friend bool operator==(const BatchId&, const BatchId&) = default;
+};
+
 struct Batch {
-  // Deterministic (partition and sequence range, chosen by the pipeline): carried in the
-  // client request id and the blob name, so a batch replayed after a crash is recognisable.
+  // BatchId::text() of the events it holds (tests may use any text: the ingestors only carry it).
   std::string id;
   IngestTarget target;
   std::string data; // the records in `format`, uncompressed

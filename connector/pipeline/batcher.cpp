@@ -12,8 +12,9 @@ void Batcher::close(const std::string& key, std::vector<ReadyBatch>& ready) {
     return;
   }
   ReadyBatch& b = it->second.ready;
-  b.batch.id = fmt::format("{}-{}-{}", partition_.value(), b.events.front().sequence_number.value(),
-                           b.events.back().sequence_number.value());
+  b.batch.id =
+      ingest::BatchId{partition_, b.events.front().sequence_number, b.events.back().sequence_number}
+          .text();
   b.batch.records = b.events.size();
   open_bytes_ -= b.batch.data.size();
   ready.push_back(std::move(b));

@@ -255,9 +255,9 @@ bool PartitionPipeline::deliver_range(
   const ingest::Batch* request = &batch.batch;
   if (begin != 0 || end != batch.events.size()) {
     part.target = batch.batch.target;
-    part.id = fmt::format("{}-{}-{}", stream_->partition().value(),
-                          batch.events[begin].sequence_number.value(),
-                          batch.events[end - 1].sequence_number.value());
+    part.id = ingest::BatchId{stream_->partition(), batch.events[begin].sequence_number,
+                              batch.events[end - 1].sequence_number}
+                  .text();
     for (std::size_t i = begin; i < end; ++i) {
       const BatchedEvent& e = batch.events[i];
       part.data.append(batch.batch.data, e.payload_begin, e.payload_size);
