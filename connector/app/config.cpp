@@ -368,35 +368,26 @@ void read_batching(Section s, BatchingConfig& out) {
   }
 }
 
-void read_checkpoint(Section s, CheckpointConfig& out) {
-  const auto store = s.string("store");
-  const auto directory = s.string("directory");
-  const auto blob_cs = s.string("blob_connection_string", Sensitivity::secret);
-  const auto container = s.string("container");
-  const auto interval = s.duration("interval");
-  s.finish();
+// The settings of a checkpoint or dead-letter store (StoreConfig) from section `s`; `what`
+// names the store in errors.
+void read_store(Section& s, StoreConfig& out, const std::string& what,
+                const std::optional<std::string>& store,
+                const std::optional<std::string>& directory,
+                const std::optional<std::string>& blob_cs,
+                const std::optional<std::string>& container) {
   if (store) {
     if (*store == "file") {
-      out.store = CheckpointConfig::Store::file;
+      out.store = StoreConfig::Store::file;
     } else if (*store == "blob") {
-      out.store = CheckpointConfig::Store::blob;
+      out.store = StoreConfig::Store::blob;
     } else {
-      s.problem("store", fmt::format("'{}' is not a checkpoint store: use file or blob", *store));
+      s.problem("store", fmt::format("'{}' is not a {} store: use file or blob", *store, what));
     }
   }
-  if (directory && directory->empty()) {
-    s.problem("directory", "must not be empty");
-  } else if (directory) {
-    out.directory = *directory;
-  }
-  if (interval) {
-    if (*interval > std::chrono::minutes(10)) {
-      s.problem("interval", "must be at most 10m");
-    } else {
-      out.interval = *interval;
+  if (out.store == StoreConfig::Store::blob) {
+    if (directory) {
+      s.problem("directory", "applies only to store 'file'");
     }
-  }
-  if (out.store == CheckpointConfig::Store::blob) {
     if (!blob_cs) {
       s.problem("blob_connection_string", "required with store 'blob': the Azure Storage "
                                           "connection string");
@@ -416,10 +407,14 @@ void read_checkpoint(Section s, CheckpointConfig& out) {
     } else {
       out.container = *container;
     }
-    if (directory) {
-      s.problem("directory", "applies only to store 'file'");
-    }
-  } else if (store && out.store == CheckpointConfig::Store::file) {
+    return;
+  }
+  if (directory && directory->empty()) {
+    s.problem("directory", "must not be empty");
+  } else if (directory) {
+    out.directory = *directory;
+  }
+  if (store) {
     if (blob_cs) {
       s.problem("blob_connection_string", "applies only to store 'blob'");
     }
@@ -430,6 +425,43 @@ void read_checkpoint(Section s, CheckpointConfig& out) {
     s.problem("store", "blob settings are given but the store is 'file' (the default); set "
                        "store to 'blob'");
   }
+}
+
+void read_checkpoint(Section s, CheckpointConfig& out) {
+  const auto store = s.string("store");
+  const auto directory = s.string("directory");
+  const auto blob_cs = s.string("blob_connection_string", Sensitivity::secret);
+  const auto container = s.string("container");
+  const auto interval = s.duration("interval");
+  s.finish();
+  read_store(s, out, "checkpoint", store, directory, blob_cs, container);
+  if (interval) {
+    if (*interval > std::chrono::minutes(10)) {
+      s.problem("interval", "must be at most 10m");
+    } else {
+      out.interval = *interval;
+    }
+  }
+}
+
+void read_dead_letter(Section s, DeadLetterConfig& out) {
+  const auto store = s.string("store");
+  const auto directory = s.string("directory");
+  const auto blob_cs = s.string("blob_connection_string", Sensitivity::secret);
+  const auto container = s.string("container");
+  s.finish();
+  read_store(s, out, "dead-letter", store, directory, blob_cs, container);
+}
+
+// A store's settings as `config show` prints them, the connection string redacted.
+nlohmann::json store_json(const StoreConfig& store) {
+  if (store.store == StoreConfig::Store::file) {
+    return {{"store", "file"}, {"directory", store.directory}};
+  }
+  return {
+      {"store", "blob"},
+      {"blob_connection_string", redact_connection_string(store.blob_connection_string.reveal())},
+      {"container", store.container}};
 }
 
 std::string_view start_kind_name(StartPosition::Kind kind) {
@@ -538,59 +570,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
 
   read_checkpoint(top.section("checkpoint"), config.checkpoint);
 
-  {
-    Section dead_letter = top.section("dead_letter");
-    const auto store = dead_letter.string("store");
-    const auto directory = dead_letter.string("directory");
-    const auto blob_cs = dead_letter.string("blob_connection_string", Sensitivity::secret);
-    const auto container = dead_letter.string("container");
-    dead_letter.finish();
-    auto& d = config.dead_letter;
-    if (store) {
-      if (*store == "file") {
-        d.store = DeadLetterConfig::Store::file;
-      } else if (*store == "blob") {
-        d.store = DeadLetterConfig::Store::blob;
-      } else {
-        dead_letter.problem("store", fmt::format("'{}' is not a dead-letter store: use file or "
-                                                 "blob",
-                                                 *store));
-      }
-    }
-    if (directory) {
-      if (directory->empty()) {
-        dead_letter.problem("directory", "must not be empty");
-      } else if (d.store == DeadLetterConfig::Store::blob) {
-        dead_letter.problem("directory", "applies only to store 'file'");
-      } else {
-        d.directory = *directory;
-      }
-    }
-    if (d.store == DeadLetterConfig::Store::blob) {
-      if (!blob_cs) {
-        dead_letter.problem("blob_connection_string",
-                            "required with store 'blob': the Azure Storage connection string");
-      } else {
-        d.blob_connection_string = Secret(*blob_cs);
-        auto parsed = azure::parse_storage_connection_string(*blob_cs);
-        if (!parsed) {
-          dead_letter.problem("blob_connection_string", parsed.error().message);
-        } else {
-          d.blob_storage = std::move(parsed).value();
-        }
-      }
-      if (!container) {
-        dead_letter.problem("container", "required with store 'blob'");
-      } else if (auto why = check_container_name(*container)) {
-        dead_letter.problem("container", fmt::format("'{}' {}", *container, *why));
-      } else {
-        d.container = *container;
-      }
-    } else if (blob_cs || container) {
-      dead_letter.problem("store", "blob settings are given but the store is 'file' (the "
-                                   "default); set store to 'blob'");
-    }
-  }
+  read_dead_letter(top.section("dead_letter"), config.dead_letter);
 
   {
     Section ops = top.section("ops");
@@ -740,26 +720,12 @@ nlohmann::json to_masked_json(const Config& config) {
                              {"linger", fmt::format("{}ms", c.batching.linger.count())},
                              {"idle_flush", fmt::format("{}ms", c.batching.idle_flush.count())}}}});
   }
-  json checkpoint = {{"interval", fmt::format("{}ms", config.checkpoint.interval.count())}};
-  if (config.checkpoint.store == CheckpointConfig::Store::file) {
-    checkpoint["store"] = "file";
-    checkpoint["directory"] = config.checkpoint.directory;
-  } else {
-    checkpoint["store"] = "blob";
-    checkpoint["blob_connection_string"] =
-        redact_connection_string(config.checkpoint.blob_connection_string.reveal());
-    checkpoint["container"] = config.checkpoint.container;
-  }
+  json checkpoint = store_json(config.checkpoint);
+  checkpoint["interval"] = fmt::format("{}ms", config.checkpoint.interval.count());
   json out = {
       {"connections", connections},
       {"checkpoint", checkpoint},
-      {"dead_letter",
-       config.dead_letter.store == DeadLetterConfig::Store::file
-           ? json{{"store", "file"}, {"directory", config.dead_letter.directory}}
-           : json{{"store", "blob"},
-                  {"blob_connection_string",
-                   redact_connection_string(config.dead_letter.blob_connection_string.reveal())},
-                  {"container", config.dead_letter.container}}},
+      {"dead_letter", store_json(config.dead_letter)},
       {"ops",
        {{"address", config.ops.address},
         {"port", config.ops.port},

@@ -80,25 +80,30 @@ struct ConnectionConfig {
   BatchingConfig batching;
 };
 
-struct CheckpointConfig {
+// Where the checkpoints or the dead letters are kept: files below a directory, or blobs in a
+// container of an Azure Storage account. Read and written by the same code for both.
+struct StoreConfig {
   enum class Store { file, blob };
   Store store = Store::file;
-  std::string directory = "checkpoints";       // Store::file
+  std::string directory;                       // Store::file
   Secret blob_connection_string;               // Store::blob (Azure Storage connection string)
   azure::StorageConnectionString blob_storage; // Store::blob, parsed
   std::string container;                       // Store::blob
-  std::chrono::milliseconds interval{5'000};   // how often positions are written at most
+
+  explicit StoreConfig(std::string default_directory) : directory(std::move(default_directory)) {}
 };
 
-struct DeadLetterConfig {
-  enum class Store { file, blob };
-  Store store = Store::file;
-  // Store::file: events that cannot be ingested go to <directory>/<connection name>.jsonl.
-  std::string directory = "dead-letter";
-  // Store::blob: one blob of JSON lines per write, <connection>/<partition>/... in `container`.
-  Secret blob_connection_string;
-  azure::StorageConnectionString blob_storage;
-  std::string container;
+// Store::file: <directory>/<namespace>/<hub>/<consumer group>/checkpoint/<partition>, the SDKs'
+// blob layout as files; Store::blob: the same names as blobs in `container`.
+struct CheckpointConfig : StoreConfig {
+  CheckpointConfig() : StoreConfig("checkpoints") {}
+  std::chrono::milliseconds interval{5'000}; // how often positions are written at most
+};
+
+// Store::file: events that cannot be ingested go to <directory>/<connection name>.jsonl;
+// Store::blob: one blob of JSON lines per write, <connection>/<partition>/... in `container`.
+struct DeadLetterConfig : StoreConfig {
+  DeadLetterConfig() : StoreConfig("dead-letter") {}
 };
 
 struct OpsConfig {

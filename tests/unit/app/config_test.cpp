@@ -80,6 +80,42 @@ TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
   EXPECT_EQ(config->ops.port, 9090);
 }
 
+// The checkpoint and dead-letter stores are read by the same rules: each names its own
+// settings, blob settings without store 'blob' are refused, and file is the default.
+TEST_F(ConfigTest, BothStoresRefuseSettingsOfTheOtherKindByName) {
+  const std::string blob = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=a2V5;"
+                           "EndpointSuffix=core.windows.net";
+  auto config = load_config({std::nullopt,
+                             {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                              {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"},
+                              {"HUB2KUSTO_CHECKPOINT_STORE", "blob"},
+                              {"HUB2KUSTO_CHECKPOINT_DIRECTORY", "/var/lib/checkpoints"},
+                              {"HUB2KUSTO_CHECKPOINT_BLOB_CONNECTION_STRING", blob},
+                              {"HUB2KUSTO_CHECKPOINT_CONTAINER", "Bad_Name"},
+                              {"HUB2KUSTO_DEAD_LETTER_STORE", "file"},
+                              {"HUB2KUSTO_DEAD_LETTER_CONTAINER", "dead-letters"}}});
+  ASSERT_FALSE(config);
+  const std::vector<ConfigProblem> expected = {
+      {"checkpoint.directory", "applies only to store 'file'"},
+      {"checkpoint.container",
+       "'Bad_Name' may contain only lower-case letters, digits and single hyphens inside the "
+       "name"},
+      {"dead_letter.container", "applies only to store 'blob'"},
+  };
+  EXPECT_EQ(config.error(), expected);
+
+  auto defaults = load_config({std::nullopt,
+                               {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+                                {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                                {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"},
+                                {"HUB2KUSTO_DEAD_LETTER_CONTAINER", "dead-letters"}}});
+  ASSERT_FALSE(defaults);
+  ASSERT_EQ(defaults.error().size(), 1U);
+  EXPECT_EQ(defaults.error()[0].message,
+            "blob settings are given but the store is 'file' (the default); set store to 'blob'");
+}
+
 // What the kubelet injects for the Service hub2kusto-ops (every pod of the namespace gets it
 // unless enableServiceLinks is false) is not a setting; a misspelt setting still is an error.
 TEST_F(ConfigTest, KubernetesServiceLinkVariablesAreNotSettings) {
