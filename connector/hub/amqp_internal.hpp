@@ -333,10 +333,97 @@ inline std::string text_of(const proton::value& v) {
   return {};
 }
 
-class PartitionReceiver;
+// What a PartitionReceiver needs of its connection, and all it may touch: the AMQP thread's
+// timers, the connection while it is ready, management reads, and where to count and log.
+// AmqpEventSource::Impl is the one host; the receiver never sees the rest of it. AMQP thread.
+class ReceiverHost {
+public:
+  virtual ~ReceiverHost() = default;
+  // Whether links may be attached now: connected, authorised, on the hub (not redirecting).
+  virtual bool ready() const = 0;
+  virtual bool closing() const = 0;
+  virtual pn_connection_t* connection() const = 0;
+  virtual void schedule(milliseconds delay, std::function<void()> fn) = 0;
+  // Runs `fn` once the current batch of events is handled (a reader is woken once per burst).
+  virtual void after_batch(std::function<void()> fn) = 0;
+  virtual void management_read(std::string type, std::optional<PartitionId> partition,
+                               ManagementReply reply) = 0;
+  virtual const HubOptions& options() const = 0;
+  virtual const Target& target() const = 0;
+  virtual RandomSource& random() = 0;
+  // A link on the redirected endpoint answered amqp:not-found.
+  virtual void endpoint_not_found() = 0;
+  // Whether `problem` was not logged in the last minute: a hub-wide problem is logged at ERROR
+  // once a minute, however many partitions meet it.
+  virtual bool report_due(const std::string& problem) = 0;
+  virtual const std::string& hub_label() const = 0; // host/hub for messages, no secrets
+  virtual HubMetrics& hub_metrics() = 0;
+  virtual spdlog::logger& hub_log() = 0;
+};
+
+// One partition's link: the partition loop of the header comment. AMQP thread only.
+class PartitionReceiver final : public LinkOwner {
+public:
+  PartitionReceiver(ReceiverHost& host, std::shared_ptr<PartitionChannel> channel,
+                    StartPosition start)
+      : host_(host), channel_(std::move(channel)), start_(std::move(start)),
+        backoff_(host.options().reconnect, host.random()) {}
+
+  bool stopped() const { return channel_->status().stopped(); }
+  PartitionChannel& channel() { return *channel_; }
+
+  // Attaches on the owner's connection from the resume position, when the owner is ready().
+  void attach();
+
+  // The reader made room: grant credit if in flight fell to the low watermark.
+  void top_up();
+
+  // The connection is gone, and every link of it.
+  void connection_lost();
+
+  void close();
+
+  void fail(const std::string& reason);
+
+  void on_link_open(pn_link_t* link) override;
+
+  void on_transfer(pn_link_t* link, std::string_view bytes) override;
+
+  void on_link_close(pn_link_t* link, const Condition& error) override;
+
+private:
+  // amqp:not-found on a receiver: the Event Hub or the consumer group does not exist (or an
+  // IoT Hub's endpoint moved, which the owner handles). The management node tells which, as
+  // it reads the hub without a consumer group. The partition keeps retrying, so it resumes on
+  // its own once an operator creates what is missing; until then /readyz and one ERROR line a
+  // minute say what is missing and how to fix it.
+  void explain_not_found(const std::string& reason);
+
+  // `hub_error`: why the management node could not read the hub; null: it could.
+  void explained(const Error* hub_error, const std::string& reason);
+
+  void retry_after(milliseconds delay);
+
+  // `latest` means after the last event enqueued when we first attach; the partition's
+  // information pins it to a sequence number so a reconnect before the first event does not
+  // skip what arrived meanwhile.
+  void resolve_latest();
+
+  ReceiverHost& host_;
+  std::shared_ptr<PartitionChannel> channel_;
+  StartPosition start_;
+  Backoff backoff_;
+  pn_link_t* link_ = nullptr;
+  bool linked_ = false;   // a link is open or being opened
+  bool attached_ = false; // the service confirmed it
+  bool first_event_seen_ = false;
+  bool wake_pending_ = false;
+  std::uint64_t attaches_ = 0;
+  std::string not_found_; // what a not-found answer meant, once the management node said
+};
 
 // Everything on the AMQP thread, and the doors into it.
-class AmqpEventSource::Impl {
+class AmqpEventSource::Impl final : public ReceiverHost {
 public:
   Impl(HubOptions options, const Clock& clock, RandomSource& random);
   ~Impl();
@@ -352,7 +439,7 @@ public:
     std::lock_guard lock(mutex_);
     return fatal_;
   }
-  const std::string& hub_label() const { return hub_label_; }
+  const std::string& hub_label() const override { return hub_label_; }
   // The Event Hubs namespace host read from now (after an IoT Hub redirect, its target). Any
   // thread.
   std::string event_hubs_namespace() const {
@@ -360,28 +447,26 @@ public:
     return event_hubs_namespace_;
   }
 
-  // AMQP thread (used by the link owners).
-  void schedule(milliseconds delay, std::function<void()> fn) {
+  // ReceiverHost, and used by the other link owners. AMQP thread.
+  void schedule(milliseconds delay, std::function<void()> fn) override {
     timers_.add(clock_.steady_now() + delay, std::move(fn));
   }
-  // Runs `fn` once the current batch of events is handled (a reader is woken once per burst).
-  void after_batch(std::function<void()> fn) { after_batch_.push_back(std::move(fn)); }
-  bool ready() const { return open_ && authorized_ && phase_ == Phase::hub; }
-  bool closing() const { return phase_ == Phase::closing; }
-  pn_connection_t* connection() const { return connection_; }
+  void after_batch(std::function<void()> fn) override { after_batch_.push_back(std::move(fn)); }
+  bool ready() const override { return open_ && authorized_ && phase_ == Phase::hub; }
+  bool closing() const override { return phase_ == Phase::closing; }
+  pn_connection_t* connection() const override { return connection_; }
   void management_read(std::string type, std::optional<PartitionId> partition,
-                       ManagementReply reply);
-  const HubOptions& options() const { return options_; }
-  const Target& target() const { return target_; }
-  RandomSource& random() { return random_; }
+                       ManagementReply reply) override;
+  const HubOptions& options() const override { return options_; }
+  const Target& target() const override { return target_; }
+  RandomSource& random() override { return random_; }
+  HubMetrics& hub_metrics() override { return metrics; }
+  spdlog::logger& hub_log() override { return *log; }
   void on_redirect(const Condition& condition);
   // IoT Hub: the redirected endpoint failed; the next connection goes to the front end.
   void ask_for_redirect_again(const std::string& why);
-  // A link on the redirected endpoint answered amqp:not-found. AMQP thread.
-  void endpoint_not_found();
-  // Whether `problem` was not logged in the last minute: a hub-wide problem is logged at ERROR
-  // once a minute, however many partitions meet it. AMQP thread.
-  bool report_due(const std::string& problem) {
+  void endpoint_not_found() override;
+  bool report_due(const std::string& problem) override {
     const auto now = clock_.steady_now();
     auto [it, added] = reported_.try_emplace(problem, now);
     if (!added && now - it->second < std::chrono::minutes(1)) {
@@ -481,67 +566,6 @@ private:
   std::optional<Error> fatal_;
   std::string last_error_;
   std::map<PartitionId, std::shared_ptr<PartitionChannel>> streams_;
-};
-
-// One partition's link: the partition loop of the header comment. AMQP thread only.
-class PartitionReceiver final : public LinkOwner {
-public:
-  PartitionReceiver(AmqpEventSource::Impl& owner, std::shared_ptr<PartitionChannel> channel,
-                    StartPosition start)
-      : owner_(owner), channel_(std::move(channel)), start_(std::move(start)),
-        backoff_(owner.options().reconnect, owner.random()) {}
-
-  bool stopped() const { return channel_->status().stopped(); }
-  PartitionChannel& channel() { return *channel_; }
-
-  // Attaches on the owner's connection from the resume position, when the owner is ready().
-  void attach();
-
-  // The reader made room: grant credit if in flight fell to the low watermark.
-  void top_up();
-
-  // The connection is gone, and every link of it.
-  void connection_lost();
-
-  void close();
-
-  void fail(const std::string& reason);
-
-  void on_link_open(pn_link_t* link) override;
-
-  void on_transfer(pn_link_t* link, std::string_view bytes) override;
-
-  void on_link_close(pn_link_t* link, const Condition& error) override;
-
-private:
-  // amqp:not-found on a receiver: the Event Hub or the consumer group does not exist (or an
-  // IoT Hub's endpoint moved, which the owner handles). The management node tells which, as
-  // it reads the hub without a consumer group. The partition keeps retrying, so it resumes on
-  // its own once an operator creates what is missing; until then /readyz and one ERROR line a
-  // minute say what is missing and how to fix it.
-  void explain_not_found(const std::string& reason);
-
-  // `hub_error`: why the management node could not read the hub; null: it could.
-  void explained(const Error* hub_error, const std::string& reason);
-
-  void retry_after(milliseconds delay);
-
-  // `latest` means after the last event enqueued when we first attach; the partition's
-  // information pins it to a sequence number so a reconnect before the first event does not
-  // skip what arrived meanwhile.
-  void resolve_latest();
-
-  AmqpEventSource::Impl& owner_;
-  std::shared_ptr<PartitionChannel> channel_;
-  StartPosition start_;
-  Backoff backoff_;
-  pn_link_t* link_ = nullptr;
-  bool linked_ = false;   // a link is open or being opened
-  bool attached_ = false; // the service confirmed it
-  bool first_event_seen_ = false;
-  bool wake_pending_ = false;
-  std::uint64_t attaches_ = 0;
-  std::string not_found_; // what a not-found answer meant, once the management node said
 };
 
 // The receiver attached under messages/events on the IoT Hub front end, only to be redirected.

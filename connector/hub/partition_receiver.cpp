@@ -3,7 +3,7 @@
 namespace hub2kusto::hub {
 
 void PartitionReceiver::attach() {
-  if (linked_ || stopped() || !owner_.ready()) {
+  if (linked_ || stopped() || !host_.ready()) {
     return;
   }
   const auto last = channel_->last_received();
@@ -12,14 +12,14 @@ void PartitionReceiver::attach() {
     return;
   }
   const StartPosition from = last ? StartPosition::after(*last) : start_;
-  const auto& o = owner_.options();
+  const auto& o = host_.options();
   const std::string address =
-      fmt::format("{}/ConsumerGroups/{}/Partitions/{}", owner_.target().event_hub,
+      fmt::format("{}/ConsumerGroups/{}/Partitions/{}", host_.target().event_hub,
                   o.consumer_group.value(), channel_->partition().value());
   const std::string name = fmt::format("{}-{}-{}", o.receiver_name, address, ++attaches_);
   const std::string expression = selector_expression(from);
 
-  pn_session_t* session = pn_session(owner_.connection());
+  pn_session_t* session = pn_session(host_.connection());
   pn_session_open(session);
   link_ = pn_receiver(session, name.c_str());
   pn_terminus_t* source = pn_link_source(link_);
@@ -52,8 +52,8 @@ void PartitionReceiver::attach() {
   pn_link_set_context(link_, this);
   pn_link_open(link_);
   linked_ = true;
-  owner_.log->debug("partition {} of {}: attaching with {}", channel_->partition(),
-                    owner_.hub_label(), expression);
+  host_.hub_log().debug("partition {} of {}: attaching with {}", channel_->partition(),
+                        host_.hub_label(), expression);
 }
 
 void PartitionReceiver::top_up() {
@@ -62,7 +62,7 @@ void PartitionReceiver::top_up() {
   }
   if (const std::size_t n = channel_->grant(PartitionChannel::GrantReason::top_up); n > 0) {
     pn_link_flow(link_, static_cast<int>(n));
-    owner_.metrics.credit_grants.fetch_add(1, std::memory_order_relaxed);
+    host_.hub_metrics().credit_grants.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -85,7 +85,7 @@ void PartitionReceiver::close() {
 
 void PartitionReceiver::fail(const std::string& reason) {
   if (!stopped()) {
-    owner_.metrics.partitions_failed.fetch_add(1, std::memory_order_relaxed);
+    host_.hub_metrics().partitions_failed.fetch_add(1, std::memory_order_relaxed);
     channel_->set_status(PartitionState::failed, reason);
   }
 }
@@ -98,10 +98,10 @@ void PartitionReceiver::on_link_open(pn_link_t* link) {
   attached_ = true;
   not_found_.clear();
   channel_->set_status(PartitionState::receiving);
-  owner_.log->info("partition {} of {}: receiving", channel_->partition(), owner_.hub_label());
+  host_.hub_log().info("partition {} of {}: receiving", channel_->partition(), host_.hub_label());
   if (const std::size_t n = channel_->grant(PartitionChannel::GrantReason::attach); n > 0) {
     pn_link_flow(link, static_cast<int>(n));
-    owner_.metrics.credit_grants.fetch_add(1, std::memory_order_relaxed);
+    host_.hub_metrics().credit_grants.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -112,7 +112,7 @@ void PartitionReceiver::on_transfer(pn_link_t* link, std::string_view bytes) {
   auto event = decode_event(bytes, channel_->partition());
   if (!event) {
     // An event we cannot position cannot be skipped silently: stop the partition here.
-    owner_.log->error("{}; partition stopped", event.error().message);
+    host_.hub_log().error("{}; partition stopped", event.error().message);
     fail(event.error().message);
     close();
     return;
@@ -121,11 +121,11 @@ void PartitionReceiver::on_transfer(pn_link_t* link, std::string_view bytes) {
     first_event_seen_ = true;
     backoff_.reset();
   }
-  owner_.metrics.events_received.fetch_add(1, std::memory_order_relaxed);
-  owner_.metrics.bytes_received.fetch_add(event->body.size(), std::memory_order_relaxed);
+  host_.hub_metrics().events_received.fetch_add(1, std::memory_order_relaxed);
+  host_.hub_metrics().bytes_received.fetch_add(event->body.size(), std::memory_order_relaxed);
   if (channel_->push(std::move(event).value()) && !wake_pending_) {
     wake_pending_ = true;
-    owner_.after_batch([this] {
+    host_.after_batch([this] {
       wake_pending_ = false;
       channel_->wake_reader();
     });
@@ -139,7 +139,7 @@ void PartitionReceiver::on_link_close(pn_link_t* link, const Condition& error) {
   close();
   first_event_seen_ = false;
   channel_->link_lost();
-  if (owner_.closing() || stopped()) {
+  if (host_.closing() || stopped()) {
     return;
   }
   const std::string reason = error.set() ? error.what() : "detached without a condition";
@@ -147,64 +147,64 @@ void PartitionReceiver::on_link_close(pn_link_t* link, const Condition& error) {
   switch (classify_condition(error.name)) {
   case ConditionAction::retry: {
     const milliseconds delay = backoff_.next();
-    owner_.metrics.reattaches.fetch_add(1, std::memory_order_relaxed);
+    host_.hub_metrics().reattaches.fetch_add(1, std::memory_order_relaxed);
     if (error.name == "amqp:not-found") {
-      owner_.endpoint_not_found(); // an IoT Hub's endpoint may have moved
+      host_.endpoint_not_found(); // an IoT Hub's endpoint may have moved
       channel_->set_status(PartitionState::recovering, not_found_.empty() ? reason : not_found_);
       explain_not_found(reason);
     } else {
       channel_->set_status(PartitionState::recovering);
-      owner_.log->warn("partition {} of {} detached ({}); re-attaching in {} ms", p,
-                       owner_.hub_label(), reason, delay.count());
+      host_.hub_log().warn("partition {} of {} detached ({}); re-attaching in {} ms", p,
+                           host_.hub_label(), reason, delay.count());
     }
     retry_after(delay);
     break;
   }
   case ConditionAction::stolen:
-    owner_.metrics.partitions_stolen.fetch_add(1, std::memory_order_relaxed);
+    host_.hub_metrics().partitions_stolen.fetch_add(1, std::memory_order_relaxed);
     channel_->set_status(PartitionState::stolen, reason);
-    owner_.log->warn("partition {} of {} was taken by another receiver and stops here ({})", p,
-                     owner_.hub_label(), reason);
+    host_.hub_log().warn("partition {} of {} was taken by another receiver and stops here ({})", p,
+                         host_.hub_label(), reason);
     break;
   case ConditionAction::redirect:
   case ConditionAction::fatal:
-    owner_.log->error("partition {} of {} stopped: {}", p, owner_.hub_label(), reason);
+    host_.hub_log().error("partition {} of {} stopped: {}", p, host_.hub_label(), reason);
     fail(reason);
     break;
   }
 }
 
 void PartitionReceiver::explain_not_found(const std::string& reason) {
-  owner_.management_read("com.microsoft:eventhub", std::nullopt,
-                         [this, attempt = attaches_, reason](Result<ManagementBody> hub) {
-                           if (!owner_.closing() && !stopped() && attempt == attaches_ &&
-                               !attached_) {
-                             explained(hub ? nullptr : &hub.error(), reason);
-                           }
-                         });
+  host_.management_read("com.microsoft:eventhub", std::nullopt,
+                        [this, attempt = attaches_, reason](Result<ManagementBody> hub) {
+                          if (!host_.closing() && !stopped() && attempt == attaches_ &&
+                              !attached_) {
+                            explained(hub ? nullptr : &hub.error(), reason);
+                          }
+                        });
 }
 
 void PartitionReceiver::explained(const Error* hub_error, const std::string& reason) {
-  const auto& cg = owner_.options().consumer_group.value();
+  const auto& cg = host_.options().consumer_group.value();
   not_found_ =
       hub_error == nullptr
           ? fmt::format("consumer group '{}' does not exist in Event Hub {}: create it (az "
                         "eventhubs eventhub consumer-group create --name {} ...) or set "
                         "source.consumer_group; retrying",
-                        cg, owner_.hub_label(), cg)
+                        cg, host_.hub_label(), cg)
           : fmt::format("Event Hub {} was not found ({}): check source.event_hub or the "
                         "connection string's EntityPath; retrying",
-                        owner_.hub_label(), hub_error->message);
+                        host_.hub_label(), hub_error->message);
   channel_->set_status(PartitionState::recovering, not_found_);
-  if (owner_.report_due(not_found_)) {
-    owner_.log->error("partition {} (and any other that meets it): {} (the service said: {})",
-                      channel_->partition(), not_found_, reason);
+  if (host_.report_due(not_found_)) {
+    host_.hub_log().error("partition {} (and any other that meets it): {} (the service said: {})",
+                          channel_->partition(), not_found_, reason);
   }
 }
 
 void PartitionReceiver::retry_after(milliseconds delay) {
   const std::uint64_t attempt = attaches_;
-  owner_.schedule(delay, [this, attempt] {
+  host_.schedule(delay, [this, attempt] {
     if (attempt == attaches_) {
       attach();
     }
@@ -213,10 +213,10 @@ void PartitionReceiver::retry_after(milliseconds delay) {
 
 void PartitionReceiver::resolve_latest() {
   linked_ = true; // no second attach while the answer is outstanding
-  owner_.management_read(
+  host_.management_read(
       "com.microsoft:partition", channel_->partition(), [this](Result<ManagementBody> body) {
         linked_ = false;
-        if (owner_.closing() || stopped()) {
+        if (host_.closing() || stopped()) {
           return;
         }
         if (body) {
@@ -228,11 +228,11 @@ void PartitionReceiver::resolve_latest() {
           }
         }
         const milliseconds delay = backoff_.next();
-        owner_.log->warn("partition {} of {}: could not read the latest position ({}); "
-                         "retrying in {} ms",
-                         channel_->partition(), owner_.hub_label(),
-                         body ? "no last_enqueued_sequence_number" : body.error().message,
-                         delay.count());
+        host_.hub_log().warn("partition {} of {}: could not read the latest position ({}); "
+                             "retrying in {} ms",
+                             channel_->partition(), host_.hub_label(),
+                             body ? "no last_enqueued_sequence_number" : body.error().message,
+                             delay.count());
         ++attaches_;
         retry_after(delay);
       });
