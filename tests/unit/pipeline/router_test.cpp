@@ -91,7 +91,9 @@ TEST(Router, NamesThatAreNoKustoNamesAreRefusedAndNeverEchoedRaw) {
   ASSERT_FALSE(huge.ok());
   EXPECT_LT(huge.error().message.size(), 300U);
   EXPECT_NE(huge.error().message.find("(100000 bytes)"), std::string::npos);
-  const auto format = route_event(event({{"Format", std::string(5000, 'f') + "\r"}}), config());
+  std::string long_format(5000, 'f');
+  long_format.push_back('\r');
+  const auto format = route_event(event({{"Format", long_format}}), config());
   ASSERT_FALSE(format.ok());
   EXPECT_LT(format.error().message.size(), 300U);
 }
