@@ -208,7 +208,12 @@ Result<std::monostate> BlobClient::set_metadata(const std::string& container,
   }
   const auto response = send(set);
   if (response.status == 404) {
-    return put_block_blob(container, blob, "", metadata); // a first write: the empty blob
+    // A first write: the empty blob.
+    auto created = put_block_blob(container, blob, "", metadata);
+    if (!created) {
+      return failure(std::move(created).error());
+    }
+    return std::monostate{};
   }
   if (response.status == 200) {
     return std::monostate{};
@@ -217,9 +222,8 @@ Result<std::monostate> BlobClient::set_metadata(const std::string& container,
       fmt::format("blob '{}/{}' not written: {}", container, blob, service_error(response)));
 }
 
-Result<std::monostate> BlobClient::put_block_blob(const std::string& container,
-                                                  const std::string& blob, std::string body,
-                                                  const BlobMetadata& metadata) {
+Result<StorageUrl> BlobClient::put_block_blob(const std::string& container, const std::string& blob,
+                                              std::string body, const BlobMetadata& metadata) {
   HttpRequest r;
   r.method = "PUT";
   r.url = url(container, blob);
@@ -230,7 +234,7 @@ Result<std::monostate> BlobClient::put_block_blob(const std::string& container,
   }
   const auto response = send(r);
   if (response.status == 201) {
-    return std::monostate{};
+    return StorageUrl{url(container, blob), storage_.shared_access_signature};
   }
   return failure(
       fmt::format("blob '{}/{}' not written: {}", container, blob, service_error(response)));

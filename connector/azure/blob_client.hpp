@@ -45,9 +45,10 @@ public:
   // exist yet (as the SDKs' checkpoint stores do).
   Result<std::monostate> set_metadata(const std::string& container, const std::string& blob,
                                       const BlobMetadata& metadata);
-  // Uploads a block blob in one request, replacing any blob of that name.
-  Result<std::monostate> put_block_blob(const std::string& container, const std::string& blob,
-                                        std::string body, const BlobMetadata& metadata = {});
+  // Uploads a block blob in one request, replacing any blob of that name. Returns the blob's
+  // URL, with the connection string's SAS (if any) beside it for whoever reads the blob next.
+  Result<StorageUrl> put_block_blob(const std::string& container, const std::string& blob,
+                                    std::string body, const BlobMetadata& metadata = {});
 
   const std::string& endpoint() const { return storage_.blob_endpoint; }
 

@@ -107,10 +107,8 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
     return queued(batch, false);
   }
   auto log = logger("ingest");
-  Backoff backoff({.initial = options_.first_backoff,
-                   .max = options_.first_backoff * (1 << options_.max_attempts),
-                   .multiplier = 2.0},
-                  random_);
+  Backoff backoff(
+      {.initial = options_.first_backoff, .max = options_.max_backoff, .multiplier = 2.0}, random_);
   std::string last_reason;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     metrics_.streaming_attempts.fetch_add(1, std::memory_order_relaxed);

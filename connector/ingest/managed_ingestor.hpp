@@ -42,6 +42,7 @@ struct ManagedOptions {
   std::size_t streaming_limit = 4U << 20;         // raw (uncompressed) bytes
   int max_attempts = 3;                           // streaming attempts against transient failures
   std::chrono::milliseconds first_backoff{1'000}; // then doubled, with jitter (x0.5-1.0)
+  std::chrono::milliseconds max_backoff{30'000};  // ... up to this, however many attempts
   std::chrono::milliseconds impossible_memory{15 * 60 * 1'000};
   std::chrono::milliseconds throttle_memory{10'000};
 };

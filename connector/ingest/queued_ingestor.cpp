@@ -139,12 +139,13 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     const azure::StorageUrl& container = res->containers[(first + i) % res->containers.size()];
     const azure::SasContainer target = azure::sas_container(container);
     azure::BlobClient blobs(target.account, transport_, clock_, options_.timeout);
-    if (auto put = blobs.put_block_blob(target.container, blob_name, body); !put) {
+    auto put = blobs.put_block_blob(target.container, blob_name, body);
+    if (!put) {
       last_error = put.error().message;
       continue;
     }
-    uploaded_url = container.with("/" + azure::url_encode(blob_name));
-    blob_printable = container.base + "/" + azure::url_encode(blob_name);
+    uploaded_url = put->with("");
+    blob_printable = put->base;
     break;
   }
   if (uploaded_url.empty()) {

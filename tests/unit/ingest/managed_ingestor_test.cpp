@@ -116,6 +116,21 @@ TEST_F(Managed, TransientFailuresRetryWithDoublingBackoffThenFallBack) {
   EXPECT_NE(id(0).substr(0, prefix.size() + 36), id(2).substr(0, prefix.size() + 36));
 }
 
+// However many attempts an operator allows, no wait between two grows past max_backoff.
+TEST_F(Managed, RetryWaitsStopGrowingAtTheMaximum) {
+  ManagedIngestor patient{ManagedOptions{.max_attempts = 6, .first_backoff = 1s, .max_backoff = 3s},
+                          streaming_,
+                          queued_,
+                          clock_,
+                          random_,
+                          sleeper_};
+  for (int i = 0; i < 6; ++i) {
+    transport_.then(503, "");
+  }
+  EXPECT_EQ(patient.ingest(batch("b1")).path, IngestPath::queued);
+  EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{1s, 2s, 3s, 3s, 3s}));
+}
+
 TEST_F(Managed, ImpossibleStreamingIsRememberedPerTableForFifteenMinutes) {
   transport_.then(400, one_api("BadRequest_StreamingIngestionPolicyNotEnabled", "off", true));
   EXPECT_EQ(managed_.ingest(batch("a")).path, IngestPath::queued);
