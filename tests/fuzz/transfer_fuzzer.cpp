@@ -73,7 +73,7 @@ void run(const hub::HubEvent& event, bool local_mapping) {
   pipeline::PipelineOptions po;
   po.routing.defaults.database = DatabaseName("db");
   po.routing.defaults.table = TableName("T");
-  po.routing.defaults.format = "json";
+  po.routing.defaults.format = IngestFormat::json;
   po.routing.allowed_databases = {"archive"};
   po.limits.linger = std::chrono::milliseconds(0);
   po.concurrent_delivery = false;
