@@ -22,12 +22,11 @@ const net = require('node:net');
 const { spawn, execFileSync } = require('node:child_process');
 const readline = require('node:readline');
 const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
-const { startKusto } = require('../../tests/conformance/kusto/emulator.js');
-const { startEmulator } = require('../../tests/conformance/eventhubs/emulator.js');
+const { startEventHubs, startKusto, createTable, telemetrySchema, telemetryMapping } =
+    require('../../tests/support/node');
 const { writeCorpus } = require('./corpus.js');
 
 const root = path.join(__dirname, '..', '..');
-const examples = path.join(root, 'mappings', 'examples');
 const binary = process.env.HUB2KUSTO_BINARY;
 const receiveBench = process.env.HUB2KUSTO_RECEIVE_BENCH;
 const gzipBench = process.env.HUB2KUSTO_GZIP_BENCH;
@@ -143,15 +142,6 @@ async function count(client, table) {
   }
 }
 
-async function createTable(client, table, schema, { mapping = true } = {}) {
-  await client.execute('db', `.create table ${table} (${schema})`);
-  if (mapping) {
-    const text = JSON.stringify(JSON.parse(fs.readFileSync(path.join(examples, 'telemetry_mapping.json'), 'utf8')));
-    await client.execute('db', `.create table ${table} ingestion json mapping 'm' '${text}'`);
-  }
-  await client.execute('db', `.alter table ${table} policy streamingingestion enable`);
-}
-
 function storageConnectionString(kusto) {
   return `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${devKey};` +
          `BlobEndpoint=${kusto.azurite.blob};`;
@@ -212,15 +202,15 @@ async function throughput(label, large, events) {
   log(`${label}: ${events} events of ${meanBytes.toFixed(0)} bytes over ${settings.partitions} partitions`);
   // What gzip at the ingestors' level costs on this corpus here: part of the floor below.
   const gzip = JSON.parse(execFileSync(gzipBench, ['--file', file], { encoding: 'utf8' }).trim());
-  const hub = await startEmulator(['--hub', `telemetry:${settings.partitions}`, '--preload', file,
+  const hub = await startEventHubs(['--hub', `telemetry:${settings.partitions}`, '--preload', file,
                                    '--preload-events', String(events)]);
   const kusto = await startKusto(['--database', 'db']);
   const client = new Client(new KustoConnectionStringBuilder(kusto.url));
-  const schema = fs.readFileSync(path.join(examples, 'telemetry.schema'), 'utf8').trim();
+  const schema = telemetrySchema();
   const results = {};
   try {
-    await createTable(client, 'H', schema);
-    await createTable(client, 'P', schema);
+    await createTable(client, 'db', 'H', schema, { mapping: telemetryMapping() });
+    await createTable(client, 'db', 'P', schema, { mapping: telemetryMapping() });
 
     // The ceiling: the bare Proton receive loop drains the same hub.
     const bare = run(receiveBench, ['--connect', String(hub.port), '--hub', 'telemetry',
@@ -301,7 +291,7 @@ function summary(t) {
 // ---- 2. latency ----
 
 async function latency(name, extra) {
-  const hub = await startEmulator(['--hub', `lat:${settings.partitions}`]);
+  const hub = await startEventHubs(['--hub', `lat:${settings.partitions}`]);
   const kusto = await startKusto(['--database', 'db', '--ingestion-time-column', 'IngestedAt']);
   const client = new Client(new KustoConnectionStringBuilder(kusto.url));
   const mappingFile = path.join(work, 'latency-mapping.json');
@@ -310,7 +300,7 @@ async function latency(name, extra) {
     { column: 'DeviceId', Properties: { Path: '$.deviceId' } },
   ]));
   try {
-    await createTable(client, 'L', 'Enqueued:datetime,IngestedAt:datetime,DeviceId:string', { mapping: false });
+    await createTable(client, 'db', 'L', 'Enqueued:datetime,IngestedAt:datetime,DeviceId:string');
     const h = await startBridge(hub, 'lat', kusto, 'L', {
       HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING: undefined, // mapped here: no mapping reference
       HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA: 'Enqueued:datetime,IngestedAt:datetime,DeviceId:string',
@@ -339,14 +329,14 @@ async function latency(name, extra) {
 // ---- 3. memory under stall ----
 
 async function stall() {
-  const hub = await startEmulator(['--hub', `stall:${settings.partitions}`]);
+  const hub = await startEventHubs(['--hub', `stall:${settings.partitions}`]);
   const kusto = await startKusto(['--database', 'db']);
   const client = new Client(new KustoConnectionStringBuilder(kusto.url));
-  const schema = fs.readFileSync(path.join(examples, 'telemetry.schema'), 'utf8').trim();
+  const schema = telemetrySchema();
   const buffered = 2 << 20;
   const batch = 1 << 20;
   try {
-    await createTable(client, 'S', schema);
+    await createTable(client, 'db', 'S', schema, { mapping: telemetryMapping() });
     const h = await startBridge(hub, 'stall', kusto, 'S', {
       HUB2KUSTO_CONNECTIONS_0_SOURCE_MAX_BUFFERED_BYTES: String(buffered),
       HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_BYTES: String(batch),

@@ -6,64 +6,27 @@
 //   node demo.js wait <kusto url> <database> <events> <seconds>
 //     waits until the table holds <events> rows, then prints the count and the first rows
 'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
-const { EventHubProducerClient } = require('@azure/event-hubs');
 const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
-
-const examples = path.join(__dirname, '..', '..', 'mappings', 'examples');
+const {
+  createTable, reading, rng, runMain, sendSpread, telemetryMapping, telemetrySchema,
+} = require('../../tests/support/node');
 
 async function setup(url, database) {
   const client = new Client(new KustoConnectionStringBuilder(url));
   try {
-    const schema = fs.readFileSync(path.join(examples, 'telemetry.schema'), 'utf8').trim();
-    const mapping = JSON.stringify(JSON.parse(
-        fs.readFileSync(path.join(examples, 'telemetry_mapping.json'), 'utf8')));
-    await client.execute(database, `.create table Telemetry (${schema})`);
-    await client.execute(database,
-                         `.create table Telemetry ingestion json mapping 'telemetry_mapping' '${mapping}'`);
-    await client.execute(database, '.alter table Telemetry policy streamingingestion enable');
+    const schema = telemetrySchema();
+    await createTable(client, database, 'Telemetry', schema,
+                      { mapping: telemetryMapping(), mappingName: 'telemetry_mapping' });
     console.log(`table Telemetry (${schema}) with mapping 'telemetry_mapping', streaming on`);
   } finally {
     client.close();
   }
 }
 
-function sample(i) {
-  const statuses = ['ok', 'ok', 'ok', 'warning', 'ok', 'error'];
-  return {
-    deviceId: `dev-${String(i % 50).padStart(5, '0')}`,
-    ts: new Date(Date.UTC(2026, 10, 24, 10, 0, 0) + i * 1000).toISOString(),
-    temperature: Math.round((20 + 5 * Math.sin(i / 10)) * 100) / 100,
-    humidity: 40 + (i % 20),
-    status: statuses[i % statuses.length],
-    battery: Math.round((1 - (i % 100) / 200) * 1000) / 1000,
-    location: { site: `plant-${1 + (i % 3)}`, line: i % 10 },
-    tags: { fw: '1.2.3', mode: i % 2 ? 'eco' : 'auto' },
-  };
-}
-
 async function send(connectionString, count) {
-  const producer = new EventHubProducerClient(connectionString);
-  try {
-    const partitions = await producer.getPartitionIds();
-    let sent = 0;
-    for (const [p, partitionId] of partitions.entries()) {
-      let batch = await producer.createBatch({ partitionId });
-      for (let i = p; i < count; i += partitions.length) {
-        if (!batch.tryAdd({ body: sample(i) })) {
-          await producer.sendBatch(batch);
-          batch = await producer.createBatch({ partitionId });
-          batch.tryAdd({ body: sample(i) });
-        }
-        ++sent;
-      }
-      await producer.sendBatch(batch);
-    }
-    console.log(`sent ${sent} events over ${partitions.length} partitions (@azure/event-hubs)`);
-  } finally {
-    await producer.close();
-  }
+  const random = rng(1);
+  const { sent, partitions } = await sendSpread(connectionString, count, (i) => ({ body: reading(i, random) }));
+  console.log(`sent ${sent} events over ${partitions} partitions (@azure/event-hubs)`);
 }
 
 async function wait(url, database, count, seconds) {
@@ -101,15 +64,10 @@ async function wait(url, database, count, seconds) {
   }
 }
 
-async function main() {
+runMain(async () => {
   const [command, ...a] = process.argv.slice(2);
   if (command === 'setup') return setup(a[0], a[1]);
   if (command === 'send') return send(a[0], Number(a[1]));
   if (command === 'wait') return wait(a[0], a[1], Number(a[2]), Number(a[3]));
   throw new Error(`unknown command '${command}': setup, send or wait`);
-}
-
-main().catch((e) => {
-  console.error(e.message);
-  process.exit(1);
 });

@@ -6,7 +6,7 @@ const { EventHubProducerClient, EventHubConsumerClient } = require('@azure/event
 const path = require('node:path');
 const { promisify } = require('node:util');
 const execFile = promisify(require('node:child_process').execFile);
-const { startEmulator } = require('./emulator.js');
+const { startEventHubs } = require('../../support/node');
 
 // core-amqp waits a fixed 30 s before it retries an operation (a receive after a dropped
 // connection, a send); a test that waits for the retry would take minutes.
@@ -45,7 +45,7 @@ function recorder(connectionString) {
 }
 
 async function withEmulator(fn) {
-  const em = await startEmulator(['--hub', 'telemetry:1', '--control-port', '0']);
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--control-port', '0']);
   const producer = new EventHubProducerClient(em.connectionString(), quickRetries);
   try {
     await fn(em, producer);
@@ -72,7 +72,7 @@ test('drop-connections: the SDK reconnects and resumes with no gap or duplicate'
 });
 
 test('detach with a retriable condition: the SDK re-attaches and resumes with no gap', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:1', '--control-port', '0']);
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--control-port', '0']);
   try {
     const { stdout } = await execFile(process.execPath,
                                       [path.join(__dirname, 'detach_client.js'),

@@ -1,5 +1,5 @@
 // Conformance: the official @azure/event-hubs SDK against tests/emulators/eventhubs.
-// If the SDK works against the emulator, the emulator is faithful (DEVELOPERS.md).
+// If the SDK works against the emulator, the emulator is faithful (tests/README.md).
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -8,11 +8,10 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startEmulator } = require('./emulator.js');
-const { receive, send } = require('./helpers.js');
+const { startEventHubs, receive, sendBatches: send } = require('../../support/node');
 
 test('hub and partition properties', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:4']);
+  const em = await startEventHubs(['--hub', 'telemetry:4']);
   try {
     const producer = new EventHubProducerClient(em.connectionString());
     const hub = await producer.getEventHubProperties();
@@ -36,7 +35,7 @@ test('hub and partition properties', async () => {
 });
 
 test('batches with partition keys and properties arrive in order with positions', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:4']);
+  const em = await startEventHubs(['--hub', 'telemetry:4']);
   try {
     const cs = em.connectionString();
     await send(cs, [
@@ -71,7 +70,7 @@ test('batches with partition keys and properties arrive in order with positions'
 });
 
 test('start positions: offset, sequence number and enqueued time', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:1']);
+  const em = await startEventHubs(['--hub', 'telemetry:1']);
   try {
     const cs = em.connectionString();
     await send(cs, [{ options: {}, events: [0, 1, 2].map((n) => ({ body: n })) }]);
@@ -115,7 +114,7 @@ function subscriber(connectionString, options) {
 }
 
 test('a consumer with a higher owner level takes the partition and the first is told why', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:1']);
+  const em = await startEventHubs(['--hub', 'telemetry:1']);
   const cs = em.connectionString();
   const readers = [];
   try {
@@ -141,7 +140,7 @@ test('a consumer with a higher owner level takes the partition and the first is 
 });
 
 test('a bad key is refused', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:1']);
+  const em = await startEventHubs(['--hub', 'telemetry:1']);
   try {
     const producer = new EventHubProducerClient(em.connectionString('telemetry', 'not-the-key'),
                                                 { retryOptions: { maxRetries: 0 } });
@@ -168,7 +167,7 @@ function makeCertificates() {
 
 test('TLS with a self-signed CA trusted through NODE_EXTRA_CA_CERTS', async () => {
   const certs = makeCertificates();
-  const em = await startEmulator(['--hub', 'telemetry:1', '--tls-port', '0',
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--tls-port', '0',
                                   '--tls-cert', path.join(certs, 'server.pem'),
                                   '--tls-key', path.join(certs, 'server.key')]);
   try {
@@ -195,7 +194,7 @@ test('TLS with a self-signed CA trusted through NODE_EXTRA_CA_CERTS', async () =
 test('preloaded events are there before any producer', async () => {
   const file = path.join(os.tmpdir(), `hub2kusto-preload-${process.pid}.jsonl`);
   fs.writeFileSync(file, '{"n":1}\n{"n":2}\n{"n":3}\n');
-  const em = await startEmulator(['--hub', 'telemetry:2', '--preload', file,
+  const em = await startEventHubs(['--hub', 'telemetry:2', '--preload', file,
                                   '--preload-events', '10']);
   try {
     const producer = new EventHubProducerClient(em.connectionString());
@@ -215,7 +214,7 @@ test('the IoT Hub front end redirects a plain AMQP client to the Event Hub-compa
   const rhea = require('rhea');
   const { SharedAccessSignature, encodeUriComponentStrict } = require('azure-iot-common');
   const key = 'c2VydmljZWtleXNlcnZpY2VrZXlzZXJ2aWNla2V5';
-  const em = await startEmulator(['--hub', 'iotevents:2', '--iothub', 'myhub',
+  const em = await startEventHubs(['--hub', 'iotevents:2', '--iothub', 'myhub',
                                   '--iothub-policy', `service=${key}`]);
   try {
     await send(em.connectionString('iotevents'),
@@ -275,7 +274,7 @@ test('the IoT Hub front end redirects a plain AMQP client to the Event Hub-compa
 test('a described value in application properties is forwarded, and the emulator lives on', async () => {
   // AMQP allows any value there; the service keeps what it does not understand.
   const rhea = require('rhea');
-  const em = await startEmulator(['--hub', 'telemetry:1']);
+  const em = await startEventHubs(['--hub', 'telemetry:1']);
   try {
     const cs = em.connectionString();
     const tag = rhea.types.described(rhea.types.wrap_symbol('com.example:tag'),

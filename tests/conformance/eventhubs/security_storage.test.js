@@ -10,9 +10,8 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { EventHubProducerClient } = require('@azure/event-hubs');
 const { SharedAccessSignature, encodeUriComponentStrict } = require('azure-iot-common');
-const { startEmulator } = require('./emulator.js');
+const { startEventHubs, receive, sendBatches: send } = require('../../support/node');
 const { connect, eventHubsToken } = require('./amqp_client.js');
-const { receive, send } = require('./helpers.js');
 
 async function status(em) {
   return (await fetch(`${em.controlUrl}/status`)).json();
@@ -28,7 +27,7 @@ async function untilStatus(em, predicate) {
 }
 
 test('a lapsed token stops delivery until a new put-token renews it', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:1', '--token-lifetime', '1',
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--token-lifetime', '1',
                                   '--control-port', '0']);
   const client = await connect(em.port);
   try {
@@ -55,7 +54,7 @@ test('a lapsed token stops delivery until a new put-token renews it', async () =
 
 test('a connection that puts no token within the grace period is closed', async () => {
   // Long enough for the SDK's own connection to put its token even on a loaded machine.
-  const em = await startEmulator(['--hub', 'telemetry:1', '--auth-grace-ms', '2000']);
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--auth-grace-ms', '2000']);
   try {
     const idle = await connect(em.port);
     const error = await idle.closed;
@@ -72,7 +71,7 @@ test('a connection that puts no token within the grace period is closed', async 
 
 test('device telemetry through the IoT Hub front end carries the iothub-* annotations', async () => {
   const key = 'c2VydmljZWtleXNlcnZpY2VrZXlzZXJ2aWNla2V5';
-  const em = await startEmulator(['--hub', 'iotevents:2', '--iothub', 'myhub',
+  const em = await startEventHubs(['--hub', 'iotevents:2', '--iothub', 'myhub',
                                   '--iothub-policy', `service=${key}`, '--control-port', '0']);
   const device = await connect(em.iothubPort, 'myhub.azure-devices.net');
   try {
@@ -121,7 +120,7 @@ test('with a data directory, events and their positions survive a restart', asyn
     }
     return out;
   };
-  let em = await startEmulator(args);
+  let em = await startEventHubs(args);
   let before;
   try {
     await send(em.connectionString(), [
@@ -133,7 +132,7 @@ test('with a data directory, events and their positions survive a restart', asyn
   } finally {
     await em.stop();
   }
-  em = await startEmulator(args);
+  em = await startEventHubs(args);
   try {
     const shape = (e) => [e.partitionKey ?? null, e.sequenceNumber, e.offset,
                           e.enqueuedTimeUtc.getTime(), e.body, e.properties ?? null];
@@ -153,7 +152,7 @@ test('with a data directory, events and their positions survive a restart', asyn
 });
 
 test('retention keeps the newest events and moves the beginning sequence number', async () => {
-  const em = await startEmulator(['--hub', 'telemetry:1', '--retention-events', '3']);
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--retention-events', '3']);
   try {
     await send(em.connectionString(),
                [{ options: { partitionId: '0' }, events: [0, 1, 2, 3, 4].map((n) => ({ body: n })) }]);
@@ -181,7 +180,7 @@ test('a JSON config file sets hubs, consumer groups and rules; a bad one names t
       hubs: [{ name: 'orders', partitions: 3, consumer_groups: ['audit'] }],
       rules: [{ name: 'listen-send', key: 'file-key' }],
     }));
-    const em = await startEmulator(['--config', file]);
+    const em = await startEventHubs(['--config', file]);
     try {
       const cs = `Endpoint=sb://127.0.0.1:${em.port}/;SharedAccessKeyName=listen-send;` +
                  'SharedAccessKey=file-key;EntityPath=orders;UseDevelopmentEmulator=true';

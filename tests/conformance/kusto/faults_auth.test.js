@@ -9,7 +9,7 @@ const path = require('node:path');
 const { Readable } = require('node:stream');
 const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
 const { StreamingIngestClient, IngestClient, IngestionProperties, DataFormat } = require('azure-kusto-ingest');
-const { startKusto } = require('./emulator.js');
+const { startKusto } = require('../../support/node');
 
 const props = new IngestionProperties({ database: 'db', table: 'T', format: DataFormat.CSV });
 

@@ -1,6 +1,6 @@
 // Conformance: the official Kusto SDKs for Node (azure-kusto-data, azure-kusto-ingest) against
 // tests/emulators/kusto, with Azurite behind its queued ingestion. If the SDKs work against
-// the emulator, the emulator is faithful (DEVELOPERS.md).
+// the emulator, the emulator is faithful (tests/README.md).
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -13,7 +13,7 @@ const {
   IngestClient, StreamingIngestClient, ManagedStreamingIngestClient, IngestStatusQueues,
   IngestionProperties, DataFormat, IngestionMappingKind, ReportLevel, ReportMethod,
 } = require('azure-kusto-ingest');
-const { startKusto } = require('./emulator.js');
+const { startKusto } = require('../../support/node');
 
 const telemetryColumns = '(Timestamp:datetime, DeviceId:string, Temperature:real, Humidity:long, ' +
                          'Ok:bool, Tags:dynamic, Id:guid, Span:timespan)';

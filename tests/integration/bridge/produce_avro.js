@@ -3,11 +3,10 @@
 // from the Avro 1.11 specification ("Object Container Files", codec null), so no Avro library
 // decides what the bytes look like.
 //   node produce_avro.js <connection string> <format> <first> <events>
-// Event k carries two records, lines first + 2k and first + 2k + 1:
-//   {"deviceId":"dev-<line>","temperature":21.5,"humidity":40,"line":<line>}
+// Event k carries two records: the test lines (tests/support/node) first + 2k and first + 2k + 1.
 'use strict';
-const crypto = require('crypto');
-const { sendEvents } = require('./send_events');
+const crypto = require('node:crypto');
+const { line, sendEvents, runMain } = require('../../support/node');
 
 function long(n) { // zig-zag varint
   let v = n >= 0 ? 2 * n : -2 * n - 1;
@@ -39,23 +38,18 @@ function containerFile(lines) {
   const sync = crypto.randomBytes(16);
   const header = Buffer.concat([Buffer.from([0x4f, 0x62, 0x6a, 0x01]), long(2),
     bytes('avro.schema'), bytes(schema), bytes('avro.codec'), bytes('null'), long(0), sync]);
-  const data = Buffer.concat(lines.map((line) => Buffer.concat([
-    bytes(`dev-${line}`), double(21.5), long(40), long(line)])));
+  const data = Buffer.concat(lines.map(line).map((r) => Buffer.concat([
+    bytes(r.deviceId), double(r.temperature), long(r.humidity), long(r.line)])));
   return Buffer.concat([header, long(lines.length), long(data.length), data, sync]);
 }
 
-async function main() {
+runMain(async () => {
   const [connectionString, format, first, count] = process.argv.slice(2);
   const events = [];
   for (let k = 0; k < Number(count); ++k) {
-    const line = Number(first) + 2 * k;
-    events.push({ body: containerFile([line, line + 1]), properties: { Format: format } });
+    const n = Number(first) + 2 * k;
+    events.push({ body: containerFile([n, n + 1]), properties: { Format: format } });
   }
   await sendEvents(connectionString, events);
   console.log('sent');
-}
-
-main().catch((e) => {
-  console.error(e.message);
-  process.exit(1);
 });
