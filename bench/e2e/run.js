@@ -11,7 +11,7 @@
 // Prints the tables and writes them to bench/REPORT.md (section "End-to-end benchmark").
 //   node bench/e2e/run.js [--events N] [--large-events N] [--partitions P] [--latency-seconds S]
 //                         [--latency-rate R] [--stall-seconds S] [--no-report]
-// Quicker runs while working on it: --throughput-only (both corpora, one JSON line each),
+// Quicker runs while working on it: --throughput-only (the 200-byte corpus, one JSON line),
 // --large-only (the 1 KB corpus), --no-peer, --timeline (rows over time), --stall-only,
 // --hub2kusto-env K=V,...
 'use strict';

@@ -1,13 +1,14 @@
 #pragma once
-// Entra ID (AAD) tokens for Kusto (docs/protocols.md, "Authentication and connection strings"):
-// where they come from, and a cache that refreshes them before they expire. Errors say which
-// credential failed and what the token endpoint answered, never a secret, assertion or token.
+// Entra ID (AAD) tokens (docs/protocols.md, "Authentication and connection strings"): a cache
+// over a credential's TokenSource (credential.hpp) that refreshes tokens before they expire, and
+// how a Kusto connection string's keywords map onto the credential model.
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
+#include "azure/credential.hpp"
 #include "azure/http_transport.hpp"
 #include "base/result.hpp"
 #include "common/clock.hpp"
@@ -15,40 +16,6 @@
 #include "common/secret.hpp"
 
 namespace hub2kusto::azure {
-
-struct AccessToken {
-  Secret value;
-  std::chrono::system_clock::time_point expires_at;
-};
-
-// One way of obtaining a token: one HTTP exchange per fetch().
-class TokenSource {
-public:
-  virtual ~TokenSource() = default;
-  virtual Result<AccessToken> fetch() = 0;
-  virtual std::string describe() const = 0; // "application <id> in tenant <id> (...)", for logs
-  // The same without identifiers, for errors that reach /readyz: "an Entra application (client
-  // secret)".
-  virtual std::string kind() const = 0;
-};
-
-// Where the identity endpoints are. Defaults are Azure's; the environment overrides them as
-// the Azure SDKs read it, and tests point them at the Kusto emulator.
-struct AuthEnvironment {
-  std::string authority_host = "https://login.microsoftonline.com"; // AZURE_AUTHORITY_HOST
-  std::string imds_endpoint = "http://169.254.169.254"; // AZURE_POD_IDENTITY_AUTHORITY_HOST
-  std::string identity_endpoint;    // IDENTITY_ENDPOINT (App Service); empty: use IMDS
-  Secret identity_header;           // IDENTITY_HEADER
-  std::string client_id;            // AZURE_CLIENT_ID (workload identity)
-  std::string tenant_id;            // AZURE_TENANT_ID
-  std::string federated_token_file; // AZURE_FEDERATED_TOKEN_FILE
-  // The token audience: the cluster's own resource id when read_kusto_resource_id() found it;
-  // else this one, which public-cloud clusters accept (docs/protocols.md, "Authentication and
-  // connection strings").
-  std::string resource = "https://kusto.kusto.windows.net";
-
-  static AuthEnvironment from_process_environment();
-};
 
 // A cached token, refreshed when less than a quarter of its lifetime (at most five minutes)
 // is left; thread-safe. For KustoAuth::none, token() returns an empty Secret: send no header.
@@ -72,9 +39,11 @@ private:
   std::size_t fetches_ = 0;
 };
 
-// The provider for a connection string's authentication: none, application key, a fixed
-// application token, managed identity (App Service when identity_endpoint is set, else IMDS),
-// workload identity (federated token file re-read on every fetch).
+// The credential a Kusto connection string's keywords name: none, application key (client
+// secret), a fixed application token, managed identity, workload identity.
+Credential kusto_credential(const KustoConnectionString& connection);
+
+// The provider for a connection string's credential, for the audience environment.resource.
 std::unique_ptr<TokenProvider> make_token_provider(const KustoConnectionString& connection,
                                                    const AuthEnvironment& environment,
                                                    HttpTransport& transport, const Clock& clock);
