@@ -11,7 +11,9 @@
 
 #include <fmt/format.h>
 
+#include "app/credential_config.hpp"
 #include "azure/storage_connection_string.hpp"
+#include "azure/token_provider.hpp"
 #include "base/text.hpp"
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
@@ -252,8 +254,10 @@ void read_local_mapping(Section& s, const std::optional<std::string>& schema,
   out.local_mapping = std::move(options);
 }
 
-void read_target(Section s, TargetConfig& out, std::vector<std::string>& warnings) {
+void read_target(Section s, TargetConfig& out, const std::optional<azure::Credential>& shared,
+                 std::vector<std::string>& warnings) {
   const auto cs = s.string("connection_string", Sensitivity::secret);
+  const auto credential = read_credential(s.section("credential"));
   const auto database = s.string("database");
   const auto table = s.string("table");
   const auto format = s.string("format");
@@ -275,15 +279,26 @@ void read_target(Section s, TargetConfig& out, std::vector<std::string>& warning
       out.connection = std::move(parsed).value();
       connection_ok = true;
       const auto& k = out.connection;
-      if (k.scheme == "https" && k.auth == KustoAuth::none && !k.federated_security_off) {
+      if (k.auth != KustoAuth::none && credential) {
+        s.problem("credential", fmt::format("the connection string names an identity ({}) and "
+                                            "so does target.credential: keep one",
+                                            to_string(k.auth)));
+      }
+      out.credential = credential                            ? *credential
+                       : k.auth != KustoAuth::none           ? azure::kusto_credential(k)
+                       : shared && !k.federated_security_off ? *shared
+                                                             : azure::Credential{};
+      if (k.scheme == "https" && out.credential.kind == azure::CredentialKind::none &&
+          !k.federated_security_off) {
         // A real cluster refuses every request without a token; only an emulator on loopback
         // (plain http) or an operator who says so runs without one.
         s.problem("connection_string",
                   fmt::format("{} is https but names no identity, so the cluster would refuse "
                               "every request: add 'AAD Federated Security=True' with an identity "
                               "(Application Client Id, Application Key and Authority Id; Managed "
-                              "Identity=system; or Workload Identity=true), or say 'AAD Federated "
-                              "Security=False' to connect without one on purpose",
+                              "Identity=system; or Workload Identity=true) or a credential, or "
+                              "say 'AAD Federated Security=False' to connect without one on "
+                              "purpose",
                               k.data_source()));
       }
       if (k.host.rfind("ingest-", 0) == 0) {
@@ -543,6 +558,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
   Section top(reader);
   Config config;
 
+  config.credential = read_credential(top.section("credential"));
   const std::size_t count = top.array_size("connections");
   for (std::size_t i = 0; i < count; ++i) {
     Section c = top.element("connections", i);
@@ -558,7 +574,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
       }
     }
     read_source(c.section("source"), connection.source, config.warnings);
-    read_target(c.section("target"), connection.target, config.warnings);
+    read_target(c.section("target"), connection.target, config.credential, config.warnings);
     read_batching(c.section("batching"), connection.batching);
     c.finish();
     config.connections.push_back(std::move(connection));
@@ -662,6 +678,7 @@ std::map<std::string, std::string> process_environment() {
 
 nlohmann::json to_masked_json(const Config& config) {
   using nlohmann::json;
+  const auto environment = azure::AuthEnvironment::from_process_environment();
   json connections = json::array();
   for (const auto& c : config.connections) {
     json source = {
@@ -697,6 +714,7 @@ nlohmann::json to_masked_json(const Config& config) {
         {"connection_string", redact_connection_string(c.target.connection_string.reveal())},
         {"data_source", c.target.connection.data_source()},
         {"auth", std::string(to_string(c.target.connection.auth))},
+        {"credential", credential_json(c.target.credential, environment)},
         {"database", c.target.database.value()},
         {"table", c.target.table.value()},
         {"format", ingest_format_name(c.target.format)},
@@ -736,6 +754,9 @@ nlohmann::json to_masked_json(const Config& config) {
         {"format", config.log.format == LogFormat::json ? "json" : "text"}}},
       {"shutdown", {{"drain_deadline", fmt::format("{}ms", config.drain_deadline.count())}}},
   };
+  if (config.credential) {
+    out["credential"] = credential_json(*config.credential, environment);
+  }
   if (!config.secret_origins.empty()) {
     out["secret_sources"] = config.secret_origins;
   }

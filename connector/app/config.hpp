@@ -17,6 +17,7 @@
 #include <spdlog/common.h>
 
 #include "app/config_reader.hpp"
+#include "azure/credential.hpp"
 #include "azure/storage_connection_string.hpp"
 #include "base/result.hpp"
 #include "common/hub_connection_string.hpp"
@@ -53,6 +54,9 @@ struct SourceConfig {
 struct TargetConfig {
   Secret connection_string;
   KustoConnectionString connection;
+  // The identity tokens are asked for: target.credential, else the connection string's
+  // keywords, else the top-level credential; kind none for an emulator.
+  azure::Credential credential;
   DatabaseName database;
   TableName table;
   IngestFormat format = IngestFormat::json;
@@ -120,6 +124,7 @@ struct LogConfig {
 };
 
 struct Config {
+  std::optional<azure::Credential> credential; // for every endpoint that names none
   std::vector<ConnectionConfig> connections;
   CheckpointConfig checkpoint;
   DeadLetterConfig dead_letter;

@@ -18,8 +18,8 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
   auto sink = std::make_unique<KustoSink>();
   sink->transport = azure::make_cpprest_transport();
   std::string token_note;
-  sink->tokens =
-      azure::make_cluster_token_provider(c.target.connection, *sink->transport, clock, &token_note);
+  sink->tokens = azure::make_cluster_token_provider(c.target.connection, c.target.credential,
+                                                    *sink->transport, clock, &token_note);
   if (!token_note.empty()) {
     logger("app")->info("connection '{}': {}", c.name, token_note);
   }

@@ -229,7 +229,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
   const std::string subject = fmt::format("connection '{}' Kusto {}.{}", c.name, db, table);
   SystemClock clock;
   auto transport = azure::make_cpprest_transport();
-  auto tokens = azure::make_cluster_token_provider(t.connection, *transport, clock);
+  auto tokens = azure::make_cluster_token_provider(t.connection, t.credential, *transport, clock);
   ingest::KustoManagement engine(t.connection.engine_url(), *transport, *tokens, "hub2kusto",
                                  "preflight");
 

@@ -99,10 +99,11 @@ Result<std::string> read_kusto_resource_id(HttpTransport& transport, const std::
 }
 
 std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnectionString& connection,
+                                                           const Credential& credential,
                                                            HttpTransport& transport,
                                                            const Clock& clock, std::string* note) {
   auto environment = AuthEnvironment::from_process_environment();
-  if (connection.auth != KustoAuth::none) {
+  if (credential.kind != CredentialKind::none) {
     if (auto resource = read_kusto_resource_id(transport, connection.engine_url())) {
       environment.resource = *resource;
     } else if (note != nullptr) {
@@ -110,7 +111,8 @@ std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnection
                           environment.resource);
     }
   }
-  return make_token_provider(connection, environment, transport, clock);
+  return std::make_unique<TokenProvider>(
+      make_token_source(credential, environment.resource, environment, transport, clock), clock);
 }
 
 } // namespace hub2kusto::azure

@@ -55,10 +55,11 @@ Result<std::string>
 read_kusto_resource_id(HttpTransport& transport, const std::string& engine_url,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// The token provider for a cluster, as the SDKs build one: the process environment's identity
-// settings, and tokens for the audience the cluster's auth metadata names (the default when it
-// names none: `note`, when given, then says why).
+// The token provider for a cluster, as the SDKs build one: `credential` with the process
+// environment's identity settings, for the audience the cluster's auth metadata names (the
+// default when it names none: `note`, when given, then says why).
 std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnectionString& connection,
+                                                           const Credential& credential,
                                                            HttpTransport& transport,
                                                            const Clock& clock,
                                                            std::string* note = nullptr);

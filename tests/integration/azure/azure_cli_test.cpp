@@ -11,6 +11,7 @@
 
 #include "azure/credential.hpp"
 #include "common/process.hpp"
+#include "support/credentials.hpp"
 #include "support/fake_transport.hpp"
 #include "support/manual_clock.hpp"
 
@@ -19,13 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Credential credential(CredentialKind kind, std::string tenant = "", std::string client = "") {
-  Credential c;
-  c.kind = kind;
-  c.tenant_id = std::move(tenant);
-  c.client_id = std::move(client);
-  return c;
-}
+using testing::credential;
 
 TEST(RunCommand, ReadsBothStreamsAndTheExitCodeWithoutAShell) {
   const auto r =

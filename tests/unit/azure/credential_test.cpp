@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "common/encoding.hpp"
+#include "support/credentials.hpp"
 #include "support/fake_transport.hpp"
 #include "support/manual_clock.hpp"
 
@@ -20,13 +21,7 @@ namespace {
 using fakes::FakeTransport;
 using namespace std::chrono_literals;
 
-Credential credential(CredentialKind kind, std::string tenant = "", std::string client = "") {
-  Credential c;
-  c.kind = kind;
-  c.tenant_id = std::move(tenant);
-  c.client_id = std::move(client);
-  return c;
-}
+using testing::credential;
 
 constexpr const char* kEventHubs = "https://eventhubs.azure.net";
 

@@ -1,0 +1,175 @@
+#include "app/credential_config.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "app/config.hpp"
+
+namespace hub2kusto::app {
+namespace {
+
+using azure::CredentialKind;
+
+constexpr const char* kHub =
+    "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=listen;"
+    "SharedAccessKey=S3cr3tKeyValueZZZ=;EntityPath=telemetry";
+constexpr const char* kCluster = "Data Source=https://c.westeurope.kusto.windows.net;"
+                                 "Initial Catalog=Telemetry";
+
+// A config with one connection to kCluster (plus `kusto_keywords`), `target_extra` inside its
+// target and `top_extra` at the top level.
+nlohmann::json config_with(const std::string& kusto_keywords, const nlohmann::json& target_extra,
+                           const nlohmann::json& top_extra = nlohmann::json::object()) {
+  nlohmann::json target = {{"connection_string", std::string(kCluster) + kusto_keywords},
+                           {"table", "Events"}};
+  if (target_extra.is_object()) {
+    target.update(target_extra);
+  }
+  nlohmann::json root = {
+      {"connections", {{{"source", {{"connection_string", kHub}}}, {"target", target}}}}};
+  if (top_extra.is_object()) {
+    root.update(top_extra);
+  }
+  return root;
+}
+
+Result<Config, ConfigProblems> load(const nlohmann::json& root,
+                                    std::map<std::string, std::string> env = {}) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("hub2kusto_credential_config_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << root.dump();
+  auto config = load_config({path.string(), std::move(env)});
+  std::filesystem::remove(path);
+  return config;
+}
+
+std::string problems(const Result<Config, ConfigProblems>& config) {
+  std::string out;
+  for (const auto& p : config.error()) {
+    out += p.setting + ": " + p.message + "\n";
+  }
+  return out;
+}
+
+TEST(CredentialConfig, ATargetCredentialIsTheTargetsIdentity) {
+  auto config = load(config_with("", {{"credential",
+                                       {{"kind", "client_certificate"},
+                                        {"tenant_id", "t-1"},
+                                        {"client_id", "app-1"},
+                                        {"certificate_file", "/secrets/app.pem"}}}}));
+  ASSERT_TRUE(config) << problems(config);
+  const auto& c = config->connections[0].target.credential;
+  EXPECT_EQ(c.kind, CredentialKind::client_certificate);
+  EXPECT_EQ(c.tenant_id, "t-1");
+  EXPECT_EQ(c.client_id, "app-1");
+  EXPECT_EQ(c.certificate_file, "/secrets/app.pem");
+}
+
+TEST(CredentialConfig, TheTopLevelCredentialServesATargetThatNamesNone) {
+  auto config = load(config_with("", {}, {{"credential", {{"kind", "workload_identity"}}}}));
+  ASSERT_TRUE(config) << problems(config);
+  EXPECT_EQ(config->credential->kind, CredentialKind::workload_identity);
+  EXPECT_EQ(config->connections[0].target.credential.kind, CredentialKind::workload_identity);
+}
+
+TEST(CredentialConfig, TheConnectionStringsKeywordsMapOntoTheModel) {
+  auto config = load(config_with(";AAD Federated Security=True;Managed Identity=uami-9", {},
+                                 {{"credential", {{"kind", "azure_cli"}}}}));
+  ASSERT_TRUE(config) << problems(config);
+  const auto& c = config->connections[0].target.credential;
+  EXPECT_EQ(c.kind, CredentialKind::managed_identity); // the keywords win over the shared one
+  EXPECT_EQ(c.client_id, "uami-9");
+}
+
+TEST(CredentialConfig, KeywordsAndATargetCredentialTogetherAreAProblem) {
+  auto config = load(config_with(";AAD Federated Security=True;Managed Identity=system",
+                                 {{"credential", {{"kind", "azure_cli"}}}}));
+  ASSERT_FALSE(config);
+  EXPECT_NE(problems(config).find("connections[0].target.credential: the connection string "
+                                  "names an identity (managed identity) and so does "
+                                  "target.credential: keep one"),
+            std::string::npos)
+      << problems(config);
+}
+
+TEST(CredentialConfig, AnHttpsClusterWithNoIdentityAtAllIsAProblem) {
+  auto config = load(config_with("", {}));
+  ASSERT_FALSE(config);
+  EXPECT_NE(problems(config).find("names no identity"), std::string::npos) << problems(config);
+}
+
+TEST(CredentialConfig, UnknownKindsMissingKindsAndSettingsOfAnotherKindAreProblems) {
+  auto config = load(config_with("",
+                                 {{"credential",
+                                   {{"kind", "client_secret"},
+                                    {"certificate_file", "/x.pem"},
+                                    {"client_secret", "s3cret-not-shown"}}}},
+                                 {{"credential", {{"client_id", "a"}}}}));
+  ASSERT_FALSE(config);
+  const auto text = problems(config);
+  EXPECT_NE(text.find("connections[0].target.credential.certificate_file: does not apply to a "
+                      "client_secret credential"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("credential.kind: required"), std::string::npos) << text;
+  EXPECT_EQ(text.find("s3cret-not-shown"), std::string::npos);
+
+  auto unknown = load(config_with("", {{"credential", {{"kind", "password"}}}}));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(problems(unknown).find("unknown credential 'password'"), std::string::npos);
+}
+
+TEST(CredentialConfig, TheSecretComesFromAMountedFileAndCheckConfigSaysSoWithoutIt) {
+  const auto secret = std::filesystem::temp_directory_path() /
+                      ("hub2kusto_client_secret_" + std::to_string(::getpid()));
+  std::ofstream(secret) << "s3cret-from-file\n";
+  auto config = load(config_with("", {{"credential",
+                                       {{"kind", "client_secret"},
+                                        {"tenant_id", "t"},
+                                        {"client_id", "app"},
+                                        {"client_secret_file", secret.string()}}}}));
+  std::filesystem::remove(secret);
+  ASSERT_TRUE(config) << problems(config);
+  EXPECT_EQ(config->connections[0].target.credential.client_secret.reveal(), "s3cret-from-file");
+  const auto shown = to_masked_json(*config);
+  const auto& credential = shown["connections"][0]["target"]["credential"];
+  EXPECT_EQ(credential["kind"], "client_secret");
+  EXPECT_EQ(credential["tenant_id"], "t");
+  EXPECT_EQ(credential["client_secret"],
+            "set in the configuration (secret_sources says where from)");
+  EXPECT_NE(shown["secret_sources"].dump().find(secret.string()), std::string::npos);
+  EXPECT_EQ(shown.dump().find("s3cret-from-file"), std::string::npos);
+}
+
+TEST(CredentialConfig, CheckConfigSaysWhichEnvironmentVariablesACredentialFallsBackTo) {
+  azure::AuthEnvironment env;
+  env.tenant_id = "env-tenant";
+  env.client_id = "env-app";
+  env.federated_token_file = "/var/run/secrets/azure/tokens/azure-identity-token";
+  azure::Credential workload;
+  workload.kind = CredentialKind::workload_identity;
+  const auto shown = credential_json(workload, env);
+  EXPECT_EQ(shown["tenant_id"], "env-tenant (environment AZURE_TENANT_ID)");
+  EXPECT_EQ(shown["client_id"], "env-app (environment AZURE_CLIENT_ID)");
+  EXPECT_EQ(shown["federated_token_file"],
+            "/var/run/secrets/azure/tokens/azure-identity-token (environment "
+            "AZURE_FEDERATED_TOKEN_FILE)");
+
+  azure::Credential chain;
+  chain.kind = CredentialKind::default_chain;
+  const auto order = credential_json(chain, env)["chain"];
+  ASSERT_EQ(order.size(), 4U);
+  EXPECT_EQ(order[0]["environment"], "not set up");
+  EXPECT_EQ(order[1]["workload_identity"], "AZURE_FEDERATED_TOKEN_FILE");
+  EXPECT_TRUE(order[3].contains("azure_cli"));
+
+  azure::Credential secret;
+  secret.kind = CredentialKind::client_secret;
+  EXPECT_EQ(credential_json(secret, {})["client_secret"],
+            "not set (here or in environment AZURE_CLIENT_SECRET)");
+}
+
+} // namespace
+} // namespace hub2kusto::app
