@@ -8,6 +8,7 @@
 
 #include "app/kusto_sink.hpp"
 #include "azure/blob_client.hpp"
+#include "azure/token_provider.hpp"
 #include "base/text.hpp"
 #include "checkpoint/blob_checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
@@ -123,6 +124,8 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   hub_options.owner_level = c.source.owner_level;
   hub_options.ca_file = c.source.ca_file;
   hub_options.receiver_name = "hub2kusto-" + c.name;
+  hub_options.tokens =
+      azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);
   hub_options.credit = hub::CreditWindow{.high = c.source.prefetch,
                                          .low = c.source.prefetch / 2,
                                          .max_bytes = c.source.max_buffered_bytes};

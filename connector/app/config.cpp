@@ -74,8 +74,11 @@ std::optional<std::string> check_container_name(std::string_view name) {
   return std::nullopt;
 }
 
-void read_source(Section s, SourceConfig& out, std::vector<std::string>& warnings) {
-  const auto cs = s.string("connection_string", Sensitivity::secret);
+void read_source(Section s, SourceConfig& out, const std::optional<azure::Credential>& shared,
+                 std::vector<std::string>& warnings) {
+  auto cs = s.string("connection_string", Sensitivity::secret);
+  const auto fqns = s.string("fully_qualified_namespace");
+  const auto credential = read_credential(s.section("credential"));
   const auto event_hub = s.string("event_hub");
   const auto consumer_group = s.string("consumer_group");
   const auto start = s.string("start_position");
@@ -96,8 +99,16 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
       out.max_buffered_bytes = *max_buffered_bytes;
     }
   }
+  if (fqns && cs) {
+    s.problem("fully_qualified_namespace", "give the namespace or a connection string, not both");
+  } else if (fqns) {
+    // The namespace alone, as the SDKs take it with a credential: a connection string without
+    // a key says the same.
+    cs = fmt::format("Endpoint=sb://{}/", *fqns);
+  }
   if (!cs) {
-    s.problem("connection_string", "required: the Event Hubs or IoT Hub connection string");
+    s.problem("connection_string", "required: the Event Hubs or IoT Hub connection string (or "
+                                   "fully_qualified_namespace with a credential)");
   } else {
     out.connection_string = Secret(*cs);
     auto parsed = parse_hub_connection_string(*cs);
@@ -131,6 +142,7 @@ void read_source(Section s, SourceConfig& out, std::vector<std::string>& warning
         s.problem("event_hub", "must not be set for an IoT Hub: the Event Hub-compatible name "
                                "is discovered from the hub");
       }
+      read_source_credential(s, out, credential, shared);
     }
   }
   if (consumer_group) {
@@ -573,7 +585,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
         c.problem("name", fmt::format("'{}' is used by another connection", connection.name));
       }
     }
-    read_source(c.section("source"), connection.source, config.warnings);
+    read_source(c.section("source"), connection.source, config.credential, config.warnings);
     read_target(c.section("target"), connection.target, config.credential, config.warnings);
     read_batching(c.section("batching"), connection.batching);
     c.finish();
@@ -693,6 +705,9 @@ nlohmann::json to_masked_json(const Config& config) {
     };
     if (!c.source.event_hub.value().empty()) {
       source["event_hub"] = c.source.event_hub.value();
+    }
+    if (c.source.credential.kind != azure::CredentialKind::none) {
+      source["credential"] = credential_json(c.source.credential, environment);
     }
     if (c.source.start_position.kind == StartPosition::Kind::enqueued_time) {
       source["start_position"] = format_iso8601_utc(c.source.start_position.enqueued_time);

@@ -39,6 +39,9 @@ struct StartPosition {
 struct SourceConfig {
   Secret connection_string; // as given; printed only through redaction
   HubConnectionString connection;
+  // Event Hubs without a key in the connection string: source.credential, else the top-level
+  // credential (Microsoft Entra ID). Kind none with a key.
+  azure::Credential credential;
   EventHubName event_hub; // EntityPath or the `event_hub` setting (Event Hubs only)
   ConsumerGroup consumer_group{"$Default"};
   StartPosition start_position;

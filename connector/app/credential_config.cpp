@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "app/config.hpp"
+
 namespace hub2kusto::app {
 namespace {
 
@@ -92,6 +94,37 @@ std::optional<azure::Credential> read_credential(Section s) {
     s.problem("token", "required for a token credential");
   }
   return out;
+}
+
+// Which identity reads the hub: the connection string's key, or an Entra ID credential.
+void read_source_credential(Section& s, SourceConfig& out,
+                            const std::optional<azure::Credential>& credential,
+                            const std::optional<azure::Credential>& shared) {
+  const auto* eh = std::get_if<EventHubsConnectionString>(&out.connection);
+  if (eh == nullptr) {
+    if (credential) {
+      s.problem("credential", "an IoT Hub's built-in endpoint is read with the service policy's "
+                              "key from the connection string, not with a credential");
+    }
+    return;
+  }
+  if (eh->has_key()) {
+    if (credential) {
+      s.problem("credential", "the connection string has a key and source.credential names an "
+                              "identity too: keep one");
+    }
+    return;
+  }
+  if (credential) {
+    out.credential = *credential;
+  } else if (shared) {
+    out.credential = *shared;
+  } else {
+    s.problem("connection_string",
+              "no credentials: give 'SharedAccessKeyName' and 'SharedAccessKey' or "
+              "'SharedAccessSignature' in the connection string, or a Microsoft Entra ID "
+              "credential (source.credential, or the top-level credential)");
+  }
 }
 
 nlohmann::json credential_json(const azure::Credential& c, const azure::AuthEnvironment& env) {

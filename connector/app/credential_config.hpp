@@ -23,6 +23,15 @@ namespace hub2kusto::app {
 // Settings that do not apply to the kind are problems, not silently ignored.
 std::optional<azure::Credential> read_credential(Section s);
 
+struct SourceConfig;
+
+// Which identity reads an Event Hub: the connection string's key, else `credential` (the
+// source's own), else `shared` (the top-level one); with neither, a problem. IoT Hub takes
+// only its key.
+void read_source_credential(Section& s, SourceConfig& out,
+                            const std::optional<azure::Credential>& credential,
+                            const std::optional<azure::Credential>& shared);
+
 // For check-config: the kind, the identifiers, and where every identifier and secret comes
 // from (this object, or the AZURE_* variable the credential falls back to); never a secret.
 nlohmann::json credential_json(const azure::Credential& credential,

@@ -118,6 +118,7 @@ void check_hub(const ConnectionConfig& c, milliseconds timeout, Findings& out) {
   o.consumer_group = c.source.consumer_group;
   o.ca_file = c.source.ca_file;
   o.receiver_name = "hub2kusto-preflight-" + c.name;
+  o.tokens = azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);
   o.credit = hub::CreditWindow{.high = 16, .low = 8, .max_bytes = 1U << 20};
   hub::AmqpEventSource source(o, clock, random);
   auto hub = source.hub_properties(timeout);

@@ -12,15 +12,11 @@
 
 #include "azure/http_transport.hpp"
 #include "base/result.hpp"
+#include "common/access_token.hpp"
 #include "common/clock.hpp"
 #include "common/secret.hpp"
 
 namespace hub2kusto::azure {
-
-struct AccessToken {
-  Secret value;
-  std::chrono::system_clock::time_point expires_at;
-};
 
 // Why a source gave no token. `unavailable`: the credential is not set up here at all (its
 // environment variables are missing, no identity endpoint answered, no Azure CLI or no login),
@@ -60,6 +56,11 @@ struct AuthEnvironment {
 
   static AuthEnvironment from_process_environment();
 };
+
+// The audiences of the Azure services (docs/protocols.md, "Authentication and connection
+// strings"): tokens for Event Hubs and for Storage are asked for these resources.
+inline constexpr const char* kEventHubsAudience = "https://eventhubs.azure.net";
+inline constexpr const char* kStorageAudience = "https://storage.azure.com";
 
 enum class CredentialKind {
   none,               // no token: the endpoint takes keys or nothing (local emulators)

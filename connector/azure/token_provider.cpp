@@ -9,6 +9,17 @@ Result<Secret> TokenProvider::token() {
   if (!source_) {
     return Secret();
   }
+  auto token = access_token();
+  if (!token) {
+    return failure(std::move(token).error());
+  }
+  return std::move(token).value().value;
+}
+
+Result<AccessToken> TokenProvider::access_token() {
+  if (!source_) {
+    return failure(std::string("no credential is configured"));
+  }
   std::lock_guard lock(mutex_);
   const auto now = clock_.system_now();
   if (cached_) {
@@ -17,7 +28,7 @@ Result<Secret> TokenProvider::token() {
         std::min<std::chrono::system_clock::duration>(lifetime / 4, std::chrono::minutes(5));
     if (cached_->expires_at == std::chrono::system_clock::time_point::max() ||
         now < cached_->expires_at - margin) {
-      return cached_->value;
+      return *cached_;
     }
   }
   auto fresh = source_->fetch();
@@ -27,7 +38,7 @@ Result<Secret> TokenProvider::token() {
   ++fetches_;
   fetched_at_ = now;
   cached_ = std::move(fresh).value();
-  return cached_->value;
+  return *cached_;
 }
 
 void TokenProvider::invalidate() {
@@ -38,6 +49,36 @@ void TokenProvider::invalidate() {
 std::size_t TokenProvider::fetches() const {
   std::lock_guard lock(mutex_);
   return fetches_;
+}
+
+namespace {
+
+class StandaloneTokenProvider final : public AccessTokens {
+public:
+  StandaloneTokenProvider(const Credential& credential, const std::string& audience)
+      : transport_(make_cpprest_transport()),
+        provider_(make_token_source(credential, audience,
+                                    AuthEnvironment::from_process_environment(), *transport_,
+                                    clock_),
+                  clock_) {}
+  Result<AccessToken> access_token() override { return provider_.access_token(); }
+  void invalidate() override { provider_.invalidate(); }
+  std::string describe() const override { return provider_.describe(); }
+
+private:
+  SystemClock clock_;
+  std::unique_ptr<HttpTransport> transport_;
+  TokenProvider provider_;
+};
+
+} // namespace
+
+std::shared_ptr<AccessTokens> make_standalone_token_provider(const Credential& credential,
+                                                             const std::string& audience) {
+  if (credential.kind == CredentialKind::none) {
+    return nullptr;
+  }
+  return std::make_shared<StandaloneTokenProvider>(credential, audience);
 }
 
 Credential kusto_credential(const KustoConnectionString& connection) {

@@ -19,15 +19,18 @@ namespace hub2kusto::azure {
 
 // A cached token, refreshed when less than a quarter of its lifetime (at most five minutes)
 // is left; thread-safe. For KustoAuth::none, token() returns an empty Secret: send no header.
-class TokenProvider {
+class TokenProvider final : public AccessTokens {
 public:
   TokenProvider(std::unique_ptr<TokenSource> source, const Clock& clock)
       : source_(std::move(source)), clock_(clock) {}
 
   Result<Secret> token();
+  Result<AccessToken> access_token() override;
   // After a 401: the next token() fetches a new one.
-  void invalidate();
-  std::string describe() const { return source_ ? source_->describe() : "no authentication"; }
+  void invalidate() override;
+  std::string describe() const override {
+    return source_ ? source_->describe() : "no authentication";
+  }
   std::size_t fetches() const; // tokens fetched so far (tests, metrics)
 
 private:
@@ -38,6 +41,13 @@ private:
   std::chrono::system_clock::time_point fetched_at_{};
   std::size_t fetches_ = 0;
 };
+
+// Tokens of `credential` for `audience` from a provider that owns its HTTPS transport (the
+// process's proxy settings and trust store) and its clock, so it may outlive whoever made it:
+// for the stages that have no HTTP client of their own (the hub's AMQP connection). Null for
+// CredentialKind::none.
+std::shared_ptr<AccessTokens> make_standalone_token_provider(const Credential& credential,
+                                                             const std::string& audience);
 
 // The credential a Kusto connection string's keywords name: none, application key (client
 // secret), a fixed application token, managed identity, workload identity.

@@ -165,10 +165,7 @@ Result<EventHubsConnectionString> parse_event_hubs_connection_string(std::string
     return f.error("'SharedAccessKey' is missing ('SharedAccessKeyName' is set)");
   } else if (key_name == nullptr && key != nullptr) {
     return f.error("'SharedAccessKeyName' is missing ('SharedAccessKey' is set)");
-  } else if (key_name == nullptr) {
-    return f.error("no credentials: give 'SharedAccessKeyName' and 'SharedAccessKey', or "
-                   "'SharedAccessSignature'");
-  } else {
+  } else if (key_name != nullptr) {
     cs.key_name = *key_name;
     cs.key = Secret(*key);
   }

@@ -4,6 +4,7 @@
 //   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>
 //     [;EntityPath=<hub>][;UseDevelopmentEmulator=true]
 //   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature sr=...
+//   Endpoint=sb://<ns>.servicebus.windows.net/;EntityPath=<hub>   (no key: Entra ID)
 //   HostName=<hub>.azure-devices.net;SharedAccessKeyName=<policy>;SharedAccessKey=<base64 key>
 //
 // Keys are case-insensitive and values may contain '='. Unknown keys are ignored, as every
@@ -35,6 +36,8 @@ struct EventHubsConnectionString {
   std::vector<std::string> ignored_keys;
 
   bool uses_tls() const { return !use_development_emulator; }
+  // Neither a key nor a signature: the hub is reached with a Microsoft Entra ID credential.
+  bool has_key() const { return !key.empty() || !shared_access_signature.empty(); }
   // 5671 (AMQPS) or, for the emulator, 5672 (plain AMQP), unless Endpoint names a port.
   std::uint16_t amqp_port() const;
   // The SAS resource for a hub on this namespace: sb://<host>/<hub> (docs/protocols.md, "SAS

@@ -32,6 +32,7 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
     phase_ = Phase::redirect;
     hub_label_ = fmt::format("IoT Hub {}", iot.host);
   }
+  mailbox_->impl = this;
   proactor_ = pn_proactor();
   thread_ = std::thread([this] { run(); });
   post([this] {
@@ -39,11 +40,21 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
       fail("no Event Hub name: set EntityPath in the connection string or the event_hub setting");
       return;
     }
+    if (!target_.iot_front_end && target_.key.empty() && target_.prebuilt.empty() &&
+        options_.tokens == nullptr) {
+      fail("no credentials for " + hub_label_ +
+           ": the connection string has no key and no Entra ID credential was given");
+      return;
+    }
     connect();
   });
 }
 
 AmqpEventSource::Impl::~Impl() {
+  {
+    std::lock_guard lock(mailbox_->mutex);
+    mailbox_->impl = nullptr;
+  }
   close();
 }
 
@@ -352,19 +363,58 @@ void AmqpEventSource::Impl::on_connection_open() {
 }
 
 void AmqpEventSource::Impl::put_token(bool renewal) {
+  if (uses_entra_id()) {
+    fetch_jwt(renewal);
+    return;
+  }
   auto token = make_token();
   if (!token) {
     fail(token.error().message);
     return;
   }
-  last_token_ = token->token;
+  send_token(token->token, "servicebus.windows.net:sastoken", token->expires_at, renewal);
+}
+
+void AmqpEventSource::Impl::fetch_jwt(bool renewal) {
+  if (jwt_fetching_) {
+    return;
+  }
+  jwt_fetching_ = true;
+  std::thread([mailbox = mailbox_, tokens = options_.tokens, generation = generation_, renewal] {
+    auto token = tokens->access_token();
+    std::lock_guard lock(mailbox->mutex);
+    if (Impl* impl = mailbox->impl) {
+      impl->post([impl, token = std::move(token), generation, renewal]() mutable {
+        impl->on_jwt(std::move(token), generation, renewal);
+      });
+    }
+  }).detach();
+}
+
+void AmqpEventSource::Impl::on_jwt(Result<AccessToken> token, std::uint64_t generation,
+                                   bool renewal) {
+  jwt_fetching_ = false;
+  if (generation != generation_ || !open_ || phase_ == Phase::closing || phase_ == Phase::failed) {
+    return; // that connection is gone; the next one fetches its own
+  }
+  if (!token) {
+    fail(fmt::format("no Entra ID token for {} (audience https://eventhubs.azure.net) from {}: {}",
+                     hub_label_, options_.tokens->describe(), token.error().message));
+    return;
+  }
+  send_token(token->value, "jwt", token->expires_at, renewal);
+}
+
+void AmqpEventSource::Impl::send_token(const Secret& token, const char* type,
+                                       std::chrono::system_clock::time_point expires,
+                                       bool renewal) {
+  last_token_ = token;
   proton::message m;
-  m.body(token->token.reveal());
+  m.body(token.reveal());
   m.properties().put("operation", std::string("put-token"));
-  m.properties().put("type", std::string("servicebus.windows.net:sastoken"));
+  m.properties().put("type", std::string(type));
   m.properties().put("name", target_.audience());
-  const auto issued = std::chrono::time_point_cast<std::chrono::seconds>(clock_.system_now());
-  const auto expires = token->expires_at;
+  const auto issued = clock_.system_now();
   const std::uint64_t generation = generation_;
   cbs_.request(std::move(m), [this, generation, renewal, issued, expires](auto reply) {
     if (generation == generation_) {
@@ -374,13 +424,23 @@ void AmqpEventSource::Impl::put_token(bool renewal) {
 }
 
 void AmqpEventSource::Impl::on_token_reply(Result<proton::message> reply, bool renewal,
-                                           std::chrono::sys_seconds issued,
-                                           std::chrono::sys_seconds expires) {
+                                           std::chrono::system_clock::time_point issued,
+                                           std::chrono::system_clock::time_point expires) {
   if (!reply) {
     return; // the connection went; on_transport_close reconnects and puts a token again
   }
   const int status = status_code(*reply);
   if (status != 200 && status != 202) {
+    if (uses_entra_id()) {
+      options_.tokens->invalidate();
+      fail(fmt::format("the hub refused the Entra ID token of {} for '{}' (audience "
+                       "https://eventhubs.azure.net; status {}: {}); check the credential and "
+                       "that it has the Azure Event Hubs Data Receiver role on the hub or its "
+                       "namespace",
+                       options_.tokens->describe(), target_.audience(), status,
+                       status_description(*reply)));
+      return;
+    }
     const std::string rule = target_.key_name.empty() ? std::string("(prebuilt signature)")
                                                       : "'" + target_.key_name + "'";
     fail(fmt::format("the hub refused the SAS token for rule {} on '{}' (status {}: {}); "
@@ -390,11 +450,19 @@ void AmqpEventSource::Impl::on_token_reply(Result<proton::message> reply, bool r
   }
   if (renewal) {
     metrics.token_renewals.fetch_add(1, std::memory_order_relaxed);
-    log->debug("token for {} renewed until {:%H:%M:%S}", hub_label_, expires);
+    log->debug("token for {} renewed until {:%H:%M:%S}", hub_label_,
+               std::chrono::floor<std::chrono::seconds>(expires));
   }
   const bool renewable = target_.prebuilt.empty() || target_.iot_front_end || redirected_;
   if (renewable) {
-    const auto due = sas_renewal_time(issued, expires);
+    // An Entra ID token is renewed once the token provider would fetch a new one (a quarter of
+    // its lifetime, at most five minutes, before it expires); a SAS token at 3/4 of its life.
+    const auto due = uses_entra_id()
+                         ? expires - std::min<std::chrono::system_clock::duration>(
+                                         (expires - issued) / 4, std::chrono::minutes(5))
+                         : std::chrono::system_clock::time_point(
+                               sas_renewal_time(std::chrono::floor<std::chrono::seconds>(issued),
+                                                std::chrono::floor<std::chrono::seconds>(expires)));
     const auto delay = std::max<milliseconds>(
         milliseconds(100), std::chrono::duration_cast<milliseconds>(due - clock_.system_now()));
     const std::uint64_t generation = generation_;
@@ -630,8 +698,9 @@ void AmqpEventSource::Impl::management_read_send(proton::message message, Manage
     }
     const int status = status_code(*answer);
     if (status < 200 || status > 299) {
-      reply(failure(fmt::format("the management node of {} answered {}: {}", hub_label_, status,
-                                status_description(*answer))));
+      reply(failure(fmt::format("the management node of {} answered {}: {}{}", hub_label_, status,
+                                status_description(*answer),
+                                status == 401 ? unauthorized_hint() : "")));
       return;
     }
     try {

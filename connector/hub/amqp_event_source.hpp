@@ -43,6 +43,7 @@
 //               partitions re-attach there from their resume positions
 #include <memory>
 
+#include "common/access_token.hpp"
 #include "common/backoff.hpp"
 #include "common/clock.hpp"
 #include "common/hub_connection_string.hpp"
@@ -62,7 +63,10 @@ struct HubOptions {
   std::string ca_file;                     // empty: the system trust store
   CreditWindow credit;
   std::chrono::seconds token_lifetime{3600}; // of the SAS tokens we sign
-  BackoffPolicy reconnect;                   // connections and links alike
+  // Event Hubs with Microsoft Entra ID: tokens for https://eventhubs.azure.net, put on $cbs as
+  // type "jwt" and renewed on the same connection. Null: the connection string's SAS key.
+  std::shared_ptr<AccessTokens> tokens;
+  BackoffPolicy reconnect; // connections and links alike
   std::chrono::milliseconds idle_timeout{60'000};
   // IoT Hub: the redirect's endpoint is asked for again when it refuses a connection, answers
   // not-found, or keeps failing for this long (it moves after a failover).

@@ -357,6 +357,8 @@ public:
   // once a minute, however many partitions meet it.
   virtual bool report_due(const std::string& problem) = 0;
   virtual const std::string& hub_label() const = 0; // host/hub for messages, no secrets
+  // Appended to an amqp:unauthorized-access refusal: which right or role is probably missing.
+  virtual std::string unauthorized_hint() const = 0;
   virtual HubMetrics& hub_metrics() = 0;
   virtual spdlog::logger& hub_log() = 0;
 };
@@ -440,6 +442,12 @@ public:
     return fatal_;
   }
   const std::string& hub_label() const override { return hub_label_; }
+  std::string unauthorized_hint() const override {
+    return uses_entra_id()
+               ? " (" + options_.tokens->describe() +
+                     " needs the Azure Event Hubs Data Receiver role on the hub or its namespace)"
+               : " (the SAS rule needs the Listen right)";
+  }
   // The Event Hubs namespace host read from now (after an IoT Hub redirect, its target). Any
   // thread.
   std::string event_hubs_namespace() const {
@@ -496,8 +504,16 @@ private:
   void on_connection_open();
   void on_transport_close();
   void put_token(bool renewal);
-  void on_token_reply(Result<proton::message> reply, bool renewal, std::chrono::sys_seconds issued,
-                      std::chrono::sys_seconds expires);
+  // Entra ID: the token is fetched on a thread of its own (the identity endpoint may be slow)
+  // and put from here when it arrives.
+  void fetch_jwt(bool renewal);
+  void on_jwt(Result<AccessToken> token, std::uint64_t generation, bool renewal);
+  void send_token(const Secret& token, const char* type,
+                  std::chrono::system_clock::time_point expires, bool renewal);
+  void on_token_reply(Result<proton::message> reply, bool renewal,
+                      std::chrono::system_clock::time_point issued,
+                      std::chrono::system_clock::time_point expires);
+  bool uses_entra_id() const { return options_.tokens != nullptr && !target_.iot_front_end; }
   void on_authorized();
   void management_read_send(proton::message message, ManagementReply reply);
   void begin_close();
@@ -555,6 +571,13 @@ private:
   RequestResponseLink cbs_{"hub2kusto-cbs"};
   RequestResponseLink management_{"hub2kusto-mgmt"};
   Secret last_token_; // the token last put on $cbs, sent with management requests too
+  bool jwt_fetching_ = false;
+  // How a token fetched on another thread finds its way back: cleared when the source goes.
+  struct TokenMailbox {
+    std::mutex mutex;
+    Impl* impl = nullptr;
+  };
+  std::shared_ptr<TokenMailbox> mailbox_ = std::make_shared<TokenMailbox>();
   std::vector<std::pair<proton::message, ManagementReply>> management_waiting_;
   std::unique_ptr<LinkOwner> probe_;
   bool redirected_ = false;

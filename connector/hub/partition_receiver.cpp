@@ -142,7 +142,10 @@ void PartitionReceiver::on_link_close(pn_link_t* link, const Condition& error) {
   if (host_.closing() || stopped()) {
     return;
   }
-  const std::string reason = error.set() ? error.what() : "detached without a condition";
+  std::string reason = error.set() ? error.what() : "detached without a condition";
+  if (error.name == "amqp:unauthorized-access") {
+    reason += host_.unauthorized_hint();
+  }
   const auto& p = channel_->partition();
   switch (classify_condition(error.name)) {
   case ConditionAction::retry: {

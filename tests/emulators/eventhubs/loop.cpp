@@ -208,6 +208,14 @@ int Server::Impl::run() {
   if (!open_data_directory() || !preload()) {
     return 1;
   }
+  if (!config.jwt_key_file.empty()) {
+    std::string why;
+    jwt_key = JwtKey::load(config.jwt_key_file, why);
+    if (!jwt_key) {
+      std::fprintf(stderr, "eventhubs-emulator: --jwt-key: %s\n", why.c_str());
+      return 1;
+    }
+  }
   {
     std::lock_guard lock(inbox_mutex);
     proactor = pn_proactor();

@@ -51,6 +51,11 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --token-lifetime SECONDS  honour each put token for at most SECONDS; a receiver gets nothing
                             once its token lapses until the client puts a new one (default: the
                             token's own expiry)
+  --jwt-key PEM             take Entra ID tokens (put-token type jwt) whose RS256 signature this
+                            key (private or public PEM) verifies
+  --jwt-audience URI        the audience they must name (default https://eventhubs.azure.net)
+  --jwt-issuer ISS          the issuer they must name (default: any)
+  --jwt-receiver ID         a principal (appid or oid) with the Data Receiver role; repeatable
   --retention-events N      keep at most N events per partition, dropping the oldest (default:
                             no limit)
   --data-dir DIR            keep every partition's events in DIR across restarts
@@ -245,7 +250,8 @@ int main(int argc, char** argv) {
                           a == "--iothub-eventhub-namespace" || a == "--control-port" ||
                           a == "--auth-grace-ms" || a == "--management-token" ||
                           a == "--token-lifetime" || a == "--retention-events" ||
-                          a == "--data-dir" || a == "--config"
+                          a == "--data-dir" || a == "--config" || a == "--jwt-key" ||
+                          a == "--jwt-audience" || a == "--jwt-issuer" || a == "--jwt-receiver"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -305,6 +311,14 @@ int main(int argc, char** argv) {
       config.retention_events = static_cast<std::size_t>(to_int(v, a));
     } else if (a == "--data-dir") {
       config.data_directory = v;
+    } else if (a == "--jwt-key") {
+      config.jwt_key_file = v;
+    } else if (a == "--jwt-audience") {
+      config.jwt_audience = v;
+    } else if (a == "--jwt-issuer") {
+      config.jwt_issuer = v;
+    } else if (a == "--jwt-receiver") {
+      config.jwt_receivers.push_back(v);
     } else if (a == "--config") {
       read_config_file(v, config, control_port);
     } else {

@@ -82,8 +82,10 @@ void Server::Impl::on_cbs_request(pn_connection_t* c, const proton::message& m) 
     token = proton::get<std::string>(m.body());
   }
   std::string why;
-  const auto grant =
-      connections[c].iothub ? verify_iothub_token(token, why) : verify_token(token, why);
+  const bool jwt = property(m, "type") == "jwt";
+  const auto grant = connections[c].iothub ? verify_iothub_token(token, why)
+                     : jwt                 ? verify_jwt(token, why)
+                                           : verify_token(token, why);
   if (!grant) {
     reply(c, LinkKind::cbs_replies, m, 401, why);
     return;
@@ -97,6 +99,10 @@ void Server::Impl::on_cbs_request(pn_connection_t* c, const proton::message& m) 
     return;
   }
   connections[c].grants.push_back(*grant);
+  ++(jwt ? put_tokens_jwt : put_tokens_sas);
+  if (jwt) {
+    jwt_tokens_seen.insert(token);
+  }
   reply(c, LinkKind::cbs_replies, m, 202, "Accepted");
   // A renewal lets receivers whose token had lapsed go on from where they stopped.
   for (pn_link_t* l : std::vector<pn_link_t*>(connections[c].links)) {
@@ -114,8 +120,8 @@ void Server::Impl::on_management_request(pn_connection_t* c, const proton::messa
   bool allowed = !config.require_management_token && authorized(c, name);
   if (!token.empty()) {
     std::string why;
-    const auto g = verify_token(token, why);
-    allowed = g && covers(g->scope, lower(name));
+    const auto g = looks_like_jwt(token) ? verify_jwt(token, why) : verify_token(token, why);
+    allowed = g && !g->no_role && covers(g->scope, lower(name));
   }
   if (!allowed) {
     reply(c, LinkKind::mgmt_replies, m, 401, "Unauthorized access.", proton::value(),

@@ -38,6 +38,53 @@ std::optional<Grant> Server::Impl::verify_token(const std::string& token, std::s
   return Grant{lower(entity_path(parsed->resource)), honoured_until(expires)};
 }
 
+std::optional<Grant> Server::Impl::verify_jwt(const std::string& token, std::string& why) {
+  if (!jwt_key) {
+    why = "InvalidSignature: this namespace takes no Entra ID tokens (the emulator has no "
+          "--jwt-key).";
+    return std::nullopt;
+  }
+  const auto claims = jwt_key->verify(token, why);
+  if (!claims) {
+    return std::nullopt;
+  }
+  const auto number = [&](const char* key) {
+    const auto it = claims->find(key);
+    return it != claims->end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+  };
+  const auto text = [&](const char* key) {
+    const auto it = claims->find(key);
+    return it != claims->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::int64_t now = now_ms() / 1000;
+  if (number("exp") <= now) {
+    why = "ExpiredToken: The token is expired.";
+    return std::nullopt;
+  }
+  if (number("nbf") > now + 300) {
+    why = "InvalidToken: The token is not valid yet.";
+    return std::nullopt;
+  }
+  std::string audience = text("aud");
+  while (!audience.empty() && audience.back() == '/') {
+    audience.pop_back();
+  }
+  if (audience != config.jwt_audience) {
+    why = "InvalidAudience: The authorization header contains a token with a wrong audience.";
+    return std::nullopt;
+  }
+  if (!config.jwt_issuer.empty() && text("iss") != config.jwt_issuer) {
+    why = "InvalidIssuer: Token issuer is invalid.";
+    return std::nullopt;
+  }
+  const auto& receivers = config.jwt_receivers;
+  const bool role =
+      std::find(receivers.begin(), receivers.end(), text("appid")) != receivers.end() ||
+      std::find(receivers.begin(), receivers.end(), text("oid")) != receivers.end();
+  // Role assignments hold for the whole namespace here.
+  return Grant{"", honoured_until(number("exp")), !role};
+}
+
 std::int64_t Server::Impl::honoured_until(std::int64_t expires_s) const {
   return config.token_lifetime_seconds > 0
              ? std::min(expires_s * 1000, now_ms() + config.token_lifetime_seconds * 1000)
@@ -53,7 +100,7 @@ bool Server::Impl::covers(const std::string& scope, const std::string& path) {
 bool Server::Impl::authorized(pn_connection_t* c, const std::string& path) {
   const std::int64_t now = now_ms();
   for (const auto& g : connections[c].grants) {
-    if (g.expires_ms > now && covers(g.scope, lower(path))) {
+    if (g.expires_ms > now && !g.no_role && covers(g.scope, lower(path))) {
       return true;
     }
   }
@@ -261,6 +308,9 @@ std::string Server::Impl::apply(const Fault& f) {
 
 std::string Server::Impl::status_json() {
   std::string out = "{\"connections\":" + std::to_string(connections.size()) +
+                    ",\"put_tokens\":{\"sas\":" + std::to_string(put_tokens_sas) +
+                    ",\"jwt\":" + std::to_string(put_tokens_jwt) +
+                    ",\"jwt_distinct\":" + std::to_string(jwt_tokens_seen.size()) + "}" +
                     ",\"paused\":" + (paused ? "true" : "false") +
                     ",\"latency_ms\":" + std::to_string(latency_ms) + ",\"hubs\":{";
   for (std::size_t h = 0; h < hubs.size(); ++h) {

@@ -70,6 +70,15 @@ struct EmulatorConfig {
   // every official SDK sends it; off, a token put on the connection is enough.
   bool require_management_token = false;
   std::int64_t token_lifetime_seconds = 0;
+  // Microsoft Entra ID (docs/protocols.md, "Claims-based security ($cbs)"): put-token of type
+  // "jwt" with an RS256 token whose signature the public half of `jwt_key_file` verifies (the
+  // Kusto emulator's --signing-key issues them), unexpired, for `jwt_audience`, from
+  // `jwt_issuer` when set. Only principals (appid or oid) in `jwt_receivers` hold the Azure
+  // Event Hubs Data Receiver role: others get their token accepted but may attach nothing.
+  std::string jwt_key_file; // empty: jwt tokens are refused
+  std::string jwt_audience = "https://eventhubs.azure.net";
+  std::string jwt_issuer;
+  std::vector<std::string> jwt_receivers;
   // Storage: at most this many events per partition (0: no limit), and an optional directory
   // where every partition's events are kept across restarts.
   std::size_t retention_events = 0;

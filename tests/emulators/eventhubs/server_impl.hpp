@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <variant>
 
@@ -49,6 +50,7 @@
 #include "common/encoding.hpp"
 #include "common/sas_token.hpp"
 #include "shared/free_port.hpp"
+#include "shared/jwt.hpp"
 #include "shared/text.hpp"
 #include "store.hpp"
 
@@ -187,6 +189,7 @@ inline std::string annotation_partition_key(std::string_view raw) {
 struct Grant {
   std::string scope;           // lower-case entity path the token covers ("" = the namespace)
   std::int64_t expires_ms = 0; // when the grant lapses (ms since the epoch)
+  bool no_role = false;        // an Entra ID principal without a role: covers nothing
 };
 
 enum class LinkKind { cbs_requests, cbs_replies, mgmt_requests, mgmt_replies, producer, consumer };
@@ -295,6 +298,13 @@ struct Server::Impl {
 
   // Verifies a SAS token; on success returns the grant, else the 401 description.
   std::optional<Grant> verify_token(const std::string& token, std::string& why);
+  // A jwt put-token: none when the token is refused (`why`); a grant with an empty scope and
+  // no_role set when the token is good but its principal holds no role here.
+  std::optional<Grant> verify_jwt(const std::string& token, std::string& why);
+  std::optional<JwtKey> jwt_key;    // from config.jwt_key_file
+  std::uint64_t put_tokens_sas = 0; // accepted put-tokens, for status()
+  std::uint64_t put_tokens_jwt = 0;
+  std::set<std::string> jwt_tokens_seen; // distinct jwt tokens accepted
 
   // A token is honoured until its own expiry, or for at most the configured lifetime.
   // In milliseconds, so that a one-second cap is a whole second however late in a second the

@@ -31,6 +31,8 @@ constexpr const char* kUsage = R"(Usage: kusto-emulator [options]
   --app ID=SECRET           an application for client-credentials tokens; repeatable
   --federated ID=ASSERTION  a client assertion accepted for application ID; repeatable
   --identity-header VALUE   the X-IDENTITY-HEADER the App Service endpoint expects
+  --signing-key PEM         issue RS256 JWTs signed with this private key (the Event Hubs
+                            emulator's --jwt-key checks them)
   --resource-id URI         the cluster's resource id in its auth metadata; tokens are accepted
                             only for it (default https://kusto.kusto.windows.net)
   --ingestion-time-column C a datetime column C is set on every ingested row to the time the
@@ -126,6 +128,8 @@ int main(int argc, char** argv) {
       config.federated.push_back(pair_of(v, a));
     } else if (a == "--identity-header") {
       config.identity_header = v;
+    } else if (a == "--signing-key") {
+      config.signing_key_file = v;
     } else if (a == "--ingestion-time-column") {
       config.ingestion_time_column = v;
     } else {

@@ -58,16 +58,32 @@ void Server::Impl::reply_unauthorized(const http_request& r) {
         "text/plain");
 }
 
-std::string Server::Impl::issue_token(std::string audience) {
+std::string Server::Impl::issue_token(std::string audience, const std::string& client,
+                                      const std::string& tenant) {
   for (const std::string suffix : {"/.default", "/"}) {
     if (audience.size() >= suffix.size() &&
         audience.compare(audience.size() - suffix.size(), suffix.size(), suffix) == 0) {
       audience.resize(audience.size() - suffix.size());
     }
   }
+  const std::int64_t expires_ms = now_ms() + config.token_lifetime_seconds * 1000;
+  std::string token;
+  if (signing_key) {
+    // The claims Entra ID's v1 access tokens carry, which the services check.
+    token = signing_key->sign({{"aud", audience},
+                               {"iss", "https://sts.windows.net/" + tenant + "/"},
+                               {"appid", client},
+                               {"oid", client},
+                               {"tid", tenant},
+                               {"iat", now_s()},
+                               {"nbf", now_s()},
+                               {"exp", expires_ms / 1000},
+                               {"jti", random_hex(16)}});
+  } else {
+    token = "emu-" + random_hex(40);
+  }
   std::lock_guard lock(mutex);
-  std::string token = "emu-" + random_hex(40);
-  issued_tokens[token] = {now_ms() + config.token_lifetime_seconds * 1000, std::move(audience)};
+  issued_tokens[token] = {expires_ms, std::move(audience)};
   return token;
 }
 
@@ -109,7 +125,10 @@ void Server::Impl::on_aad_token(const http_request& r, const std::string& body) 
       return;
     }
   }
-  const std::string token = issue_token(field("scope"));
+  // POST /{tenant}/oauth2/v2.0/token
+  const auto segments = web::uri::split_path(r.request_uri().path());
+  const std::string token =
+      issue_token(field("scope"), client, segments.empty() ? "" : web::uri::decode(segments[0]));
   const auto lifetime = config.token_lifetime_seconds;
   reply(r, web::http::status_codes::OK,
         nlohmann::json{{"token_type", "Bearer"},
@@ -137,7 +156,11 @@ void Server::Impl::on_managed_identity_token(const http_request& r, bool app_ser
           R"({"error":"invalid_request","error_description":"resource is required"})");
     return;
   }
-  const std::string token = issue_token(web::uri::decode(resource->second));
+  const auto client = query.find("client_id");
+  const std::string token = issue_token(web::uri::decode(resource->second),
+                                        client == query.end() ? "system-assigned-identity"
+                                                              : web::uri::decode(client->second),
+                                        config.managed_identity_tenant);
   const auto lifetime = config.token_lifetime_seconds;
   reply(r, web::http::status_codes::OK,
         nlohmann::json{{"access_token", token},
@@ -383,6 +406,13 @@ std::optional<std::string> Server::start() {
   Impl& s = *impl_;
   if (auto e = s.replay()) {
     return e;
+  }
+  if (!s.config.signing_key_file.empty()) {
+    std::string why;
+    s.signing_key = emulator::JwtKey::load(s.config.signing_key_file, why);
+    if (!s.signing_key) {
+      return "--signing-key: " + why;
+    }
   }
   if (s.config.storage) {
     if (auto e = s.prepare_storage()) {

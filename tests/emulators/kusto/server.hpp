@@ -35,6 +35,11 @@ struct EmulatorConfig {
   std::vector<std::pair<std::string, std::string>> applications; // client id -> secret
   std::vector<std::pair<std::string, std::string>> federated;    // client id -> assertion
   std::string identity_header = "emulator-identity-header";      // App Service X-IDENTITY-HEADER
+  // A PEM private key: the token endpoints then issue RS256 JWTs signed with it (claims aud,
+  // iss https://sts.windows.net/<tenant>/, appid, tid, exp), which the Event Hubs emulator checks
+  // with the same key. Empty: opaque tokens only this emulator knows.
+  std::string signing_key_file;
+  std::string managed_identity_tenant = "emulator-tenant"; // the tenant of managed identities
   // The cluster's resource id, named by GET /v1/rest/auth/metadata; issued tokens are accepted
   // only for this audience.
   std::string resource_id = "https://kusto.kusto.windows.net";

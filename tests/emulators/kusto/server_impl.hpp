@@ -4,6 +4,7 @@
 // streaming ingestion), control.cpp (the /_control API) and data_management.cpp (queued
 // ingestion from Azurite). Internal to the emulator.
 #include "server.hpp"
+#include "shared/jwt.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -248,7 +249,10 @@ struct Server::Impl {
   void reply_unauthorized(const http_request& r);
 
   // `audience`: the scope or resource the client asked for.
-  std::string issue_token(std::string audience);
+  // A token for `audience` (a resource or a scope) issued to application `client` of `tenant`.
+  std::string issue_token(std::string audience, const std::string& client,
+                          const std::string& tenant);
+  std::optional<emulator::JwtKey> signing_key; // from config.signing_key_file
 
   // POST /{tenant}/oauth2/v2.0/token (or /oauth2/token): client credentials with a secret or a
   // client assertion (workload identity), form-encoded.

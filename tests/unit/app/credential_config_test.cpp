@@ -171,5 +171,72 @@ TEST(CredentialConfig, CheckConfigSaysWhichEnvironmentVariablesACredentialFallsB
             "not set (here or in environment AZURE_CLIENT_SECRET)");
 }
 
+// A config whose source is `source` (a JSON object) and whose target is an emulator.
+nlohmann::json source_config(const nlohmann::json& source,
+                             const nlohmann::json& top_extra = nlohmann::json::object()) {
+  nlohmann::json root = {
+      {"connections",
+       {{{"source", source},
+         {"target",
+          {{"connection_string", "Data Source=http://127.0.0.1:8080;Initial Catalog=db"},
+           {"table", "Events"}}}}}}};
+  root.update(top_extra);
+  return root;
+}
+
+TEST(CredentialConfig, AHubWithoutAKeyIsReadWithTheSourceCredential) {
+  auto config = load(
+      source_config({{"fully_qualified_namespace", "myns.servicebus.windows.net"},
+                     {"event_hub", "telemetry"},
+                     {"credential", {{"kind", "managed_identity"}, {"client_id", "uami-1"}}}}));
+  ASSERT_TRUE(config) << problems(config);
+  const auto& source = config->connections[0].source;
+  EXPECT_EQ(source.credential.kind, CredentialKind::managed_identity);
+  EXPECT_EQ(std::get<EventHubsConnectionString>(source.connection).host,
+            "myns.servicebus.windows.net");
+  EXPECT_EQ(to_masked_json(*config)["connections"][0]["source"]["credential"]["identity"],
+            "user-assigned uami-1");
+}
+
+TEST(CredentialConfig, AHubWithoutAKeyTakesTheSharedCredentialAndAKeyWinsOverIt) {
+  const nlohmann::json shared = {{"credential", {{"kind", "workload_identity"}}}};
+  auto keyless = load(source_config(
+      {{"connection_string", "Endpoint=sb://myns.servicebus.windows.net/;EntityPath=telemetry"}},
+      shared));
+  ASSERT_TRUE(keyless) << problems(keyless);
+  EXPECT_EQ(keyless->connections[0].source.credential.kind, CredentialKind::workload_identity);
+  auto keyed = load(source_config({{"connection_string", kHub}}, shared));
+  ASSERT_TRUE(keyed) << problems(keyed);
+  EXPECT_EQ(keyed->connections[0].source.credential.kind, CredentialKind::none);
+}
+
+TEST(CredentialConfig, AHubIdentityMustBeNamedOnceAndIotHubTakesOnlyItsKey) {
+  auto none = load(source_config(
+      {{"connection_string", "Endpoint=sb://myns.servicebus.windows.net/;EntityPath=telemetry"}}));
+  ASSERT_FALSE(none);
+  EXPECT_NE(problems(none).find("connections[0].source.connection_string: no credentials"),
+            std::string::npos)
+      << problems(none);
+  auto twice =
+      load(source_config({{"connection_string", kHub}, {"credential", {{"kind", "azure_cli"}}}}));
+  ASSERT_FALSE(twice);
+  EXPECT_NE(problems(twice).find("has a key and source.credential names an identity too"),
+            std::string::npos)
+      << problems(twice);
+  auto iot = load(source_config(
+      {{"connection_string", "HostName=h.azure-devices.net;SharedAccessKeyName=service;"
+                             "SharedAccessKey=aGVsbG8="},
+       {"credential", {{"kind", "azure_cli"}}}}));
+  ASSERT_FALSE(iot);
+  EXPECT_NE(problems(iot).find("IoT Hub's built-in endpoint is read with the service policy's key"),
+            std::string::npos)
+      << problems(iot);
+  auto both = load(source_config(
+      {{"connection_string", kHub}, {"fully_qualified_namespace", "myns.servicebus.windows.net"}}));
+  ASSERT_FALSE(both);
+  EXPECT_NE(problems(both).find("give the namespace or a connection string, not both"),
+            std::string::npos);
+}
+
 } // namespace
 } // namespace hub2kusto::app

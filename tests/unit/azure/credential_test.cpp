@@ -13,6 +13,7 @@
 #include "common/encoding.hpp"
 #include "support/credentials.hpp"
 #include "support/fake_transport.hpp"
+#include "support/keys.hpp"
 #include "support/manual_clock.hpp"
 
 namespace hub2kusto::azure {
@@ -116,26 +117,11 @@ TEST_F(CredentialTest, ARefusedClientSecretNamesTheCredentialNeverTheSecret) {
 
 // A throw-away RSA key and self-signed certificate, as one PEM file.
 std::string make_certificate_pem(X509** certificate_out) {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  X509* cert = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("hub2kusto-test"), -1, -1, 0);
-  X509_set_issuer_name(cert, X509_get_subject_name(cert));
-  X509_sign(cert, key, EVP_sha256());
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  PEM_write_bio_X509(bio, cert);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(size));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  *certificate_out = cert;
-  return pem;
+  const auto key = testing::make_rsa_key();
+  auto cert = testing::make_self_signed_certificate(key.get());
+  X509_up_ref(cert.get());
+  *certificate_out = cert.get();
+  return testing::private_key_pem(key.get()) + testing::certificate_pem(cert.get());
 }
 
 TEST_F(CredentialTest, ClientCertificateSendsAnAssertionSignedByTheCertificatesKey) {

@@ -134,9 +134,6 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"NameWithoutKey", kEp + "SharedAccessKeyName=rule",
                   "Event Hubs connection string: 'SharedAccessKey' is missing "
                   "('SharedAccessKeyName' is set)"},
-        Malformed{"NoCredentials", kEp + "EntityPath=hub",
-                  "Event Hubs connection string: no credentials: give 'SharedAccessKeyName' and "
-                  "'SharedAccessKey', or 'SharedAccessSignature'"},
         Malformed{"KeyAndSignature",
                   kEp + kCred +
                       "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&se=1&skn=r",
@@ -222,6 +219,19 @@ TEST(HubConnectionString, DetectsTheKind) {
   auto eh = parse_hub_connection_string(kEp + kCred);
   ASSERT_TRUE(eh);
   EXPECT_TRUE(std::holds_alternative<EventHubsConnectionString>(*eh));
+}
+
+TEST(EventHubsConnectionString, NoKeyMeansEntraId) {
+  const auto cs = parse_event_hubs_connection_string(
+      "Endpoint=sb://myns.servicebus.windows.net/;EntityPath=telemetry");
+  ASSERT_TRUE(cs) << cs.error().message;
+  EXPECT_FALSE(cs->has_key());
+  EXPECT_EQ(cs->host, "myns.servicebus.windows.net");
+  EXPECT_EQ(cs->entity_path, "telemetry");
+  EXPECT_TRUE(parse_event_hubs_connection_string(
+                  "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=r;"
+                  "SharedAccessKey=k")
+                  ->has_key());
 }
 
 } // namespace

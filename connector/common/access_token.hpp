@@ -1,0 +1,30 @@
+#pragma once
+// A bearer token and where the stages get one, without knowing how it is obtained: the hub puts
+// Entra ID tokens on its AMQP connection, the Azure clients send them over HTTP, and
+// azure/token_provider.hpp implements this seam with the Entra ID credentials.
+#include <chrono>
+#include <string>
+
+#include "base/result.hpp"
+#include "common/secret.hpp"
+
+namespace hub2kusto {
+
+struct AccessToken {
+  Secret value;
+  std::chrono::system_clock::time_point expires_at;
+};
+
+// Tokens for one audience, cached and refreshed ahead of expiry. Any thread; token() may block
+// on the identity endpoint.
+class AccessTokens {
+public:
+  virtual ~AccessTokens() = default;
+  virtual Result<AccessToken> access_token() = 0;
+  // After the service refused the token: the next access_token() gets a new one.
+  virtual void invalidate() = 0;
+  // Which credential, for logs ("application <id> in tenant <id> (client secret)").
+  virtual std::string describe() const = 0;
+};
+
+} // namespace hub2kusto
