@@ -131,17 +131,6 @@ std::string form(std::initializer_list<std::pair<std::string_view, std::string_v
   return out;
 }
 
-std::string base64url(std::string_view bytes) {
-  std::string s = encoding::base64_encode(bytes);
-  while (!s.empty() && s.back() == '=') {
-    s.pop_back();
-  }
-  for (char& c : s) {
-    c = c == '+' ? '-' : c == '/' ? '_' : c;
-  }
-  return s;
-}
-
 // The client assertion an application proves itself with: a JWT it signed with its
 // certificate's key (RS256), naming the certificate by its SHA-1 thumbprint (x5t), for the
 // token endpoint `audience` (docs/protocols.md, "Authentication and connection strings").
@@ -174,7 +163,8 @@ public:
     unsigned int length = 0;
     X509_digest(cert.get(), EVP_sha1(), sha1.data(), &length);
     CertificateAssertion out;
-    out.thumbprint_ = base64url({reinterpret_cast<const char*>(sha1.data()), length});
+    out.thumbprint_ =
+        encoding::base64url_encode({reinterpret_cast<const char*>(sha1.data()), length});
     out.key_ = std::shared_ptr<EVP_PKEY>(key.release(), EVP_PKEY_free);
     return out;
   }
@@ -189,7 +179,8 @@ public:
                        {"jti", make_uuid()}, {"nbf", at},        {"iat", at},
                        {"exp", at + 600}}
             .dump();
-    const std::string signing_input = base64url(header) + "." + base64url(claims);
+    const std::string signing_input =
+        encoding::base64url_encode(header) + "." + encoding::base64url_encode(claims);
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     std::size_t size = 0;
     if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
@@ -205,7 +196,7 @@ public:
       return failure(std::string("the client assertion cannot be signed with this key"));
     }
     signature.resize(size);
-    return signing_input + "." + base64url(signature);
+    return signing_input + "." + encoding::base64url_encode(signature);
   }
 
 private:

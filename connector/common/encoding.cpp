@@ -189,4 +189,32 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+std::string base64url_encode(std::string_view bytes) {
+  std::string s = base64_encode(bytes);
+  while (!s.empty() && s.back() == '=') {
+    s.pop_back();
+  }
+  for (char& c : s) {
+    c = c == '+' ? '-' : c == '/' ? '_' : c;
+  }
+  return s;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string s(text);
+  while (!s.empty() && s.back() == '=') {
+    s.pop_back();
+  }
+  for (char& c : s) {
+    if (c == '+' || c == '/' || c == '=') {
+      return std::nullopt;
+    }
+    c = c == '-' ? '+' : c == '_' ? '/' : c;
+  }
+  while (s.size() % 4 != 0) {
+    s += '=';
+  }
+  return base64_decode(s);
+}
+
 } // namespace hub2kusto::encoding

@@ -25,6 +25,11 @@ std::string uri_component_encode(std::string_view text);
 // writes them ('%' + charCode.toString(16)).
 std::string uri_component_encode_strict(std::string_view text);
 
+// RFC 4648 base64url without padding (JSON Web Tokens).
+std::string base64url_encode(std::string_view bytes);
+// Its reverse; padding optional. Returns nullopt on any other character.
+std::optional<std::string> base64url_decode(std::string_view text);
+
 // Percent-decoding ('+' stays '+'). Returns nullopt on a truncated or non-hex escape.
 std::optional<std::string> percent_decode(std::string_view text);
 

@@ -8,30 +8,6 @@
 namespace hub2kusto::emulator {
 namespace {
 
-std::string base64url(std::string_view bytes) {
-  std::string s = encoding::base64_encode(bytes);
-  while (!s.empty() && s.back() == '=') {
-    s.pop_back();
-  }
-  for (char& c : s) {
-    c = c == '+' ? '-' : c == '/' ? '_' : c;
-  }
-  return s;
-}
-
-std::optional<std::string> base64url_decode(std::string text) {
-  for (char& c : text) {
-    if (c == '+' || c == '/' || c == '=') {
-      return std::nullopt;
-    }
-    c = c == '-' ? '+' : c == '_' ? '/' : c;
-  }
-  while (text.size() % 4 != 0) {
-    text += '=';
-  }
-  return encoding::base64_decode(text);
-}
-
 const unsigned char* bytes(const std::string& s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
@@ -64,8 +40,9 @@ std::string JwtKey::sign(const nlohmann::json& claims) const {
     return {};
   }
   const std::string input =
-      base64url(nlohmann::json{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", "emulator-key"}}.dump()) +
-      "." + base64url(claims.dump());
+      encoding::base64url_encode(
+          nlohmann::json{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", "emulator-key"}}.dump()) +
+      "." + encoding::base64url_encode(claims.dump());
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   std::size_t size = 0;
   if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
@@ -78,7 +55,7 @@ std::string JwtKey::sign(const nlohmann::json& claims) const {
     return {};
   }
   signature.resize(size);
-  return input + "." + base64url(signature);
+  return input + "." + encoding::base64url_encode(signature);
 }
 
 std::optional<nlohmann::json> JwtKey::verify(const std::string& token, std::string& why) const {
@@ -88,9 +65,9 @@ std::optional<nlohmann::json> JwtKey::verify(const std::string& token, std::stri
   if (dot1 == std::string::npos || dot1 == dot2) {
     return std::nullopt;
   }
-  const auto header = base64url_decode(token.substr(0, dot1));
-  const auto claims = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
-  const auto signature = base64url_decode(token.substr(dot2 + 1));
+  const auto header = encoding::base64url_decode(token.substr(0, dot1));
+  const auto claims = encoding::base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  const auto signature = encoding::base64url_decode(token.substr(dot2 + 1));
   if (!header || !claims || !signature) {
     return std::nullopt;
   }

@@ -65,16 +65,9 @@ std::string form_value(const std::string& body, const std::string& key) {
   return encoding::percent_decode(body.substr(start, end - start)).value_or("");
 }
 
-std::string base64url_decode(std::string text) {
-  for (char& c : text) {
-    c = c == '-' ? '+' : c == '_' ? '/' : c;
-  }
-  while (text.size() % 4 != 0) {
-    text += '=';
-  }
-  return encoding::base64_decode(text).value_or("");
+std::string base64url_decode(const std::string& text) {
+  return encoding::base64url_decode(text).value_or("");
 }
-
 TEST(CredentialKind, NamesRoundTripAndAnUnknownOneListsTheKnown) {
   for (const auto kind :
        {CredentialKind::none, CredentialKind::client_secret, CredentialKind::client_certificate,

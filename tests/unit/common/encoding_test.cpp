@@ -25,6 +25,16 @@ TEST(Base64, DecodesRfc4648VectorsAndBinary) {
   EXPECT_EQ(base64_decode(base64_encode(binary)), binary);
 }
 
+TEST(Base64Url, UsesTheUrlAlphabetWithoutPaddingBothWays) {
+  const std::string bytes("\xfb\xff\xbf?", 4);
+  EXPECT_EQ(base64url_encode(bytes), "-_-_Pw");
+  EXPECT_EQ(base64url_decode("-_-_Pw"), bytes);
+  EXPECT_EQ(base64url_decode("-_-_Pw=="), bytes);
+  EXPECT_EQ(base64url_decode("eyJhIjoxfQ"), R"({"a":1})");
+  EXPECT_FALSE(base64url_decode("+/+/Pw"));
+  EXPECT_FALSE(base64url_decode("a=b"));
+}
+
 TEST(Base64, RejectsMalformedInput) {
   EXPECT_FALSE(base64_decode("Zm9"));       // not a multiple of four
   EXPECT_FALSE(base64_decode("Zm9v YmFy")); // whitespace
