@@ -380,29 +380,30 @@ void AmqpEventSource::Impl::fetch_jwt(bool renewal) {
     return;
   }
   jwt_fetching_ = true;
-  std::thread([mailbox = mailbox_, tokens = options_.tokens, generation = generation_, renewal] {
+  std::thread([mailbox = mailbox_, tokens = options_.tokens, renewal] {
     auto token = tokens->access_token();
     std::lock_guard lock(mailbox->mutex);
     if (Impl* impl = mailbox->impl) {
-      impl->post([impl, token = std::move(token), generation, renewal]() mutable {
-        impl->on_jwt(std::move(token), generation, renewal);
+      impl->post([impl, token = std::move(token), renewal]() mutable {
+        impl->on_jwt(std::move(token), renewal);
       });
     }
   }).detach();
 }
 
-void AmqpEventSource::Impl::on_jwt(Result<AccessToken> token, std::uint64_t generation,
-                                   bool renewal) {
+void AmqpEventSource::Impl::on_jwt(Result<AccessToken> token, bool renewal) {
   jwt_fetching_ = false;
-  if (generation != generation_ || !open_ || phase_ == Phase::closing || phase_ == Phase::failed) {
-    return; // that connection is gone; the next one fetches its own
+  if (!open_ || phase_ == Phase::closing || phase_ == Phase::failed) {
+    return; // no connection now: the next one fetches its own when it opens
   }
   if (!token) {
     fail(fmt::format("no Entra ID token for {} (audience https://eventhubs.azure.net) from {}: {}",
                      hub_label_, options_.tokens->describe(), token.error().message));
     return;
   }
-  send_token(token->value, "jwt", token->expires_at, renewal);
+  // A token is not bound to a connection: one fetched for a connection that has gone since
+  // serves the one open now (whose own put-token found this fetch running and waited for it).
+  send_token(token->value, "jwt", token->expires_at, renewal && authorized_);
 }
 
 void AmqpEventSource::Impl::send_token(const Secret& token, const char* type,

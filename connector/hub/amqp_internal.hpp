@@ -507,7 +507,7 @@ private:
   // Entra ID: the token is fetched on a thread of its own (the identity endpoint may be slow)
   // and put from here when it arrives.
   void fetch_jwt(bool renewal);
-  void on_jwt(Result<AccessToken> token, std::uint64_t generation, bool renewal);
+  void on_jwt(Result<AccessToken> token, bool renewal);
   void send_token(const Secret& token, const char* type,
                   std::chrono::system_clock::time_point expires, bool renewal);
   void on_token_reply(Result<proton::message> reply, bool renewal,
