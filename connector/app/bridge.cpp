@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "app/kusto_sink.hpp"
+#include "app/store_config.hpp"
 #include "azure/blob_client.hpp"
 #include "azure/token_provider.hpp"
 #include "base/text.hpp"
@@ -165,8 +166,8 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
   checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
-    conn->checkpoint_blobs = std::make_unique<azure::BlobClient>(
-        config_.checkpoint.blob_storage, *conn->kusto->transport, conn->clock);
+    conn->checkpoint_blobs =
+        make_blob_client(config_.checkpoint, *conn->kusto->transport, conn->clock);
   }
   const auto make_store =
       [&](const checkpoint::Scope& s) -> std::unique_ptr<checkpoint::CheckpointStore> {
@@ -178,8 +179,8 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   };
   conn->store = make_store(scope);
   if (config_.dead_letter.store == DeadLetterConfig::Store::blob) {
-    conn->dead_letter_blobs = std::make_unique<azure::BlobClient>(
-        config_.dead_letter.blob_storage, *conn->kusto->transport, conn->clock);
+    conn->dead_letter_blobs =
+        make_blob_client(config_.dead_letter, *conn->kusto->transport, conn->clock);
     conn->dead_letters = std::make_unique<pipeline::BlobDeadLetterStore>(
         *conn->dead_letter_blobs, config_.dead_letter.container, c.name, conn->clock);
   } else {

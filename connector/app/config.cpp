@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "app/credential_config.hpp"
+#include "app/store_config.hpp"
 #include "azure/storage_connection_string.hpp"
 #include "azure/token_provider.hpp"
 #include "base/text.hpp"
@@ -54,21 +55,6 @@ std::optional<std::string> check_kusto_name(std::string_view name) {
   for (const char c : name) {
     if (!is_alnum(c) && c != '_' && c != ' ' && c != '.' && c != '-') {
       return std::string("may contain only letters, digits, '_', ' ', '.' and '-'");
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> check_container_name(std::string_view name) {
-  if (name.size() < 3 || name.size() > 63) {
-    return std::string("must be 3 to 63 characters");
-  }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    if (!ok || (c == '-' && (i == 0 || i + 1 == name.size() || name[i - 1] == '-'))) {
-      return std::string("may contain only lower-case letters, digits and single hyphens "
-                         "inside the name");
     }
   }
   return std::nullopt;
@@ -395,102 +381,6 @@ void read_batching(Section s, BatchingConfig& out) {
   }
 }
 
-// The settings of a checkpoint or dead-letter store (StoreConfig) from section `s`; `what`
-// names the store in errors.
-void read_store(Section& s, StoreConfig& out, const std::string& what,
-                const std::optional<std::string>& store,
-                const std::optional<std::string>& directory,
-                const std::optional<std::string>& blob_cs,
-                const std::optional<std::string>& container) {
-  if (store) {
-    if (*store == "file") {
-      out.store = StoreConfig::Store::file;
-    } else if (*store == "blob") {
-      out.store = StoreConfig::Store::blob;
-    } else {
-      s.problem("store", fmt::format("'{}' is not a {} store: use file or blob", *store, what));
-    }
-  }
-  if (out.store == StoreConfig::Store::blob) {
-    if (directory) {
-      s.problem("directory", "applies only to store 'file'");
-    }
-    if (!blob_cs) {
-      s.problem("blob_connection_string", "required with store 'blob': the Azure Storage "
-                                          "connection string");
-    } else {
-      out.blob_connection_string = Secret(*blob_cs);
-      auto parsed = azure::parse_storage_connection_string(*blob_cs);
-      if (!parsed) {
-        s.problem("blob_connection_string", parsed.error().message);
-      } else {
-        out.blob_storage = std::move(parsed).value();
-      }
-    }
-    if (!container) {
-      s.problem("container", "required with store 'blob'");
-    } else if (auto why = check_container_name(*container)) {
-      s.problem("container", fmt::format("'{}' {}", *container, *why));
-    } else {
-      out.container = *container;
-    }
-    return;
-  }
-  if (directory && directory->empty()) {
-    s.problem("directory", "must not be empty");
-  } else if (directory) {
-    out.directory = *directory;
-  }
-  if (store) {
-    if (blob_cs) {
-      s.problem("blob_connection_string", "applies only to store 'blob'");
-    }
-    if (container) {
-      s.problem("container", "applies only to store 'blob'");
-    }
-  } else if (blob_cs || container) {
-    s.problem("store", "blob settings are given but the store is 'file' (the default); set "
-                       "store to 'blob'");
-  }
-}
-
-void read_checkpoint(Section s, CheckpointConfig& out) {
-  const auto store = s.string("store");
-  const auto directory = s.string("directory");
-  const auto blob_cs = s.string("blob_connection_string", Sensitivity::secret);
-  const auto container = s.string("container");
-  const auto interval = s.duration("interval");
-  s.finish();
-  read_store(s, out, "checkpoint", store, directory, blob_cs, container);
-  if (interval) {
-    if (*interval > std::chrono::minutes(10)) {
-      s.problem("interval", "must be at most 10m");
-    } else {
-      out.interval = *interval;
-    }
-  }
-}
-
-void read_dead_letter(Section s, DeadLetterConfig& out) {
-  const auto store = s.string("store");
-  const auto directory = s.string("directory");
-  const auto blob_cs = s.string("blob_connection_string", Sensitivity::secret);
-  const auto container = s.string("container");
-  s.finish();
-  read_store(s, out, "dead-letter", store, directory, blob_cs, container);
-}
-
-// A store's settings as `config show` prints them, the connection string redacted.
-nlohmann::json store_json(const StoreConfig& store) {
-  if (store.store == StoreConfig::Store::file) {
-    return {{"store", "file"}, {"directory", store.directory}};
-  }
-  return {
-      {"store", "blob"},
-      {"blob_connection_string", redact_connection_string(store.blob_connection_string.reveal())},
-      {"container", store.container}};
-}
-
 std::string_view start_kind_name(StartPosition::Kind kind) {
   switch (kind) {
   case StartPosition::Kind::earliest:
@@ -596,9 +486,8 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
                                   "is required");
   }
 
-  read_checkpoint(top.section("checkpoint"), config.checkpoint);
-
-  read_dead_letter(top.section("dead_letter"), config.dead_letter);
+  read_checkpoint(top.section("checkpoint"), config.checkpoint, config.credential);
+  read_dead_letter(top.section("dead_letter"), config.dead_letter, config.credential);
 
   {
     Section ops = top.section("ops");
@@ -753,12 +642,12 @@ nlohmann::json to_masked_json(const Config& config) {
                              {"linger", fmt::format("{}ms", c.batching.linger.count())},
                              {"idle_flush", fmt::format("{}ms", c.batching.idle_flush.count())}}}});
   }
-  json checkpoint = store_json(config.checkpoint);
+  json checkpoint = store_json(config.checkpoint, environment);
   checkpoint["interval"] = fmt::format("{}ms", config.checkpoint.interval.count());
   json out = {
       {"connections", connections},
       {"checkpoint", checkpoint},
-      {"dead_letter", store_json(config.dead_letter)},
+      {"dead_letter", store_json(config.dead_letter, environment)},
       {"ops",
        {{"address", config.ops.address},
         {"port", config.ops.port},

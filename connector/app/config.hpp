@@ -92,10 +92,13 @@ struct ConnectionConfig {
 struct StoreConfig {
   enum class Store { file, blob };
   Store store = Store::file;
-  std::string directory;                       // Store::file
-  Secret blob_connection_string;               // Store::blob (Azure Storage connection string)
-  azure::StorageConnectionString blob_storage; // Store::blob, parsed
-  std::string container;                       // Store::blob
+  std::string directory; // Store::file
+  // Store::blob: the account, from a connection string (key or SAS), or its endpoint alone
+  // (blob_storage.blob_endpoint) opened by `credential`'s tokens.
+  Secret blob_connection_string;
+  azure::StorageConnectionString blob_storage;
+  azure::Credential credential; // kind none with a connection string
+  std::string container;        // Store::blob
 
   explicit StoreConfig(std::string default_directory) : directory(std::move(default_directory)) {}
 };

@@ -7,6 +7,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "app/store_config.hpp"
 #include "azure/blob_client.hpp"
 #include "azure/token_provider.hpp"
 #include "base/text.hpp"
@@ -410,16 +411,18 @@ void check_directory(const std::string& subject, const std::string& directory, F
   }
 }
 
-void check_container(const std::string& subject, const azure::StorageConnectionString& storage,
-                     const std::string& container, milliseconds timeout, Findings& out) {
+void check_container(const std::string& subject, const StoreConfig& store, milliseconds timeout,
+                     Findings& out) {
   SystemClock clock;
   auto transport = azure::make_cpprest_transport();
-  azure::BlobClient blobs(storage, *transport, clock, timeout);
+  const auto client = make_blob_client(store, *transport, clock, timeout);
+  auto& blobs = *client;
+  const std::string& container = store.container;
   auto exists = blobs.container_exists(container);
   if (!exists) {
     out.error(subject, exists.error().message,
-              "check the storage connection string (account, key or SAS) and that the account "
-              "is reachable from here");
+              "check the storage connection string (account, key or SAS) or the credential, and "
+              "that the account is reachable from here");
     return;
   }
   if (!*exists) {
@@ -454,14 +457,12 @@ std::vector<Check> preflight(const Config& config, const PreflightOptions& optio
     check_kusto(c, options.timeout, out);
   }
   if (config.checkpoint.store == CheckpointConfig::Store::blob) {
-    check_container("checkpoint store", config.checkpoint.blob_storage, config.checkpoint.container,
-                    options.timeout, out);
+    check_container("checkpoint store", config.checkpoint, options.timeout, out);
   } else {
     check_directory("checkpoint store", config.checkpoint.directory, out);
   }
   if (config.dead_letter.store == DeadLetterConfig::Store::blob) {
-    check_container("dead-letter store", config.dead_letter.blob_storage,
-                    config.dead_letter.container, options.timeout, out);
+    check_container("dead-letter store", config.dead_letter, options.timeout, out);
   } else {
     check_directory("dead-letter store", config.dead_letter.directory, out);
   }

@@ -17,6 +17,7 @@
 
 #include "app/bridge.hpp"
 #include "app/kusto_sink.hpp"
+#include "app/store_config.hpp"
 #include "azure/blob_client.hpp"
 #include "checkpoint/checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
@@ -259,7 +260,8 @@ Result<std::vector<std::pair<std::string, std::string>>> read_sources(const Conf
     }
     SystemClock clock;
     auto transport = azure::make_cpprest_transport();
-    azure::BlobClient blobs(config.dead_letter.blob_storage, *transport, clock);
+    const auto client = make_blob_client(config.dead_letter, *transport, clock);
+    auto& blobs = *client;
     const auto& container = config.dead_letter.container;
     std::vector<std::string> prefixes = options.files;
     if (prefixes.empty()) {

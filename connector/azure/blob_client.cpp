@@ -8,6 +8,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "azure/credential.hpp"
 #include "base/text.hpp"
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
@@ -43,8 +44,10 @@ SasContainer sas_container(const StorageUrl& url) {
 }
 
 BlobClient::BlobClient(StorageConnectionString storage, HttpTransport& transport,
-                       const Clock& clock, std::chrono::milliseconds timeout)
-    : storage_(std::move(storage)), transport_(transport), clock_(clock), timeout_(timeout) {}
+                       const Clock& clock, std::chrono::milliseconds timeout,
+                       std::shared_ptr<AccessTokens> tokens)
+    : storage_(std::move(storage)), tokens_(std::move(tokens)), transport_(transport),
+      clock_(clock), timeout_(timeout) {}
 
 std::string BlobClient::url(const std::string& container, const std::string& blob) const {
   return fmt::format("{}/{}/{}", storage_.blob_endpoint, container, encode_path(blob));
@@ -60,6 +63,24 @@ HttpResponse BlobClient::send(HttpRequest request) {
     request.headers.emplace_back("Content-Length", std::to_string(request.body.size()));
     request.headers.emplace_back("Content-Type", "application/octet-stream");
   }
+  if (uses_tokens()) {
+    auto token = tokens_->access_token();
+    if (!token) {
+      HttpResponse refused;
+      refused.transport_error = fmt::format("no token for {} from {}: {}", kStorageAudience,
+                                            tokens_->describe(), token.error().message);
+      return refused;
+    }
+    request.headers.emplace_back("Authorization", "Bearer " + token->value.reveal());
+    auto response = transport_.send(request);
+    // Expired or revoked early (401 InvalidAuthenticationInfo, or 403 AuthenticationFailed):
+    // the next request gets a new token.
+    if (response.status == 401 ||
+        (response.status == 403 && response.header("x-ms-error-code") == "AuthenticationFailed")) {
+      tokens_->invalidate();
+    }
+    return response;
+  }
   if (!storage_.shared_access_signature.empty()) {
     request.url += (request.url.find('?') == std::string::npos ? "?" : "&") +
                    storage_.shared_access_signature.reveal();
@@ -71,6 +92,18 @@ HttpResponse BlobClient::send(HttpRequest request) {
   return transport_.send(request);
 }
 
+std::string BlobClient::refusal(const HttpResponse& response) const {
+  std::string out = service_error(response);
+  const auto code = response.header("x-ms-error-code");
+  if (response.status == 403 && uses_tokens() &&
+      (code == "AuthorizationPermissionMismatch" || code == "AuthorizationFailure")) {
+    out += fmt::format(" ({} needs the Storage Blob Data Contributor role on the container or "
+                       "its storage account)",
+                       tokens_->describe());
+  }
+  return out;
+}
+
 Result<std::monostate> BlobClient::ensure_container(const std::string& container) {
   HttpRequest r;
   r.method = "PUT";
@@ -80,7 +113,7 @@ Result<std::monostate> BlobClient::ensure_container(const std::string& container
     return std::monostate{};
   }
   return failure(fmt::format("container '{}' at {} cannot be created or used: {}", container,
-                             storage_.blob_endpoint, service_error(response)));
+                             storage_.blob_endpoint, refusal(response)));
 }
 
 Result<bool> BlobClient::container_exists(const std::string& container) {
@@ -92,7 +125,7 @@ Result<bool> BlobClient::container_exists(const std::string& container) {
     return response.status == 200;
   }
   return failure(fmt::format("container '{}' at {} cannot be read: {}", container,
-                             storage_.blob_endpoint, service_error(response)));
+                             storage_.blob_endpoint, refusal(response)));
 }
 
 Result<std::monostate> BlobClient::delete_blob(const std::string& container,
@@ -104,8 +137,7 @@ Result<std::monostate> BlobClient::delete_blob(const std::string& container,
   if (response.status == 202 || response.status == 404) {
     return std::monostate{};
   }
-  return failure(
-      fmt::format("blob '{}/{}' not deleted: {}", container, blob, service_error(response)));
+  return failure(fmt::format("blob '{}/{}' not deleted: {}", container, blob, refusal(response)));
 }
 
 namespace {
@@ -151,7 +183,7 @@ Result<std::vector<std::string>> BlobClient::list_blobs(const std::string& conta
     const auto response = send(r);
     if (response.status != 200) {
       return failure(fmt::format("the blobs of container '{}' at {} cannot be listed: {}",
-                                 container, storage_.blob_endpoint, service_error(response)));
+                                 container, storage_.blob_endpoint, refusal(response)));
     }
     auto page = xml_values(response.body, "Name");
     names.insert(names.end(), std::make_move_iterator(page.begin()),
@@ -169,7 +201,7 @@ Result<std::string> BlobClient::get_blob(const std::string& container, const std
   auto response = send(r);
   if (response.status != 200) {
     return failure(
-        fmt::format("blob '{}/{}' cannot be read: {}", container, blob, service_error(response)));
+        fmt::format("blob '{}/{}' cannot be read: {}", container, blob, refusal(response)));
   }
   return std::move(response.body);
 }
@@ -185,7 +217,7 @@ BlobClient::metadata(const std::string& container, const std::string& blob) {
   }
   if (response.status != 200) {
     return failure(
-        fmt::format("blob '{}/{}' cannot be read: {}", container, blob, service_error(response)));
+        fmt::format("blob '{}/{}' cannot be read: {}", container, blob, refusal(response)));
   }
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : response.headers) {
@@ -218,8 +250,7 @@ Result<std::monostate> BlobClient::set_metadata(const std::string& container,
   if (response.status == 200) {
     return std::monostate{};
   }
-  return failure(
-      fmt::format("blob '{}/{}' not written: {}", container, blob, service_error(response)));
+  return failure(fmt::format("blob '{}/{}' not written: {}", container, blob, refusal(response)));
 }
 
 Result<StorageUrl> BlobClient::put_block_blob(const std::string& container, const std::string& blob,
@@ -236,8 +267,7 @@ Result<StorageUrl> BlobClient::put_block_blob(const std::string& container, cons
   if (response.status == 201) {
     return StorageUrl{url(container, blob), storage_.shared_access_signature};
   }
-  return failure(
-      fmt::format("blob '{}/{}' not written: {}", container, blob, service_error(response)));
+  return failure(fmt::format("blob '{}/{}' not written: {}", container, blob, refusal(response)));
 }
 
 } // namespace hub2kusto::azure

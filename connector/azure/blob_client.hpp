@@ -1,12 +1,16 @@
 #pragma once
 // BlobClient: the few Azure Blob Storage operations hub2kusto needs (the blob checkpoint store,
 // the blob dead-letter store, queued ingestion's uploads), authorised from an Azure Storage
-// connection string: Shared Key with the account key, or the SAS appended to the URL.
-// Errors name the container and blob and the service's error code, never a key or signature.
+// connection string (Shared Key with the account key, or the SAS appended to the URL) or, for
+// an account given by its endpoint alone, by Microsoft Entra ID bearer tokens for
+// https://storage.azure.com (docs "Authorize access to blobs using Microsoft Entra ID").
+// Errors name the container and blob and the service's error code, never a key, signature or
+// token.
 //
 // Threads: any (the transport is thread-safe; nothing else is mutable).
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +20,7 @@
 #include "azure/storage.hpp"
 #include "azure/storage_connection_string.hpp"
 #include "base/result.hpp"
+#include "common/access_token.hpp"
 #include "common/clock.hpp"
 
 namespace hub2kusto::azure {
@@ -24,8 +29,11 @@ using BlobMetadata = std::vector<std::pair<std::string, std::string>>; // x-ms-m
 
 class BlobClient {
 public:
+  // `tokens` (Storage's audience) authorise the requests when `storage` has neither a key nor
+  // a SAS; a connection string's key or SAS is used as it is.
   BlobClient(StorageConnectionString storage, HttpTransport& transport, const Clock& clock,
-             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+             std::chrono::milliseconds timeout = std::chrono::seconds(30),
+             std::shared_ptr<AccessTokens> tokens = nullptr);
 
   // Creates the container unless it exists.
   Result<std::monostate> ensure_container(const std::string& container);
@@ -53,10 +61,16 @@ public:
   const std::string& endpoint() const { return storage_.blob_endpoint; }
 
 private:
+  bool uses_tokens() const {
+    return tokens_ && storage_.account_key.empty() && storage_.shared_access_signature.empty();
+  }
   HttpResponse send(HttpRequest request);
+  // The service's answer for an error message; a refused token names the role it lacks.
+  std::string refusal(const HttpResponse& response) const;
   std::string url(const std::string& container, const std::string& blob) const;
 
   StorageConnectionString storage_;
+  std::shared_ptr<AccessTokens> tokens_;
   HttpTransport& transport_;
   const Clock& clock_;
   std::chrono::milliseconds timeout_;

@@ -11,12 +11,30 @@
 
 namespace hub2kusto::testing {
 
-Azurite::Azurite()
-    : process_({HUB2KUSTO_SOURCE_DIR "/node_modules/.bin/azurite", "--blobPort", "0", "--queuePort",
-                "0", "--tablePort", "0", "--inMemoryPersistence", "--skipApiVersionCheck",
-                "--loose", "--disableTelemetry"}) {
+namespace {
+
+std::vector<std::string> azurite_command(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {HUB2KUSTO_SOURCE_DIR "/node_modules/.bin/azurite",
+                                   "--blobPort",
+                                   "0",
+                                   "--queuePort",
+                                   "0",
+                                   "--tablePort",
+                                   "0",
+                                   "--inMemoryPersistence",
+                                   "--skipApiVersionCheck",
+                                   "--loose",
+                                   "--disableTelemetry"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+} // namespace
+
+Azurite::Azurite(const std::vector<std::string>& extra_args)
+    : process_(azurite_command(extra_args)) {
   const std::regex listening(
-      R"(Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+))");
+      R"(Azurite (Blob|Queue|Table) service is successfully listening at (https?)://127\.0\.0\.1:(\d+))");
   while (blob_ == 0 || queue_ == 0 || table_ == 0) {
     const auto line = process_.read_line(std::chrono::seconds(60));
     if (!line) {
@@ -24,14 +42,15 @@ Azurite::Azurite()
     }
     std::smatch m;
     if (std::regex_search(*line, m, listening)) {
-      const int port = std::stoi(m[2]);
+      scheme_ = m[2];
+      const int port = std::stoi(m[3]);
       (m[1] == "Blob" ? blob_ : m[1] == "Queue" ? queue_ : table_) = port;
     }
   }
 }
 
 std::string Azurite::blob_connection_string(const std::string& key) const {
-  return "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + key +
+  return "DefaultEndpointsProtocol=" + scheme_ + ";AccountName=devstoreaccount1;AccountKey=" + key +
          ";BlobEndpoint=" + endpoint(blob_) + ";";
 }
 

@@ -16,11 +16,14 @@ namespace hub2kusto::testing {
 
 class Azurite {
 public:
-  Azurite();
+  // `extra_args`: more of Azurite's flags, such as --cert/--key for HTTPS and --oauth basic for
+  // bearer tokens (which it takes only over HTTPS).
+  explicit Azurite(const std::vector<std::string>& extra_args = {});
   bool running() const { return blob_ > 0 && queue_ > 0 && table_ > 0; }
   std::string endpoint(int port) const {
-    return "http://127.0.0.1:" + std::to_string(port) + "/devstoreaccount1";
+    return scheme_ + "://127.0.0.1:" + std::to_string(port) + "/devstoreaccount1";
   }
+  std::string blob_endpoint() const { return endpoint(blob_); }
   // An Azure Storage connection string for its blob service, with Azurite's public dev key.
   std::string blob_connection_string(const std::string& key = kDevKey) const;
   static constexpr const char* kDevKey =
@@ -31,6 +34,7 @@ public:
 
 private:
   ChildProcess process_;
+  std::string scheme_ = "http";
   int blob_ = 0;
   int queue_ = 0;
   int table_ = 0;

@@ -223,7 +223,8 @@ TEST_F(ConfigTest, ReportsEveryProblemAtOnce) {
        "txt, raw, avro, parquet, ...)"},
       {"connections[0].batchng", "unknown setting (did you mean 'batching'?)"},
       {"checkpoint.blob_connection_string",
-       "required with store 'blob': the Azure Storage connection string"},
+       "required with store 'blob': the Azure Storage connection string, or blob_endpoint with a "
+       "Microsoft Entra ID credential"},
       {"checkpoint.container", "required with store 'blob'"},
       {"log.level", "'loud' is not a log level: trace, debug, info, warn, error, critical or off"},
       {"HUB2KUSTO_OPS_PROT", "unknown environment variable: no setting has this name"},

@@ -238,5 +238,81 @@ TEST(CredentialConfig, AHubIdentityMustBeNamedOnceAndIotHubTakesOnlyItsKey) {
             std::string::npos);
 }
 
+// A blob store given by its endpoint is opened by its own credential, else the top-level one;
+// check-config shows the endpoint and which identity it uses.
+TEST(StoreCredential, ABlobEndpointTakesTheStoresCredentialElseTheSharedOne) {
+  nlohmann::json root =
+      source_config({{"connection_string", kHub}}, {{"credential", {{"kind", "azure_cli"}}}});
+  root["checkpoint"] = {{"store", "blob"},
+                        {"blob_endpoint", "https://acct.blob.core.windows.net/"},
+                        {"container", "checkpoints"},
+                        {"credential", {{"kind", "managed_identity"}, {"client_id", "uami-2"}}}};
+  root["dead_letter"] = {{"store", "blob"},
+                         {"blob_endpoint", "https://acct.blob.core.windows.net"},
+                         {"container", "dead-letters"}};
+  auto config = load(root);
+  ASSERT_TRUE(config) << problems(config);
+  EXPECT_EQ(config->checkpoint.blob_storage.blob_endpoint, "https://acct.blob.core.windows.net");
+  EXPECT_EQ(config->checkpoint.credential.kind, CredentialKind::managed_identity);
+  EXPECT_EQ(config->dead_letter.credential.kind, CredentialKind::azure_cli);
+  EXPECT_TRUE(config->dead_letter.blob_storage.account_key.empty());
+  const auto shown = to_masked_json(*config);
+  EXPECT_EQ(shown["checkpoint"]["blob_endpoint"], "https://acct.blob.core.windows.net");
+  EXPECT_EQ(shown["checkpoint"]["credential"]["identity"], "user-assigned uami-2");
+  EXPECT_EQ(shown["dead_letter"]["credential"]["kind"], "azure_cli");
+  EXPECT_FALSE(shown["dead_letter"].contains("blob_connection_string"));
+}
+
+TEST(StoreCredential, AnEndpointNeedsHttpsAndAnIdentityAndAConnectionStringNoIdentity) {
+  const auto store_problems = [](const nlohmann::json& checkpoint,
+                                 const nlohmann::json& top = nlohmann::json::object()) {
+    nlohmann::json root = source_config({{"connection_string", kHub}}, top);
+    root["checkpoint"] = checkpoint;
+    root["checkpoint"]["store"] = "blob";
+    root["checkpoint"]["container"] = "checkpoints";
+    auto config = load(root);
+    return config ? std::string() : problems(config);
+  };
+  EXPECT_NE(store_problems({{"blob_endpoint", "https://acct.blob.core.windows.net"}})
+                .find("checkpoint.blob_endpoint: no credentials: give a Microsoft Entra ID "
+                      "credential"),
+            std::string::npos)
+      << store_problems({{"blob_endpoint", "https://acct.blob.core.windows.net"}});
+  EXPECT_NE(store_problems({{"blob_endpoint", "http://acct.blob.core.windows.net"},
+                            {"credential", {{"kind", "azure_cli"}}}})
+                .find("checkpoint.blob_endpoint: 'http://acct.blob.core.windows.net' is not an "
+                      "https:// URL"),
+            std::string::npos);
+  const std::string keyed = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;"
+                            "EndpointSuffix=core.windows.net";
+  EXPECT_NE(
+      store_problems({{"blob_connection_string", keyed}, {"credential", {{"kind", "azure_cli"}}}})
+          .find("checkpoint.credential: blob_connection_string has a key or SAS and "
+                "credential names an identity too"),
+      std::string::npos);
+  EXPECT_NE(store_problems({{"blob_connection_string", keyed},
+                            {"blob_endpoint", "https://acct.blob.core.windows.net"}})
+                .find("give blob_endpoint (with a credential) or blob_connection_string, not both"),
+            std::string::npos);
+  EXPECT_NE(store_problems(nlohmann::json::object())
+                .find("checkpoint.blob_connection_string: required with store 'blob'"),
+            std::string::npos);
+  // A key in the connection string wins: the top-level credential does not apply to it.
+  EXPECT_EQ(store_problems({{"blob_connection_string", keyed}},
+                           {{"credential", {{"kind", "azure_cli"}}}}),
+            "");
+}
+
+TEST(StoreCredential, AFileStoreRefusesTheBlobIdentitySettingsByName) {
+  nlohmann::json root = source_config({{"connection_string", kHub}});
+  root["dead_letter"] = {{"store", "file"},
+                         {"blob_endpoint", "https://acct.blob.core.windows.net"},
+                         {"credential", {{"kind", "azure_cli"}}}};
+  auto config = load(root);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(problems(config), "dead_letter.blob_endpoint: applies only to store 'blob'\n"
+                              "dead_letter.credential: applies only to store 'blob'\n");
+}
+
 } // namespace
 } // namespace hub2kusto::app

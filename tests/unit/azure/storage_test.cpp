@@ -1,6 +1,9 @@
 #include "azure/storage.hpp"
 
 #include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -92,6 +95,113 @@ TEST(StorageClients, ErrorsNameTheServiceAnswerButNeverTheSignature) {
   ASSERT_FALSE(listed.ok());
   EXPECT_EQ(listed.error().message.find("SECRET"), std::string::npos);
   EXPECT_NE(listed.error().message.find("HTTP 403 AuthorizationFailure"), std::string::npos);
+}
+
+// Tokens from a list, counting what the client asks of them.
+class ScriptedTokens final : public AccessTokens {
+public:
+  std::vector<std::string> values;
+  std::string refusal; // non-empty: every access_token() fails with it
+  int invalidated = 0;
+
+  Result<AccessToken> access_token() override {
+    if (!refusal.empty()) {
+      return failure(refusal);
+    }
+    return AccessToken{Secret(values.at(next_++ % values.size())),
+                       std::chrono::system_clock::now() + 1h};
+  }
+  void invalidate() override { ++invalidated; }
+  std::string describe() const override { return "application app-s in tenant t (client secret)"; }
+
+private:
+  std::size_t next_ = 0;
+};
+
+std::string header(const HttpRequest& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return "";
+}
+
+// A Storage error answer: the status and the x-ms-error-code header.
+HttpResponse storage_error(int status, const char* code) {
+  HttpResponse r;
+  r.status = status;
+  r.headers = {{"x-ms-error-code", code}};
+  return r;
+}
+
+// A BlobClient for an account given by its endpoint alone, with scripted tokens.
+class BlobClientTokens : public ::testing::Test {
+protected:
+  static StorageConnectionString endpoint_only() {
+    StorageConnectionString account;
+    account.blob_endpoint = "https://acct.blob.core.windows.net";
+    return account;
+  }
+  StorageConnectionString account_ = endpoint_only();
+  ManualClock clock_;
+  FakeTransport t_;
+  std::shared_ptr<ScriptedTokens> tokens_ = std::make_shared<ScriptedTokens>();
+  BlobClient blobs_{account_, t_, clock_, 5s, tokens_};
+};
+
+// An account given by its endpoint alone is opened with bearer tokens: no Shared Key, no SAS;
+// a 401 makes the next request fetch a new token.
+TEST_F(BlobClientTokens, AnEndpointWithoutKeyOrSasSendsBearerTokens) {
+  tokens_->values = {"token-one", "token-two"};
+  t_.then(storage_error(401, "InvalidAuthenticationInfo"));
+  t_.then(201, "");
+  EXPECT_FALSE(blobs_.put_block_blob("c", "b", "x").ok());
+  EXPECT_EQ(tokens_->invalidated, 1);
+  ASSERT_TRUE(blobs_.put_block_blob("c", "b", "x").ok());
+  ASSERT_EQ(t_.sent.size(), 2U);
+  EXPECT_EQ(header(t_.sent[0], "Authorization"), "Bearer token-one");
+  EXPECT_EQ(header(t_.sent[1], "Authorization"), "Bearer token-two");
+  EXPECT_EQ(t_.sent[1].url, "https://acct.blob.core.windows.net/c/b");
+
+  // A connection string's key is used as it is, tokens or not.
+  StorageConnectionString keyed = account_;
+  keyed.account_name = "acct";
+  keyed.account_key = Secret("a2V5");
+  BlobClient shared_key(keyed, t_, clock_, 5s, tokens_);
+  t_.then(201, "");
+  ASSERT_TRUE(shared_key.put_block_blob("c", "b", "x").ok());
+  EXPECT_EQ(header(t_.sent[2], "Authorization").rfind("SharedKey acct:", 0), 0U);
+}
+
+TEST_F(BlobClientTokens, ARefusedOrMissingTokenNamesTheIdentityAndTheRoleNeverTheToken) {
+  tokens_->values = {"token-secret-value"};
+  t_.then(storage_error(403, "AuthorizationPermissionMismatch"));
+  const auto refused = blobs_.ensure_container("checkpoints");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
+            "container 'checkpoints' at https://acct.blob.core.windows.net cannot be created or "
+            "used: HTTP 403 AuthorizationPermissionMismatch (application app-s in tenant t "
+            "(client secret) needs the Storage Blob Data Contributor role on the container or "
+            "its storage account)");
+  EXPECT_EQ(tokens_->invalidated, 0); // a missing role is not an expired token
+  t_.then(storage_error(403, "AuthenticationFailed"));
+  const auto expired = blobs_.container_exists("checkpoints");
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().message, "container 'checkpoints' at "
+                                     "https://acct.blob.core.windows.net cannot be read: HTTP 403 "
+                                     "AuthenticationFailed");
+  EXPECT_EQ(tokens_->invalidated, 1); // the token itself was refused: the next one is new
+
+  tokens_->refusal = "AADSTS7000215: Invalid client secret provided";
+  const auto untokened = blobs_.get_blob("checkpoints", "b");
+  ASSERT_FALSE(untokened.ok());
+  EXPECT_EQ(untokened.error().message,
+            "blob 'checkpoints/b' cannot be read: no token for https://storage.azure.com from "
+            "application app-s in tenant t (client secret): AADSTS7000215: Invalid client secret "
+            "provided");
+  EXPECT_EQ(t_.sent.size(), 2U); // nothing sent without a token
+  EXPECT_EQ(refused.error().message.find("token-secret-value"), std::string::npos);
 }
 
 } // namespace
