@@ -4,11 +4,11 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { EventHubProducerClient, EventHubConsumerClient } = require('@azure/event-hubs');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startEventHubs, receive, sendBatches: send } = require('../../support/node');
+const { startEventHubs, receive, sendBatches: send, makeCertificates } = require('../../support/node');
 
 test('hub and partition properties', async () => {
   const em = await startEventHubs(['--hub', 'telemetry:4']);
@@ -151,32 +151,17 @@ test('a bad key is refused', async () => {
   }
 });
 
-// A throw-away CA and a server certificate for localhost / 127.0.0.1, made with openssl.
-function makeCertificates() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-tls-'));
-  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
-      '-days', '1', '-subj', '/CN=hub2kusto test CA');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr',
-      '-subj', '/CN=localhost');
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
-      '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
-  return dir;
-}
-
 test('TLS with a self-signed CA trusted through NODE_EXTRA_CA_CERTS', async () => {
   const certs = makeCertificates();
   const em = await startEventHubs(['--hub', 'telemetry:1', '--tls-port', '0',
-                                  '--tls-cert', path.join(certs, 'server.pem'),
-                                  '--tls-key', path.join(certs, 'server.key')]);
+                                  '--tls-cert', certs.cert, '--tls-key', certs.key]);
   try {
     // No UseDevelopmentEmulator: the SDK speaks AMQPS and verifies the certificate.
     const cs = `Endpoint=sb://localhost:${em.tlsPort};SharedAccessKeyName=RootManageSharedAccessKey;` +
                'SharedAccessKey=SAS_KEY_VALUE;EntityPath=telemetry';
     const client = path.join(__dirname, 'tls_client.js');
     const trusted = spawnSync(process.execPath, [client, cs], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(certs, 'ca.pem') },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.ca },
       encoding: 'utf8', timeout: 60_000 });
     assert.equal(trusted.status, 0, trusted.stderr);
     assert.deepEqual(JSON.parse(trusted.stdout), { body: 'over tls' });
@@ -187,7 +172,7 @@ test('TLS with a self-signed CA trusted through NODE_EXTRA_CA_CERTS', async () =
     assert.match(untrusted.stderr, /certificate/i);
   } finally {
     await em.stop();
-    fs.rmSync(certs, { recursive: true, force: true });
+    certs.remove();
   }
 });
 

@@ -87,6 +87,26 @@ std::string Server::Impl::issue_token(std::string audience, const std::string& c
   return token;
 }
 
+void Server::Impl::on_openid_configuration(const http_request& r, const std::string& tenant) {
+  // The URLs as the client reached us: behind a TLS front (MSAL takes only https authorities)
+  // that says so in X-Forwarded-Proto.
+  const auto& headers = r.headers();
+  const auto proto = headers.find("X-Forwarded-Proto");
+  const auto host = headers.find("Host");
+  const std::string base = (proto == headers.end() ? std::string("http") : proto->second) + "://" +
+                           (host == headers.end() ? std::string() : host->second) + "/" + tenant;
+  reply(r, web::http::status_codes::OK,
+        nlohmann::json{
+            {"issuer", "https://login.microsoftonline.com/" + tenant + "/v2.0"},
+            {"token_endpoint", base + "/oauth2/v2.0/token"},
+            {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
+            {"end_session_endpoint", base + "/oauth2/v2.0/logout"},
+            {"jwks_uri", base + "/discovery/v2.0/keys"},
+            {"token_endpoint_auth_methods_supported", {"client_secret_post", "private_key_jwt"}},
+            {"id_token_signing_alg_values_supported", {"RS256"}}}
+            .dump());
+}
+
 void Server::Impl::on_aad_token(const http_request& r, const std::string& body) {
   auto form = web::uri::split_query(body);
   auto field = [&](const std::string& k) {
@@ -353,6 +373,21 @@ void Server::Impl::handle(const http_request& r) {
                       "Principal is not authorized to ingest into the database (fault injection: "
                       "forbidden).",
                       true});
+      return;
+    }
+    // Entra ID's discovery documents, which MSAL reads before it asks for a token.
+    if (r.method() == methods::GET && path.size() == 4 && path[1] == "v2.0" &&
+        path[2] == ".well-known" && path[3] == "openid-configuration") {
+      on_openid_configuration(r, path[0]);
+      return;
+    }
+    if (r.method() == methods::GET && path.size() == 4 && path[1] == "discovery" &&
+        path[3] == "keys") {
+      nlohmann::json keys = nlohmann::json::array();
+      if (signing_key) {
+        keys.push_back(signing_key->jwk());
+      }
+      reply(r, web::http::status_codes::OK, nlohmann::json{{"keys", keys}}.dump());
       return;
     }
     if (r.method() == methods::POST && path.size() >= 3 && path[path.size() - 1] == "token" &&

@@ -257,6 +257,8 @@ struct Server::Impl {
   // POST /{tenant}/oauth2/v2.0/token (or /oauth2/token): client credentials with a secret or a
   // client assertion (workload identity), form-encoded.
   void on_aad_token(const http_request& r, const std::string& body);
+  // GET /{tenant}/v2.0/.well-known/openid-configuration
+  void on_openid_configuration(const http_request& r, const std::string& tenant);
 
   // Managed identity: IMDS (GET /metadata/identity/oauth2/token, header Metadata: true) and
   // App Service (GET /msi/token, header X-IDENTITY-HEADER). expires_* are strings there.

@@ -1,5 +1,7 @@
 #include "shared/jwt.hpp"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -33,6 +35,25 @@ std::optional<JwtKey> JwtKey::load(const std::string& pem_file, std::string& why
   }
   why = pem_file + " holds no PEM private or public key";
   return std::nullopt;
+}
+
+nlohmann::json JwtKey::jwk() const {
+  const auto component = [&](const char* name) {
+    BIGNUM* bn = nullptr;
+    if (EVP_PKEY_get_bn_param(key_.get(), name, &bn) != 1) {
+      return std::string();
+    }
+    std::string out(static_cast<std::size_t>(BN_num_bytes(bn)), '\0');
+    BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+    BN_free(bn);
+    return encoding::base64url_encode(out);
+  };
+  return {{"kty", "RSA"},
+          {"use", "sig"},
+          {"alg", "RS256"},
+          {"kid", "emulator-key"},
+          {"n", component(OSSL_PKEY_PARAM_RSA_N)},
+          {"e", component(OSSL_PKEY_PARAM_RSA_E)}};
 }
 
 std::string JwtKey::sign(const nlohmann::json& claims) const {

@@ -23,6 +23,8 @@ public:
   // The claims of `token` when it is a JWT whose RS256 signature this key verifies; otherwise
   // none, with `why` in the service's words.
   std::optional<nlohmann::json> verify(const std::string& token, std::string& why) const;
+  // The public key as a JSON Web Key (RFC 7517), as an identity provider's jwks_uri lists it.
+  nlohmann::json jwk() const;
 
 private:
   std::shared_ptr<EVP_PKEY> key_;

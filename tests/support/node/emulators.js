@@ -64,26 +64,31 @@ async function startEventHubs(args = []) {
   };
 }
 
-// Azurite, the real Azure Storage emulator, in memory on three free ports.
-async function startAzurite() {
+// Azurite, the real Azure Storage emulator, in memory on three free ports. With `tls`
+// ({cert, key}: PEM files) it serves HTTPS, and with `oauth` it also takes bearer tokens,
+// checking their issuer, audience and lifetime (Azurite's --oauth basic, HTTPS only).
+async function startAzurite({ tls = null, oauth = false } = {}) {
+  const extra = tls ? ['--cert', tls.cert, '--key', tls.key] : [];
+  if (oauth) extra.push('--oauth', 'basic');
   const child = spawnOwned(azuriteBin, ['--blobPort', '0', '--queuePort', '0', '--tablePort', '0',
                                         '--inMemoryPersistence', '--skipApiVersionCheck', '--loose',
-                                        '--disableTelemetry']);
+                                        '--disableTelemetry', ...extra]);
   const lines = readline.createInterface({ input: child.stdout });
   const ports = await new Promise((resolve, reject) => {
     const found = {};
     child.once('exit', (code) => reject(new Error(`azurite exited with ${code}`)));
     lines.on('line', (line) => {
-      const m = /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      const m = /Azurite (Blob|Queue|Table) service is successfully listening at https?:\/\/127\.0\.0\.1:(\d+)/.exec(line);
       if (m) found[m[1].toLowerCase()] = Number(m[2]);
       if (found.blob && found.queue && found.table) resolve(found);
     });
   });
   const account = 'devstoreaccount1';
+  const scheme = tls ? 'https' : 'http';
   return {
-    blob: `http://127.0.0.1:${ports.blob}/${account}`,
-    queue: `http://127.0.0.1:${ports.queue}/${account}`,
-    table: `http://127.0.0.1:${ports.table}/${account}`,
+    blob: `${scheme}://127.0.0.1:${ports.blob}/${account}`,
+    queue: `${scheme}://127.0.0.1:${ports.queue}/${account}`,
+    table: `${scheme}://127.0.0.1:${ports.table}/${account}`,
     stop: () => stopChild(child),
   };
 }

@@ -1,6 +1,7 @@
 // What the Node side of the tests, the benchmark (bench/e2e) and the demo (scripts/lib/demo.js)
 // share: the emulators and Azurite as child processes (emulators.js, over children.js), sample
-// events and the official SDK's producer and consumer (events.js), and table set-up (kusto.js).
+// events and the official SDK's producer and consumer (events.js), table set-up (kusto.js), and
+// throw-away certificates with a TLS front for an HTTP emulator (tls.js).
 //   const { startEventHubs, startKusto, sendSpread, line } = require('<root>/tests/support/node');
 'use strict';
 
@@ -17,5 +18,6 @@ module.exports = {
   ...require('./emulators.js'),
   ...require('./events.js'),
   ...require('./kusto.js'),
+  ...require('./tls.js'),
   runMain,
 };
