@@ -6,7 +6,9 @@
 //    a pod uses exists, every secret file the config reads is mounted, the grace period
 //    outlasts the drain deadline, containers run as the image's non-root user with a
 //    read-only root filesystem and no privilege escalation, with requests and limits;
-//  - the ConfigMap's config passes `hub2kusto check-config` of this build.
+//  - the ConfigMap's config passes `hub2kusto check-config` of this build;
+//  - the same for the workload-identity overlay (deploy/kubernetes/workload-identity), rendered
+//    here as kustomize would: no Secret, the federated service account, identity everywhere.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -19,14 +21,57 @@ const YAML = require('yaml');
 const root = path.join(__dirname, '..', '..');
 const dir = path.join(root, 'deploy', 'kubernetes');
 
-function documents() {
-  const out = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-    if (file === 'kustomization.yaml') continue;
-    for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-      assert.equal(doc.errors.length, 0, `${file}: ${doc.errors.join('; ')}`);
-      out.push({ file, object: doc.toJSON() });
+// The documents of one YAML file, each with the file it came from.
+function parse(file) {
+  return YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((doc) => {
+    assert.equal(doc.errors.length, 0, `${file}: ${doc.errors.join('; ')}`);
+    return { file: path.relative(dir, file), object: doc.toJSON() };
+  });
+}
+
+// RFC 6902 operations (add, replace, remove) on `doc`, as kustomize applies a JSON patch.
+function applyJsonPatch(doc, operations) {
+  for (const { op, path: pointer, value } of operations) {
+    const keys = pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = keys.pop();
+    let parent = doc;
+    for (const k of keys) {
+      parent = parent[k];
+      assert.ok(parent !== undefined, `${pointer}: nothing at ${k}`);
     }
+    const index = Array.isArray(parent) ? (last === '-' ? parent.length : Number(last)) : last;
+    if (op === 'add') {
+      if (Array.isArray(parent)) parent.splice(index, 0, value);
+      else parent[index] = value;
+    } else {
+      assert.ok(index in parent, `${pointer}: nothing to ${op}`);
+      if (op === 'replace') parent[index] = value;
+      else if (op === 'remove' && Array.isArray(parent)) parent.splice(index, 1);
+      else if (op === 'remove') delete parent[index];
+      else assert.fail(`${pointer}: op ${op} is not used here`);
+    }
+  }
+}
+
+// `kustomize build <kdir>` for what our kustomizations use: resources (files, and directories
+// with a kustomization of their own) and patches by target kind and name (JSON patches, or a
+// strategic-merge `$patch: delete`). The namespace and image settings are checked apart.
+function build(kdir) {
+  const k = YAML.parse(fs.readFileSync(path.join(kdir, 'kustomization.yaml'), 'utf8'));
+  let out = [];
+  for (const r of k.resources) {
+    const p = path.join(kdir, r);
+    out.push(...(fs.statSync(p).isDirectory() ? build(p) : parse(p)));
+  }
+  for (const patch of k.patches || []) {
+    const text = patch.path ? fs.readFileSync(path.join(kdir, patch.path), 'utf8') : patch.patch;
+    const body = YAML.parse(text);
+    const targets = out.filter((d) => d.object.kind === patch.target.kind &&
+                                      d.object.metadata.name === patch.target.name);
+    assert.equal(targets.length, 1, `patch target ${patch.target.kind} ${patch.target.name}`);
+    if (Array.isArray(body)) applyJsonPatch(targets[0].object, body);
+    else if (body.$patch === 'delete') out = out.filter((d) => d !== targets[0]);
+    else assert.fail(`${kdir}: a patch kind this renderer does not know`);
   }
   return out;
 }
@@ -69,20 +114,45 @@ function seconds(duration) {
   return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
 }
 
-const docs = documents();
-const byKind = (kind) => docs.filter((d) => d.object.kind === kind).map((d) => d.object);
-const configMaps = new Map(byKind('ConfigMap').map((c) => [c.metadata.name, c]));
-const secrets = new Map(byKind('Secret').map((s) => [s.metadata.name, s]));
-const deployments = byKind('Deployment');
-const hub2kustoConfig = jsonc(configMaps.get('hub2kusto-config').data['config.jsonc']);
+// Every `*_file` setting of a config: the files hub2kusto reads at start.
+function filesRead(config) {
+  const files = [];
+  (function walk(o) {
+    for (const [k, v] of Object.entries(o)) {
+      if (k.endsWith('_file')) files.push(v);
+      else if (v && typeof v === 'object') walk(v);
+    }
+  })(config);
+  return files;
+}
 
-test('every manifest validates against the Kubernetes API schemas', () => {
-  assert.ok(docs.length >= 6);
-  for (const { file, object } of docs) {
-    const Model = model(object.apiVersion, object.kind);
-    assert.doesNotThrow(() => new Model(object).validate(), `${file} ${object.kind}`);
-  }
-});
+// One rendering of the manifests, and the pieces the checks look at.
+function rendering(kdir) {
+  const docs = build(kdir);
+  const byKind = (kind) => docs.filter((d) => d.object.kind === kind).map((d) => d.object);
+  const configMaps = new Map(byKind('ConfigMap').map((c) => [c.metadata.name, c]));
+  return {
+    docs,
+    byKind,
+    configMaps,
+    secrets: new Map(byKind('Secret').map((s) => [s.metadata.name, s])),
+    deployments: byKind('Deployment'),
+    config: jsonc(configMaps.get('hub2kusto-config').data['config.jsonc']),
+  };
+}
+const base = rendering(dir);
+const workloadIdentity = rendering(path.join(dir, 'workload-identity'));
+const { byKind, deployments } = base;
+
+for (const [label, r] of [['base', base], ['workload-identity', workloadIdentity]]) {
+  test(`${label}: every manifest validates against the Kubernetes API schemas`, () => {
+    assert.ok(r.docs.length >= 5);
+    for (const { file, object } of r.docs) {
+      const Model = model(object.apiVersion, object.kind);
+      assert.doesNotThrow(() => new Model(object).validate(), `${file} ${object.kind}`);
+    }
+  });
+}
 
 test('the schema validation catches a broken manifest (so the check above can fail)', () => {
   const broken = structuredClone(deployments[0]);
@@ -101,8 +171,10 @@ test('the kustomization lists exactly the manifests, its namespace and its image
   for (const image of k.images) assert.ok(images.includes(image.name), `image ${image.name} unused`);
 });
 
-for (const deployment of deployments) {
-  const name = deployment.metadata.name;
+for (const [label, { configMaps, secrets, config: hub2kustoConfig, ...r }] of
+     [['base', base], ['workload-identity', workloadIdentity]]) {
+for (const deployment of r.deployments) {
+  const name = `${label} ${deployment.metadata.name}`;
   const pod = deployment.spec.template.spec;
   const container = pod.containers.find((c) => c.name === 'hub2kusto');
 
@@ -164,15 +236,7 @@ for (const deployment of deployments) {
       const items = (m.volume.secret || m.volume.configMap || {}).items;
       return !items || items.some((i) => path.join(m.mountPath, i.path) === file);
     });
-    const files = [];
-    (function walk(o) {
-      for (const [k, v] of Object.entries(o)) {
-        if (k.endsWith('_file')) files.push(v);
-        else if (v && typeof v === 'object') walk(v);
-      }
-    })(hub2kustoConfig);
-    assert.ok(files.length >= 3);
-    for (const f of files) assert.ok(mounted(f), `${f} is not mounted`);
+    for (const f of filesRead(hub2kustoConfig)) assert.ok(mounted(f), `${f} is not mounted`);
     const configArg = container.args[container.args.indexOf('--config') + 1];
     assert.ok(mounted(configArg), `--config ${configArg} is not mounted`);
     // A read-only root filesystem: the stores must not need a local directory.
@@ -186,6 +250,8 @@ for (const deployment of deployments) {
     assert.ok(user, 'the Dockerfile sets a numeric USER');
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.runAsUser, Number(user[1]));
+    // No API token: hub2kusto never calls the Kubernetes API (workload identity's token is a
+    // projected volume of its own, which the webhook adds).
     assert.equal(pod.automountServiceAccountToken, false);
     for (const c of pod.containers) {
       assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
@@ -198,13 +264,19 @@ for (const deployment of deployments) {
   });
 }
 
+}
+
+test('base: the files the config reads are at least the three connection strings', () => {
+  assert.ok(filesRead(base.config).length >= 3, filesRead(base.config).join(', '));
+});
+
 test('the ConfigMap config passes hub2kusto check-config', () => {
   const binary = process.env.HUB2KUSTO_BINARY;
   assert.ok(binary, 'HUB2KUSTO_BINARY names the hub2kusto build to check with');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-manifests-'));
   try {
     const config = path.join(work, 'config.jsonc');
-    fs.writeFileSync(config, configMaps.get('hub2kusto-config').data['config.jsonc']);
+    fs.writeFileSync(config, base.configMaps.get('hub2kusto-config').data['config.jsonc']);
     // The Secret's placeholders stand for real strings: well-formed ones in their place.
     const strings = {
       'hub-connection-string': 'Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=a2V5;EntityPath=telemetry',
@@ -221,7 +293,7 @@ test('the ConfigMap config passes hub2kusto check-config', () => {
     };
     const out = execFileSync(binary, ['check-config', '--config', config], { env, encoding: 'utf8' });
     const effective = JSON.parse(out.slice(out.indexOf('{')));
-    assert.equal(effective.ops.port, hub2kustoConfig.ops.port);
+    assert.equal(effective.ops.port, base.config.ops.port);
     assert.equal(effective.checkpoint.store, 'blob');
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -267,4 +339,56 @@ test('pods take no service links, and hub2kusto ignores them where a cluster inj
   const out = execFileSync(binary, ['check-config'], { env, encoding: 'utf8' });
   const effective = JSON.parse(out.slice(out.indexOf('{')));
   assert.equal(effective.ops.port, 8080);
+});
+
+test('workload-identity: the pod runs as the federated service account, with no Secret', () => {
+  const [deployment] = workloadIdentity.deployments;
+  assert.equal(workloadIdentity.deployments.length, 1);
+  const pod = deployment.spec.template;
+  assert.equal(pod.metadata.labels['azure.workload.identity/use'], 'true');
+  const account = workloadIdentity.byKind('ServiceAccount')
+    .find((a) => a.metadata.name === pod.spec.serviceAccountName);
+  assert.ok(account, `ServiceAccount ${pod.spec.serviceAccountName}`);
+  assert.match(account.metadata.annotations['azure.workload.identity/client-id'],
+               /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.equal(workloadIdentity.secrets.size, 0);
+  assert.ok(pod.spec.volumes.every((v) => !v.secret), 'a Secret volume');
+  assert.deepEqual(filesRead(workloadIdentity.config), []);
+});
+
+test('workload-identity: check-config takes the config with the webhook\'s variables alone', () => {
+  const binary = process.env.HUB2KUSTO_BINARY;
+  assert.ok(binary, 'HUB2KUSTO_BINARY names the hub2kusto build to check with');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-manifests-'));
+  try {
+    // The placeholders stand for an operator's names.
+    const text = workloadIdentity.configMaps.get('hub2kusto-config').data['config.jsonc']
+      .replace(/<namespace>/g, 'ns').replace(/<hub>/g, 'telemetry').replace(/<cluster>/g, 'c')
+      .replace(/<region>/g, 'westeurope').replace(/<database>/g, 'db')
+      .replace(/<account>/g, 'acct');
+    assert.doesNotMatch(text, /</);
+    const config = path.join(work, 'config.jsonc');
+    fs.writeFileSync(config, text);
+    fs.writeFileSync(path.join(work, 'azure-identity-token'), 'projected-token');
+    const env = { // what the AKS workload identity webhook injects
+      PATH: process.env.PATH,
+      AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000000',
+      AZURE_TENANT_ID: '11111111-1111-1111-1111-111111111111',
+      AZURE_FEDERATED_TOKEN_FILE: path.join(work, 'azure-identity-token'),
+      AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/',
+    };
+    const out = execFileSync(binary, ['check-config', '--config', config], { env, encoding: 'utf8' });
+    const effective = JSON.parse(out.slice(out.indexOf('{')));
+    const credentials = [effective.connections[0].source.credential,
+                         effective.connections[0].target.credential,
+                         effective.checkpoint.credential, effective.dead_letter.credential];
+    for (const c of credentials) {
+      assert.equal(c.kind, 'workload_identity', JSON.stringify(c));
+      assert.equal(c.client_id, `${env.AZURE_CLIENT_ID} (environment AZURE_CLIENT_ID)`);
+    }
+    assert.equal(effective.checkpoint.blob_endpoint, 'https://acct.blob.core.windows.net');
+    assert.equal(effective.secret_sources, undefined);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 });
