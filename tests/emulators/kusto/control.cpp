@@ -61,6 +61,8 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
                          {"forbidden_answered", forbidden_answered},
                          {"paused_requests", paused_requests},
                          {"latency_ms", latency_ms},
+                         {"token_delay_ms", token_delay_ms},
+                         {"token_requests_waiting", token_requests_waiting},
                          {"queued_paused", queued_paused},
                          {"queued_messages", queued_messages},
                          {"queued_succeeded", queued_succeeded},
@@ -112,6 +114,14 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
     }
     latency_ms = ms;
     applied("streaming latency " + std::to_string(ms) + " ms");
+  } else if (action == "faults/token-delay") {
+    const std::int64_t ms = number("ms", -1);
+    if (ms < 0) {
+      refused("faults/token-delay needs ms>=0");
+      return;
+    }
+    token_delay_ms = ms;
+    applied("token endpoints answer after " + std::to_string(ms) + " ms");
   } else if (action == "faults/streaming-disabled") {
     streaming_disabled = arg("on") != "false";
     applied(std::string("streaming ingestion ") + (streaming_disabled ? "disabled" : "enabled") +
@@ -128,6 +138,7 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
   } else if (action == "faults/reset") {
     streaming_faults.clear();
     latency_ms = 0;
+    token_delay_ms = 0;
     streaming_disabled = false;
     ingest_forbidden = false;
     outage_until.reset();

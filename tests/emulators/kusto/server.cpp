@@ -1,5 +1,7 @@
 #include "server_impl.hpp"
 
+#include <thread>
+
 namespace hub2kusto::kusto_emulator {
 
 std::string Server::Impl::header(const http_request& r, const std::string& name) {
@@ -90,11 +92,9 @@ std::string Server::Impl::issue_token(std::string audience, const std::string& c
 void Server::Impl::on_openid_configuration(const http_request& r, const std::string& tenant) {
   // The URLs as the client reached us: behind a TLS front (MSAL takes only https authorities)
   // that says so in X-Forwarded-Proto.
-  const auto& headers = r.headers();
-  const auto proto = headers.find("X-Forwarded-Proto");
-  const auto host = headers.find("Host");
-  const std::string base = (proto == headers.end() ? std::string("http") : proto->second) + "://" +
-                           (host == headers.end() ? std::string() : host->second) + "/" + tenant;
+  const std::string proto = header(r, "X-Forwarded-Proto");
+  const std::string base =
+      (proto.empty() ? "http" : proto) + "://" + header(r, "Host") + "/" + tenant;
   reply(r, web::http::status_codes::OK,
         nlohmann::json{
             {"issuer", "https://login.microsoftonline.com/" + tenant + "/v2.0"},
@@ -107,7 +107,22 @@ void Server::Impl::on_openid_configuration(const http_request& r, const std::str
             .dump());
 }
 
+void Server::Impl::delay_token() {
+  std::int64_t delay = 0;
+  {
+    std::lock_guard lock(mutex);
+    delay = token_delay_ms;
+    token_requests_waiting += delay > 0 ? 1 : 0;
+  }
+  if (delay > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay)); // the fault itself
+    std::lock_guard lock(mutex);
+    --token_requests_waiting;
+  }
+}
+
 void Server::Impl::on_aad_token(const http_request& r, const std::string& body) {
+  delay_token();
   auto form = web::uri::split_query(body);
   auto field = [&](const std::string& k) {
     const auto it = form.find(k);

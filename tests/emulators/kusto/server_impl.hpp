@@ -195,6 +195,10 @@ struct Server::Impl {
   std::unique_ptr<StorageClient> storage;
   std::deque<StreamingFault> streaming_faults;
   std::int64_t latency_ms = 0;
+  // faults/token-delay: the token endpoints answer this late (a slow identity provider), and
+  // how many token requests are waiting on it now.
+  std::int64_t token_delay_ms = 0;
+  int token_requests_waiting = 0;
   bool streaming_disabled = false;
   // faults/forbidden: the caller lacks the Ingestor role; what only an ingestor may do answers
   // 403, while queries and other commands still work.
@@ -257,6 +261,8 @@ struct Server::Impl {
   // POST /{tenant}/oauth2/v2.0/token (or /oauth2/token): client credentials with a secret or a
   // client assertion (workload identity), form-encoded.
   void on_aad_token(const http_request& r, const std::string& body);
+  // Waits out faults/token-delay, counted in token_requests_waiting.
+  void delay_token();
   // GET /{tenant}/v2.0/.well-known/openid-configuration
   void on_openid_configuration(const http_request& r, const std::string& tenant);
 

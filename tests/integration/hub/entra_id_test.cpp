@@ -85,6 +85,27 @@ protected:
     return o;
   }
 
+  // Every partition of the hub, read from the start.
+  static std::vector<std::shared_ptr<PartitionStream>>
+  open_every_partition(AmqpEventSource& source) {
+    std::vector<std::shared_ptr<PartitionStream>> streams;
+    auto properties = source.hub_properties(10s);
+    EXPECT_TRUE(properties) << properties.error().message;
+    for (const auto& id : properties ? properties->partition_ids : std::vector<PartitionId>{}) {
+      streams.push_back(source.open_partition(id, StartPosition::earliest()));
+    }
+    return streams;
+  }
+  // How many events the streams held.
+  static std::size_t take(const std::vector<std::shared_ptr<PartitionStream>>& streams) {
+    std::size_t taken = 0;
+    for (const auto& s : streams) {
+      std::vector<HubEvent> batch;
+      taken += s->take(batch, 64, 5ms);
+    }
+    return taken;
+  }
+
   std::filesystem::path dir_;
   std::string key_file_;
   SystemClock clock_;
@@ -97,21 +118,14 @@ TEST_F(EntraIdHub, ReadsWithTokensRenewedOnTheSameConnection) {
   const auto hub = start_hub();
   ASSERT_TRUE(hub->running()) << hub->stderr_text();
   AmqpEventSource source(options(*hub, "app-1", "secret-1"), clock_, random_);
-  auto properties = source.hub_properties(10s);
-  ASSERT_TRUE(properties) << properties.error().message;
-  std::vector<std::shared_ptr<PartitionStream>> streams;
-  for (const auto& id : properties->partition_ids) {
-    streams.push_back(source.open_partition(id, StartPosition::earliest()));
-  }
+  const auto streams = open_every_partition(source);
+  ASSERT_EQ(streams.size(), 2U);
   std::size_t received = 0;
   // Until two renewals with fresh tokens were accepted and every event arrived: the third token
   // is put after the first one expired.
   ASSERT_TRUE(testing::eventually(
       [&] {
-        for (const auto& s : streams) {
-          std::vector<HubEvent> batch;
-          received += s->take(batch, 64, 5ms);
-        }
+        received += take(streams);
         return received == 40 && hub->status()["put_tokens"]["jwt_distinct"].get<int>() >= 3;
       },
       40s))
@@ -125,6 +139,44 @@ TEST_F(EntraIdHub, ReadsWithTokensRenewedOnTheSameConnection) {
     EXPECT_EQ(partition["blocked_receivers"], 0) << partition; // the token never lapsed
   }
   EXPECT_GE(source.metrics().token_renewals.load(), 2U);
+  source.close();
+}
+
+// The connection drops while a renewal is still at the identity endpoint (a slow one): the
+// source reconnects, the token that arrives late serves the connection open then, and renewals
+// go on; nothing hangs waiting for a token meant for the connection that is gone.
+TEST_F(EntraIdHub, AConnectionDroppedWhileItsTokenIsFetchedRecoversAndRenewalsGoOn) {
+  const auto issuer = start_issuer(8); // renewed 6 s after issue
+  const auto hub = start_hub();
+  ASSERT_TRUE(issuer->running() && hub->running());
+  AmqpEventSource source(options(*hub, "app-1", "secret-1"), clock_, random_);
+  const auto streams = open_every_partition(source); // with the first token, fetched at once
+  ASSERT_EQ(streams.size(), 2U);
+  ASSERT_TRUE(issuer->fault("/faults/token-delay?ms=1000"));
+  std::size_t received = 0;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        received += take(streams);
+        return issuer->status().value("token_requests_waiting", 0) == 1;
+      },
+      20s))
+      << issuer->status().dump();
+  ASSERT_TRUE(hub->fault("/faults/drop-connections"));
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        received += take(streams);
+        // Both partitions attached again on the new connection, and the tokens after the
+        // first: the late one and the renewal that followed it.
+        const auto status = hub->status();
+        return received == 40 &&
+               status["hubs"]["telemetry"]["0"]["consumer_attaches"].get<int>() == 2 &&
+               status["hubs"]["telemetry"]["1"]["consumer_attaches"].get<int>() == 2 &&
+               status["put_tokens"]["jwt_distinct"].get<int>() >= 3;
+      },
+      40s))
+      << "received " << received << "; " << hub->status().dump() << "\n"
+      << hub->stderr_text();
+  EXPECT_EQ(hub->status()["put_tokens"]["sas"], 0);
   source.close();
 }
 
