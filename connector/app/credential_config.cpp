@@ -33,14 +33,13 @@ bool applies(CredentialKind kind, std::string_view key) {
 
 // "<value>" when set here, else "<value of VARIABLE> (environment VARIABLE)" or a note that
 // neither says.
-nlohmann::json from(const std::string& value, const std::string& fallback, const char* variable) {
-  if (!value.empty()) {
-    return value;
+nlohmann::json from(const azure::Credential& c, const azure::AuthEnvironment& env,
+                    azure::CredentialSetting setting) {
+  const auto s = azure::resolve(c, env, setting);
+  if (s.value.empty()) {
+    return fmt::format("not set (here or in environment {})", s.variable);
   }
-  if (!fallback.empty()) {
-    return fmt::format("{} (environment {})", fallback, variable);
-  }
-  return fmt::format("not set (here or in environment {})", variable);
+  return s.from_environment ? fmt::format("{} (environment {})", s.value, s.variable) : s.value;
 }
 
 } // namespace
@@ -131,8 +130,8 @@ nlohmann::json credential_json(const azure::Credential& c, const azure::AuthEnvi
   nlohmann::json out = {{"kind", std::string(azure::credential_kind_name(c.kind))}};
   if (c.kind == CredentialKind::client_secret || c.kind == CredentialKind::client_certificate ||
       c.kind == CredentialKind::workload_identity) { // an Entra application
-    out["tenant_id"] = from(c.tenant_id, env.tenant_id, "AZURE_TENANT_ID");
-    out["client_id"] = from(c.client_id, env.client_id, "AZURE_CLIENT_ID");
+    out["tenant_id"] = from(c, env, azure::CredentialSetting::tenant_id);
+    out["client_id"] = from(c, env, azure::CredentialSetting::client_id);
   }
   switch (c.kind) {
   case CredentialKind::none:
@@ -145,12 +144,10 @@ nlohmann::json credential_json(const azure::Credential& c, const azure::AuthEnvi
                                                           "AZURE_CLIENT_SECRET)";
     break;
   case CredentialKind::client_certificate:
-    out["certificate_file"] =
-        from(c.certificate_file, env.client_certificate_path, "AZURE_CLIENT_CERTIFICATE_PATH");
+    out["certificate_file"] = from(c, env, azure::CredentialSetting::certificate_file);
     break;
   case CredentialKind::workload_identity:
-    out["federated_token_file"] =
-        from(c.federated_token_file, env.federated_token_file, "AZURE_FEDERATED_TOKEN_FILE");
+    out["federated_token_file"] = from(c, env, azure::CredentialSetting::federated_token_file);
     break;
   case CredentialKind::managed_identity:
     out["identity"] = c.client_id.empty() ? "system-assigned" : "user-assigned " + c.client_id;

@@ -48,10 +48,6 @@ std::string trim_slash(std::string s) {
   return s;
 }
 
-std::string or_else(const std::string& value, const std::string& fallback) {
-  return value.empty() ? fallback : value;
-}
-
 // A file's text without trailing line ends; empty when it cannot be read.
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -211,15 +207,16 @@ class AadClientCredentials final : public TokenSource {
 public:
   enum class Proof { secret, certificate, federated_token };
 
+  // An application in `tenant` proving itself by `proof`: `secret`, or `file` (the certificate
+  // or the federated token file).
   AadClientCredentials(HttpTransport& transport, const Clock& clock, const std::string& authority,
-                       std::string tenant, std::string client_id, Proof proof, std::string audience)
+                       std::string tenant, std::string client_id, Proof proof, Secret secret,
+                       std::string file, std::string audience)
       : transport_(transport), clock_(clock), proof_(proof),
         tenant_(tenant.empty() ? "organizations" : std::move(tenant)),
-        client_id_(std::move(client_id)), scope_(trim_slash(audience) + "/.default"),
+        client_id_(std::move(client_id)), secret_(std::move(secret)), file_(std::move(file)),
+        scope_(trim_slash(audience) + "/.default"),
         token_url_(fmt::format("{}/{}/oauth2/v2.0/token", trim_slash(authority), tenant_)) {}
-
-  Secret secret;
-  std::string file; // the certificate or the federated token file
 
   Fetched fetch() override {
     if (client_id_.empty()) {
@@ -233,7 +230,7 @@ public:
     if (proof_ == Proof::secret) {
       r.body = form({{"grant_type", "client_credentials"},
                      {"client_id", client_id_},
-                     {"client_secret", secret.reveal()},
+                     {"client_secret", secret_.reveal()},
                      {"scope", scope_}});
     } else {
       auto assertion = make_assertion();
@@ -274,15 +271,15 @@ private:
     if (proof_ == Proof::federated_token) {
       // Kubernetes rotates the projected token: read it for every request (docs/protocols.md,
       // "Authentication and connection strings").
-      std::string token = read_text(file);
+      std::string token = read_text(file_);
       if (token.empty()) {
         return failure(
-            fmt::format("the federated token file '{}' cannot be read or is empty", file));
+            fmt::format("the federated token file '{}' cannot be read or is empty", file_));
       }
       return token;
     }
     if (!certificate_) {
-      auto loaded = CertificateAssertion::load(file);
+      auto loaded = CertificateAssertion::load(file_);
       if (!loaded) {
         return failure(std::move(loaded).error());
       }
@@ -296,6 +293,8 @@ private:
   Proof proof_;
   std::string tenant_;
   std::string client_id_;
+  Secret secret_;
+  std::string file_;
   std::string scope_;
   std::string token_url_;
   std::optional<CertificateAssertion> certificate_;
@@ -488,14 +487,17 @@ std::unique_ptr<TokenSource> client_credentials(const Credential& c, const std::
                                                 const AuthEnvironment& env,
                                                 HttpTransport& transport, const Clock& clock,
                                                 AadClientCredentials::Proof proof) {
-  auto source = std::make_unique<AadClientCredentials>(
-      transport, clock, env.authority_host, or_else(c.tenant_id, env.tenant_id),
-      or_else(c.client_id, env.client_id), proof, audience);
-  source->secret = c.client_secret.empty() ? env.client_secret : c.client_secret;
-  source->file = proof == AadClientCredentials::Proof::certificate
-                     ? or_else(c.certificate_file, env.client_certificate_path)
-                     : or_else(c.federated_token_file, env.federated_token_file);
-  return source;
+  const auto value = [&](CredentialSetting s) { return resolve(c, env, s).value; };
+  return std::make_unique<AadClientCredentials>(
+      transport, clock, env.authority_host, value(CredentialSetting::tenant_id),
+      value(CredentialSetting::client_id), proof,
+      c.client_secret.empty() ? env.client_secret : c.client_secret,
+      proof == AadClientCredentials::Proof::secret
+          ? std::string()
+          : value(proof == AadClientCredentials::Proof::certificate
+                      ? CredentialSetting::certificate_file
+                      : CredentialSetting::federated_token_file),
+      audience);
 }
 
 std::unique_ptr<TokenSource> default_chain(const std::string& audience, const AuthEnvironment& env,
@@ -582,6 +584,28 @@ Result<CredentialKind> parse_credential_kind(std::string_view text) {
     names += (names.empty() ? "" : ", ") + std::string(name);
   }
   return failure(fmt::format("unknown credential '{}' (one of: {})", printable(text, 40), names));
+}
+
+ResolvedSetting resolve(const Credential& c, const AuthEnvironment& env,
+                        CredentialSetting setting) {
+  struct Where {
+    const std::string Credential::*own;
+    const std::string AuthEnvironment::*fallback;
+    std::string_view variable;
+  };
+  static constexpr Where kWhere[] = {
+      {&Credential::tenant_id, &AuthEnvironment::tenant_id, "AZURE_TENANT_ID"},
+      {&Credential::client_id, &AuthEnvironment::client_id, "AZURE_CLIENT_ID"},
+      {&Credential::certificate_file, &AuthEnvironment::client_certificate_path,
+       "AZURE_CLIENT_CERTIFICATE_PATH"},
+      {&Credential::federated_token_file, &AuthEnvironment::federated_token_file,
+       "AZURE_FEDERATED_TOKEN_FILE"},
+  };
+  const Where& w = kWhere[static_cast<std::size_t>(setting)];
+  if (!(c.*w.own).empty()) {
+    return {c.*w.own, w.variable, false};
+  }
+  return {env.*w.fallback, w.variable, !(env.*w.fallback).empty()};
 }
 
 std::unique_ptr<TokenSource> make_token_source(const Credential& credential,

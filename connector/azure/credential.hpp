@@ -57,10 +57,8 @@ struct AuthEnvironment {
   static AuthEnvironment from_process_environment();
 };
 
-// The audiences of the Azure services (docs/protocols.md, "Authentication and connection
-// strings"): tokens for Event Hubs and for Storage are asked for these resources.
-inline constexpr const char* kEventHubsAudience = "https://eventhubs.azure.net";
-inline constexpr const char* kStorageAudience = "https://storage.azure.com";
+using hub2kusto::kEventHubsAudience; // common/access_token.hpp
+using hub2kusto::kStorageAudience;
 
 enum class CredentialKind {
   none,               // no token: the endpoint takes keys or nothing (local emulators)
@@ -88,6 +86,20 @@ struct Credential {
   std::string federated_token_file; // workload_identity
   Secret token;                     // fixed_token
 };
+
+// The identifiers and files a credential may leave empty for the environment to give.
+enum class CredentialSetting { tenant_id, client_id, certificate_file, federated_token_file };
+
+// One such setting as it will be used: the credential's own value, else the environment
+// variable's (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH,
+// AZURE_FEDERATED_TOKEN_FILE), as the SDKs' credentials fall back.
+struct ResolvedSetting {
+  std::string value;         // empty: set in neither place
+  std::string_view variable; // the variable this setting falls back to
+  bool from_environment = false;
+};
+ResolvedSetting resolve(const Credential& credential, const AuthEnvironment& environment,
+                        CredentialSetting setting);
 
 // The source of tokens for `audience` (a resource URI such as https://eventhubs.azure.net;
 // the scope asked for is "<audience>/.default"). Null for CredentialKind::none.

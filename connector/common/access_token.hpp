@@ -10,6 +10,11 @@
 
 namespace hub2kusto {
 
+// The audiences of the Azure services (docs/protocols.md, "Authentication and connection
+// strings"): tokens for Event Hubs and for Storage are asked for these resources.
+inline constexpr const char* kEventHubsAudience = "https://eventhubs.azure.net";
+inline constexpr const char* kStorageAudience = "https://storage.azure.com";
+
 struct AccessToken {
   Secret value;
   std::chrono::system_clock::time_point expires_at;

@@ -397,8 +397,8 @@ void AmqpEventSource::Impl::on_jwt(Result<AccessToken> token, bool renewal) {
     return; // no connection now: the next one fetches its own when it opens
   }
   if (!token) {
-    fail(fmt::format("no Entra ID token for {} (audience https://eventhubs.azure.net) from {}: {}",
-                     hub_label_, options_.tokens->describe(), token.error().message));
+    fail(fmt::format("no Entra ID token for {} (audience {}) from {}: {}", hub_label_,
+                     kEventHubsAudience, options_.tokens->describe(), token.error().message));
     return;
   }
   // A token is not bound to a connection: one fetched for a connection that has gone since
@@ -434,11 +434,10 @@ void AmqpEventSource::Impl::on_token_reply(Result<proton::message> reply, bool r
   if (status != 200 && status != 202) {
     if (uses_entra_id()) {
       options_.tokens->invalidate();
-      fail(fmt::format("the hub refused the Entra ID token of {} for '{}' (audience "
-                       "https://eventhubs.azure.net; status {}: {}); check the credential and "
-                       "that it has the Azure Event Hubs Data Receiver role on the hub or its "
-                       "namespace",
-                       options_.tokens->describe(), target_.audience(), status,
+      fail(fmt::format("the hub refused the Entra ID token of {} for '{}' (audience {}; "
+                       "status {}: {}); check the credential and that it has the Azure Event "
+                       "Hubs Data Receiver role on the hub or its namespace",
+                       options_.tokens->describe(), target_.audience(), kEventHubsAudience, status,
                        status_description(*reply)));
       return;
     }
