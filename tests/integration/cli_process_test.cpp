@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 struct Outcome {
@@ -78,18 +80,11 @@ Outcome run(const std::vector<std::string>& args, const std::map<std::string, st
 
 class CliProcess : public ::testing::Test {
 protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto_cli_process_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
     return (dir_ / name).string();
   }
-  std::filesystem::path dir_;
+  hub2kusto::testing::TempDir dir_{"hub2kusto-cli-process"};
 };
 
 TEST_F(CliProcess, CheckConfigWithThreeMistakesPrintsAllThreeAndExits2) {

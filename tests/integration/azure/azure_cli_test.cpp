@@ -14,6 +14,7 @@
 #include "support/credentials.hpp"
 #include "support/fake_transport.hpp"
 #include "support/manual_clock.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hub2kusto::azure {
 namespace {
@@ -50,19 +51,12 @@ TEST(RunCommand, AProgramThatOverrunsItsTimeIsKilled) {
 class AzureCliTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto-az-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     const char* path = std::getenv("PATH");
     old_path_ = path != nullptr ? path : "";
     ::setenv("PATH", (dir_.string() + ":" + old_path_).c_str(), 1);
     env_.imds_endpoint = "http://imds.example";
   }
-  void TearDown() override {
-    ::setenv("PATH", old_path_.c_str(), 1);
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { ::setenv("PATH", old_path_.c_str(), 1); }
 
   // `az` prints `out` and `err` and exits with `code`, after writing its arguments to args.
   void stub_az(const std::string& out, const std::string& err = "", int code = 0) {
@@ -82,7 +76,7 @@ protected:
     return all;
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"hub2kusto-az"};
   std::string old_path_;
   AuthEnvironment env_;
   fakes::FakeTransport transport_;

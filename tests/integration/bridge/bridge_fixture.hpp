@@ -29,6 +29,7 @@
 #include "support/eventually.hpp"
 #include "support/http.hpp"
 #include "support/kusto_emulator.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hub2kusto::bridge_test {
 
@@ -150,17 +151,11 @@ struct Services {
 class Bridge : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto-bridge-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     std::ofstream lines(dir_ / "events.jsonl");
     for (int i = 0; i < 50; ++i) {
       lines << telemetry_line(i, i) << "\n";
     }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // SIGTERM, as an orchestrator stops it: hub2kusto delivers what it took and exits 0.
   static void stop(ChildProcess& bridge, std::chrono::seconds limit = 30s) {
@@ -219,7 +214,7 @@ protected:
             {"HUB2KUSTO_OPS_REFRESH_INTERVAL", "300ms"}};
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"hub2kusto-bridge"};
   int ops_port_ = 0;
 };
 

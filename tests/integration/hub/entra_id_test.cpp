@@ -21,6 +21,7 @@
 #include "support/eventually.hpp"
 #include "support/keys.hpp"
 #include "support/kusto_emulator.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hub2kusto::hub {
 namespace {
@@ -34,10 +35,6 @@ constexpr const char* kTenant = "tenant-1";
 class EntraIdHub : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto-entra-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     key_file_ = (dir_ / "signing-key.pem").string();
     std::ofstream(key_file_) << testing::private_key_pem(testing::make_rsa_key().get());
     std::ofstream events(dir_ / "events.jsonl");
@@ -45,10 +42,7 @@ protected:
       events << R"({"line":)" << i << "}\n";
     }
   }
-  void TearDown() override {
-    ::unsetenv("AZURE_AUTHORITY_HOST");
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { ::unsetenv("AZURE_AUTHORITY_HOST"); }
 
   // Entra ID: applications app-1 (with the Data Receiver role) and app-2 (without), tokens
   // living `lifetime` seconds.
@@ -106,7 +100,7 @@ protected:
     return taken;
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"hub2kusto-entra"};
   std::string key_file_;
   SystemClock clock_;
   SystemRandom random_;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 namespace hub2kusto::app {
 namespace {
 
@@ -24,14 +26,7 @@ protected:
     std::ofstream(path) << content;
     return path.string();
   }
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto_config_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"hub2kusto-config-test"};
 };
 
 TEST_F(ConfigTest, MinimalFileGetsTheDocumentedDefaults) {

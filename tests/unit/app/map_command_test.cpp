@@ -8,6 +8,8 @@
 
 #include "app/cli.hpp"
 
+#include "support/temp_dir.hpp"
+
 namespace hub2kusto::app {
 namespace {
 
@@ -19,13 +21,6 @@ struct Outcome {
 
 class MapCommand : public ::testing::Test {
 protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto_map_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
     return (dir_ / name).string();
@@ -38,7 +33,7 @@ protected:
     const int code = run_map_command(args, in, out, err);
     return {code, out.str(), err.str()};
   }
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"hub2kusto-map-test"};
 };
 
 constexpr const char* kSchema = "TimeStamp:datetime,Name:string,Metric:int,Source:string";

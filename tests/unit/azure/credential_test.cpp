@@ -15,6 +15,7 @@
 #include "support/fake_transport.hpp"
 #include "support/keys.hpp"
 #include "support/manual_clock.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hub2kusto::azure {
 namespace {
@@ -29,14 +30,9 @@ constexpr const char* kEventHubs = "https://eventhubs.azure.net";
 class CredentialTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub2kusto-credential-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     env_.authority_host = "https://login.example/";
     env_.imds_endpoint = "http://imds.example";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string write(const std::string& name, const std::string& text) {
     const auto path = dir_ / name;
@@ -49,7 +45,7 @@ protected:
     return token ? token->value.reveal() : "error: " + token.error().message;
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"hub2kusto-credential"};
   AuthEnvironment env_;
   FakeTransport transport_;
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(500'000))};
