@@ -94,12 +94,19 @@ HttpResponse BlobClient::send(HttpRequest request) {
 
 std::string BlobClient::refusal(const HttpResponse& response) const {
   std::string out = service_error(response);
+  if (!uses_tokens()) {
+    return out;
+  }
   const auto code = response.header("x-ms-error-code");
-  if (response.status == 403 && uses_tokens() &&
+  if (response.status == 403 &&
       (code == "AuthorizationPermissionMismatch" || code == "AuthorizationFailure")) {
     out += fmt::format(" ({} needs the Storage Blob Data Contributor role on the container or "
                        "its storage account)",
                        tokens_->describe());
+  } else if (response.status == 401 || (response.status == 403 && code == "AuthenticationFailed")) {
+    out += fmt::format(" (the token of {} for audience {} was refused: expired, or for another "
+                       "audience)",
+                       tokens_->describe(), kStorageAudience);
   }
   return out;
 }

@@ -69,12 +69,17 @@ protected:
                 ";EntityPath=telemetry;UseDevelopmentEmulator=true";
       }
     }
+    add_workload_identity(kusto, env);
+    return env;
+  }
+  // One workload identity for every endpoint without a key, its tokens from `kusto`.
+  void add_workload_identity(const KustoEmulator& kusto,
+                             std::vector<std::pair<std::string, std::string>>& env) {
     env.emplace_back("HUB2KUSTO_CREDENTIAL_KIND", "workload_identity");
     env.emplace_back("AZURE_CLIENT_ID", "app-w");
     env.emplace_back("AZURE_TENANT_ID", "tenant-w");
     env.emplace_back("AZURE_FEDERATED_TOKEN_FILE", (dir_ / "federated-token").string());
     env.emplace_back("AZURE_AUTHORITY_HOST", kusto.url());
-    return env;
   }
 
   std::string key_file_;
@@ -175,6 +180,33 @@ TEST_F(Identity, AnIdentityWithoutTheReceiverRoleStopsStartUpNamingTheRole) {
       << err;
   EXPECT_EQ(err.find("eyJ"), std::string::npos);
   EXPECT_EQ(err.find("projected-service-account-token"), std::string::npos);
+}
+
+// Storage refuses the identity's token (here: expired when issued): start-up stops naming the
+// container, the identity and the audience, and no token appears in what hub2kusto wrote.
+TEST_F(Identity, ARefusedStorageTokenStopsStartUpNamingTheIdentityAndTheAudience) {
+  Services services({"--hub", "telemetry:2"},
+                    {"--signing-key", key_file_, "--federated",
+                     "app-w=projected-service-account-token", "--token-lifetime", "0"},
+                    false);
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
+  const auto storage = start_storage();
+  ASSERT_TRUE(storage.running()) << storage.stderr_text();
+  auto env = environment(hub, kusto); // the hub by its key; the stores by the identity
+  keep_stores_in(storage, env);
+  add_workload_identity(kusto, env);
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  EXPECT_EQ(bridge.wait_exit(60s), 1);
+  const std::string err = bridge.stderr_text();
+  EXPECT_NE(err.find("checkpoint container 'checkpoints' at " + storage.blob_endpoint()),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("AuthenticationFailed (the token of application app-w in tenant tenant-w "
+                     "(workload identity) for audience https://storage.azure.com was refused"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("eyJ"), std::string::npos);
 }
 
 } // namespace

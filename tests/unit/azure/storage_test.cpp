@@ -188,9 +188,11 @@ TEST_F(BlobClientTokens, ARefusedOrMissingTokenNamesTheIdentityAndTheRoleNeverTh
   t_.then(storage_error(403, "AuthenticationFailed"));
   const auto expired = blobs_.container_exists("checkpoints");
   ASSERT_FALSE(expired.ok());
-  EXPECT_EQ(expired.error().message, "container 'checkpoints' at "
-                                     "https://acct.blob.core.windows.net cannot be read: HTTP 403 "
-                                     "AuthenticationFailed");
+  EXPECT_EQ(
+      expired.error().message,
+      "container 'checkpoints' at https://acct.blob.core.windows.net cannot be read: HTTP 403 "
+      "AuthenticationFailed (the token of application app-s in tenant t (client secret) for "
+      "audience https://storage.azure.com was refused: expired, or for another audience)");
   EXPECT_EQ(tokens_->invalidated, 1); // the token itself was refused: the next one is new
 
   tokens_->refusal = "AADSTS7000215: Invalid client secret provided";
