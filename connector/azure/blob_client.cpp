@@ -32,6 +32,13 @@ std::string encode_path(std::string_view name) {
   }
 }
 
+// Storage refused the bearer token itself (401 InvalidAuthenticationInfo, or 403
+// AuthenticationFailed), as opposed to an identity without a data role.
+bool token_refused(const HttpResponse& response) {
+  return response.status == 401 ||
+         (response.status == 403 && response.header("x-ms-error-code") == "AuthenticationFailed");
+}
+
 } // namespace
 
 SasContainer sas_container(const StorageUrl& url) {
@@ -73,10 +80,7 @@ HttpResponse BlobClient::send(HttpRequest request) {
     }
     request.headers.emplace_back("Authorization", "Bearer " + token->value.reveal());
     auto response = transport_.send(request);
-    // Expired or revoked early (401 InvalidAuthenticationInfo, or 403 AuthenticationFailed):
-    // the next request gets a new token.
-    if (response.status == 401 ||
-        (response.status == 403 && response.header("x-ms-error-code") == "AuthenticationFailed")) {
+    if (token_refused(response)) { // expired or revoked early: the next request gets a new one
       tokens_->invalidate();
     }
     return response;
@@ -103,7 +107,7 @@ std::string BlobClient::refusal(const HttpResponse& response) const {
     out += fmt::format(" ({} needs the Storage Blob Data Contributor role on the container or "
                        "its storage account)",
                        tokens_->describe());
-  } else if (response.status == 401 || (response.status == 403 && code == "AuthenticationFailed")) {
+  } else if (token_refused(response)) {
     out += fmt::format(" (the token of {} for audience {} was refused: expired, or for another "
                        "audience)",
                        tokens_->describe(), kStorageAudience);
