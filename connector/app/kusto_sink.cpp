@@ -23,6 +23,10 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
   if (!token_note.empty()) {
     logger("app")->info("connection '{}': {}", c.name, token_note);
   }
+  if (!sink->tokens->kind().empty()) { // the ids, which a refusal's reason leaves out
+    logger("app")->info("connection '{}': Kusto tokens of {} for audience {}", c.name,
+                        sink->tokens->describe(), sink->tokens->audience());
+  }
   ingest::StreamingOptions so;
   so.engine_url = c.target.connection.engine_url();
   so.app_version = std::string(kVersion);

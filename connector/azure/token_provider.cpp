@@ -60,7 +60,7 @@ public:
         provider_(make_token_source(credential, audience,
                                     AuthEnvironment::from_process_environment(), *transport_,
                                     clock_),
-                  clock_) {}
+                  clock_, audience) {}
   Result<AccessToken> access_token() override { return provider_.access_token(); }
   void invalidate() override { provider_.invalidate(); }
   std::string describe() const override { return provider_.describe(); }
@@ -113,7 +113,7 @@ std::unique_ptr<TokenProvider> make_token_provider(const KustoConnectionString& 
   return std::make_unique<TokenProvider>(make_token_source(kusto_credential(connection),
                                                            environment.resource, environment,
                                                            transport, clock),
-                                         clock);
+                                         clock, environment.resource);
 }
 
 Result<std::string> read_kusto_resource_id(HttpTransport& transport, const std::string& engine_url,
@@ -153,7 +153,8 @@ std::unique_ptr<TokenProvider> make_cluster_token_provider(const KustoConnection
     }
   }
   return std::make_unique<TokenProvider>(
-      make_token_source(credential, environment.resource, environment, transport, clock), clock);
+      make_token_source(credential, environment.resource, environment, transport, clock), clock,
+      environment.resource);
 }
 
 } // namespace hub2kusto::azure

@@ -19,10 +19,11 @@ namespace hub2kusto::azure {
 
 // A cached token, refreshed when less than a quarter of its lifetime (at most five minutes)
 // is left; thread-safe. For KustoAuth::none, token() returns an empty Secret: send no header.
+// `audience` is what the tokens are asked for, kept to explain a refusal.
 class TokenProvider final : public AccessTokens {
 public:
-  TokenProvider(std::unique_ptr<TokenSource> source, const Clock& clock)
-      : source_(std::move(source)), clock_(clock) {}
+  TokenProvider(std::unique_ptr<TokenSource> source, const Clock& clock, std::string audience = {})
+      : source_(std::move(source)), clock_(clock), audience_(std::move(audience)) {}
 
   Result<Secret> token();
   Result<AccessToken> access_token() override;
@@ -31,11 +32,15 @@ public:
   std::string describe() const override {
     return source_ ? source_->describe() : "no authentication";
   }
+  // The same without identifiers, for reasons that reach /readyz; empty without a credential.
+  std::string kind() const { return source_ ? source_->kind() : std::string(); }
+  const std::string& audience() const { return audience_; }
   std::size_t fetches() const; // tokens fetched so far (tests, metrics)
 
 private:
   std::unique_ptr<TokenSource> source_;
   const Clock& clock_;
+  const std::string audience_;
   mutable std::mutex mutex_;
   std::optional<AccessToken> cached_;
   std::chrono::system_clock::time_point fetched_at_{};

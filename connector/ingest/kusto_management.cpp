@@ -73,7 +73,8 @@ Result<std::string, CommandError> KustoManagement::execute(const std::string& da
   }
   const auto error = parse_one_api_error(response.body);
   return failure(CommandError{response.status, error ? error->code : std::string(),
-                              classify_streaming_response(response).reason});
+                              classify_streaming_response(response).reason +
+                                  explain_refusal(tokens_, response.status)});
 }
 
 Result<ResultTable, CommandError> KustoManagement::table(const std::string& database,

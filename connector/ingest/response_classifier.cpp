@@ -146,4 +146,22 @@ Classification classify_streaming_response(const azure::HttpResponse& response) 
   return c;
 }
 
+std::string explain_refusal(const azure::TokenProvider& tokens, int status) {
+  const std::string kind = tokens.kind();
+  if (kind.empty()) {
+    return {};
+  }
+  if (status == 401) {
+    return fmt::format("; the token of {} for audience {} was refused: expired, revoked, or not "
+                       "for this cluster's audience",
+                       kind, tokens.audience());
+  }
+  if (status == 403) {
+    return fmt::format("; {} needs the Ingestor role on the database (and Viewer for "
+                       "preflight's schema checks)",
+                       kind);
+  }
+  return {};
+}
+
 } // namespace hub2kusto::ingest

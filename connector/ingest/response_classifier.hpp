@@ -30,6 +30,7 @@
 #include <string>
 
 #include "azure/http_transport.hpp"
+#include "azure/token_provider.hpp"
 #include "ingest/ingestor.hpp"
 
 namespace hub2kusto::ingest {
@@ -49,6 +50,12 @@ struct Classification {
 };
 
 Classification classify_streaming_response(const azure::HttpResponse& response);
+
+// What a 401 or 403 from Kusto says about `tokens`, to append to the reason: the kind of
+// credential and, for a 401, the audience its token was for (a cluster accepts only its own);
+// for a 403, the role the identity lacks. Kinds, not ids: the reason reaches /readyz (the ids
+// are logged where the credential is chosen). Empty for other statuses or without a credential.
+std::string explain_refusal(const azure::TokenProvider& tokens, int status);
 
 // The OneApi error fields of a body (docs/protocols.md, "Errors"), when it is one.
 struct OneApiError {

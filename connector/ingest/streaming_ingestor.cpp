@@ -53,6 +53,7 @@ Classification StreamingIngestor::attempt(const Batch& batch, int attempt) {
       options_.app_name, options_.app_version);
   const azure::HttpResponse response = transport_.send(r);
   Classification c = classify_streaming_response(response);
+  c.reason += explain_refusal(tokens_, response.status);
   if (response.status == 401) {
     tokens_.invalidate(); // an expired or revoked token: fetch a new one next time
   }

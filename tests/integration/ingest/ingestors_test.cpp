@@ -378,5 +378,49 @@ TEST_F(IngestAuth, RefusedCredentialsAreAClearRetriableErrorWithoutTheSecret) {
   EXPECT_EQ(kusto.count("T", admin_token(kusto)), 0);
 }
 
+// A token the cluster refuses (here: asked for another cluster's audience) and an identity
+// without a role on the database both hold the data; the reason says which kind of credential,
+// for which audience, and which role, and keeps the application and tenant ids (logged) and
+// the secret out of /readyz.
+TEST_F(IngestAuth, ARefusedTokenAndAMissingRoleNameTheCredentialTheAudienceAndTheRole) {
+  auto flags = auth_flags();
+  flags.insert(flags.end(), {"--static-token", kusto_static_token_});
+  KustoEmulator kusto(flags);
+  ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
+  create_table(kusto, true, admin_token(kusto));
+  const std::string credentials =
+      ";AAD Federated Security=True;Application Client Id=app-1;Application "
+      "Key=secret-1;Authority Id=tenant-1";
+  const auto names_only_the_kind = [](const std::string& reason) {
+    EXPECT_NE(reason.find("the Entra application (client secret)"), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("app-1"), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("tenant-1"), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("secret-1"), std::string::npos) << reason;
+  };
+  {
+    auto e = environment(kusto);
+    e.resource = "https://another-cluster.kusto.example.net";
+    Stack s(plain(kusto) + credentials, kusto.url(), clock_, random_, sleeper_, {}, e);
+    const auto d = stream_one(kusto, s, "wrong-audience");
+    EXPECT_EQ(d.outcome, Outcome::retriable);
+    EXPECT_NE(d.reason.find("HTTP 401"), std::string::npos) << d.reason;
+    EXPECT_NE(d.reason.find("for audience https://another-cluster.kusto.example.net"),
+              std::string::npos)
+        << d.reason;
+    names_only_the_kind(d.reason);
+  }
+  {
+    ASSERT_TRUE(kusto.fault("/faults/forbidden?on=true"));
+    Stack s(plain(kusto) + credentials, kusto.url(), clock_, random_, sleeper_, {},
+            environment(kusto));
+    const auto d = stream_one(kusto, s, "no-role");
+    EXPECT_EQ(d.outcome, Outcome::retriable);
+    EXPECT_NE(d.reason.find("HTTP 403"), std::string::npos) << d.reason;
+    EXPECT_NE(d.reason.find("Ingestor role"), std::string::npos) << d.reason;
+    names_only_the_kind(d.reason);
+  }
+  EXPECT_EQ(kusto.count("T", admin_token(kusto)), 0);
+}
+
 } // namespace
 } // namespace hub2kusto::ingest
