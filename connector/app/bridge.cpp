@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -11,7 +12,9 @@
 #include "azure/blob_client.hpp"
 #include "azure/token_provider.hpp"
 #include "base/text.hpp"
+#include "checkpoint/balancer.hpp"
 #include "checkpoint/blob_checkpoint_store.hpp"
+#include "checkpoint/blob_ownership_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
 #include "checkpoint/load_all.hpp"
@@ -38,12 +41,25 @@ struct PartitionView {
   std::atomic<std::int64_t> last_enqueued_unix_ms{0};
 };
 
+// One partition this process reads: its pipeline on a thread of its own.
+struct RunningPartition {
+  std::shared_ptr<PartitionView> view;
+  std::shared_ptr<checkpoint::OwnershipFence> fence =
+      std::make_shared<checkpoint::OwnershipFence>();
+  std::unique_ptr<checkpoint::PartitionCheckpointer> checkpointer;
+  std::unique_ptr<pipeline::PartitionPipeline> pipeline;
+  std::thread thread;
+  std::atomic<bool> lost{false};  // another owner has it: abandon, do not drain
+  std::atomic<bool> ended{false}; // the thread is done
+  bool active() const { return !lost.load() && !ended.load(); }
+};
+
 } // namespace
 
 struct Bridge::Connection {
+  const ConnectionConfig* config = nullptr;
   std::string name;
   DatabaseName database;
-  std::vector<std::unique_ptr<PartitionView>> partitions;
   mutable std::mutex probe_mutex;
   std::optional<std::string> kusto_error; // the last probe's failure; none: reachable
   bool kusto_probed = false;
@@ -55,11 +71,28 @@ struct Bridge::Connection {
   std::unique_ptr<azure::BlobClient> checkpoint_blobs;
   std::unique_ptr<azure::BlobClient> dead_letter_blobs;
   std::unique_ptr<checkpoint::CheckpointStore> store;
+  // IoT Hub: where earlier versions kept the checkpoints, read for partitions with none.
+  std::unique_ptr<checkpoint::CheckpointStore> earlier_store;
+  std::string earlier_place;
   std::atomic<std::uint64_t> queued_failures{0}; // batches Kusto failed after queuing
   std::unique_ptr<pipeline::DeadLetterStore> dead_letters;
-  std::vector<std::unique_ptr<checkpoint::PartitionCheckpointer>> checkpointers;
-  std::vector<std::unique_ptr<pipeline::PartitionPipeline>> pipelines;
-  std::vector<std::thread> threads;
+  pipeline::PipelineOptions pipeline_options;
+  std::unique_ptr<checkpoint::BlobOwnershipStore> ownership;
+  std::unique_ptr<checkpoint::Balancer> balancer; // null: every configured partition is ours
+  mutable std::mutex running_mutex;
+  std::map<std::string, std::unique_ptr<RunningPartition>> running; // by partition id
+
+  // The views of the partitions read now, for the ops endpoints and the monitor.
+  std::vector<std::shared_ptr<PartitionView>> views() const {
+    std::lock_guard lock(running_mutex);
+    std::vector<std::shared_ptr<PartitionView>> out;
+    for (const auto& [id, p] : running) {
+      if (p->active()) {
+        out.push_back(p->view);
+      }
+    }
+    return out;
+  }
 };
 
 namespace {
@@ -123,6 +156,9 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   hub_options.event_hub = c.source.event_hub;
   hub_options.consumer_group = c.source.consumer_group;
   hub_options.owner_level = c.source.owner_level;
+  if (config_.ownership_on() && !hub_options.owner_level) {
+    hub_options.owner_level = 0; // a new owner's receiver evicts the old one (as the SDKs read)
+  }
   hub_options.ca_file = c.source.ca_file;
   hub_options.receiver_name = "hub2kusto-" + c.name;
   hub_options.tokens =
@@ -196,91 +232,191 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     return failure(fmt::format("connection '{}': {}", c.name, ready.error().message));
   }
 
-  const pipeline::PipelineOptions po = pipeline_options(c);
-
-  auto checkpoints = checkpoint::load_all(*conn->store, partitions);
-  if (!checkpoints) {
-    return failure(fmt::format("connection '{}': {}", c.name, checkpoints.error().message));
+  conn->config = &c;
+  conn->pipeline_options = pipeline_options(c);
+  if (c.target.local_mapping) { // each partition builds its own; find a problem now
+    if (auto created = pipeline::LocalMapper::create(*c.target.local_mapping); !created) {
+      return failure(
+          fmt::format("connection '{}': target.schema: {}", c.name, created.error().message));
+    }
   }
   if (earlier_scope &&
       (text::lower(earlier_scope->fully_qualified_namespace) !=
            text::lower(scope.fully_qualified_namespace) ||
        text::lower(earlier_scope->event_hub.value()) != text::lower(scope.event_hub.value()))) {
-    std::vector<PartitionId> missing;
-    for (std::size_t i = 0; i < partitions.size(); ++i) {
-      if (!checkpoints.value()[i]) {
-        missing.push_back(partitions[i]);
-      }
-    }
-    const auto earlier_store = make_store(*earlier_scope);
-    auto earlier = checkpoint::load_all(*earlier_store, missing);
-    if (!earlier) {
-      return failure(fmt::format("connection '{}': reading the checkpoints kept under {}/{}: {}",
-                                 c.name, earlier_scope->fully_qualified_namespace,
-                                 earlier_scope->event_hub, earlier.error().message));
-    }
-    for (std::size_t i = 0, m = 0; i < partitions.size(); ++i) {
-      if (checkpoints.value()[i]) {
-        continue;
-      }
-      if (auto& found = earlier.value()[m++]) {
-        log->info("connection '{}' partition {}: checkpoint read from where earlier versions "
-                  "kept it ({}/{}); saved under {}/{} from now on",
-                  c.name, partitions[i], earlier_scope->fully_qualified_namespace,
-                  earlier_scope->event_hub, scope.fully_qualified_namespace, scope.event_hub);
-        checkpoints.value()[i] = std::move(found);
-      }
-    }
+    conn->earlier_store = make_store(*earlier_scope);
+    conn->earlier_place =
+        fmt::format("{}/{}", earlier_scope->fully_qualified_namespace, earlier_scope->event_hub);
+  }
+  const std::string place = fmt::format("{}/{}", scope.fully_qualified_namespace, scope.event_hub);
+  Connection& connection = *conn;
+  connections_.push_back(std::move(conn));
+
+  if (config_.ownership_on()) {
+    // Which partitions are ours is decided cycle by cycle, with the other replicas.
+    connection.ownership = std::make_unique<checkpoint::BlobOwnershipStore>(
+        *connection.checkpoint_blobs, config_.checkpoint.container, scope);
+    const auto& o = config_.ownership;
+    connection.balancer = std::make_unique<checkpoint::Balancer>(
+        *connection.ownership, partitions,
+        checkpoint::BalancerOptions{o.owner_id, o.update_interval, o.expiration,
+                                    o.greedy ? checkpoint::BalancingStrategy::greedy
+                                             : checkpoint::BalancingStrategy::balanced},
+        connection.clock, connection.random,
+        checkpoint::Balancer::Hooks{
+            [this, &connection](const PartitionId& id) { gain_partition(connection, id); },
+            [this, &connection](const PartitionId& id) { lose_partition(connection, id); }});
+    log->info("connection '{}': {} partition(s) shared with the other owners of {} as '{}'", c.name,
+              partitions.size(), place, o.owner_id);
+    connection.balancer->start();
+    return std::monostate{};
+  }
+  auto checkpoints = load_checkpoints(connection, partitions, place);
+  if (!checkpoints) {
+    return failure(fmt::format("connection '{}': {}", c.name, checkpoints.error().message));
   }
   for (std::size_t i = 0; i < partitions.size(); ++i) {
-    const PartitionId& id = partitions[i];
-    const std::optional<checkpoint::Checkpoint>& stored = checkpoints.value()[i];
-    const hub::StartPosition start = stored ? hub::StartPosition::after(stored->sequence_number)
-                                            : configured_start(c.source.start_position);
-    if (stored) {
-      log->info("connection '{}' partition {}: resuming after sequence number {}", c.name, id,
-                stored->sequence_number);
-    }
-    auto stream = conn->source->open_partition(id, start);
-    auto cp = std::make_unique<checkpoint::PartitionCheckpointer>(
-        id, *conn->store, conn->clock, config_.checkpoint.interval, stored);
-    std::optional<pipeline::LocalMapper> mapper;
-    if (c.target.local_mapping) {
-      auto created = pipeline::LocalMapper::create(*c.target.local_mapping);
-      if (!created) {
-        return failure(
-            fmt::format("connection '{}': target.schema: {}", c.name, created.error().message));
-      }
-      mapper.emplace(std::move(created).value());
-    }
-    auto p = std::make_unique<pipeline::PartitionPipeline>(po, stream, *conn->kusto->managed,
-                                                           *conn->dead_letters, *cp, conn->clock,
-                                                           conn->sleeper, std::move(mapper));
-    auto view = std::make_unique<PartitionView>();
-    view->id = id;
-    view->stream = stream;
-    view->pipeline = p.get();
-    conn->partitions.push_back(std::move(view));
-    conn->checkpointers.push_back(std::move(cp));
-    conn->pipelines.push_back(std::move(p));
+    start_partition(connection, partitions[i], checkpoints.value()[i]);
   }
-  for (auto& p : conn->pipelines) {
-    ++running_;
-    conn->threads.emplace_back([this, pp = p.get()] {
-      pp->run();
+  log->info("connection '{}': {} partition(s) started", c.name, partitions.size());
+  return std::monostate{};
+}
+
+Result<std::vector<std::optional<checkpoint::Checkpoint>>>
+Bridge::load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions,
+                         const std::string& place) {
+  auto checkpoints = checkpoint::load_all(*c.store, partitions);
+  if (!checkpoints || !c.earlier_store) {
+    return checkpoints;
+  }
+  std::vector<PartitionId> missing;
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    if (!checkpoints.value()[i]) {
+      missing.push_back(partitions[i]);
+    }
+  }
+  auto earlier = checkpoint::load_all(*c.earlier_store, missing);
+  if (!earlier) {
+    return failure(fmt::format("reading the checkpoints kept under {}: {}", c.earlier_place,
+                               earlier.error().message));
+  }
+  for (std::size_t i = 0, m = 0; i < partitions.size(); ++i) {
+    if (checkpoints.value()[i]) {
+      continue;
+    }
+    if (auto& found = earlier.value()[m++]) {
+      logger("app")->info("connection '{}' partition {}: checkpoint read from where earlier "
+                          "versions kept it ({}); saved under {} from now on",
+                          c.name, partitions[i], c.earlier_place, place);
+      checkpoints.value()[i] = std::move(found);
+    }
+  }
+  return checkpoints;
+}
+
+void Bridge::start_partition(Connection& c, const PartitionId& id,
+                             const std::optional<checkpoint::Checkpoint>& stored) {
+  const hub::StartPosition start = stored ? hub::StartPosition::after(stored->sequence_number)
+                                          : configured_start(c.config->source.start_position);
+  if (stored) {
+    logger("app")->info("connection '{}' partition {}: resuming after sequence number {}", c.name,
+                        id, stored->sequence_number);
+  }
+  std::optional<pipeline::LocalMapper> mapper;
+  if (c.config->target.local_mapping) { // checked at start
+    mapper.emplace(pipeline::LocalMapper::create(*c.config->target.local_mapping).value());
+  }
+  auto p = std::make_unique<RunningPartition>();
+  p->view = std::make_shared<PartitionView>();
+  p->view->id = id;
+  p->view->stream = c.source->open_partition(id, start);
+  p->checkpointer = std::make_unique<checkpoint::PartitionCheckpointer>(
+      id, *c.store, c.clock, config_.checkpoint.interval, stored, p->fence);
+  p->pipeline = std::make_unique<pipeline::PartitionPipeline>(
+      c.pipeline_options, p->view->stream, *c.kusto->managed, *c.dead_letters, *p->checkpointer,
+      c.clock, c.sleeper, std::move(mapper));
+  p->view->pipeline = p->pipeline.get();
+  ++running_;
+  p->thread = std::thread([this, &c, rp = p.get()] {
+    rp->pipeline->run();
+    if (c.balancer && !rp->lost &&
+        rp->view->stream->status().state == hub::PartitionState::stolen) {
+      // A new owner's receiver took the link before our cycle saw its claim: the same loss.
+      rp->fence->withdraw();
+      rp->lost = true;
+      c.balancer->forget(rp->view->id);
+    }
+    if (rp->lost) {
+      rp->pipeline->abandon();
+      c.source->close_partition(rp->view->id);
+    } else {
       const auto deadline =
           deadline_ns_.load() != 0
               ? std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns_.load()))
               : std::chrono::steady_clock::now() + config_.drain_deadline;
-      if (!pp->drain(deadline)) {
+      if (!rp->pipeline->drain(deadline)) {
         all_delivered_ = false;
       }
-      --running_;
-    });
+    }
+    rp->ended = true;
+    --running_;
+  });
+  std::lock_guard lock(c.running_mutex);
+  c.running[id.value()] = std::move(p);
+}
+
+namespace {
+
+// Joins and removes the partitions whose threads are done. Under the connection's
+// running_mutex.
+void reap(std::map<std::string, std::unique_ptr<RunningPartition>>& running) {
+  for (auto it = running.begin(); it != running.end();) {
+    if (it->second->ended) {
+      it->second->thread.join();
+      it = running.erase(it);
+    } else {
+      ++it;
+    }
   }
-  log->info("connection '{}': {} partition(s) started", c.name, partitions.size());
-  connections_.push_back(std::move(conn));
-  return std::monostate{};
+}
+
+} // namespace
+
+void Bridge::gain_partition(Connection& c, const PartitionId& id) {
+  {
+    std::lock_guard lock(c.running_mutex);
+    reap(c.running);
+    if (stopping_ || c.running.contains(id.value())) {
+      return; // stopping: released with the others; or the last owner's thread is ending
+    }
+  }
+  auto stored =
+      load_checkpoints(c, {id},
+                       fmt::format("{}/{}", c.ownership->scope().fully_qualified_namespace,
+                                   c.ownership->scope().event_hub));
+  if (!stored) {
+    // Reading it from its default position could skip or repeat data: the claim lapses instead
+    // and the partition is claimed again (here or elsewhere) when it expires.
+    logger("app")->error("connection '{}' partition {}: claimed but its checkpoint cannot be "
+                         "read, so it is not read: {}",
+                         c.name, id, stored.error().message);
+    c.balancer->forget(id);
+    return;
+  }
+  start_partition(c, id, stored.value().front());
+}
+
+void Bridge::lose_partition(Connection& c, const PartitionId& id) {
+  std::lock_guard lock(c.running_mutex);
+  const auto it = c.running.find(id.value());
+  if (it == c.running.end() || it->second->lost) {
+    return;
+  }
+  // No checkpoint is written from now on; the loop ends after its current step, waits for the
+  // batch in flight and drops the rest (RunningPartition's thread).
+  it->second->fence->withdraw();
+  it->second->lost = true;
+  it->second->pipeline->stop();
 }
 
 void Bridge::stop() {
@@ -290,8 +426,9 @@ void Bridge::stop() {
   deadline_ns_ =
       (std::chrono::steady_clock::now() + config_.drain_deadline).time_since_epoch().count();
   for (auto& c : connections_) {
-    for (auto& p : c->pipelines) {
-      p->stop();
+    std::lock_guard lock(c->running_mutex);
+    for (auto& [id, p] : c->running) {
+      p->pipeline->stop();
     }
   }
   std::lock_guard lock(monitor_mutex_);
@@ -299,7 +436,9 @@ void Bridge::stop() {
 }
 
 bool Bridge::finished() const {
-  return running_.load() == 0;
+  // A replica that balances may own nothing for a while: it goes on until stopped.
+  return running_.load() == 0 && std::none_of(connections_.begin(), connections_.end(),
+                                              [](const auto& c) { return c->balancer != nullptr; });
 }
 
 bool Bridge::wait() {
@@ -312,12 +451,23 @@ bool Bridge::wait() {
   }
   bool failed_partition = false;
   for (auto& c : connections_) {
-    for (auto& t : c->threads) {
-      if (t.joinable()) {
-        t.join();
-      }
+    if (c->balancer) {
+      c->balancer->stop(); // no partition gained or lost from here on
     }
-    c->threads.clear();
+    {
+      std::lock_guard lock(c->running_mutex);
+      for (auto& [id, p] : c->running) {
+        p->pipeline->stop(); // one the balancer started after stop() went by
+        if (p->thread.joinable()) {
+          p->thread.join();
+        }
+      }
+      c->running.clear();
+    }
+    if (c->balancer) {
+      // Drained and checkpointed: the others may take them at once.
+      c->balancer->release_all();
+    }
     if (c->source) {
       if (auto fatal = c->source->fatal_error()) {
         failed_partition = true;
@@ -347,7 +497,7 @@ void Bridge::monitor() {
 void Bridge::refresh(Connection& c) {
   const auto timeout = std::min<std::chrono::milliseconds>(config_.ops.refresh_interval * 2,
                                                            std::chrono::seconds(10));
-  for (auto& p : c.partitions) {
+  for (const auto& p : c.views()) {
     auto props = c.source->partition_properties(p->id, timeout);
     if (props) {
       p->last_enqueued.store(props->is_empty ? -1 : props->last_enqueued_sequence_number.value());
@@ -381,7 +531,12 @@ void Bridge::refresh(Connection& c) {
 ops::Readiness Bridge::readiness() const {
   ops::Readiness r;
   for (const auto& c : connections_) {
-    for (const auto& p : c->partitions) {
+    std::unique_lock running(c->running_mutex); // the pipelines stay while they are read
+    for (const auto& [key, rp] : c->running) {
+      if (!rp->active()) {
+        continue;
+      }
+      const auto& p = rp->view;
       const auto status = p->stream->status();
       if (status.state != hub::PartitionState::receiving) {
         r.reasons.push_back(fmt::format("connection '{}' partition {}: {}{}{}", c->name, p->id,
@@ -393,6 +548,7 @@ ops::Readiness Bridge::readiness() const {
             fmt::format("connection '{}' partition {}: {}", c->name, p->id, problem));
       }
     }
+    running.unlock();
     std::lock_guard lock(c->probe_mutex);
     if (!c->kusto_probed) {
       r.reasons.push_back(fmt::format("connection '{}': the Kusto target not probed yet", c->name));
@@ -412,7 +568,12 @@ std::string Bridge::metrics_text() const {
   const auto relaxed = std::memory_order_relaxed;
   for (const auto& c : connections_) {
     const ops::Labels conn{{"connection", c->name}};
-    for (const auto& p : c->partitions) {
+    std::unique_lock running(c->running_mutex); // the pipelines stay while they are read
+    for (const auto& [key, rp] : c->running) {
+      if (!rp->active()) {
+        continue;
+      }
+      const auto& p = rp->view;
       const ops::Labels l{{"connection", c->name}, {"partition", p->id.value()}};
       const auto& pm = p->pipeline->metrics();
       pm.describe(m, l);
@@ -432,6 +593,10 @@ std::string Bridge::metrics_text() const {
                   static_cast<double>(std::max<std::int64_t>(0, enqueued - last->value())));
         }
       }
+    }
+    running.unlock();
+    if (c->balancer) {
+      c->balancer->metrics().describe(m, conn);
     }
     c->source->metrics().describe(m, conn);
     c->kusto->managed->metrics().describe(m, conn);

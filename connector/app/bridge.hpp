@@ -18,6 +18,7 @@
 
 #include "app/config.hpp"
 #include "base/result.hpp"
+#include "checkpoint/checkpoint_store.hpp"
 #include "ops/ops_server.hpp"
 #include "pipeline/partition_pipeline.hpp"
 
@@ -53,6 +54,17 @@ public:
 private:
   explicit Bridge(const Config& config);
   Result<std::monostate> start_connection(const ConnectionConfig& c);
+  // The stored checkpoints of `partitions` (IoT Hub: with the place earlier versions used as
+  // a fallback); `place` names where they are, for the log.
+  Result<std::vector<std::optional<checkpoint::Checkpoint>>>
+  load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions,
+                   const std::string& place);
+  // Starts reading the partition after `stored` (or from the configured start).
+  void start_partition(Connection& c, const PartitionId& id,
+                       const std::optional<checkpoint::Checkpoint>& stored);
+  // The balancer's hooks (balancer.hpp), on its thread.
+  void gain_partition(Connection& c, const PartitionId& id);
+  void lose_partition(Connection& c, const PartitionId& id);
   // The monitor thread: every ops.refresh_interval, reads each partition's last enqueued
   // sequence number from the hub's management node (for the lag series) and probes each
   // Kusto target (for readiness), until stop().

@@ -487,6 +487,7 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
   }
 
   read_checkpoint(top.section("checkpoint"), config.checkpoint, config.credential);
+  read_ownership(top.section("ownership"), config.ownership, config.checkpoint);
   read_dead_letter(top.section("dead_letter"), config.dead_letter, config.credential);
 
   {
@@ -647,6 +648,7 @@ nlohmann::json to_masked_json(const Config& config) {
   json out = {
       {"connections", connections},
       {"checkpoint", checkpoint},
+      {"ownership", ownership_json(config)},
       {"dead_letter", store_json(config.dead_letter, environment)},
       {"ops",
        {{"address", config.ops.address},

@@ -110,6 +110,18 @@ struct CheckpointConfig : StoreConfig {
   std::chrono::milliseconds interval{5'000}; // how often positions are written at most
 };
 
+// Several replicas (and Azure SDK processors) share a hub's partitions through ownership blobs
+// beside the checkpoints (docs/protocols.md, "Ownership and load balancing"). On whenever the
+// checkpoints are in blob storage, unless `enabled` is false; with file checkpoints only one
+// replica may run.
+struct OwnershipConfig {
+  std::optional<bool> enabled;                       // none: on with blob checkpoints
+  std::string owner_id;                              // default: <host name>-<process id>
+  std::chrono::milliseconds update_interval{10'000}; // one balancing cycle
+  std::chrono::milliseconds expiration{120'000};     // an owner silent this long lost its claims
+  bool greedy = false;                               // claim the whole share at once
+};
+
 // Store::file: events that cannot be ingested go to <directory>/<connection name>.jsonl;
 // Store::blob: one blob of JSON lines per write, <connection>/<partition>/... in `container`.
 struct DeadLetterConfig : StoreConfig {
@@ -133,12 +145,18 @@ struct Config {
   std::optional<azure::Credential> credential; // for every endpoint that names none
   std::vector<ConnectionConfig> connections;
   CheckpointConfig checkpoint;
+  OwnershipConfig ownership;
   DeadLetterConfig dead_letter;
   OpsConfig ops;
   LogConfig log;
   std::chrono::milliseconds drain_deadline{30'000}; // shutdown: flush and checkpoint by then
   std::vector<std::string> warnings; // not fatal, e.g. ignored connection-string keys
   std::vector<std::string> secret_origins;
+
+  // Whether the replicas balance partitions through ownership blobs.
+  bool ownership_on() const {
+    return checkpoint.store == StoreConfig::Store::blob && ownership.enabled.value_or(true);
+  }
 };
 
 struct ConfigInput {

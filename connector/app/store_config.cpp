@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <utility>
 
 #include <fmt/format.h>
@@ -167,6 +168,62 @@ void read_checkpoint(Section s, CheckpointConfig& out,
       out.interval = *interval;
     }
   }
+}
+
+void read_ownership(Section s, OwnershipConfig& out, const CheckpointConfig& checkpoint) {
+  out.enabled = s.boolean("enabled");
+  const auto owner = s.string("owner_id");
+  const auto interval = s.duration("update_interval");
+  const auto expiration = s.duration("expiration");
+  const auto strategy = s.string("strategy");
+  s.finish();
+  if (out.enabled.value_or(false) && checkpoint.store != StoreConfig::Store::blob) {
+    s.problem("enabled", "ownership needs the checkpoints in blob storage (checkpoint.store "
+                         "'blob'): with file checkpoints only one replica may run");
+  }
+  if (owner && (owner->empty() || owner->size() > 256)) {
+    s.problem("owner_id", "must be 1 to 256 characters");
+  } else if (owner) {
+    out.owner_id = *owner;
+  } else {
+    std::array<char, 256> host{};
+    const std::string name =
+        ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "hub2kusto";
+    out.owner_id = fmt::format("{}-{}", name, ::getpid());
+  }
+  if (interval && (*interval < std::chrono::seconds(1) || *interval > std::chrono::minutes(5))) {
+    s.problem("update_interval", "must be from 1s to 5m");
+  } else if (interval) {
+    out.update_interval = *interval;
+  }
+  if (expiration) {
+    out.expiration = *expiration;
+  }
+  // Peers must not take partitions from an owner between two of its cycles.
+  if (out.expiration < 3 * out.update_interval) {
+    s.problem("expiration", fmt::format("must be at least three update intervals ({} ms)",
+                                        3 * out.update_interval.count()));
+  }
+  if (strategy && *strategy != "balanced" && *strategy != "greedy") {
+    s.problem("strategy", fmt::format("'{}' is not a strategy: use balanced or greedy", *strategy));
+  } else if (strategy) {
+    out.greedy = *strategy == "greedy";
+  }
+}
+
+nlohmann::json ownership_json(const Config& config) {
+  if (!config.ownership_on()) {
+    return {{"enabled", false},
+            {"note", config.checkpoint.store == StoreConfig::Store::blob
+                         ? "off: every replica reads every partition, so run one"
+                         : "off with file checkpoints: run only one replica"}};
+  }
+  const auto& o = config.ownership;
+  return {{"enabled", true},
+          {"owner_id", o.owner_id},
+          {"update_interval", fmt::format("{}ms", o.update_interval.count())},
+          {"expiration", fmt::format("{}ms", o.expiration.count())},
+          {"strategy", o.greedy ? "greedy" : "balanced"}};
 }
 
 void read_dead_letter(Section s, DeadLetterConfig& out,

@@ -24,6 +24,10 @@ namespace hub2kusto::app {
 // of its own.
 void read_checkpoint(Section s, CheckpointConfig& out,
                      const std::optional<azure::Credential>& shared);
+// The `ownership` settings ("enabled", "owner_id", "update_interval", "expiration",
+// "strategy": balanced or greedy); `checkpoint` says whether there is a blob store for them.
+void read_ownership(Section s, OwnershipConfig& out, const CheckpointConfig& checkpoint);
+nlohmann::json ownership_json(const Config& config);
 void read_dead_letter(Section s, DeadLetterConfig& out,
                       const std::optional<azure::Credential>& shared);
 

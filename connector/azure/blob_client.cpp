@@ -153,56 +153,132 @@ Result<std::monostate> BlobClient::delete_blob(const std::string& container,
 
 namespace {
 
-// The text of every <tag>...</tag> in an XML answer, with the five predefined entities decoded
-// (a List Blobs answer is flat enough for this).
-std::vector<std::string> xml_values(std::string_view xml, std::string_view tag) {
+// The inner text of every <tag>...</tag> in an XML fragment, as written (a List Blobs answer is
+// flat enough for this: no attributes on the elements read, no nesting of one tag in itself).
+std::vector<std::string_view> xml_elements(std::string_view xml, std::string_view tag) {
   const std::string open = fmt::format("<{}>", tag);
   const std::string close = fmt::format("</{}>", tag);
-  std::vector<std::string> out;
+  std::vector<std::string_view> out;
   for (auto at = xml.find(open); at != std::string_view::npos; at = xml.find(open, at)) {
     at += open.size();
     const auto end = xml.find(close, at);
     if (end == std::string_view::npos) {
       break;
     }
-    std::string value(xml.substr(at, end - at));
-    static constexpr std::pair<std::string_view, char> kEntities[] = {
-        {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&amp;", '&'}};
-    for (const auto& [entity, c] : kEntities) {
-      for (auto p = value.find(entity); p != std::string::npos; p = value.find(entity, p + 1)) {
-        value.replace(p, entity.size(), 1, c);
-      }
-    }
-    out.push_back(std::move(value));
+    out.push_back(xml.substr(at, end - at));
     at = end + close.size();
   }
   return out;
+}
+
+// Text with the five predefined XML entities decoded.
+std::string xml_text(std::string_view raw) {
+  std::string value(raw);
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&amp;", '&'}};
+  for (const auto& [entity, c] : kEntities) {
+    for (auto p = value.find(entity); p != std::string::npos; p = value.find(entity, p + 1)) {
+      value.replace(p, entity.size(), 1, c);
+    }
+  }
+  return value;
+}
+
+// The decoded text of the first <tag> in `xml`; empty when there is none.
+std::string xml_value(std::string_view xml, std::string_view tag) {
+  const auto found = xml_elements(xml, tag);
+  return found.empty() ? std::string() : xml_text(found.front());
+}
+
+// The children of a <Metadata> element: <name>value</name>..., names lower-cased as the
+// service compares them; an empty element (<name />) is an empty value.
+std::map<std::string, std::string> xml_metadata(std::string_view metadata) {
+  std::map<std::string, std::string> out;
+  for (auto at = metadata.find('<'); at != std::string_view::npos; at = metadata.find('<', at)) {
+    const auto name_end = metadata.find('>', at);
+    if (name_end == std::string_view::npos) {
+      break;
+    }
+    std::string_view name = metadata.substr(at + 1, name_end - at - 1);
+    if (!name.empty() && name.back() == '/') { // <name />
+      name.remove_suffix(1);
+      while (!name.empty() && name.back() == ' ') {
+        name.remove_suffix(1);
+      }
+      out[text::lower(name)] = std::string();
+      at = name_end + 1;
+      continue;
+    }
+    const std::string close = fmt::format("</{}>", name);
+    const auto end = metadata.find(close, name_end + 1);
+    if (end == std::string_view::npos) {
+      break;
+    }
+    out[text::lower(name)] = xml_text(metadata.substr(name_end + 1, end - name_end - 1));
+    at = end + close.size();
+  }
+  return out;
+}
+
+// An ETag as If-Match takes it: listings give it bare, response headers quoted.
+std::string quoted_etag(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    return etag;
+  }
+  return '"' + etag + '"';
 }
 
 } // namespace
 
 Result<std::vector<std::string>> BlobClient::list_blobs(const std::string& container,
                                                         const std::string& prefix) {
+  auto listing = list_blob_items(container, prefix);
+  if (!listing) {
+    return failure(std::move(listing).error());
+  }
   std::vector<std::string> names;
+  names.reserve(listing->blobs.size());
+  for (auto& blob : listing->blobs) {
+    names.push_back(std::move(blob.name));
+  }
+  return names;
+}
+
+Result<BlobListing> BlobClient::list_blob_items(const std::string& container,
+                                                const std::string& prefix) {
+  BlobListing listing;
   std::string marker;
   do {
     HttpRequest r;
     r.method = "GET";
-    r.url = fmt::format("{}/{}?restype=container&comp=list&prefix={}{}", storage_.blob_endpoint,
-                        container, url_encode(prefix),
+    r.url = fmt::format("{}/{}?restype=container&comp=list&include=metadata&prefix={}{}",
+                        storage_.blob_endpoint, container, url_encode(prefix),
                         marker.empty() ? "" : "&marker=" + url_encode(marker));
     const auto response = send(r);
     if (response.status != 200) {
       return failure(fmt::format("the blobs of container '{}' at {} cannot be listed: {}",
                                  container, storage_.blob_endpoint, refusal(response)));
     }
-    auto page = xml_values(response.body, "Name");
-    names.insert(names.end(), std::make_move_iterator(page.begin()),
-                 std::make_move_iterator(page.end()));
-    const auto next = xml_values(response.body, "NextMarker");
-    marker = next.empty() ? std::string() : next.front();
+    for (const auto blob : xml_elements(response.body, "Blob")) {
+      BlobItem item;
+      item.name = xml_value(blob, "Name");
+      const auto metadata = xml_elements(blob, "Metadata");
+      if (!metadata.empty()) {
+        item.metadata = xml_metadata(metadata.front());
+      }
+      const auto properties = xml_elements(blob, "Properties");
+      if (!properties.empty()) {
+        item.etag = quoted_etag(xml_value(properties.front(), "Etag"));
+        item.last_modified = parse_rfc1123_date(xml_value(properties.front(), "Last-Modified"));
+      }
+      listing.blobs.push_back(std::move(item));
+    }
+    if (const auto date = response.header("Date")) {
+      listing.service_time = parse_rfc1123_date(*date);
+    }
+    marker = xml_value(response.body, "NextMarker");
   } while (!marker.empty());
-  return names;
+  return listing;
 }
 
 Result<std::string> BlobClient::get_blob(const std::string& container, const std::string& blob) {
@@ -260,6 +336,49 @@ Result<std::monostate> BlobClient::set_metadata(const std::string& container,
   }
   if (response.status == 200) {
     return std::monostate{};
+  }
+  return failure(fmt::format("blob '{}/{}' not written: {}", container, blob, refusal(response)));
+}
+
+Result<std::optional<std::string>> BlobClient::set_metadata_if_match(const std::string& container,
+                                                                     const std::string& blob,
+                                                                     const BlobMetadata& metadata,
+                                                                     const std::string& etag) {
+  HttpRequest set;
+  set.method = "PUT";
+  set.url = url(container, blob) + "?comp=metadata";
+  set.headers.emplace_back("If-Match", quoted_etag(etag));
+  for (const auto& [k, v] : metadata) {
+    set.headers.emplace_back("x-ms-meta-" + k, v);
+  }
+  const auto response = send(set);
+  if (response.status == 200) {
+    return std::optional(response.header("ETag").value_or(std::string()));
+  }
+  if (response.status == 412 || response.status == 404) {
+    return std::optional<std::string>();
+  }
+  return failure(fmt::format("blob '{}/{}' not written: {}", container, blob, refusal(response)));
+}
+
+Result<std::optional<std::string>> BlobClient::create_if_absent(const std::string& container,
+                                                                const std::string& blob,
+                                                                const BlobMetadata& metadata) {
+  HttpRequest r;
+  r.method = "PUT";
+  r.url = url(container, blob);
+  r.headers.emplace_back("x-ms-blob-type", "BlockBlob");
+  r.headers.emplace_back("If-None-Match", "*");
+  for (const auto& [k, v] : metadata) {
+    r.headers.emplace_back("x-ms-meta-" + k, v);
+  }
+  const auto response = send(r);
+  if (response.status == 201) {
+    return std::optional(response.header("ETag").value_or(std::string()));
+  }
+  if ((response.status == 409 && response.header("x-ms-error-code") == "BlobAlreadyExists") ||
+      response.status == 412) {
+    return std::optional<std::string>();
   }
   return failure(fmt::format("blob '{}/{}' not written: {}", container, blob, refusal(response)));
 }

@@ -27,6 +27,21 @@ namespace hub2kusto::azure {
 
 using BlobMetadata = std::vector<std::pair<std::string, std::string>>; // x-ms-meta-<name>
 
+// One blob of a listing, with what optimistic concurrency needs.
+struct BlobItem {
+  std::string name;
+  std::map<std::string, std::string> metadata; // names lower-case
+  std::string etag;                            // quoted, as If-Match takes it
+  std::optional<std::chrono::system_clock::time_point> last_modified;
+};
+
+struct BlobListing {
+  std::vector<BlobItem> blobs;
+  // The service's clock when it answered the last page (its Date header). Compared with
+  // last_modified, it tells a blob's age on one clock, whatever the local clock says.
+  std::optional<std::chrono::system_clock::time_point> service_time;
+};
+
 class BlobClient {
 public:
   // `tokens` (Storage's audience) authorise the requests when `storage` has neither a key nor
@@ -40,6 +55,8 @@ public:
   // The names of the container's blobs that start with `prefix`, every page (List Blobs).
   Result<std::vector<std::string>> list_blobs(const std::string& container,
                                               const std::string& prefix);
+  // The same with each blob's metadata, ETag and Last-Modified.
+  Result<BlobListing> list_blob_items(const std::string& container, const std::string& prefix);
   // The blob's content (Get Blob).
   Result<std::string> get_blob(const std::string& container, const std::string& blob);
   // Whether the container exists (Get Container Properties); creates nothing.
@@ -53,6 +70,21 @@ public:
   // exist yet (as the SDKs' checkpoint stores do).
   Result<std::monostate> set_metadata(const std::string& container, const std::string& blob,
                                       const BlobMetadata& metadata);
+  // Conditional writes (docs "Specifying conditional headers for Blob service operations"):
+  // each happens only when the blob is as the caller last saw it, so of two writers racing for
+  // it exactly one wins. Each returns the blob's new ETag, or none when the condition failed.
+  //
+  // Replaces the metadata of the blob whose ETag is still `etag` (412 ConditionNotMet, or a
+  // blob deleted since: none).
+  Result<std::optional<std::string>> set_metadata_if_match(const std::string& container,
+                                                           const std::string& blob,
+                                                           const BlobMetadata& metadata,
+                                                           const std::string& etag);
+  // Creates the empty block blob with `metadata` unless a blob of that name exists (Put Blob
+  // with If-None-Match: *; 409 BlobAlreadyExists: none).
+  Result<std::optional<std::string>> create_if_absent(const std::string& container,
+                                                      const std::string& blob,
+                                                      const BlobMetadata& metadata);
   // Uploads a block blob in one request, replacing any blob of that name. Returns the blob's
   // URL, with the connection string's SAS (if any) beside it for whoever reads the blob next.
   Result<StorageUrl> put_block_blob(const std::string& container, const std::string& blob,

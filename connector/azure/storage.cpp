@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <vector>
 
@@ -59,6 +60,44 @@ std::string header_value(const HttpRequest& r, std::string_view name) {
 std::string rfc1123_date(std::chrono::system_clock::time_point t) {
   return fmt::format("{:%a, %d %b %Y %H:%M:%S} GMT",
                      std::chrono::time_point_cast<std::chrono::seconds>(t));
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc1123_date(std::string_view text) {
+  // "Tue, 01 Dec 2026 10:00:00 GMT": the weekday is redundant and not checked.
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto comma = text.find(", ");
+  if (comma == std::string_view::npos || text.size() != comma + 2 + 24 ||
+      text.substr(text.size() - 4) != " GMT") {
+    return std::nullopt;
+  }
+  const std::string_view date = text.substr(comma + 2); // "01 Dec 2026 10:00:00 GMT"
+  const auto number = [&](std::size_t at, std::size_t length) -> std::optional<int> {
+    int value = 0;
+    const auto* begin = date.data() + at;
+    const auto [end, ec] = std::from_chars(begin, begin + length, value);
+    return ec == std::errc() && end == begin + length ? std::optional(value) : std::nullopt;
+  };
+  const auto* month = std::find(std::begin(kMonths), std::end(kMonths), date.substr(3, 3));
+  const auto day = number(0, 2);
+  const auto year = number(7, 4);
+  const auto hour = number(12, 2);
+  const auto minute = number(15, 2);
+  const auto second = number(18, 2);
+  if (month == std::end(kMonths) || !day || !year || !hour || !minute || !second ||
+      date[2] != ' ' || date[6] != ' ' || date[11] != ' ' || date[14] != ':' || date[17] != ':' ||
+      *hour > 23 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day ymd{
+      std::chrono::year(*year),
+      std::chrono::month(static_cast<unsigned>(month - std::begin(kMonths) + 1)),
+      std::chrono::day(static_cast<unsigned>(*day))};
+  if (!ymd.ok()) {
+    return std::nullopt;
+  }
+  return std::chrono::sys_days(ymd) + std::chrono::hours(*hour) + std::chrono::minutes(*minute) +
+         std::chrono::seconds(*second);
 }
 
 std::string StorageUrl::with(std::string_view suffix) const {

@@ -4,6 +4,7 @@
 // message. The Blob, Queue and Table clients beside this file build on it
 // (https://learn.microsoft.com/rest/api/storageservices/).
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,9 @@ inline constexpr std::string_view kTableVersion = "2019-02-02";
 
 // The x-ms-date form (RFC 1123, always GMT): "Tue, 01 Dec 2026 10:00:00 GMT".
 std::string rfc1123_date(std::chrono::system_clock::time_point t);
+// The same form read back (a Date or Last-Modified header, a listing's Last-Modified); none
+// when `text` is not one.
+std::optional<std::chrono::system_clock::time_point> parse_rfc1123_date(std::string_view text);
 
 // One storage URL with its shared access signature: the base is printable, the query secret.
 struct StorageUrl {

@@ -11,10 +11,14 @@ BlobCheckpointStore::BlobCheckpointStore(azure::BlobClient& blobs, std::string c
                                          Scope scope)
     : blobs_(blobs), container_(std::move(container)), scope_(std::move(scope)) {}
 
+std::string blob_prefix(const Scope& scope, std::string_view kind) {
+  return fmt::format("{}/{}/{}/{}/", text::lower(scope.fully_qualified_namespace),
+                     text::lower(scope.event_hub.value()),
+                     text::lower(scope.consumer_group.value()), kind);
+}
+
 std::string BlobCheckpointStore::blob_name(const PartitionId& partition) const {
-  return fmt::format("{}/{}/{}/checkpoint/{}", text::lower(scope_.fully_qualified_namespace),
-                     text::lower(scope_.event_hub.value()),
-                     text::lower(scope_.consumer_group.value()), partition.value());
+  return blob_prefix(scope_, "checkpoint") + partition.value();
 }
 
 Result<std::monostate> BlobCheckpointStore::prepare() {

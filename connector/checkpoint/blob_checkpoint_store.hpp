@@ -8,18 +8,22 @@
 // an empty block blob whose metadata holds `sequencenumber` and `offset` (decimal and opaque
 // strings); namespace, hub and consumer group lower-cased as the JS, .NET, Python and C++ SDKs
 // do. A save sets the metadata unconditionally and uploads the empty blob with it when the blob
-// does not exist yet (404), as the JS SDK does; ownership blobs are not written (hub2kusto owns
-// its partitions by configuration and epoch, not by load balancing).
+// does not exist yet (404), as the JS SDK does. Ownership blobs: blob_ownership_store.hpp.
 //
 // Errors name the container, the blob and the service's error code, never a key or a
 // signature (ingest/blob_client.hpp). Threads: any.
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "azure/blob_client.hpp"
 #include "checkpoint/checkpoint_store.hpp"
 
 namespace hub2kusto::checkpoint {
+
+// "<namespace>/<event hub>/<consumer group>/<kind>/", lower-cased: where the blobs of `kind`
+// ("checkpoint", "ownership") of a scope are kept.
+std::string blob_prefix(const Scope& scope, std::string_view kind);
 
 class BlobCheckpointStore final : public CheckpointStore {
 public:

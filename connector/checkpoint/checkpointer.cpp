@@ -66,7 +66,13 @@ Result<bool> PartitionCheckpointer::save_now() {
   if (!watermark_ || (saved_ && watermark_->sequence_number <= saved_->sequence_number)) {
     return false; // nothing new: forward only
   }
-  auto stored = store_.save(partition_, *watermark_);
+  Saved stored = std::monostate{};
+  const auto save = [&] { stored = store_.save(partition_, *watermark_); };
+  if (!fence_) {
+    save();
+  } else if (!fence_->run(save)) {
+    return false; // another owner has the partition now
+  }
   last_save_ = clock_.steady_now();
   if (!stored) {
     return failure(std::move(stored).error());

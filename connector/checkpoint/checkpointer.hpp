@@ -17,6 +17,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,6 +28,31 @@
 
 namespace hub2kusto::checkpoint {
 
+// The right to write one partition's checkpoint, held while this process owns the partition
+// (docs/protocols.md, "Ownership and load balancing"): once another owner took it, its
+// checkpoint is theirs to move. Any thread.
+class OwnershipFence {
+public:
+  // Runs `save` unless the right was withdrawn; whether it ran.
+  template <typename F> bool run(F&& save) {
+    std::lock_guard lock(mutex_);
+    if (withdrawn_) {
+      return false;
+    }
+    std::forward<F>(save)();
+    return true;
+  }
+  // Withdraws the right, for good; returns once no save is running.
+  void withdraw() {
+    std::lock_guard lock(mutex_);
+    withdrawn_ = true;
+  }
+
+private:
+  std::mutex mutex_;
+  bool withdrawn_ = false;
+};
+
 // Names a batch to the checkpointer; assigned by the pipeline, never reused in a partition.
 using BatchToken = std::uint64_t;
 
@@ -33,9 +60,10 @@ class PartitionCheckpointer {
 public:
   PartitionCheckpointer(PartitionId partition, CheckpointStore& store, const Clock& clock,
                         std::chrono::milliseconds interval,
-                        std::optional<Checkpoint> stored = std::nullopt)
+                        std::optional<Checkpoint> stored = std::nullopt,
+                        std::shared_ptr<OwnershipFence> fence = nullptr)
       : partition_(std::move(partition)), store_(store), clock_(clock), interval_(interval),
-        saved_(stored), watermark_(stored) {}
+        fence_(std::move(fence)), saved_(stored), watermark_(stored) {}
 
   // An event joined batch `batch`. Events are tracked in partition order; one at or before
   // the stored position is ignored (a replay after a restart).
@@ -56,6 +84,7 @@ public:
   Result<bool> maybe_save();
   // Saves the watermark now if it moved (shutdown).
   Result<bool> flush();
+  // Both write nothing and return false once the fence (if any) was withdrawn.
 
 private:
   Result<bool> save_now();
@@ -78,6 +107,7 @@ private:
   CheckpointStore& store_;
   const Clock& clock_;
   std::chrono::milliseconds interval_;
+  std::shared_ptr<OwnershipFence> fence_;
   std::optional<Checkpoint> saved_;
   std::optional<Checkpoint> watermark_;
   std::deque<Run> pending_;

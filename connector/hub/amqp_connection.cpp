@@ -779,4 +779,27 @@ std::shared_ptr<PartitionStream> AmqpEventSource::Impl::open_partition(const Par
   return channel;
 }
 
+void AmqpEventSource::Impl::close_partition(const PartitionId& id) {
+  std::shared_ptr<PartitionChannel> channel;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = streams_.find(id);
+    if (it == streams_.end()) {
+      return;
+    }
+    channel = std::move(it->second);
+    streams_.erase(it);
+  }
+  channel->set_status(PartitionState::closed);
+  post([this, channel] {
+    const auto it = partitions_.find(channel->partition());
+    if (it == partitions_.end() || &it->second->channel() != channel.get()) {
+      return;
+    }
+    it->second->close();
+    retired_.push_back(std::move(it->second));
+    partitions_.erase(it);
+  });
+}
+
 } // namespace hub2kusto::hub

@@ -46,6 +46,10 @@ std::shared_ptr<PartitionStream> AmqpEventSource::open_partition(const Partition
   return impl_->open_partition(partition, start);
 }
 
+void AmqpEventSource::close_partition(const PartitionId& partition) {
+  impl_->close_partition(partition);
+}
+
 namespace {
 template <typename T> T field(const ManagementBody& body, const char* name, T fallback = T{}) {
   const auto it = body.find(name);

@@ -86,6 +86,7 @@ public:
                                                    std::chrono::milliseconds timeout) override;
   std::shared_ptr<PartitionStream> open_partition(const PartitionId& partition,
                                                   const StartPosition& start) override;
+  void close_partition(const PartitionId& partition) override;
   void close() override;
 
   // Any thread.

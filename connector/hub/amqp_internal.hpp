@@ -436,6 +436,7 @@ public:
                                          milliseconds timeout);
   std::shared_ptr<PartitionStream> open_partition(const PartitionId& id,
                                                   const StartPosition& start);
+  void close_partition(const PartitionId& id);
   void close();
   std::optional<Error> fatal_error() const {
     std::lock_guard lock(mutex_);
@@ -582,6 +583,9 @@ private:
   std::unique_ptr<LinkOwner> probe_;
   bool redirected_ = false;
   std::map<PartitionId, std::unique_ptr<PartitionReceiver>> partitions_;
+  // Receivers of closed partitions: kept until the source goes, as timers and management
+  // replies they asked for may still name them.
+  std::vector<std::unique_ptr<PartitionReceiver>> retired_;
   std::map<std::string, std::chrono::steady_clock::time_point> reported_; // report_due()
 
   // Any thread, under mutex_.

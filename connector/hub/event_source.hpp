@@ -148,6 +148,11 @@ public:
   virtual std::shared_ptr<PartitionStream> open_partition(const PartitionId& partition,
                                                           const StartPosition& start) = 0;
 
+  // Any thread. Stops reading one partition (another owner takes it): its link is detached
+  // and its stream reports `closed`; opening it again later starts a new stream. A partition
+  // not open is no error.
+  virtual void close_partition(const PartitionId& partition) = 0;
+
   // Any thread. Detaches every link, closes the connection and ends the AMQP thread. Streams
   // keep what they buffered and report `closed`. Idempotent; the destructor calls it.
   virtual void close() = 0;

@@ -496,4 +496,13 @@ bool PartitionPipeline::drain(std::chrono::steady_clock::time_point deadline) {
   return all;
 }
 
+void PartitionPipeline::abandon() {
+  settle(true);
+  held_.clear();
+  std::vector<ReadyBatch> dropped;
+  batcher_.take_all(dropped);
+  metrics_.in_flight_bytes.store(0, std::memory_order_relaxed);
+  metrics_.delivering_bytes.store(0, std::memory_order_relaxed);
+}
+
 } // namespace hub2kusto::pipeline

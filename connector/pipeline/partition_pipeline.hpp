@@ -108,6 +108,10 @@ public:
   // saves the checkpoint. Returns whether everything was delivered.
   bool drain(std::chrono::steady_clock::time_point deadline);
 
+  // After the partition went to another owner: waits for the batch in flight (sent already)
+  // and drops the open and held batches undelivered; the new owner reads their events again
+  // after the checkpoint. Saves nothing.
+  void abandon();
   const PipelineMetrics& metrics() const { return metrics_; }
   // Any thread: why the partition cannot go on at the moment, for /readyz: the Kusto target
   // refuses every batch, or the dead-letter or the checkpoint store refuses writes. Empty when

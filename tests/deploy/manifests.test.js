@@ -266,6 +266,25 @@ for (const deployment of r.deployments) {
 
 }
 
+test('base: the replicas share the hub: rolling updates, a disruption budget, owner ids from pod names', () => {
+  const d = deployments.find((x) => x.metadata.name === 'hub2kusto');
+  assert.ok(d.spec.replicas >= 2, 'replicas');
+  assert.equal(d.spec.strategy.type, 'RollingUpdate');
+  assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 0);
+  const container = d.spec.template.spec.containers.find((c) => c.name === 'hub2kusto');
+  const owner = (container.env || []).find((e) => e.name === 'HUB2KUSTO_OWNERSHIP_OWNER_ID');
+  assert.equal(owner && owner.valueFrom.fieldRef.fieldPath, 'metadata.name');
+  // Ownership needs blob checkpoints, and the config must not turn it off.
+  assert.equal(base.config.checkpoint.store, 'blob');
+  assert.notEqual((base.config.ownership || {}).enabled, false);
+  const pdb = byKind('PodDisruptionBudget').find((p) => p.metadata.name === 'hub2kusto');
+  assert.ok(pdb, 'a PodDisruptionBudget');
+  assert.ok(pdb.spec.minAvailable >= 1 && pdb.spec.minAvailable < d.spec.replicas);
+  for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) {
+    assert.equal(d.spec.template.metadata.labels[k], v, `PodDisruptionBudget selector ${k}`);
+  }
+});
+
 test('base: the files the config reads are at least the three connection strings', () => {
   assert.ok(filesRead(base.config).length >= 3, filesRead(base.config).join(', '));
 });
@@ -295,6 +314,7 @@ test('the ConfigMap config passes hub2kusto check-config', () => {
     const effective = JSON.parse(out.slice(out.indexOf('{')));
     assert.equal(effective.ops.port, base.config.ops.port);
     assert.equal(effective.checkpoint.store, 'blob');
+    assert.equal(effective.ownership.enabled, true);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

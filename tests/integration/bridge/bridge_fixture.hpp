@@ -157,6 +157,17 @@ protected:
     }
   }
 
+  // A preload file of `count` telemetry lines with distinct `line` values (lines_and_rows()
+  // then counts what arrived and what arrived twice).
+  std::string distinct_events(int count) {
+    const auto file = dir_ / "distinct.jsonl";
+    std::ofstream lines(file);
+    for (int i = 0; i < count; ++i) {
+      lines << telemetry_line(i, i % 100) << "\n";
+    }
+    return file.string();
+  }
+
   // SIGTERM, as an orchestrator stops it: hub2kusto delivers what it took and exits 0.
   static void stop(ChildProcess& bridge, std::chrono::seconds limit = 30s) {
     ::kill(bridge.pid(), SIGTERM);

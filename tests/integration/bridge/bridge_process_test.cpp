@@ -150,13 +150,7 @@ TEST_F(Bridge, RoutingByTableAndFormatSendsEventsToTwoTables) {
 
 TEST_F(Bridge, KilledFiveTimesMidRunEveryEventArrivesAtLeastOnce) {
   constexpr int kEvents = 100'000;
-  {
-    std::ofstream lines(dir_ / "distinct.jsonl");
-    for (int i = 0; i < kEvents; ++i) {
-      lines << telemetry_line(i, i % 100) << "\n";
-    }
-  }
-  Services services({"--hub", "telemetry:4", "--preload", (dir_ / "distinct.jsonl").string(),
+  Services services({"--hub", "telemetry:4", "--preload", distinct_events(kEvents),
                      "--preload-events", std::to_string(kEvents)});
   ASSERT_NO_FATAL_FAILURE(start(services));
   auto& [hub, kusto] = services;

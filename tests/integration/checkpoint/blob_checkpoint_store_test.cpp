@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/official_store.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "support/kusto_emulator.hpp"
 
@@ -20,16 +21,6 @@ using testing::ChildProcess;
 
 const Scope kScope{"MyNS.servicebus.windows.net", EventHubName("Telemetry"),
                    ConsumerGroup("$Default")};
-
-std::string sdk(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"node", HUB2KUSTO_SOURCE_DIR
-                                   "/tests/integration/checkpoint/checkpoints.js"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess node(argv);
-  auto line = node.read_line(60s);
-  EXPECT_EQ(node.wait_exit(60s), 0) << node.stderr_text();
-  return line.value_or("");
-}
 
 class BlobStore : public ::testing::Test {
 protected:
@@ -56,9 +47,9 @@ TEST_F(BlobStore, SavesWhereTheOfficialBlobCheckpointStoreReadsThem) {
   ASSERT_TRUE(s.save(PartitionId("0"), {SequenceNumber(42), Offset("4200")}));
   ASSERT_TRUE(s.save(PartitionId("1"), {SequenceNumber(7), Offset("70")}));
   ASSERT_TRUE(s.save(PartitionId("0"), {SequenceNumber(43), Offset("4300")})); // metadata only
-  const auto listed =
-      nlohmann::json::parse(sdk({"list", azurite_.blob_connection_string(), "checkpoints",
-                                 "MyNS.servicebus.windows.net", "Telemetry", "$Default"}));
+  const auto listed = nlohmann::json::parse(
+      official_store({"list", azurite_.blob_connection_string(), "checkpoints",
+                      "MyNS.servicebus.windows.net", "Telemetry", "$Default"}));
   EXPECT_EQ(listed,
             nlohmann::json::parse(R"([{"partitionId":"0","sequenceNumber":43,"offset":"4300"},
                                               {"partitionId":"1","sequenceNumber":7,"offset":"70"}])"));
@@ -68,9 +59,10 @@ TEST_F(BlobStore, LoadsWhatTheOfficialBlobCheckpointStoreWrote) {
   ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
   auto s = store();
   ASSERT_TRUE(s.prepare());
-  EXPECT_EQ(sdk({"update", azurite_.blob_connection_string(), "checkpoints",
-                 "MyNS.servicebus.windows.net", "Telemetry", "$Default", "2", "99", "990"}),
-            "updated");
+  EXPECT_EQ(
+      official_store({"update", azurite_.blob_connection_string(), "checkpoints",
+                      "MyNS.servicebus.windows.net", "Telemetry", "$Default", "2", "99", "990"}),
+      "updated");
   const auto loaded = s.load(PartitionId("2"));
   ASSERT_TRUE(loaded) << loaded.error().message;
   ASSERT_TRUE(*loaded);

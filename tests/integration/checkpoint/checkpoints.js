@@ -6,6 +6,12 @@
 //   node checkpoints.js update <storage cs> <container> <namespace> <hub> <group> <partition>
 //                              <sequence number> <offset>
 //     prints "updated"
+//   node checkpoints.js owners <storage cs> <container> <namespace> <hub> <group>
+//     prints one JSON line: [{"partitionId","ownerId"}, ...] sorted by partition
+//   node checkpoints.js claim <storage cs> <container> <namespace> <hub> <group> <owner>
+//                             <partition>...
+//     claims the partitions for <owner> as an SDK processor does (with the ETag it listed, if
+//     any); prints one JSON line: the partition ids it won, sorted
 //   node checkpoints.js blobs <storage connection string> <container>
 //     prints one JSON line: {"<blob name>": "<content>", ...} for every blob in the container
 'use strict';
@@ -38,8 +44,23 @@ async function main() {
       sequenceNumber: Number(sequenceNumber), offset,
     });
     console.log('updated');
+  } else if (command === 'owners') {
+    const ownerships = await store.listOwnership(namespace, hub, group);
+    ownerships.sort((a, b) => Number(a.partitionId) - Number(b.partitionId));
+    console.log(JSON.stringify(ownerships.map((o) => ({
+      partitionId: o.partitionId, ownerId: o.ownerId,
+    }))));
+  } else if (command === 'claim') {
+    const [ownerId, ...partitionIds] = rest;
+    const listed = new Map((await store.listOwnership(namespace, hub, group))
+        .map((o) => [o.partitionId, o.etag]));
+    const claimed = await store.claimOwnership(partitionIds.map((partitionId) => ({
+      fullyQualifiedNamespace: namespace, eventHubName: hub, consumerGroup: group, ownerId,
+      partitionId, etag: listed.get(partitionId),
+    })));
+    console.log(JSON.stringify(claimed.map((o) => o.partitionId).sort()));
   } else {
-    throw new Error(`unknown command '${command}': list or update`);
+    throw new Error(`unknown command '${command}': list, update, owners or claim`);
   }
 }
 

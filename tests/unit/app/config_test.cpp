@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -299,6 +300,66 @@ TEST_F(ConfigTest, MaskedJsonHasNoSecret) {
   EXPECT_NE(dumped.find("SharedAccessKey=***"), std::string::npos);
   EXPECT_NE(dumped.find("Application Key=***"), std::string::npos);
   EXPECT_NE(dumped.find("\"auth\":\"application key\""), std::string::npos);
+}
+
+// Ownership follows the checkpoint store: on with blob checkpoints, off (one replica only, as
+// check-config says) with files; its settings are checked together.
+TEST_F(ConfigTest, OwnershipIsOnWithBlobCheckpointsAndCheckConfigSaysWhenOnlyOneReplicaMayRun) {
+  const auto load = [](std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> env = {
+        {"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+        {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+        {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "T"}};
+    env.merge(extra);
+    return load_config({std::nullopt, env});
+  };
+  const auto files = load({});
+  ASSERT_TRUE(files);
+  EXPECT_FALSE(files->ownership_on());
+  const auto off = to_masked_json(*files)["ownership"];
+  EXPECT_EQ(off["enabled"], false);
+  EXPECT_NE(off["note"].get<std::string>().find("only one replica"), std::string::npos);
+
+  const std::map<std::string, std::string> blob = {
+      {"HUB2KUSTO_CHECKPOINT_STORE", "blob"},
+      {"HUB2KUSTO_CHECKPOINT_BLOB_CONNECTION_STRING", "UseDevelopmentStorage=true"},
+      {"HUB2KUSTO_CHECKPOINT_CONTAINER", "checkpoints"}};
+  const auto shared = load(blob);
+  ASSERT_TRUE(shared) << shared.error().front().message;
+  EXPECT_TRUE(shared->ownership_on());
+  EXPECT_FALSE(shared->ownership.owner_id.empty()); // host name and process id
+  const auto on = to_masked_json(*shared)["ownership"];
+  EXPECT_EQ(on["enabled"], true);
+  EXPECT_EQ(on["update_interval"], "10000ms");
+  EXPECT_EQ(on["expiration"], "120000ms");
+  EXPECT_EQ(on["strategy"], "balanced");
+
+  auto tuned = blob;
+  tuned.insert({{"HUB2KUSTO_OWNERSHIP_OWNER_ID", "pod-7"},
+                {"HUB2KUSTO_OWNERSHIP_UPDATE_INTERVAL", "5s"},
+                {"HUB2KUSTO_OWNERSHIP_EXPIRATION", "30s"},
+                {"HUB2KUSTO_OWNERSHIP_STRATEGY", "greedy"}});
+  const auto t = load(tuned);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->ownership.owner_id, "pod-7");
+  EXPECT_EQ(t->ownership.update_interval, std::chrono::seconds(5));
+  EXPECT_EQ(t->ownership.expiration, std::chrono::seconds(30));
+  EXPECT_TRUE(t->ownership.greedy);
+
+  auto disabled = blob;
+  disabled.insert({"HUB2KUSTO_OWNERSHIP_ENABLED", "false"});
+  EXPECT_FALSE(load(disabled)->ownership_on());
+
+  const auto wrong = load({{"HUB2KUSTO_OWNERSHIP_ENABLED", "true"},
+                           {"HUB2KUSTO_OWNERSHIP_EXPIRATION", "20s"},
+                           {"HUB2KUSTO_OWNERSHIP_STRATEGY", "fair"}});
+  ASSERT_FALSE(wrong);
+  std::set<std::string> settings;
+  for (const auto& p : wrong.error()) {
+    settings.insert(p.setting);
+  }
+  EXPECT_EQ(settings, (std::set<std::string>{"ownership.enabled", "ownership.expiration",
+                                             "ownership.strategy"}));
 }
 
 TEST_F(ConfigTest, AnHttpsClusterWithoutAnIdentityIsAProblemUnlessSaidOnPurpose) {

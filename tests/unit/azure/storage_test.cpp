@@ -1,6 +1,7 @@
 #include "azure/storage.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,58 @@ TEST(StorageUrl, TheSignatureIsKeptApartFromThePrintableBase) {
 TEST(StorageDate, IsRfc1123InGmt) {
   const auto t = std::chrono::sys_days{std::chrono::December / 1 / 2026} + 10h + 2min + 3s;
   EXPECT_EQ(rfc1123_date(t), "Tue, 01 Dec 2026 10:02:03 GMT");
+}
+
+TEST(StorageDate, ReadsBackWhatItWritesAndNothingElse) {
+  const auto t = std::chrono::sys_days{std::chrono::February / 29 / 2028} + 23h + 59min + 58s;
+  EXPECT_EQ(parse_rfc1123_date(rfc1123_date(t)), t);
+  EXPECT_EQ(parse_rfc1123_date("Tue, 01 Dec 2026 10:02:03 GMT"),
+            std::chrono::sys_days{std::chrono::December / 1 / 2026} + 10h + 2min + 3s);
+  for (const char* bad : {"", "Tue, 01 Dec 2026 10:02:03", "Tue, 01 Dek 2026 10:02:03 GMT",
+                          "Tue, 31 Feb 2026 10:02:03 GMT", "Tue, 01 Dec 2026 24:02:03 GMT",
+                          "Tue, 1 Dec 2026 10:02:03 GMT", "2026-12-01T10:02:03Z"}) {
+    EXPECT_FALSE(parse_rfc1123_date(bad)) << bad;
+  }
+}
+
+// A listing with metadata (the shape of docs "List Blobs", include=metadata): every page, each
+// blob's metadata (an empty element is an empty value), its ETag quoted as If-Match takes it
+// and its Last-Modified, and the service's Date.
+TEST(BlobClientListing, ReadsMetadataETagsAndDatesOfEveryPage) {
+  FakeTransport t;
+  ManualClock clock;
+  StorageConnectionString account;
+  account.blob_endpoint = "https://acct.blob.core.windows.net";
+  account.shared_access_signature = Secret("sv=1&sig=S");
+  BlobClient blobs(account, t, clock);
+  t.then(200,
+         "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults><Blobs><Blob>"
+         "<Name>ns/hub/cg/ownership/0</Name><Properties><Last-Modified>Tue, 01 Dec 2026 10:00:00 "
+         "GMT</Last-Modified><Etag>0x8D1</Etag></Properties><Metadata><ownerid>pod-a</ownerid>"
+         "</Metadata></Blob></Blobs><NextMarker>m2</NextMarker></EnumerationResults>",
+         {{"Date", "Tue, 01 Dec 2026 10:02:00 GMT"}});
+  t.then(200,
+         "<EnumerationResults><Blobs><Blob><Name>ns/hub/cg/ownership/1 &amp; 2</Name>"
+         "<Properties><Last-Modified>Tue, 01 Dec 2026 10:01:00 GMT</Last-Modified>"
+         "<Etag>\"0x8D2\"</Etag></Properties><Metadata><OwnerId /></Metadata></Blob>"
+         "</Blobs><NextMarker /></EnumerationResults>",
+         {{"Date", "Tue, 01 Dec 2026 10:02:01 GMT"}});
+  const auto listing = blobs.list_blob_items("c", "ns/hub/cg/ownership/");
+  ASSERT_TRUE(listing) << listing.error().message;
+  ASSERT_EQ(listing->blobs.size(), 2U);
+  EXPECT_EQ(listing->blobs[0].name, "ns/hub/cg/ownership/0");
+  EXPECT_EQ(listing->blobs[0].metadata, (std::map<std::string, std::string>{{"ownerid", "pod-a"}}));
+  EXPECT_EQ(listing->blobs[0].etag, "\"0x8D1\"");
+  EXPECT_EQ(listing->blobs[0].last_modified,
+            std::chrono::sys_days{std::chrono::December / 1 / 2026} + 10h);
+  EXPECT_EQ(listing->blobs[1].name, "ns/hub/cg/ownership/1 & 2");
+  EXPECT_EQ(listing->blobs[1].metadata, (std::map<std::string, std::string>{{"ownerid", ""}}));
+  EXPECT_EQ(listing->blobs[1].etag, "\"0x8D2\"");
+  EXPECT_EQ(listing->service_time,
+            std::chrono::sys_days{std::chrono::December / 1 / 2026} + 10h + 2min + 1s);
+  ASSERT_EQ(t.sent.size(), 2U);
+  EXPECT_NE(t.sent[0].url.find("include=metadata"), std::string::npos);
+  EXPECT_NE(t.sent[1].url.find("marker=m2"), std::string::npos);
 }
 
 TEST(SasContainer, SplitsTheAccountEndpointFromTheContainer) {

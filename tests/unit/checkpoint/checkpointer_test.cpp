@@ -106,6 +106,22 @@ TEST_F(Checkpointer, FlushSavesAtOnce) {
   EXPECT_EQ(store_.load(PartitionId("0")).value()->sequence_number.value(), 9);
 }
 
+// After another owner took the partition, nothing this process finishes moves its checkpoint.
+TEST_F(Checkpointer, OnceTheOwnershipFenceIsWithdrawnNothingIsSaved) {
+  auto fence = std::make_shared<OwnershipFence>();
+  PartitionCheckpointer owned{PartitionId("0"), store_, clock_, 5s, std::nullopt, fence};
+  batch(owned, 0, 4, 0);
+  owned.complete(0);
+  ASSERT_TRUE(owned.flush().value());
+  batch(owned, 5, 9, 5);
+  owned.complete(5);
+  fence->withdraw();
+  EXPECT_FALSE(owned.flush().value());
+  clock_.advance(5s);
+  EXPECT_FALSE(owned.maybe_save().value());
+  EXPECT_EQ(store_.load(PartitionId("0")).value()->sequence_number.value(), 4);
+}
+
 TEST_F(Checkpointer, AFailedSaveKeepsTheOldPositionAndIsTriedAgain) {
   batch(cp_, 0, 9, 0);
   cp_.complete(0);

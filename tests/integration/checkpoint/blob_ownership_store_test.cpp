@@ -1,0 +1,126 @@
+// BlobOwnershipStore against Azurite: every claim is conditional, so of two claimants exactly
+// one wins, a stale renewal loses quietly, and a release leaves the partition claimable; the
+// official JS blob checkpoint store reads our ownerships and we read its claims.
+#include "checkpoint/blob_ownership_store.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint/official_store.hpp"
+#include "support/kusto_emulator.hpp"
+
+namespace hub2kusto::checkpoint {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Azurite;
+using testing::ChildProcess;
+
+const Scope kScope{"MyNS.servicebus.windows.net", EventHubName("Telemetry"),
+                   ConsumerGroup("$Default")};
+const char* const kContainer = "ownership";
+
+class Ownerships : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
+    ASSERT_TRUE(blobs_.ensure_container(kContainer));
+  }
+  // The listed ownership of `partition`; fails the test when there is none.
+  Ownership listed(const std::string& partition) {
+    auto all = store_.list();
+    if (!all) {
+      ADD_FAILURE() << all.error().message;
+      return {};
+    }
+    for (auto& o : *all) {
+      if (o.partition.value() == partition) {
+        return o;
+      }
+    }
+    ADD_FAILURE() << "no ownership of partition " << partition;
+    return {};
+  }
+  std::vector<std::string> sdk_args(const std::string& command) {
+    return {command,     azurite_.blob_connection_string(),
+            kContainer,  "MyNS.servicebus.windows.net",
+            "Telemetry", "$Default"};
+  }
+
+  Azurite azurite_;
+  SystemClock clock_;
+  std::unique_ptr<azure::HttpTransport> transport_ = azure::make_cpprest_transport();
+  azure::BlobClient blobs_{
+      azure::parse_storage_connection_string(azurite_.blob_connection_string()).value(),
+      *transport_, clock_};
+  BlobOwnershipStore store_{blobs_, kContainer, kScope};
+};
+
+TEST_F(Ownerships, OfTwoFirstClaimsExactlyOneWins) {
+  EXPECT_EQ(store_.blob_name(PartitionId("0")),
+            "myns.servicebus.windows.net/telemetry/$default/ownership/0");
+  const auto first = store_.claim(PartitionId("0"), "pod-a", std::nullopt);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(*first);
+  const auto second = store_.claim(PartitionId("0"), "pod-b", std::nullopt);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE(*second); // the blob exists: If-None-Match: * fails, quietly
+  const auto o = listed("0");
+  EXPECT_EQ(o.owner, "pod-a");
+  EXPECT_EQ(o.etag, **first);
+  ASSERT_TRUE(o.age);
+  EXPECT_LT(*o.age, 60s); // written just now, on the service's clock
+}
+
+TEST_F(Ownerships, AStaleClaimLosesAndAReleaseLeavesThePartitionClaimable) {
+  const auto a = store_.claim(PartitionId("3"), "pod-a", std::nullopt);
+  ASSERT_TRUE(a && *a);
+  // pod-b lists, then steals with the ETag it saw.
+  const auto b = store_.claim(PartitionId("3"), "pod-b", listed("3").etag);
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE(*b);
+  // pod-a's renewal carries the ETag it wrote: no longer current, so it lost the partition.
+  const auto renewal = store_.claim(PartitionId("3"), "pod-a", **a);
+  ASSERT_TRUE(renewal);
+  EXPECT_FALSE(*renewal);
+  const auto stale_release = store_.release(PartitionId("3"), **a);
+  ASSERT_TRUE(stale_release);
+  EXPECT_FALSE(*stale_release);
+  EXPECT_EQ(listed("3").owner, "pod-b");
+  // pod-b renews and then releases with the ETags it holds.
+  const auto renewed = store_.claim(PartitionId("3"), "pod-b", **b);
+  ASSERT_TRUE(renewed && *renewed);
+  EXPECT_NE(**renewed, **b);
+  const auto released = store_.release(PartitionId("3"), **renewed);
+  ASSERT_TRUE(released && *released);
+  const auto o = listed("3");
+  EXPECT_EQ(o.owner, "");
+  EXPECT_FALSE(is_live(o, 120s)); // claimable at once
+}
+
+TEST_F(Ownerships, TheOfficialBlobCheckpointStoreReadsOursAndWeReadItsClaims) {
+  for (const char* partition : {"0", "1"}) {
+    const auto claimed = store_.claim(PartitionId(partition), "hub2kusto-0", std::nullopt);
+    ASSERT_TRUE(claimed && *claimed) << partition;
+  }
+  EXPECT_EQ(nlohmann::json::parse(official_store(sdk_args("owners"))),
+            nlohmann::json::parse(R"([{"partitionId":"0","ownerId":"hub2kusto-0"},
+                                      {"partitionId":"1","ownerId":"hub2kusto-0"}])"));
+  // The SDK processor claims partition 2 (new) and steals 1 with the ETag it listed.
+  auto args = sdk_args("claim");
+  args.insert(args.end(), {"sdk-processor", "1", "2"});
+  EXPECT_EQ(nlohmann::json::parse(official_store(args)), nlohmann::json::parse(R"(["1","2"])"));
+  EXPECT_EQ(listed("0").owner, "hub2kusto-0");
+  EXPECT_EQ(listed("1").owner, "sdk-processor");
+  EXPECT_EQ(listed("2").owner, "sdk-processor");
+  // Checkpoints beside them are not ownerships.
+  ASSERT_TRUE(blobs_.set_metadata(kContainer,
+                                  "myns.servicebus.windows.net/telemetry/$default/checkpoint/0",
+                                  {{"sequencenumber", "1"}, {"offset", "1"}}));
+  const auto all = store_.list();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 3U);
+}
+
+} // namespace
+} // namespace hub2kusto::checkpoint
