@@ -412,3 +412,37 @@ test('workload-identity: check-config takes the config with the webhook\'s varia
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+// KEDA's resources have no schema in kubernetes-models: their shape is checked here, against
+// KEDA's Azure Event Hubs scaler documentation, and against the base they scale.
+test('keda: the ScaledObject scales the hub2kusto Deployment on the checkpoints hub2kusto writes', () => {
+  const keda = rendering(path.join(dir, 'keda'));
+  const [scaled] = keda.byKind('ScaledObject');
+  assert.ok(scaled, 'a ScaledObject');
+  assert.equal(scaled.apiVersion, 'keda.sh/v1alpha1');
+  const target = keda.deployments.find((d) => d.metadata.name === scaled.spec.scaleTargetRef.name);
+  assert.ok(target, `scaleTargetRef ${scaled.spec.scaleTargetRef.name} is a Deployment`);
+  assert.ok(scaled.spec.minReplicaCount >= 1, 'never scaled to zero: /readyz and metrics stay up');
+  assert.ok(scaled.spec.maxReplicaCount >= scaled.spec.minReplicaCount);
+  const [trigger] = scaled.spec.triggers;
+  assert.equal(trigger.type, 'azure-eventhub');
+  // Reads the checkpoints where hub2kusto keeps them, for the group it reads.
+  assert.equal(trigger.metadata.checkpointStrategy, 'blobMetadata');
+  assert.equal(trigger.metadata.blobContainer, keda.config.checkpoint.container);
+  assert.equal(trigger.metadata.consumerGroup, keda.config.connections[0].source.consumer_group);
+  assert.ok(Number(trigger.metadata.unprocessedEventThreshold) > 0);
+  const auth = keda.byKind('TriggerAuthentication')
+      .find((a) => a.metadata.name === trigger.authenticationRef.name);
+  assert.ok(auth, `TriggerAuthentication ${trigger.authenticationRef.name}`);
+  const refs = Object.fromEntries(auth.spec.secretTargetRef.map((r) => [r.parameter, r]));
+  assert.deepEqual(Object.keys(refs).sort(), ['connection', 'storageConnection']);
+  for (const r of Object.values(refs)) {
+    const secret = keda.secrets.get(r.name);
+    assert.ok(secret, `Secret ${r.name}`);
+    assert.ok(r.key in (secret.stringData || secret.data || {}), `Secret key ${r.key}`);
+  }
+  // The same strings hub2kusto reads: the hub's and the checkpoint account's.
+  const mounted = (file) => path.basename(file);
+  assert.equal(refs.connection.key, mounted(keda.config.connections[0].source.connection_string_file));
+  assert.equal(refs.storageConnection.key, mounted(keda.config.checkpoint.blob_connection_string_file));
+});
