@@ -2,6 +2,9 @@
 #include "support/fake_checkpoint_store.hpp"
 #include "support/manual_clock.hpp"
 
+#include <memory>
+#include <optional>
+
 #include <gtest/gtest.h>
 
 namespace hub2kusto::checkpoint {
@@ -109,9 +112,7 @@ TEST_F(Checkpointer, FlushSavesAtOnce) {
 // After another owner took the partition, nothing this process finishes moves its checkpoint.
 TEST_F(Checkpointer, OnceTheOwnershipFenceIsWithdrawnNothingIsSaved) {
   auto fence = std::make_shared<OwnershipFence>();
-  // Resumed after event 0 (a disengaged optional here trips GCC 12's -Wmaybe-uninitialized at
-  // -O1, the ThreadSanitizer build's level).
-  const Checkpoint stored{SequenceNumber(0), Offset("0")};
+  const std::optional<Checkpoint> stored = Checkpoint{SequenceNumber(0), Offset("0")};
   PartitionCheckpointer owned{PartitionId("0"), store_, clock_, 5s, stored, fence};
   batch(owned, 1, 4, 1);
   owned.complete(1);
