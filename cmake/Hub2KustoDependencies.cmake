@@ -7,6 +7,11 @@ find_package(ZLIB REQUIRED)      # zlib1g-dev
 find_package(nlohmann_json 3.11 REQUIRED) # nlohmann-json3-dev
 find_package(spdlog REQUIRED)    # libspdlog-dev (with libfmt-dev)
 find_package(cpprestsdk REQUIRED) # libcpprest-dev
+# cpprestsdk's headers define a function-like macro U(x) that breaks any later header with a
+# template parameter named U (Proton's, GoogleTest's, fmt's) once sources share a translation
+# unit (unity builds); on Linux utility::string_t is std::string and needs no U().
+set_property(TARGET cpprestsdk::cpprest APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS
+             _TURN_OFF_PLATFORM_STRING)
 find_package(simdjson REQUIRED) # libsimdjson-dev: the mapping engine's JSON parser (bench/REPORT.md)
 
 # libdeflate (libdeflate-dev): whole-buffer gzip for ingest bodies, 1.6-2.1x zlib's speed at

@@ -29,34 +29,30 @@
 
 namespace hub2kusto::app {
 
-namespace {
-
-// What the ops endpoints read about one partition, from any thread.
-struct PartitionView {
-  PartitionId id;
-  std::shared_ptr<hub::PartitionStream> stream;
-  const pipeline::PartitionPipeline* pipeline = nullptr;
-  // From the management node, refreshed by the monitor thread; -1: not read yet.
-  std::atomic<std::int64_t> last_enqueued{-1};
-  std::atomic<std::int64_t> last_enqueued_unix_ms{0};
-};
-
-// One partition this process reads: its pipeline on a thread of its own.
-struct RunningPartition {
-  std::shared_ptr<PartitionView> view;
-  std::shared_ptr<checkpoint::OwnershipFence> fence =
-      std::make_shared<checkpoint::OwnershipFence>();
-  std::unique_ptr<checkpoint::PartitionCheckpointer> checkpointer;
-  std::unique_ptr<pipeline::PartitionPipeline> pipeline;
-  std::thread thread;
-  std::atomic<bool> lost{false};  // another owner has it: abandon, do not drain
-  std::atomic<bool> ended{false}; // the thread is done
-  bool active() const { return !lost.load() && !ended.load(); }
-};
-
-} // namespace
-
 struct Bridge::Connection {
+  // What the ops endpoints read about one partition, from any thread.
+  struct PartitionView {
+    PartitionId id;
+    std::shared_ptr<hub::PartitionStream> stream;
+    const pipeline::PartitionPipeline* pipeline = nullptr;
+    // From the management node, refreshed by the monitor thread; -1: not read yet.
+    std::atomic<std::int64_t> last_enqueued{-1};
+    std::atomic<std::int64_t> last_enqueued_unix_ms{0};
+  };
+
+  // One partition this process reads: its pipeline on a thread of its own.
+  struct RunningPartition {
+    std::shared_ptr<PartitionView> view;
+    std::shared_ptr<checkpoint::OwnershipFence> fence =
+        std::make_shared<checkpoint::OwnershipFence>();
+    std::unique_ptr<checkpoint::PartitionCheckpointer> checkpointer;
+    std::unique_ptr<pipeline::PartitionPipeline> pipeline;
+    std::thread thread;
+    std::atomic<bool> lost{false};  // another owner has it: abandon, do not drain
+    std::atomic<bool> ended{false}; // the thread is done
+    bool active() const { return !lost.load() && !ended.load(); }
+  };
+
   const ConnectionConfig* config = nullptr;
   std::string name;
   DatabaseName database;
@@ -73,6 +69,7 @@ struct Bridge::Connection {
   std::unique_ptr<checkpoint::CheckpointStore> store;
   // IoT Hub: where earlier versions kept the checkpoints, read for partitions with none.
   std::unique_ptr<checkpoint::CheckpointStore> earlier_store;
+  std::string place; // "<namespace>/<hub>", for messages
   std::string earlier_place;
   std::atomic<std::uint64_t> queued_failures{0}; // batches Kusto failed after queuing
   std::unique_ptr<pipeline::DeadLetterStore> dead_letters;
@@ -248,7 +245,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     conn->earlier_place =
         fmt::format("{}/{}", earlier_scope->fully_qualified_namespace, earlier_scope->event_hub);
   }
-  const std::string place = fmt::format("{}/{}", scope.fully_qualified_namespace, scope.event_hub);
+  conn->place = fmt::format("{}/{}", scope.fully_qualified_namespace, scope.event_hub);
   Connection& connection = *conn;
   connections_.push_back(std::move(conn));
 
@@ -267,11 +264,11 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
             [this, &connection](const PartitionId& id) { gain_partition(connection, id); },
             [this, &connection](const PartitionId& id) { lose_partition(connection, id); }});
     log->info("connection '{}': {} partition(s) shared with the other owners of {} as '{}'", c.name,
-              partitions.size(), place, o.owner_id);
+              partitions.size(), connection.place, o.owner_id);
     connection.balancer->start();
     return std::monostate{};
   }
-  auto checkpoints = load_checkpoints(connection, partitions, place);
+  auto checkpoints = load_checkpoints(connection, partitions);
   if (!checkpoints) {
     return failure(fmt::format("connection '{}': {}", c.name, checkpoints.error().message));
   }
@@ -283,8 +280,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 }
 
 Result<std::vector<std::optional<checkpoint::Checkpoint>>>
-Bridge::load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions,
-                         const std::string& place) {
+Bridge::load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions) {
   auto checkpoints = checkpoint::load_all(*c.store, partitions);
   if (!checkpoints || !c.earlier_store) {
     return checkpoints;
@@ -307,7 +303,7 @@ Bridge::load_checkpoints(Connection& c, const std::vector<PartitionId>& partitio
     if (auto& found = earlier.value()[m++]) {
       logger("app")->info("connection '{}' partition {}: checkpoint read from where earlier "
                           "versions kept it ({}); saved under {} from now on",
-                          c.name, partitions[i], c.earlier_place, place);
+                          c.name, partitions[i], c.earlier_place, c.place);
       checkpoints.value()[i] = std::move(found);
     }
   }
@@ -326,8 +322,8 @@ void Bridge::start_partition(Connection& c, const PartitionId& id,
   if (c.config->target.local_mapping) { // checked at start
     mapper.emplace(pipeline::LocalMapper::create(*c.config->target.local_mapping).value());
   }
-  auto p = std::make_unique<RunningPartition>();
-  p->view = std::make_shared<PartitionView>();
+  auto p = std::make_unique<Connection::RunningPartition>();
+  p->view = std::make_shared<Connection::PartitionView>();
   p->view->id = id;
   p->view->stream = c.source->open_partition(id, start);
   p->checkpointer = std::make_unique<checkpoint::PartitionCheckpointer>(
@@ -369,7 +365,7 @@ namespace {
 
 // Joins and removes the partitions whose threads are done. Under the connection's
 // running_mutex.
-void reap(std::map<std::string, std::unique_ptr<RunningPartition>>& running) {
+void reap(decltype(Bridge::Connection::running)& running) {
   for (auto it = running.begin(); it != running.end();) {
     if (it->second->ended) {
       it->second->thread.join();
@@ -390,10 +386,7 @@ void Bridge::gain_partition(Connection& c, const PartitionId& id) {
       return; // stopping: released with the others; or the last owner's thread is ending
     }
   }
-  auto stored =
-      load_checkpoints(c, {id},
-                       fmt::format("{}/{}", c.ownership->scope().fully_qualified_namespace,
-                                   c.ownership->scope().event_hub));
+  auto stored = load_checkpoints(c, {id});
   if (!stored) {
     // Reading it from its default position could skip or repeat data: the claim lapses instead
     // and the partition is claimed again (here or elsewhere) when it expires.

@@ -55,10 +55,9 @@ private:
   explicit Bridge(const Config& config);
   Result<std::monostate> start_connection(const ConnectionConfig& c);
   // The stored checkpoints of `partitions` (IoT Hub: with the place earlier versions used as
-  // a fallback); `place` names where they are, for the log.
+  // a fallback).
   Result<std::vector<std::optional<checkpoint::Checkpoint>>>
-  load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions,
-                   const std::string& place);
+  load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions);
   // Starts reading the partition after `stored` (or from the configured start).
   void start_partition(Connection& c, const PartitionId& id,
                        const std::optional<checkpoint::Checkpoint>& stored);

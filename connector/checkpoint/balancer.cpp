@@ -79,19 +79,33 @@ std::vector<PartitionId> Balancer::held() const {
 }
 
 void Balancer::forget(const PartitionId& partition) {
+  drop(partition.value());
+}
+
+void Balancer::hold(const PartitionId& partition, std::string etag) {
   std::lock_guard lock(mutex_);
-  if (held_.erase(partition.value()) > 0) {
-    metrics_.owned.store(static_cast<std::int64_t>(held_.size()), std::memory_order_relaxed);
-  }
+  held_[partition.value()] = {std::move(etag), clock_.steady_now()};
+  metrics_.owned.store(static_cast<std::int64_t>(held_.size()), std::memory_order_relaxed);
+}
+
+bool Balancer::drop(const std::string& partition) {
+  std::lock_guard lock(mutex_);
+  const bool dropped = held_.erase(partition) > 0;
+  metrics_.owned.store(static_cast<std::int64_t>(held_.size()), std::memory_order_relaxed);
+  return dropped;
+}
+
+std::map<std::string, Balancer::Held> Balancer::drop_all() {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, Held> held;
+  held.swap(held_);
+  metrics_.owned.store(0, std::memory_order_relaxed);
+  return held;
 }
 
 void Balancer::lose(const std::string& partition, const std::string& why) {
-  {
-    std::lock_guard lock(mutex_);
-    if (held_.erase(partition) == 0) {
-      return;
-    }
-    metrics_.owned.store(static_cast<std::int64_t>(held_.size()), std::memory_order_relaxed);
+  if (!drop(partition)) {
+    return;
   }
   metrics_.losses.fetch_add(1, std::memory_order_relaxed);
   logger("ownership")
@@ -152,11 +166,7 @@ bool Balancer::cycle() {
     }
     o.etag = **renewed;
     o.age = std::chrono::milliseconds(0);
-    {
-      std::lock_guard lock(mutex_);
-      held_[o.partition.value()] = {**renewed, clock_.steady_now()};
-      metrics_.owned.store(static_cast<std::int64_t>(held_.size()), std::memory_order_relaxed);
-    }
+    hold(o.partition, **renewed);
     if (adopt) {
       log->info("{}: partition {} adopted (this owner's claim from before a restart)",
                 options_.owner_id, o.partition);
@@ -189,11 +199,7 @@ bool Balancer::cycle() {
     if (!c.previous_owner.empty()) {
       metrics_.steals.fetch_add(1, std::memory_order_relaxed);
     }
-    {
-      std::lock_guard lock(mutex_);
-      held_[c.partition.value()] = {**won, clock_.steady_now()};
-      metrics_.owned.store(static_cast<std::int64_t>(held_.size()), std::memory_order_relaxed);
-    }
+    hold(c.partition, **won);
     log->info("{}: partition {} claimed{}{}", options_.owner_id, c.partition,
               c.previous_owner.empty() ? "" : " from ", c.previous_owner);
     gained = true;
@@ -206,12 +212,7 @@ bool Balancer::cycle() {
 }
 
 void Balancer::release_all() {
-  std::map<std::string, Held> held;
-  {
-    std::lock_guard lock(mutex_);
-    held.swap(held_);
-    metrics_.owned.store(0, std::memory_order_relaxed);
-  }
+  const auto held = drop_all();
   for (const auto& [partition, h] : held) {
     auto released = store_.release(PartitionId(partition), h.etag);
     if (!released) {

@@ -90,6 +90,10 @@ private:
   };
   void lose(const std::string& partition, const std::string& why);
   void run();
+  // The only writers of held_; each keeps the owned gauge equal to its size.
+  void hold(const PartitionId& partition, std::string etag);
+  bool drop(const std::string& partition);
+  std::map<std::string, Held> drop_all();
 
   BlobOwnershipStore& store_;
   const std::vector<PartitionId> partitions_;

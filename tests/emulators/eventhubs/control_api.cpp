@@ -24,7 +24,7 @@ int checked_free_port(const std::string& host) {
 
 void reply(http_request& request, web::http::status_code code, const std::string& text) {
   web::json::value body;
-  body[code == status_codes::OK ? U("applied") : U("error")] = web::json::value::string(text);
+  body[code == status_codes::OK ? "applied" : "error"] = web::json::value::string(text);
   request.reply(code, body).wait();
 }
 
@@ -37,10 +37,10 @@ struct ControlApi::Impl {
 
   Impl(Server& s, const std::string& host, int requested)
       : server(s), port(requested == 0 ? checked_free_port(host) : requested),
-        listener(U("http://" + host + ":" + std::to_string(port) + "/")) {
+        listener("http://" + host + ":" + std::to_string(port) + "/") {
     listener.support(methods::POST, [this](http_request r) { on_post(r); });
     listener.support(methods::GET, [this](http_request r) {
-      if (r.relative_uri().path() != U("/status")) {
+      if (r.relative_uri().path() != "/status") {
         reply(r, status_codes::NotFound, "no such endpoint");
         return;
       }

@@ -181,7 +181,7 @@ std::optional<std::string> StorageClient::merge_entity(const std::string& table_
   std::string body;
   const auto s = request(base + "(PartitionKey='" + quote(partition_key) + "',RowKey='" +
                              quote(row_key) + "')?" + sas_,
-                         web::http::method(U("MERGE")), json_properties, "application/json", body,
+                         web::http::method("MERGE"), json_properties, "application/json", body,
                          {{"Accept", "application/json;odata=nometadata"}});
   return expect(s, {204}, "merge status entity", body);
 }

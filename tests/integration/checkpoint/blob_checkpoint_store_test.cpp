@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/official_store.hpp"
+#include "checkpoint/scope.hpp"
 #include "pipeline/dead_letter_store.hpp"
 #include "support/kusto_emulator.hpp"
 
@@ -18,9 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Azurite;
 using testing::ChildProcess;
-
-const Scope kScope{"MyNS.servicebus.windows.net", EventHubName("Telemetry"),
-                   ConsumerGroup("$Default")};
 
 class BlobStore : public ::testing::Test {
 protected:

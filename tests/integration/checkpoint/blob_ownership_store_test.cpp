@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/official_store.hpp"
+#include "checkpoint/scope.hpp"
 #include "support/kusto_emulator.hpp"
 
 namespace hub2kusto::checkpoint {
@@ -16,8 +17,6 @@ using namespace std::chrono_literals;
 using testing::Azurite;
 using testing::ChildProcess;
 
-const Scope kScope{"MyNS.servicebus.windows.net", EventHubName("Telemetry"),
-                   ConsumerGroup("$Default")};
 const char* const kContainer = "ownership";
 
 class Ownerships : public ::testing::Test {

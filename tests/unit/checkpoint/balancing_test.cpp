@@ -10,8 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include "support/partition_ids.hpp"
+
 namespace hub2kusto::checkpoint {
 namespace {
+
+using testing::partition_ids;
 
 using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds kExpiration = 120s;
@@ -25,14 +29,6 @@ public:
 private:
   std::mt19937 engine_;
 };
-
-std::vector<PartitionId> partitions(int count) {
-  std::vector<PartitionId> out;
-  for (int i = 0; i < count; ++i) {
-    out.emplace_back(std::to_string(i));
-  }
-  return out;
-}
 
 Ownership owned(int partition, const std::string& owner, std::chrono::milliseconds age = 5s) {
   return {PartitionId(std::to_string(partition)), owner,
@@ -57,7 +53,7 @@ std::set<std::string> ids(const std::vector<Claim>& claims) {
 TEST(Balancing, ANewReplicaOnAnUnownedHubClaimsOnePartitionPerCycleWhenBalanced) {
   SeededRandom random(1);
   const auto claims =
-      choose_claims(partitions(4), {}, "a", kExpiration, BalancingStrategy::balanced, random);
+      choose_claims(partition_ids(4), {}, "a", kExpiration, BalancingStrategy::balanced, random);
   ASSERT_EQ(claims.size(), 1U);
   EXPECT_FALSE(claims[0].etag); // no blob yet: created, If-None-Match: *
   EXPECT_TRUE(claims[0].previous_owner.empty());
@@ -69,7 +65,7 @@ TEST(Balancing, GreedyClaimsItsWholeShareAtOnceFromTheUnownedPartitions) {
   give(table, 0, 3, "b");
   give(table, 4, 7, "c");
   const auto claims =
-      choose_claims(partitions(12), table, "a", kExpiration, BalancingStrategy::greedy, random);
+      choose_claims(partition_ids(12), table, "a", kExpiration, BalancingStrategy::greedy, random);
   EXPECT_EQ(ids(claims), (std::set<std::string>{"8", "9", "10", "11"}));
   for (const auto& c : claims) {
     EXPECT_TRUE(c.previous_owner.empty()) << c.partition.value();
@@ -83,7 +79,7 @@ TEST(Balancing, NothingIsClaimedWhenEveryOwnerHoldsItsShareRemainderIncluded) {
   give(even, 4, 7, "b");
   give(even, 8, 11, "c");
   EXPECT_TRUE(
-      choose_claims(partitions(12), even, "a", kExpiration, BalancingStrategy::greedy, random)
+      choose_claims(partition_ids(12), even, "a", kExpiration, BalancingStrategy::greedy, random)
           .empty());
   // 13 over three owners: one of them holds the extra partition, and no one else wants it.
   std::vector<Ownership> remainder;
@@ -91,7 +87,7 @@ TEST(Balancing, NothingIsClaimedWhenEveryOwnerHoldsItsShareRemainderIncluded) {
   give(remainder, 4, 7, "b");
   give(remainder, 8, 12, "c");
   for (const std::string self : {"a", "b", "c"}) {
-    EXPECT_TRUE(choose_claims(partitions(13), remainder, self, kExpiration,
+    EXPECT_TRUE(choose_claims(partition_ids(13), remainder, self, kExpiration,
                               BalancingStrategy::greedy, random)
                     .empty())
         << self;
@@ -104,7 +100,7 @@ TEST(Balancing, TheRemainderGoesToAnOwnerWhileTooFewHoldIt) {
   give(table, 0, 1, "a");
   give(table, 2, 3, "b"); // partition 4 unowned: 5 over 2 owners, one may hold 3
   const auto claims =
-      choose_claims(partitions(5), table, "a", kExpiration, BalancingStrategy::greedy, random);
+      choose_claims(partition_ids(5), table, "a", kExpiration, BalancingStrategy::greedy, random);
   EXPECT_EQ(ids(claims), std::set<std::string>{"4"});
 }
 
@@ -116,7 +112,7 @@ TEST(Balancing, ExpiredAndReleasedPartitionsAreTakenWithTheirEtagBeforeAnyoneIsR
   table.push_back(owned(5, "b"));
   SeededRandom random(5);
   const auto first =
-      choose_claims(partitions(6), table, "a", kExpiration, BalancingStrategy::balanced, random);
+      choose_claims(partition_ids(6), table, "a", kExpiration, BalancingStrategy::balanced, random);
   ASSERT_EQ(first.size(), 1U);
   EXPECT_TRUE(first[0].partition.value() == "3" || first[0].partition.value() == "4");
   EXPECT_EQ(first[0].etag, "\"etag-" + first[0].partition.value() + '"');
@@ -124,7 +120,7 @@ TEST(Balancing, ExpiredAndReleasedPartitionsAreTakenWithTheirEtagBeforeAnyoneIsR
   // Greedy takes both, and then (b holding 4 of 6 against a's 2 + 1 wanted) nothing more: a's
   // share is 3.
   const auto all =
-      choose_claims(partitions(6), table, "a", kExpiration, BalancingStrategy::greedy, random);
+      choose_claims(partition_ids(6), table, "a", kExpiration, BalancingStrategy::greedy, random);
   ASSERT_EQ(all.size(), 3U);
   EXPECT_EQ(all[0].previous_owner, "");
   EXPECT_EQ(all[1].previous_owner, "");
@@ -146,8 +142,8 @@ TEST(Balancing, StealsFromTheOwnerHoldingMostFirst) {
   give(table, 7, 11, "c"); // 5
   for (unsigned seed = 0; seed < 20; ++seed) {
     SeededRandom random(seed);
-    const auto claims =
-        choose_claims(partitions(12), table, "a", kExpiration, BalancingStrategy::balanced, random);
+    const auto claims = choose_claims(partition_ids(12), table, "a", kExpiration,
+                                      BalancingStrategy::balanced, random);
     ASSERT_EQ(claims.size(), 1U);
     EXPECT_EQ(claims[0].previous_owner, "b");
     EXPECT_EQ(claims[0].etag, "\"etag-" + claims[0].partition.value() + '"');
@@ -155,7 +151,7 @@ TEST(Balancing, StealsFromTheOwnerHoldingMostFirst) {
   // Greedy wants 4: b goes down to 5 and c to 4 ... each steal from whoever holds most then.
   SeededRandom random(7);
   const auto claims =
-      choose_claims(partitions(12), table, "a", kExpiration, BalancingStrategy::greedy, random);
+      choose_claims(partition_ids(12), table, "a", kExpiration, BalancingStrategy::greedy, random);
   std::map<std::string, int> robbed;
   for (const auto& c : claims) {
     ++robbed[c.previous_owner];
@@ -172,7 +168,7 @@ TEST(Balancing, AnOwnerOneAboveTheShareIsRobbedOnlyByAnOwnerBelowIt) {
   give(table, 0, 1, "b");
   give(table, 2, 3, "c");
   const auto claims =
-      choose_claims(partitions(4), table, "a", kExpiration, BalancingStrategy::greedy, random);
+      choose_claims(partition_ids(4), table, "a", kExpiration, BalancingStrategy::greedy, random);
   ASSERT_EQ(claims.size(), 1U);
   EXPECT_FALSE(claims[0].previous_owner.empty());
   // 7 over 3 (share 2, one may hold 3): b at 3, a and c at 2: nobody moves.
@@ -181,7 +177,7 @@ TEST(Balancing, AnOwnerOneAboveTheShareIsRobbedOnlyByAnOwnerBelowIt) {
   give(settled, 3, 4, "c");
   give(settled, 5, 6, "a");
   EXPECT_TRUE(
-      choose_claims(partitions(7), settled, "a", kExpiration, BalancingStrategy::greedy, random)
+      choose_claims(partition_ids(7), settled, "a", kExpiration, BalancingStrategy::greedy, random)
           .empty());
 }
 
@@ -248,8 +244,8 @@ void cycle(Container& container, const std::vector<std::string>& replicas, int p
   const auto snapshot = container.list();
   std::vector<std::pair<std::string, std::vector<Claim>>> wanted;
   for (const auto& r : replicas) {
-    wanted.emplace_back(
-        r, choose_claims(partitions(partition_count), snapshot, r, kExpiration, strategy, random));
+    wanted.emplace_back(r, choose_claims(partition_ids(partition_count), snapshot, r, kExpiration,
+                                         strategy, random));
   }
   for (const auto& [r, claims] : wanted) {
     for (const auto& c : claims) {

@@ -7,8 +7,12 @@
 #include <mutex>
 #include <string>
 
+#include "support/partition_ids.hpp"
+
 namespace hub2kusto::checkpoint {
 namespace {
+
+using testing::partition_ids;
 
 using namespace std::chrono_literals;
 
@@ -51,17 +55,9 @@ private:
   const int expected_;
 };
 
-std::vector<PartitionId> partitions(int n) {
-  std::vector<PartitionId> ids;
-  for (int i = 0; i < n; ++i) {
-    ids.emplace_back(std::to_string(i));
-  }
-  return ids;
-}
-
 TEST(LoadAll, ReadsEveryPartitionsCheckpointConcurrentlyInPartitionOrder) {
   RendezvousStore store(8); // each read waits for all eight to be in flight
-  const auto loaded = load_all(store, partitions(8));
+  const auto loaded = load_all(store, partition_ids(8));
   ASSERT_TRUE(loaded) << loaded.error().message;
   ASSERT_EQ(loaded.value().size(), 8U);
   EXPECT_EQ(store.most_, 8);
@@ -78,7 +74,7 @@ TEST(LoadAll, ReadsEveryPartitionsCheckpointConcurrentlyInPartitionOrder) {
 
 TEST(LoadAll, AtMostParallelReadsAreInFlight) {
   RendezvousStore store(3);
-  const auto loaded = load_all(store, partitions(9), 3); // three waves of three
+  const auto loaded = load_all(store, partition_ids(9), 3); // three waves of three
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(store.most_, 3);
   EXPECT_EQ(loaded.value()[8]->sequence_number.value(), 80);
@@ -87,7 +83,7 @@ TEST(LoadAll, AtMostParallelReadsAreInFlight) {
 TEST(LoadAll, AFailedReadIsReportedAsTheStoreGaveIt) {
   RendezvousStore store(4);
   store.fail_ = "3";
-  const auto loaded = load_all(store, partitions(4));
+  const auto loaded = load_all(store, partition_ids(4));
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error().message, "cannot read checkpoint blob 'c/ns/hub/$default/checkpoint/3'");
 }

@@ -72,19 +72,19 @@ TEST(EventHubsConnectionString, ReportsUnknownKeysWithoutFailing) {
   EXPECT_EQ(cs->ignored_keys, std::vector<std::string>{"TransportType"});
 }
 
-struct Malformed {
+struct MalformedHubCase {
   std::string name;
   std::string input;
   std::string error;
 };
 
 // gtest would otherwise print the raw bytes of the parameter; the name says enough.
-void PrintTo(const Malformed& m, std::ostream* os) {
+void PrintTo(const MalformedHubCase& m, std::ostream* os) {
   *os << m.name;
 }
 
 // Every malformed form gets exactly this message, and no message contains a key.
-class MalformedHubConnectionString : public ::testing::TestWithParam<Malformed> {};
+class MalformedHubConnectionString : public ::testing::TestWithParam<MalformedHubCase> {};
 
 TEST_P(MalformedHubConnectionString, FailsWithExactMessageAndNoSecret) {
   const auto& c = GetParam();
@@ -102,87 +102,100 @@ const std::string kCred = "SharedAccessKeyName=rule;SharedAccessKey=S3cr3tKeyVal
 INSTANTIATE_TEST_SUITE_P(
     Forms, MalformedHubConnectionString,
     ::testing::Values(
-        Malformed{"Empty", "",
-                  "hub connection string: neither 'Endpoint' (Event Hubs) nor 'HostName' (IoT "
-                  "Hub) is present"},
-        Malformed{"NoEquals", kEp + kCred + "EntityPath",
-                  "hub connection string: segment 4 has no '=' (expected Key=Value pairs "
-                  "separated by ';')"},
-        Malformed{"NoEqualsBareSecret", "Endpoint=sb://h/;S3cr3tKeyValueZZZ",
-                  "hub connection string: segment 2 has no '=' (expected Key=Value pairs "
-                  "separated by ';')"},
-        Malformed{"ValueWithoutKey", kEp + "=S3cr3tKeyValueZZZ=",
-                  "hub connection string: segment 2 has a value but no key"},
-        Malformed{"MissingEndpoint", kCred + "EntityPath=hub",
-                  "hub connection string: neither 'Endpoint' (Event Hubs) nor 'HostName' (IoT "
-                  "Hub) is present"},
-        Malformed{"EndpointWithoutScheme", "Endpoint=myns.servicebus.windows.net;" + kCred,
-                  "Event Hubs connection string: 'Endpoint' must be a URI with a scheme, like "
-                  "sb://<host>/"},
-        Malformed{"EndpointWithoutHost", "Endpoint=sb:///;" + kCred,
-                  "Event Hubs connection string: 'Endpoint' has no host"},
-        Malformed{"EndpointBadPort", "Endpoint=sb://myns:70000/;" + kCred,
-                  "Event Hubs connection string: 'Endpoint' has a port that is not a number "
-                  "from 1 to 65535"},
-        Malformed{"EmptyValue", kEp + "SharedAccessKeyName=;SharedAccessKey=S3cr3tKeyValueZZZ=",
-                  "Event Hubs connection string: 'SharedAccessKeyName' has an empty value"},
-        Malformed{"DuplicateKey", kEp + kCred + "sharedaccesskey=S3cr3tKeyValueZZZ=",
-                  "Event Hubs connection string: 'SharedAccessKey' appears more than once"},
-        Malformed{"KeyWithoutName", kEp + "SharedAccessKey=S3cr3tKeyValueZZZ=",
-                  "Event Hubs connection string: 'SharedAccessKeyName' is missing "
-                  "('SharedAccessKey' is set)"},
-        Malformed{"NameWithoutKey", kEp + "SharedAccessKeyName=rule",
-                  "Event Hubs connection string: 'SharedAccessKey' is missing "
-                  "('SharedAccessKeyName' is set)"},
-        Malformed{"KeyAndSignature",
-                  kEp + kCred +
-                      "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&se=1&skn=r",
-                  "Event Hubs connection string: give either 'SharedAccessSignature' or "
-                  "'SharedAccessKeyName' with 'SharedAccessKey', not both"},
-        Malformed{"SignatureWithoutPrefix", kEp + "SharedAccessSignature=sr=a&sig=S3cr3t&se=1",
-                  "Event Hubs connection string: 'SharedAccessSignature' is malformed: a shared "
-                  "access signature must start with 'SharedAccessSignature '"},
-        Malformed{"SignatureWithoutExpiry",
-                  kEp + "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&skn=r",
-                  "Event Hubs connection string: 'SharedAccessSignature' is malformed: the "
-                  "shared access signature has no 'se' (expiry) field"},
-        Malformed{"SignatureBadExpiry",
-                  kEp + "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&se=soon",
-                  "Event Hubs connection string: 'SharedAccessSignature' is malformed: the "
-                  "shared access signature expiry 'se' is not a positive number of seconds"},
-        Malformed{"EmulatorFlagNotBoolean", kEp + kCred + "UseDevelopmentEmulator=yes",
-                  "Event Hubs connection string: 'UseDevelopmentEmulator' must be true or false"},
-        Malformed{"EmulatorOnTlsPort",
-                  "Endpoint=sb://localhost:5671;" + kCred + "UseDevelopmentEmulator=true",
-                  "Event Hubs connection string: 'Endpoint' names port 5671 (AMQPS), but the "
-                  "development emulator uses plain AMQP"},
-        Malformed{"IotDeviceConnectionString",
-                  "HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=" +
-                      std::string(kIotKey),
-                  "IoT Hub connection string: this is a device connection string ('DeviceId' "
-                  "is set); reading events needs a service connection string with a policy that "
-                  "has ServiceConnect, such as 'service' or 'iothubowner'"},
-        Malformed{"IotMissingPolicy",
-                  "HostName=myhub.azure-devices.net;SharedAccessKey=" + std::string(kIotKey),
-                  "IoT Hub connection string: 'SharedAccessKeyName' is missing (a service "
-                  "policy such as 'service' or 'iothubowner')"},
-        Malformed{"IotMissingKey", "HostName=myhub.azure-devices.net;SharedAccessKeyName=service",
-                  "IoT Hub connection string: 'SharedAccessKey' is missing"},
-        Malformed{"IotKeyNotBase64",
-                  "HostName=myhub.azure-devices.net;SharedAccessKeyName=service;"
-                  "SharedAccessKey=S3cr3t!notbase64",
-                  "IoT Hub connection string: 'SharedAccessKey' is not valid base64 (IoT Hub "
-                  "keys are base64)"},
-        Malformed{"IotSignature",
-                  "HostName=myhub.azure-devices.net;SharedAccessSignature=SharedAccessSignature "
-                  "sr=x&sig=S3cr3t&se=1",
-                  "IoT Hub connection string: 'SharedAccessSignature' is not supported for IoT "
-                  "Hub (the token could not be renewed); use 'SharedAccessKeyName' and "
-                  "'SharedAccessKey'"},
-        Malformed{"IotBadHost",
-                  "HostName=my hub;SharedAccessKeyName=s;SharedAccessKey=" + std::string(kIotKey),
-                  "IoT Hub connection string: 'HostName' has an invalid character in its host "
-                  "name"}),
+        MalformedHubCase{
+            "Empty", "",
+            "hub connection string: neither 'Endpoint' (Event Hubs) nor 'HostName' (IoT "
+            "Hub) is present"},
+        MalformedHubCase{"NoEquals", kEp + kCred + "EntityPath",
+                         "hub connection string: segment 4 has no '=' (expected Key=Value pairs "
+                         "separated by ';')"},
+        MalformedHubCase{"NoEqualsBareSecret", "Endpoint=sb://h/;S3cr3tKeyValueZZZ",
+                         "hub connection string: segment 2 has no '=' (expected Key=Value pairs "
+                         "separated by ';')"},
+        MalformedHubCase{"ValueWithoutKey", kEp + "=S3cr3tKeyValueZZZ=",
+                         "hub connection string: segment 2 has a value but no key"},
+        MalformedHubCase{
+            "MissingEndpoint", kCred + "EntityPath=hub",
+            "hub connection string: neither 'Endpoint' (Event Hubs) nor 'HostName' (IoT "
+            "Hub) is present"},
+        MalformedHubCase{
+            "EndpointWithoutScheme", "Endpoint=myns.servicebus.windows.net;" + kCred,
+            "Event Hubs connection string: 'Endpoint' must be a URI with a scheme, like "
+            "sb://<host>/"},
+        MalformedHubCase{"EndpointWithoutHost", "Endpoint=sb:///;" + kCred,
+                         "Event Hubs connection string: 'Endpoint' has no host"},
+        MalformedHubCase{"EndpointBadPort", "Endpoint=sb://myns:70000/;" + kCred,
+                         "Event Hubs connection string: 'Endpoint' has a port that is not a number "
+                         "from 1 to 65535"},
+        MalformedHubCase{"EmptyValue",
+                         kEp + "SharedAccessKeyName=;SharedAccessKey=S3cr3tKeyValueZZZ=",
+                         "Event Hubs connection string: 'SharedAccessKeyName' has an empty value"},
+        MalformedHubCase{"DuplicateKey", kEp + kCred + "sharedaccesskey=S3cr3tKeyValueZZZ=",
+                         "Event Hubs connection string: 'SharedAccessKey' appears more than once"},
+        MalformedHubCase{"KeyWithoutName", kEp + "SharedAccessKey=S3cr3tKeyValueZZZ=",
+                         "Event Hubs connection string: 'SharedAccessKeyName' is missing "
+                         "('SharedAccessKey' is set)"},
+        MalformedHubCase{"NameWithoutKey", kEp + "SharedAccessKeyName=rule",
+                         "Event Hubs connection string: 'SharedAccessKey' is missing "
+                         "('SharedAccessKeyName' is set)"},
+        MalformedHubCase{
+            "KeyAndSignature",
+            kEp + kCred + "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&se=1&skn=r",
+            "Event Hubs connection string: give either 'SharedAccessSignature' or "
+            "'SharedAccessKeyName' with 'SharedAccessKey', not both"},
+        MalformedHubCase{
+            "SignatureWithoutPrefix", kEp + "SharedAccessSignature=sr=a&sig=S3cr3t&se=1",
+            "Event Hubs connection string: 'SharedAccessSignature' is malformed: a shared "
+            "access signature must start with 'SharedAccessSignature '"},
+        MalformedHubCase{"SignatureWithoutExpiry",
+                         kEp + "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&skn=r",
+                         "Event Hubs connection string: 'SharedAccessSignature' is malformed: the "
+                         "shared access signature has no 'se' (expiry) field"},
+        MalformedHubCase{"SignatureBadExpiry",
+                         kEp +
+                             "SharedAccessSignature=SharedAccessSignature sr=a&sig=S3cr3t&se=soon",
+                         "Event Hubs connection string: 'SharedAccessSignature' is malformed: the "
+                         "shared access signature expiry 'se' is not a positive number of seconds"},
+        MalformedHubCase{
+            "EmulatorFlagNotBoolean", kEp + kCred + "UseDevelopmentEmulator=yes",
+            "Event Hubs connection string: 'UseDevelopmentEmulator' must be true or false"},
+        MalformedHubCase{
+            "EmulatorOnTlsPort",
+            "Endpoint=sb://localhost:5671;" + kCred + "UseDevelopmentEmulator=true",
+            "Event Hubs connection string: 'Endpoint' names port 5671 (AMQPS), but the "
+            "development emulator uses plain AMQP"},
+        MalformedHubCase{
+            "IotDeviceConnectionString",
+            "HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=" +
+                std::string(kIotKey),
+            "IoT Hub connection string: this is a device connection string ('DeviceId' "
+            "is set); reading events needs a service connection string with a policy that "
+            "has ServiceConnect, such as 'service' or 'iothubowner'"},
+        MalformedHubCase{"IotMissingPolicy",
+                         "HostName=myhub.azure-devices.net;SharedAccessKey=" + std::string(kIotKey),
+                         "IoT Hub connection string: 'SharedAccessKeyName' is missing (a service "
+                         "policy such as 'service' or 'iothubowner')"},
+        MalformedHubCase{"IotMissingKey",
+                         "HostName=myhub.azure-devices.net;SharedAccessKeyName=service",
+                         "IoT Hub connection string: 'SharedAccessKey' is missing"},
+        MalformedHubCase{
+            "IotKeyNotBase64",
+            "HostName=myhub.azure-devices.net;SharedAccessKeyName=service;"
+            "SharedAccessKey=S3cr3t!notbase64",
+            "IoT Hub connection string: 'SharedAccessKey' is not valid base64 (IoT Hub "
+            "keys are base64)"},
+        MalformedHubCase{
+            "IotSignature",
+            "HostName=myhub.azure-devices.net;SharedAccessSignature=SharedAccessSignature "
+            "sr=x&sig=S3cr3t&se=1",
+            "IoT Hub connection string: 'SharedAccessSignature' is not supported for IoT "
+            "Hub (the token could not be renewed); use 'SharedAccessKeyName' and "
+            "'SharedAccessKey'"},
+        MalformedHubCase{
+            "IotBadHost",
+            "HostName=my hub;SharedAccessKeyName=s;SharedAccessKey=" + std::string(kIotKey),
+            "IoT Hub connection string: 'HostName' has an invalid character in its host "
+            "name"}),
     [](const auto& param_info) { return param_info.param.name; });
 
 TEST(IotHubConnectionString, ParsesTheServiceForm) {

@@ -76,18 +76,18 @@ TEST(KustoConnectionString, QuotedValueMayHoldSemicolons) {
   EXPECT_EQ(cs->application_key.reveal(), "ab;cd");
 }
 
-struct Malformed {
+struct MalformedKustoCase {
   std::string name;
   std::string input;
   std::string error;
 };
 
 // gtest would otherwise print the raw bytes of the parameter; the name says enough.
-void PrintTo(const Malformed& m, std::ostream* os) {
+void PrintTo(const MalformedKustoCase& m, std::ostream* os) {
   *os << m.name;
 }
 
-class MalformedKustoConnectionString : public ::testing::TestWithParam<Malformed> {};
+class MalformedKustoConnectionString : public ::testing::TestWithParam<MalformedKustoCase> {};
 
 TEST_P(MalformedKustoConnectionString, FailsWithExactMessageAndNoSecret) {
   const auto& c = GetParam();
@@ -102,59 +102,69 @@ const std::string kDs = "Data Source=https://c.kusto.windows.net;";
 INSTANTIATE_TEST_SUITE_P(
     Forms, MalformedKustoConnectionString,
     ::testing::Values(
-        Malformed{"MissingDataSource", "Initial Catalog=db",
-                  "Kusto connection string: 'Data Source' is missing (expected Data "
-                  "Source=https://<cluster>.<region>.kusto.windows.net)"},
-        Malformed{"NotHttp", "Data Source=sb://c.kusto.windows.net",
-                  "Kusto connection string: 'Data Source' must be an https:// (or, for a local "
-                  "emulator, http://) URL"},
-        Malformed{"UnknownKeyword", kDs + "Colour=blue",
-                  "Kusto connection string: unknown keyword 'Colour'"},
-        Malformed{"Password", kDs + "Fed=true;User ID=u;Password=S3cr3tAppKeyZZZ",
-                  "Kusto connection string: 'User ID' is not supported by hub2kusto; "
-                  "authenticate with Application Client Id and Application Key, Managed "
-                  "Identity or Workload Identity"},
-        Malformed{"Certificate", kDs + "Fed=true;AppCert=thumb",
-                  "Kusto connection string: 'Application Certificate Thumbprint' is not "
-                  "supported by hub2kusto; authenticate with Application Client Id and "
-                  "Application Key, Managed Identity or Workload Identity"},
-        Malformed{"KeyWithoutFed", kDs + "AppClientId=a;AppKey=S3cr3tAppKeyZZZ;Authority Id=t",
-                  "Kusto connection string: an identity is set but 'AAD Federated "
-                  "Security=True' is missing"},
-        Malformed{"FedWithoutIdentity", kDs + "AAD Federated Security=True",
-                  "Kusto connection string: 'AAD Federated Security=True' needs an identity: "
-                  "Application Client Id with Application Key and Authority Id, Managed "
-                  "Identity, or Workload Identity"},
-        Malformed{"KeyWithoutClientId", kDs + "Fed=True;AppKey=S3cr3tAppKeyZZZ;Authority Id=t",
-                  "Kusto connection string: 'Application Key' needs 'Application Client Id'"},
-        Malformed{"KeyWithoutTenant", kDs + "Fed=True;AppClientId=a;AppKey=S3cr3tAppKeyZZZ",
-                  "Kusto connection string: 'Application Key' needs 'Authority Id' (the tenant "
-                  "id or domain)"},
-        Malformed{"TwoIdentities",
-                  kDs + "Fed=True;AppClientId=a;AppKey=S3cr3tAppKeyZZZ;Authority Id=t;"
-                        "Managed Identity=system",
-                  "Kusto connection string: give exactly one identity: Application Key, "
-                  "Application Token, Managed Identity or Workload Identity"},
-        Malformed{"FedNotBoolean", kDs + "Fed=yes",
-                  "Kusto connection string: 'AAD Federated Security' must be true or false"},
-        Malformed{"Duplicate", kDs + "Initial Catalog=a;Database=b",
-                  "Kusto connection string: 'Initial Catalog' is given more than once"},
-        Malformed{"TokenOverHttp",
-                  "Data Source=http://kusto.example.com;Fed=True;Managed Identity=system",
-                  "Kusto connection string: AAD tokens are only sent over https, or over http "
-                  "to a loopback host"},
-        Malformed{"CatalogConflict", "Data Source=https://c.kusto.windows.net/a;Initial Catalog=b",
-                  "Kusto connection string: 'Data Source' names a database that differs from "
-                  "'Initial Catalog'"},
-        Malformed{"EmptyValue", kDs + "Initial Catalog=",
-                  "Kusto connection string: 'Initial Catalog' has an empty value"},
-        Malformed{"UnclosedQuote", kDs + "AppKey=\"S3cr3tAppKeyZZZ",
-                  "Kusto connection string: the value of 'AppKey' opens a quote (\") that is "
-                  "never closed"},
-        Malformed{"TokenFileWithoutWorkload",
-                  kDs + "Fed=True;Managed Identity=system;Federated Token File=/t",
-                  "Kusto connection string: 'Federated Token File' only applies with 'Workload "
-                  "Identity=true'"}),
+        MalformedKustoCase{"MissingDataSource", "Initial Catalog=db",
+                           "Kusto connection string: 'Data Source' is missing (expected Data "
+                           "Source=https://<cluster>.<region>.kusto.windows.net)"},
+        MalformedKustoCase{
+            "NotHttp", "Data Source=sb://c.kusto.windows.net",
+            "Kusto connection string: 'Data Source' must be an https:// (or, for a local "
+            "emulator, http://) URL"},
+        MalformedKustoCase{"UnknownKeyword", kDs + "Colour=blue",
+                           "Kusto connection string: unknown keyword 'Colour'"},
+        MalformedKustoCase{"Password", kDs + "Fed=true;User ID=u;Password=S3cr3tAppKeyZZZ",
+                           "Kusto connection string: 'User ID' is not supported by hub2kusto; "
+                           "authenticate with Application Client Id and Application Key, Managed "
+                           "Identity or Workload Identity"},
+        MalformedKustoCase{"Certificate", kDs + "Fed=true;AppCert=thumb",
+                           "Kusto connection string: 'Application Certificate Thumbprint' is not "
+                           "supported by hub2kusto; authenticate with Application Client Id and "
+                           "Application Key, Managed Identity or Workload Identity"},
+        MalformedKustoCase{"KeyWithoutFed",
+                           kDs + "AppClientId=a;AppKey=S3cr3tAppKeyZZZ;Authority Id=t",
+                           "Kusto connection string: an identity is set but 'AAD Federated "
+                           "Security=True' is missing"},
+        MalformedKustoCase{
+            "FedWithoutIdentity", kDs + "AAD Federated Security=True",
+            "Kusto connection string: 'AAD Federated Security=True' needs an identity: "
+            "Application Client Id with Application Key and Authority Id, Managed "
+            "Identity, or Workload Identity"},
+        MalformedKustoCase{
+            "KeyWithoutClientId", kDs + "Fed=True;AppKey=S3cr3tAppKeyZZZ;Authority Id=t",
+            "Kusto connection string: 'Application Key' needs 'Application Client Id'"},
+        MalformedKustoCase{
+            "KeyWithoutTenant", kDs + "Fed=True;AppClientId=a;AppKey=S3cr3tAppKeyZZZ",
+            "Kusto connection string: 'Application Key' needs 'Authority Id' (the tenant "
+            "id or domain)"},
+        MalformedKustoCase{"TwoIdentities",
+                           kDs + "Fed=True;AppClientId=a;AppKey=S3cr3tAppKeyZZZ;Authority Id=t;"
+                                 "Managed Identity=system",
+                           "Kusto connection string: give exactly one identity: Application Key, "
+                           "Application Token, Managed Identity or Workload Identity"},
+        MalformedKustoCase{
+            "FedNotBoolean", kDs + "Fed=yes",
+            "Kusto connection string: 'AAD Federated Security' must be true or false"},
+        MalformedKustoCase{"Duplicate", kDs + "Initial Catalog=a;Database=b",
+                           "Kusto connection string: 'Initial Catalog' is given more than once"},
+        MalformedKustoCase{
+            "TokenOverHttp",
+            "Data Source=http://kusto.example.com;Fed=True;Managed Identity=system",
+            "Kusto connection string: AAD tokens are only sent over https, or over http "
+            "to a loopback host"},
+        MalformedKustoCase{
+            "CatalogConflict", "Data Source=https://c.kusto.windows.net/a;Initial Catalog=b",
+            "Kusto connection string: 'Data Source' names a database that differs from "
+            "'Initial Catalog'"},
+        MalformedKustoCase{"EmptyValue", kDs + "Initial Catalog=",
+                           "Kusto connection string: 'Initial Catalog' has an empty value"},
+        MalformedKustoCase{
+            "UnclosedQuote", kDs + "AppKey=\"S3cr3tAppKeyZZZ",
+            "Kusto connection string: the value of 'AppKey' opens a quote (\") that is "
+            "never closed"},
+        MalformedKustoCase{
+            "TokenFileWithoutWorkload",
+            kDs + "Fed=True;Managed Identity=system;Federated Token File=/t",
+            "Kusto connection string: 'Federated Token File' only applies with 'Workload "
+            "Identity=true'"}),
     [](const auto& param_info) { return param_info.param.name; });
 
 TEST(KustoEndpoints, StreamingGoesToTheEngineAndQueuedToTheDataManagementEndpoint) {

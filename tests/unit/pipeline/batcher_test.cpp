@@ -8,7 +8,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-hub::HubEvent event(std::int64_t n, std::string body = "{}") {
+hub::HubEvent sample_event(std::int64_t n, std::string body = "{}") {
   hub::HubEvent e;
   e.partition = PartitionId("3");
   e.sequence_number = SequenceNumber(n);
@@ -35,7 +35,7 @@ protected:
 
 TEST_F(BatcherTest, ABatchClosesAtItsEventCountWithADeterministicId) {
   for (int n = 10; n < 14; ++n) {
-    batcher_.add(event(n), route("T"), route("T").key(), {"{}\n", false, false}, ready_);
+    batcher_.add(sample_event(n), route("T"), route("T").key(), {"{}\n", false, false}, ready_);
   }
   ASSERT_EQ(ready_.size(), 1U);
   EXPECT_EQ(ready_[0].batch.id, "3-10-13");
@@ -51,24 +51,29 @@ TEST_F(BatcherTest, ABatchClosesAtItsEventCountWithADeterministicId) {
 TEST_F(BatcherTest, ATableLimitedAfterATooLargeAnswerClosesSmallerBatchesForAWhile) {
   batcher_.limit_table("db.T", 30, clock_.steady_now() + 1min);
   const std::string twenty(19, 'x');
-  batcher_.add(event(1), route("T"), route("T").key(), {twenty + "\n", false, false}, ready_);
-  batcher_.add(event(2), route("T"), route("T").key(), {twenty + "\n", false, false}, ready_);
+  batcher_.add(sample_event(1), route("T"), route("T").key(), {twenty + "\n", false, false},
+               ready_);
+  batcher_.add(sample_event(2), route("T"), route("T").key(), {twenty + "\n", false, false},
+               ready_);
   ASSERT_EQ(ready_.size(), 1U); // 40 > 30
   // Another table keeps the configured limit.
-  batcher_.add(event(3), route("U"), route("U").key(), {twenty + "\n", false, false}, ready_);
-  batcher_.add(event(4), route("U"), route("U").key(), {twenty + "\n", false, false}, ready_);
+  batcher_.add(sample_event(3), route("U"), route("U").key(), {twenty + "\n", false, false},
+               ready_);
+  batcher_.add(sample_event(4), route("U"), route("U").key(), {twenty + "\n", false, false},
+               ready_);
   EXPECT_EQ(ready_.size(), 1U);
   // Once the while is over, T is back to 100 bytes.
   clock_.advance(2min);
-  batcher_.add(event(5), route("T"), route("T").key(), {twenty + "\n", false, false}, ready_);
+  batcher_.add(sample_event(5), route("T"), route("T").key(), {twenty + "\n", false, false},
+               ready_);
   EXPECT_EQ(ready_.size(), 1U);
 }
 
 TEST_F(BatcherTest, ABinaryFormatsEventTravelsAlone) {
   Route avro = route("T");
   avro.format = IngestFormat::apacheavro;
-  batcher_.add(event(1), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
-  batcher_.add(event(2), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
+  batcher_.add(sample_event(1), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
+  batcher_.add(sample_event(2), avro, avro.key(), {"Obj\x01...", false, true}, ready_);
   ASSERT_EQ(ready_.size(), 2U);
   EXPECT_EQ(ready_[0].batch.id, "3-1-1");
   EXPECT_EQ(ready_[1].batch.id, "3-2-2");
@@ -76,9 +81,9 @@ TEST_F(BatcherTest, ABinaryFormatsEventTravelsAlone) {
 
 TEST_F(BatcherTest, AnEventThatWouldPassTheSizeLimitStartsTheNextBatch) {
   const std::string sixty(59, 'x');
-  batcher_.add(event(1), route("T"), route("T").key(), {sixty + "\n", false, false}, ready_);
+  batcher_.add(sample_event(1), route("T"), route("T").key(), {sixty + "\n", false, false}, ready_);
   EXPECT_TRUE(ready_.empty());
-  batcher_.add(event(2), route("T"), route("T").key(), {sixty + "\n", false, false},
+  batcher_.add(sample_event(2), route("T"), route("T").key(), {sixty + "\n", false, false},
                ready_); // 120 > 100
   ASSERT_EQ(ready_.size(), 1U);
   EXPECT_EQ(ready_[0].batch.id, "3-1-1");
@@ -87,11 +92,11 @@ TEST_F(BatcherTest, AnEventThatWouldPassTheSizeLimitStartsTheNextBatch) {
 
 TEST_F(BatcherTest, RoutesHaveTheirOwnBatchesAndTokens) {
   const auto a =
-      batcher_.add(event(1), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
+      batcher_.add(sample_event(1), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
   const auto b =
-      batcher_.add(event(2), route("B"), route("B").key(), {"{}\n", false, false}, ready_);
+      batcher_.add(sample_event(2), route("B"), route("B").key(), {"{}\n", false, false}, ready_);
   const auto a2 =
-      batcher_.add(event(3), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
+      batcher_.add(sample_event(3), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
   EXPECT_NE(a, b);
   EXPECT_EQ(a, a2);
   EXPECT_EQ(batcher_.open_batches(), 2U);
@@ -102,9 +107,9 @@ TEST_F(BatcherTest, RoutesHaveTheirOwnBatchesAndTokens) {
 }
 
 TEST_F(BatcherTest, BatchesLeaveAfterTheirLingerOnTheInjectedClock) {
-  batcher_.add(event(1), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
+  batcher_.add(sample_event(1), route("A"), route("A").key(), {"{}\n", false, false}, ready_);
   clock_.advance(600ms);
-  batcher_.add(event(2), route("B"), route("B").key(), {"{}\n", false, false}, ready_);
+  batcher_.add(sample_event(2), route("B"), route("B").key(), {"{}\n", false, false}, ready_);
   EXPECT_EQ(batcher_.next_due(), clock_.steady_now() + 400ms);
   clock_.advance(400ms);
   batcher_.take_due(ready_);
