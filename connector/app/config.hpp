@@ -107,7 +107,9 @@ struct StoreConfig {
 // blob layout as files; Store::blob: the same names as blobs in `container`.
 struct CheckpointConfig : StoreConfig {
   CheckpointConfig() : StoreConfig("checkpoints") {}
-  std::chrono::milliseconds interval{5'000}; // how often positions are written at most
+  // How often positions are written at most; 0: after every batch Kusto accepted, so a crash
+  // repeats at most the batches in flight (docs/architecture.md, "Checkpoints").
+  std::chrono::milliseconds interval{0};
 };
 
 // Several replicas (and Azure SDK processors) share a hub's partitions through ownership blobs

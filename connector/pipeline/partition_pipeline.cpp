@@ -401,6 +401,11 @@ bool PartitionPipeline::settle(bool block) {
 }
 
 bool PartitionPipeline::step() {
+  if (stream_->status().state == hub::PartitionState::stolen) {
+    // Another owner's receiver took the link and reads from our checkpoint: the events still
+    // buffered here are its to deliver; taking them would only deliver them twice.
+    return false;
+  }
   {
     std::lock_guard lock(size_limits_mutex_);
     for (const auto& [table, bytes] : size_limits_) {

@@ -217,7 +217,6 @@ protected:
             {"HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING", "m"},
             {"HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "200ms"},
             {"HUB2KUSTO_CHECKPOINT_DIRECTORY", (dir_ / "checkpoints").string()},
-            {"HUB2KUSTO_CHECKPOINT_INTERVAL", "200ms"},
             {"HUB2KUSTO_DEAD_LETTER_DIRECTORY", (dir_ / "dead-letter").string()},
             {"HUB2KUSTO_SHUTDOWN_DRAIN_DEADLINE", "20s"},
             {"HUB2KUSTO_OPS_ADDRESS", "127.0.0.1"},

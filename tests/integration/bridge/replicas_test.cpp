@@ -1,19 +1,25 @@
 // Several hub2kusto replicas on one hub, sharing its partitions through ownership blobs in
 // Azurite (docs/protocols.md, "Ownership and load balancing"): they divide the partitions,
 // a stopped replica's partitions are released and taken at once, a killed one's are taken
-// after they expire, and every event arrives.
+// after they expire, and every event arrives. An official SDK processor in the same consumer
+// group shares them too, and its checkpoints are where the replicas resume.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "bridge/bridge_fixture.hpp"
+#include "checkpoint/official_store.hpp"
 
 namespace hub2kusto::bridge_test {
 namespace {
@@ -107,6 +113,106 @@ TEST_F(Replicas, ShareTwelvePartitionsAndTakeOverAStoppedAndAKilledReplicasParti
               static_cast<long long>(ms(divided)), static_cast<long long>(ms(taken_after_release)),
               static_cast<long long>(ms(taken_after_kill)), rows - kEvents, kEvents);
   RecordProperty("duplicates", std::to_string(rows - kEvents));
+}
+
+// Two replicas and an official EventHubConsumerClient (balanced, with the official blob
+// checkpoint store) in one consumer group: each holds a fair share, by the ownership blobs and
+// by what it reads. When the SDK processor stops, the replicas take its partitions and resume
+// after its checkpoints; between them every event arrives.
+TEST_F(Replicas, ShareAHubWithAnOfficialSdkProcessorAndResumeAfterItsCheckpoints) {
+  constexpr int kEvents = 60'000;
+  Services services({"--hub", "telemetry:12", "--preload", distinct_events(kEvents),
+                     "--preload-events", std::to_string(kEvents)});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
+  // 500 ms a streaming request and 100-event batches: a replica needs 25 s for a partition's
+  // 5,000 events, so the partitions the SDK processor takes over still hold most of theirs.
+  ASSERT_TRUE(kusto.fault("/faults/latency?ms=500"));
+  const std::string storage = kusto.azurite()->blob_connection_string();
+  const auto sdk_store = [&](const std::string& command) {
+    return nlohmann::json::parse(checkpoint::official_store({command, storage, "checkpoints",
+                                                             "127.0.0.1", "telemetry", "$Default"}),
+                                 nullptr, false);
+  };
+  // Owner id -> the partitions the ownership blobs give it.
+  const auto owners = [&] {
+    std::map<std::string, std::set<std::string>> out;
+    const auto listed = sdk_store("owners");
+    for (const auto& o : listed.is_array() ? listed : nlohmann::json::array()) {
+      out[o.at("ownerId").get<std::string>()].insert(o.at("partitionId").get<std::string>());
+    }
+    return out;
+  };
+  auto a = start_replica(hub, kusto, storage, "replica-a");
+  auto b = start_replica(hub, kusto, storage, "replica-b");
+  ChildProcess sdk({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/bridge/sdk_processor.js",
+                    hub.connection_string(), storage, "checkpoints", "sdk-processor", "1000",
+                    "4000"});
+  std::map<std::string, std::set<std::string>> held;
+  ASSERT_TRUE(eventually(
+      [&] {
+        held = owners();
+        return held["replica-a"].size() == 4 && held["replica-b"].size() == 4 &&
+               held["sdk-processor"].size() == 4 &&
+               owned({&a, &b}) == std::map<std::string, int>{{"replica-a", 4}, {"replica-b", 4}};
+      },
+      60s))
+      << a.process->stderr_text() << b.process->stderr_text() << sdk.stderr_text();
+  // The SDK processor reads (and checkpoints) the four it holds.
+  std::set<std::string> checkpointed;
+  while (!std::includes(checkpointed.begin(), checkpointed.end(), held["sdk-processor"].begin(),
+                        held["sdk-processor"].end())) {
+    const auto line = sdk.read_line(60s);
+    ASSERT_TRUE(line) << "checkpointed in " << nlohmann::json(checkpointed).dump() << " of "
+                      << nlohmann::json(held["sdk-processor"]).dump() << "; owners now "
+                      << nlohmann::json(owners()).dump() << "\n"
+                      << sdk.stderr_text();
+    checkpointed.insert(nlohmann::json::parse(*line).at("checkpointed").get<std::string>());
+  }
+  const auto a_before = a.process->stderr_text().size();
+  const auto b_before = b.process->stderr_text().size();
+  ::kill(sdk.pid(), SIGTERM);
+  std::optional<std::string> summary;
+  while ((summary = sdk.read_line(60s)) && !summary->starts_with("{\"lines\"")) {
+  }
+  ASSERT_TRUE(summary) << sdk.stderr_text();
+  ASSERT_EQ(sdk.wait_exit(30s), 0) << sdk.stderr_text();
+  // Its partitions go to the replicas (six each), each resumed after the SDK's checkpoint.
+  ASSERT_TRUE(eventually([&] {
+    return owned({&a, &b}) == std::map<std::string, int>{{"replica-a", 6}, {"replica-b", 6}};
+  })) << a.process->stderr_text()
+      << b.process->stderr_text();
+  const auto sdk_read = nlohmann::json::parse(*summary);
+  const std::string taken_over =
+      a.process->stderr_text().substr(a_before) + b.process->stderr_text().substr(b_before);
+  for (const auto& partition : held["sdk-processor"]) {
+    const auto after = sdk_read.at("checkpoints").at(partition).get<long long>();
+    EXPECT_NE(taken_over.find("partition " + partition + ": resuming after sequence number " +
+                              std::to_string(after)),
+              std::string::npos)
+        << "partition " << partition << "\n"
+        << taken_over;
+  }
+  // Between the SDK processor and Kusto, every event arrives.
+  std::set<long long> read_by_sdk;
+  for (const auto& line : sdk_read.at("lines")) {
+    read_by_sdk.insert(line.get<long long>());
+  }
+  const auto arrived = [&] {
+    std::set<long long> all = read_by_sdk;
+    const auto r = kusto.query("T | summarize count() by line", "", 120s);
+    for (const auto& row : r.at("Tables").at(0).at("Rows")) {
+      all.insert(row.at(0).get<long long>());
+    }
+    return all.size();
+  };
+  ASSERT_TRUE(eventually([&] { return arrived() == kEvents; }, 180s))
+      << a.process->stderr_text().substr(0, 3000);
+  stop(*a.process, 60s);
+  stop(*b.process, 60s);
+  std::printf("[ sdk group  ] the SDK processor read %zu events of its 4 partitions; the replicas "
+              "took them over after its checkpoints\n",
+              read_by_sdk.size());
 }
 
 } // namespace

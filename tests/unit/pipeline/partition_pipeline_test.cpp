@@ -31,6 +31,7 @@ public:
   hub::CreditStats credit() const override { return {}; }
   std::optional<SequenceNumber> last_received() const override { return std::nullopt; }
   void end() { status_.state = hub::PartitionState::closed; }
+  void steal() { status_.state = hub::PartitionState::stolen; }
 
   std::deque<hub::HubEvent> events;
 
@@ -361,6 +362,17 @@ TEST_F(Pipeline, AnEndedStreamEndsTheLoopOnceDrained) {
   clock_.advance(1s);
   EXPECT_FALSE(pipeline_->step());
   EXPECT_EQ(stored(), 0);
+}
+
+// Another owner's receiver took the link: it reads from our checkpoint, so the events still
+// buffered here are its to deliver, and delivering them too would only repeat them.
+TEST_F(Pipeline, AStolenStreamEndsTheLoopWithoutTakingWhatIsStillBuffered) {
+  stream_->events.push_back(event(0));
+  EXPECT_TRUE(pipeline_->step());
+  stream_->events.push_back(event(1));
+  stream_->steal();
+  EXPECT_FALSE(pipeline_->step());
+  EXPECT_EQ(stream_->events.size(), 1U); // left for the new owner
 }
 
 TEST_F(Pipeline, ALocalMappingSendsCsvRowsWithSystemPropertiesAndDeadLettersUnmappableEvents) {
