@@ -175,7 +175,8 @@ TEST_F(Replicas, ShareAHubWithAnOfficialSdkProcessorAndResumeAfterItsCheckpoints
   std::optional<std::string> summary;
   while ((summary = sdk.read_line(60s)) && !summary->starts_with("{\"lines\"")) {
   }
-  ASSERT_TRUE(summary) << sdk.stderr_text();
+  ASSERT_TRUE(summary) << "no summary; exit status " << sdk.wait_exit(5s) << "\n"
+                       << sdk.stderr_text();
   ASSERT_EQ(sdk.wait_exit(30s), 0) << sdk.stderr_text();
   // Its partitions go to the replicas (six each), each resumed after the SDK's checkpoint.
   ASSERT_TRUE(eventually([&] {

@@ -64,6 +64,8 @@ async function main() {
     },
   }, { maxBatchSize: 50, maxWaitTimeInSeconds: 1, startPosition: earliestEventPosition });
   process.on('SIGTERM', async () => {
+    // Node exits once nothing is pending, even mid-await: the timer keeps it until the summary.
+    setInterval(() => {}, 1000);
     stopping = true;
     await Promise.allSettled([...inHand]);
     await subscription.close();
