@@ -5,11 +5,11 @@
 //   node sdk_processor.js <hub connection string> <storage connection string> <container>
 //                         <owner id> <update interval ms> <expiration ms>
 // Prints {"checkpointed":"<partition>"} after its first checkpoint in each partition. On SIGTERM
-// it closes the subscription and the client (the SDK gives up its ownerships) and prints one
-// JSON line, {"lines":[...],"checkpoints":{"<partition>":<sequence number>,...}}: the `line` of
-// every event it read and the last checkpoint it wrote in each partition. Each batch of 50 takes 200 ms
-// more, a processor about as fast as the bridge against a slow cluster, so its partitions still
-// hold unread events when it stops.
+// it finishes the batches in hand, prints one JSON line, {"lines":[...],"checkpoints":
+// {"<partition>":<sequence number>,...}}: the `line` of every event it read and the last
+// checkpoint it wrote in each partition, then closes the subscription and the client (the SDK
+// gives up its ownerships). Each batch of 50 takes 200 ms more, a processor about as fast as
+// the bridge against a slow cluster, so its partitions still hold unread events when it stops.
 'use strict';
 const { EventHubConsumerClient, earliestEventPosition } = require('@azure/event-hubs');
 const { ContainerClient } = require('@azure/storage-blob');
@@ -63,14 +63,18 @@ async function main() {
       console.error(`partition ${context.partitionId}: ${error.message}`);
     },
   }, { maxBatchSize: 50, maxWaitTimeInSeconds: 1, startPosition: earliestEventPosition });
+  const within = (promise, ms, what) => Promise.race([promise, new Promise((resolve) =>
+    setTimeout(() => resolve(console.error(`${what}: not done in ${ms} ms`)), ms))]);
   process.on('SIGTERM', async () => {
-    // Node exits once nothing is pending, even mid-await: the timer keeps it until the summary.
+    // Node exits once nothing is pending, even mid-await: the timer keeps it until the end.
     setInterval(() => {}, 1000);
     stopping = true;
-    await Promise.allSettled([...inHand]);
-    await subscription.close();
-    await client.close();
+    await within(Promise.allSettled([...inHand]), 20000, 'the batches in hand');
+    // Nothing is checkpointed from here on: the summary's checkpoints are the last ones.
     console.log(JSON.stringify({ lines, checkpoints }));
+    // Closing gives up the ownerships, as the SDK does; a close that hangs (seen on a loaded
+    // machine) is not waited for: the ownerships then expire.
+    await within(subscription.close().then(() => client.close()), 10000, 'closing');
     process.exit(0);
   });
 }
