@@ -1,7 +1,8 @@
 #pragma once
 // The inside of AmqpEventSource, shared by its parts: amqp_event_source.cpp (the public face),
-// amqp_connection.cpp (the connection, CBS, management requests and the AMQP thread's loop) and
-// partition_receiver.cpp (one partition's link). Proton types live here and in those files
+// amqp_connection.cpp (the connection, management requests and the AMQP thread's loop),
+// amqp_authorization.cpp (CBS tokens and their renewal) and partition_receiver.cpp (one
+// partition's link). Proton types live here and in those files
 // only, never in a public header. Internal to hub/.
 #include "hub/amqp_event_source.hpp"
 

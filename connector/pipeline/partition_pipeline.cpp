@@ -401,7 +401,10 @@ bool PartitionPipeline::settle(bool block) {
 }
 
 bool PartitionPipeline::step() {
-  if (stream_->status().state == hub::PartitionState::stolen) {
+  // Read once, before taking: a stream that had stopped then has nothing more to give than what
+  // this step takes, so an empty take below means it is drained.
+  const auto status = stream_->status();
+  if (status.state == hub::PartitionState::stolen) {
     // Another owner's receiver took the link and reads from our checkpoint: the events still
     // buffered here are its to deliver; taking them would only deliver them twice.
     return false;
@@ -478,7 +481,7 @@ bool PartitionPipeline::step() {
   if (!delivering) {
     return false; // stopping while Kusto refuses: drain() tries the held batches until its deadline
   }
-  return !(!took && stream_->status().stopped() && batcher_.open_batches() == 0 && !in_flight_);
+  return !(!took && status.stopped() && batcher_.open_batches() == 0 && !in_flight_);
 }
 
 void PartitionPipeline::run() {

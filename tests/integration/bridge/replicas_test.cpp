@@ -50,6 +50,16 @@ protected:
             std::make_unique<ChildProcess>(std::vector<std::string>{HUB2KUSTO_BINARY, "run"}, env)};
   }
 
+  // Twelve partitions preloaded with `events` distinct events, and a Kusto that answers each
+  // streaming request after `latency_ms`.
+  void start_services(std::optional<Services>& services, int events, int latency_ms) {
+    services.emplace(std::vector<std::string>{"--hub", "telemetry:12", "--preload",
+                                              distinct_events(events), "--preload-events",
+                                              std::to_string(events)});
+    ASSERT_NO_FATAL_FAILURE(start(*services));
+    ASSERT_TRUE(services->kusto.fault("/faults/latency?ms=" + std::to_string(latency_ms)));
+  }
+
   // Partitions each replica says it owns (-1: it did not answer).
   static std::map<std::string, int> owned(const std::vector<Replica*>& replicas) {
     std::map<std::string, int> out;
@@ -63,12 +73,10 @@ protected:
 
 TEST_F(Replicas, ShareTwelvePartitionsAndTakeOverAStoppedAndAKilledReplicasPartitions) {
   constexpr int kEvents = 36'000;
-  Services services({"--hub", "telemetry:12", "--preload", distinct_events(kEvents),
-                     "--preload-events", std::to_string(kEvents)});
-  ASSERT_NO_FATAL_FAILURE(start(services));
-  auto& [hub, kusto] = services;
+  std::optional<Services> services;
   // 200 ms a streaming request and 100-event batches: the run lasts through the handovers.
-  ASSERT_TRUE(kusto.fault("/faults/latency?ms=200"));
+  ASSERT_NO_FATAL_FAILURE(start_services(services, kEvents, 200));
+  auto& [hub, kusto] = *services;
   const std::string storage = kusto.azurite()->blob_connection_string();
   auto a = start_replica(hub, kusto, storage, "replica-a");
   auto b = start_replica(hub, kusto, storage, "replica-b");
@@ -121,19 +129,20 @@ TEST_F(Replicas, ShareTwelvePartitionsAndTakeOverAStoppedAndAKilledReplicasParti
 // after its checkpoints; between them every event arrives.
 TEST_F(Replicas, ShareAHubWithAnOfficialSdkProcessorAndResumeAfterItsCheckpoints) {
   constexpr int kEvents = 60'000;
-  Services services({"--hub", "telemetry:12", "--preload", distinct_events(kEvents),
-                     "--preload-events", std::to_string(kEvents)});
-  ASSERT_NO_FATAL_FAILURE(start(services));
-  auto& [hub, kusto] = services;
+  std::optional<Services> services;
   // 500 ms a streaming request and 100-event batches: a replica needs 25 s for a partition's
   // 5,000 events, so the partitions the SDK processor takes over still hold most of theirs.
-  ASSERT_TRUE(kusto.fault("/faults/latency?ms=500"));
+  ASSERT_NO_FATAL_FAILURE(start_services(services, kEvents, 500));
+  auto& [hub, kusto] = *services;
   const std::string storage = kusto.azurite()->blob_connection_string();
   const auto sdk_store = [&](const std::string& command) {
     return nlohmann::json::parse(checkpoint::official_store({command, storage, "checkpoints",
                                                              "127.0.0.1", "telemetry", "$Default"}),
                                  nullptr, false);
   };
+  // The container exists before anyone lists it, as an operator creates it before the first
+  // processor starts (the replicas would create it too, but not necessarily first).
+  ASSERT_EQ(checkpoint::official_store({"create", storage, "checkpoints"}), "created");
   // Owner id -> the partitions the ownership blobs give it.
   const auto owners = [&] {
     std::map<std::string, std::set<std::string>> out;

@@ -12,6 +12,9 @@
 //                             <partition>...
 //     claims the partitions for <owner> as an SDK processor does (with the ETag it listed, if
 //     any); prints one JSON line: the partition ids it won, sorted
+//   node checkpoints.js create <storage connection string> <container>
+//     creates the container if it is missing (as an operator does before the first
+//     processor starts); prints "created"
 //   node checkpoints.js blobs <storage connection string> <container>
 //     prints one JSON line: {"<blob name>": "<content>", ...} for every blob in the container
 'use strict';
@@ -21,6 +24,11 @@ const { BlobCheckpointStore } = require('@azure/eventhubs-checkpointstore-blob')
 async function main() {
   const [command, connectionString, container, namespace, hub, group, ...rest] =
       process.argv.slice(2);
+  if (command === 'create') {
+    await new ContainerClient(connectionString, container).createIfNotExists();
+    console.log('created');
+    return;
+  }
   if (command === 'blobs') {
     const client = new ContainerClient(connectionString, container);
     const out = {};
