@@ -195,7 +195,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
   conn->kusto = make_kusto_sink(
       c, report_scope(c, namespace_of(c.source.connection), hub_options.event_hub.value()),
-      conn->clock, conn->random, conn->sleeper);
+      limiters_.for_target(c.target), conn->clock, conn->random, conn->sleeper);
 
   checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
@@ -601,6 +601,7 @@ std::string Bridge::metrics_text() const {
     m.gauge("hub2kusto_kusto_reachable", "1 when the Kusto target answered the last probe.", conn,
             c->kusto_probed && !c->kusto_error ? 1 : 0);
   }
+  limiters_.describe(m);
   return m.render();
 }
 

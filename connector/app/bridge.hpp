@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/kusto_sink.hpp"
 #include "base/result.hpp"
 #include "checkpoint/checkpoint_store.hpp"
 #include "ops/ops_server.hpp"
@@ -71,6 +72,8 @@ private:
   void refresh(Connection& c);
 
   const Config& config_;
+  SystemClock clock_;
+  RequestLimiters limiters_{clock_}; // before the connections, whose sinks share them
   std::vector<std::unique_ptr<Connection>> connections_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> deadline_ns_{0}; // steady clock, set by stop()

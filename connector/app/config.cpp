@@ -263,8 +263,12 @@ void read_target(Section s, TargetConfig& out, const std::optional<azure::Creden
   const auto schema = s.string("schema");
   const auto mapping_file = s.string("mapping_file");
   const auto system_properties = s.string_list("system_properties");
+  const auto max_concurrent_requests = s.integer("max_concurrent_requests", 1, 64);
   s.finish();
 
+  if (max_concurrent_requests) {
+    out.max_concurrent_requests = static_cast<int>(*max_concurrent_requests);
+  }
   bool connection_ok = false;
   if (!cs) {
     s.problem("connection_string", "required: the Kusto connection string (Data Source=...)");
@@ -623,6 +627,7 @@ nlohmann::json to_masked_json(const Config& config) {
         {"database", c.target.database.value()},
         {"table", c.target.table.value()},
         {"format", ingest_format_name(c.target.format)},
+        {"max_concurrent_requests", c.target.max_concurrent_requests},
     };
     if (c.target.mapping) {
       target["mapping"] = c.target.mapping->value();

@@ -69,6 +69,9 @@ struct TargetConfig {
   std::optional<mappings::MapperOptions> local_mapping;
   std::string schema;
   std::string mapping_file;
+  // Requests the cluster is sent at once, by every connection to it together (the smallest
+  // value of those connections holds); throttling lowers it for a while.
+  int max_concurrent_requests = 4;
 };
 
 struct BatchingConfig {

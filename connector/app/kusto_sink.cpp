@@ -13,6 +13,7 @@
 namespace hub2kusto::app {
 
 std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
+                                           std::shared_ptr<ingest::RequestLimiter> limiter,
                                            const Clock& clock, RandomSource& random,
                                            Sleeper& sleeper) {
   auto sink = std::make_unique<KustoSink>();
@@ -41,9 +42,27 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
   ingest::ManagedOptions mo;
   // Streaming takes at most 4 MiB of raw data; larger batches (a larger max_bytes) go queued.
   mo.streaming_limit = std::min<std::uint64_t>(c.batching.max_bytes, 4ULL << 20);
+  sink->limiter = std::move(limiter);
   sink->managed = std::make_unique<ingest::ManagedIngestor>(mo, *sink->streaming, *sink->queued,
-                                                            clock, random, sleeper);
+                                                            *sink->limiter, clock, random, sleeper);
   return sink;
+}
+
+std::shared_ptr<ingest::RequestLimiter> RequestLimiters::for_target(const TargetConfig& target) {
+  auto& limiter = by_cluster_[target.connection.engine_url()];
+  if (!limiter) {
+    limiter = std::make_shared<ingest::RequestLimiter>(
+        ingest::RequestLimiter::Options{.max = target.max_concurrent_requests}, clock_);
+  } else {
+    limiter->cap(target.max_concurrent_requests);
+  }
+  return limiter;
+}
+
+void RequestLimiters::describe(MetricsSink& out) const {
+  for (const auto& [cluster, limiter] : by_cluster_) {
+    limiter->describe(out, {{"cluster", cluster}});
+  }
 }
 
 std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,

@@ -2,6 +2,7 @@
 // KustoSink: one connection's way into Kusto, built the same for `run` and `replay`: the HTTP
 // transport, the token provider for the cluster, streaming and queued ingestion, and the
 // managed ingestor that chooses between them (connector/ingest/README.md).
+#include <map>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "common/random.hpp"
 #include "ingest/managed_ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
+#include "ingest/request_limiter.hpp"
 #include "ingest/streaming_ingestor.hpp"
 #include "pipeline/dead_letter_store.hpp"
 
@@ -23,14 +25,31 @@ struct KustoSink {
   std::unique_ptr<azure::TokenProvider> tokens;
   std::unique_ptr<ingest::StreamingIngestor> streaming;
   std::unique_ptr<ingest::QueuedIngestor> queued;
+  std::shared_ptr<ingest::RequestLimiter> limiter; // the cluster's, shared with its other sinks
   std::unique_ptr<ingest::ManagedIngestor> managed;
 };
 
 // `clock`, `random` and `sleeper` must outlive the sink. `report_scope` names the connection's
-// queued ingestions in the status table (see report_scope()).
+// queued ingestions in the status table (see report_scope()). `limiter` takes turns for every
+// sink that sends to the same cluster (see RequestLimiters).
 std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
+                                           std::shared_ptr<ingest::RequestLimiter> limiter,
                                            const Clock& clock, RandomSource& random,
                                            Sleeper& sleeper);
+
+// One RequestLimiter per cluster (by engine address), for every connection that sends to it;
+// the smallest target.max_concurrent_requests of those connections holds.
+class RequestLimiters {
+public:
+  explicit RequestLimiters(const Clock& clock) : clock_(clock) {}
+  std::shared_ptr<ingest::RequestLimiter> for_target(const TargetConfig& target);
+  // Each cluster's limiter's series, labelled with the cluster's address.
+  void describe(MetricsSink& out) const;
+
+private:
+  const Clock& clock_;
+  std::map<std::string, std::shared_ptr<ingest::RequestLimiter>> by_cluster_;
+};
 
 // The status-table PartitionKey of one connection's queued ingestions: the same after a
 // restart, so reports that arrive later are still read; different for every connection, hub,

@@ -390,6 +390,8 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
     // running bridge like its own.
     sink = make_kusto_sink(
         *c, report_scope(*c, namespace_of(c->source.connection), c->source.event_hub.value()),
+        std::make_shared<ingest::RequestLimiter>(
+            ingest::RequestLimiter::Options{.max = c->target.max_concurrent_requests}, clock),
         clock, random, sleeper);
   }
   ingest::Ingestor& ingestor =

@@ -112,7 +112,16 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
   std::string last_reason;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     metrics_.streaming_attempts.fetch_add(1, std::memory_order_relaxed);
-    const Classification c = streaming_.attempt(batch, attempt);
+    bool alone = false; // sent while the limiter let only one request run
+    const Classification c = [&] {
+      auto turn = limiter_.acquire();
+      auto answer = streaming_.attempt(batch, attempt);
+      if (answer.throttled) {
+        alone = turn.limit() == 1;
+        turn.throttled();
+      }
+      return answer;
+    }();
     if (c.outcome == Outcome::delivered) {
       metrics_.streaming_delivered.fetch_add(1, std::memory_order_relaxed);
       return status(Outcome::delivered);
@@ -152,7 +161,9 @@ DeliveryStatus ManagedIngestor::ingest(const Batch& batch) {
       s.target_problem = c.target_problem;
       return s;
     }
-    if (c.throttled) {
+    if (c.throttled && alone) {
+      // Throttled even one request at a time: the cluster is overloaded, and queued ingestion
+      // (batched by the service) spares it.
       remember(table_key, options_.throttle_memory);
     }
     last_reason = c.reason;

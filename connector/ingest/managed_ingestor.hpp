@@ -11,16 +11,21 @@
 //     too large (413, Stream_InputStreamTooLarge)    -> this batch queued; for the table, batches
 //                                                       at least as large go queued for
 //                                                       impossible_memory, smaller ones stream
-//     throttled (429)                                -> remember the table for throttle_memory
-//                                                       (10 s); wait Retry-After (or the
-//                                                       backoff) and try again
+//     throttled (429)                                -> the cluster's RequestLimiter halves
+//                                                       the requests it runs at once; wait
+//                                                       Retry-After (or the backoff) and try
+//                                                       again. At one request at a time
+//                                                       already: also remember the table for
+//                                                       throttle_memory (10 s), as the SDKs do
 //     other transient (5xx, no answer)               -> wait the backoff and try again
 //     after max_attempts transient failures          -> queued
 //     credentials refused (401/403)                  -> retriable, no fallback: queued would be
 //                                                       refused too, and the data is fine
 //     rejected (bad data, missing mapping or table)  -> rejected with the service's reason
 //
-// Waits go through an injected Sleeper on the injected clock, so tests see every wait.
+// Every streaming request takes a turn of the cluster's RequestLimiter first, so however many
+// partitions deliver at once the cluster sees at most its limit. Waits go through an injected
+// Sleeper on the injected clock, so tests see every wait.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -34,6 +39,7 @@
 #include "common/random.hpp"
 #include "ingest/ingestor.hpp"
 #include "ingest/queued_ingestor.hpp"
+#include "ingest/request_limiter.hpp"
 #include "ingest/streaming_ingestor.hpp"
 
 namespace hub2kusto::ingest {
@@ -63,9 +69,10 @@ struct IngestMetrics {
 class ManagedIngestor final : public Ingestor {
 public:
   ManagedIngestor(ManagedOptions options, StreamingIngestor& streaming, Ingestor& queued,
-                  const Clock& clock, RandomSource& random, Sleeper& sleeper)
-      : options_(options), streaming_(streaming), queued_(queued), clock_(clock), random_(random),
-        sleeper_(sleeper) {}
+                  RequestLimiter& limiter, const Clock& clock, RandomSource& random,
+                  Sleeper& sleeper)
+      : options_(options), streaming_(streaming), queued_(queued), limiter_(limiter), clock_(clock),
+        random_(random), sleeper_(sleeper) {}
 
   DeliveryStatus ingest(const Batch& batch) override;
   const IngestMetrics& metrics() const { return metrics_; }
@@ -79,6 +86,7 @@ private:
   ManagedOptions options_;
   StreamingIngestor& streaming_;
   Ingestor& queued_;
+  RequestLimiter& limiter_;
   const Clock& clock_;
   RandomSource& random_;
   Sleeper& sleeper_;

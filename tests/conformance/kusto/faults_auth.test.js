@@ -90,6 +90,62 @@ test('latency delays every streaming request; streaming disabled cluster-wide is
   }
 });
 
+// As many concurrent streaming requests as a process reading hundreds of partitions sends: each
+// is answered, none waits on another (the emulator never blocks the threads that read bodies).
+test('three hundred concurrent streaming requests are all answered', { timeout: 60_000 }, async () => {
+  const k = await startKusto([], { queued: false });
+  try {
+    await withTable(k, async ({ client, send }) => {
+      await k.fault('/faults/latency?ms=200'); // so that they overlap
+      const sends = [];
+      for (let i = 0; i < 300; ++i) sends.push(send(`r${i},${i}\n`));
+      await Promise.all(sends);
+      assert.equal(await count(client), 300);
+      const status = await k.status();
+      assert.equal(status.streaming_requests, 300);
+      assert.ok(status.streaming_in_flight_peak > 40, `peak ${status.streaming_in_flight_peak}`);
+    });
+  } finally {
+    await k.stop();
+  }
+});
+
+test('a small cluster serves its concurrency limit and answers the rest 429 at once', async () => {
+  const k = await startKusto([], { queued: false });
+  try {
+    await withTable(k, async ({ client, send }) => {
+      await k.fault('/faults/latency?ms=300');
+      assert.equal(await k.fault('/faults/concurrency?streaming=2'),
+                   'at most 2 concurrent streaming requests; more answer 429');
+      const results = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) => send(`c${i},${i}\n`)));
+      const served = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.filter((r) => r.status === 'rejected');
+      assert.equal(served.length, 2);
+      for (const { reason } of refused) {
+        assert.equal(reason.name, 'ThrottlingError');
+        assert.equal(reason.inner.response.status, 429);
+        assert.equal(reason.inner.response.data.error.code, 'TooManyRequests');
+        assert.equal(reason.inner.response.headers['retry-after'], '1');
+      }
+      const status = await k.status();
+      assert.equal(status.streaming_throttled, 8);
+      assert.equal(status.streaming_in_flight_peak, 2);
+      assert.equal(status.streaming_in_flight, 0);
+      assert.equal(await count(client), 2);
+      // One at a time, each is served.
+      await send('d,1\n');
+      await send('e,2\n');
+      assert.equal(await count(client), 4);
+      assert.equal(await k.fault('/faults/concurrency?streaming=0'),
+                   'no limit on concurrent streaming requests');
+    });
+    await assert.rejects(k.fault('/faults/concurrency?streaming=many'), /needs streaming=N/);
+  } finally {
+    await k.stop();
+  }
+});
+
 test('queued ingestion paused: messages wait in Azurite and land after resume', async () => {
   const k = await startKusto();
   try {

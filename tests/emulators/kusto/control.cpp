@@ -45,6 +45,7 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
     return;
   }
   std::lock_guard lock(mutex);
+  std::lock_guard flight(flight_mutex);
   if (r.method() == methods::GET && path.size() == 2 && path[1] == "status") {
     nlohmann::json tables = nlohmann::json::object();
     for (const auto& [dn, d] : catalog.databases) {
@@ -55,6 +56,10 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
     reply(r, web::http::status_codes::OK,
           nlohmann::json{{"streaming_requests", streaming_requests},
                          {"streaming_faults_answered", streaming_injected},
+                         {"streaming_limit", streaming_limit},
+                         {"streaming_in_flight", streaming_in_flight},
+                         {"streaming_in_flight_peak", streaming_in_flight_peak},
+                         {"streaming_throttled", streaming_throttled},
                          {"streaming_faults_pending", streaming_faults.size()},
                          {"streaming_disabled", streaming_disabled},
                          {"outage_answered", outage_answered},
@@ -114,6 +119,17 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
     }
     latency_ms = ms;
     applied("streaming latency " + std::to_string(ms) + " ms");
+  } else if (action == "faults/concurrency") {
+    const std::int64_t streaming = number("streaming", -1);
+    if (streaming < 0 || streaming > 10'000) {
+      refused("faults/concurrency needs streaming=N (0 to 10000; 0: no limit)");
+      return;
+    }
+    streaming_limit = static_cast<int>(streaming);
+    streaming_in_flight_peak = streaming_in_flight;
+    applied(streaming == 0 ? std::string("no limit on concurrent streaming requests")
+                           : "at most " + std::to_string(streaming) +
+                                 " concurrent streaming requests; more answer 429");
   } else if (action == "faults/token-delay") {
     const std::int64_t ms = number("ms", -1);
     if (ms < 0) {
@@ -137,6 +153,7 @@ void Server::Impl::on_control(const http_request& r, const std::vector<std::stri
     applied(std::string("queued ingestion ") + (queued_paused ? "paused" : "resumed"));
   } else if (action == "faults/reset") {
     streaming_faults.clear();
+    streaming_limit = 0;
     latency_ms = 0;
     token_delay_ms = 0;
     streaming_disabled = false;

@@ -20,10 +20,31 @@ void Server::Impl::on_streaming_ingest(const http_request& r, const std::vector<
     }
   }
   std::int64_t delay = 0;
+  bool over_limit = false;
   {
     std::lock_guard lock(mutex);
+    std::lock_guard flight(flight_mutex);
     ++streaming_requests;
     delay = latency_ms;
+    over_limit = streaming_limit > 0 && streaming_in_flight >= streaming_limit;
+    if (over_limit) {
+      ++streaming_throttled;
+    } else {
+      streaming_in_flight_peak = std::max(streaming_in_flight_peak, ++streaming_in_flight);
+      counted_in_flight = true;
+    }
+  }
+  if (over_limit) {
+    // As a small cluster beyond its concurrent streaming requests (docs/protocols.md,
+    // "Throttling"): at once, transient, with a hint when to come back.
+    reply_error(r,
+                {429, "TooManyRequests", "Kusto.Data.Exceptions.KustoRequestThrottledException",
+                 "The request was throttled: the cluster is serving " +
+                     std::to_string(streaming_limit) +
+                     " concurrent streaming requests (fault injection: concurrency).",
+                 false},
+                1);
+    return;
   }
   if (delay > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay)); // the fault itself

@@ -10,6 +10,16 @@ std::string Server::Impl::header(const http_request& r, const std::string& name)
   return it == h.end() ? std::string() : it->second;
 }
 
+thread_local bool Server::Impl::counted_in_flight = false;
+
+void Server::Impl::leave_in_flight() {
+  if (counted_in_flight) {
+    counted_in_flight = false;
+    std::lock_guard lock(flight_mutex);
+    --streaming_in_flight;
+  }
+}
+
 void Server::Impl::reply(const http_request& r, status_code status, const std::string& body,
                          const std::string& content_type, int retry_after) {
   web::http::http_response response(status);
@@ -22,6 +32,7 @@ void Server::Impl::reply(const http_request& r, status_code status, const std::s
     response.headers().add("Retry-After", std::to_string(retry_after));
   }
   response.set_body(body, content_type);
+  leave_in_flight();
   r.reply(response).wait();
 }
 
@@ -349,6 +360,21 @@ bool Server::Impl::ingest_refused(const std::vector<std::string>& path, const st
   return ingest;
 }
 
+void Server::Impl::dispatch(const http_request& r) {
+  {
+    std::lock_guard lock(mutex);
+    ++handlers;
+  }
+  std::thread([this, r] {
+    handle(r);
+    leave_in_flight(); // in case no answer was sent
+    std::lock_guard lock(mutex);
+    if (--handlers == 0) {
+      handlers_done.notify_all();
+    }
+  }).detach();
+}
+
 void Server::Impl::handle(const http_request& r) {
   try {
     const auto path = web::uri::split_path(web::uri::decode(r.request_uri().path()));
@@ -475,7 +501,7 @@ std::optional<std::string> Server::start() {
   }
   s.listener = std::make_unique<web::http::experimental::listener::http_listener>(
       "http://" + s.config.host + ":" + std::to_string(s.bound_port) + "/");
-  s.listener->support([this](const http_request& r) { impl_->handle(r); });
+  s.listener->support([this](const http_request& r) { impl_->dispatch(r); });
   try {
     s.listener->open().wait();
   } catch (const std::exception& e) {
@@ -506,6 +532,11 @@ void Server::stop() {
       impl_->listener->close().wait();
     } catch (const std::exception&) {
     }
+    // The handlers use the state below: wait until the last one has answered (a paused or
+    // delayed one within its fault's time).
+    std::unique_lock lock(impl_->mutex);
+    impl_->handlers_done.wait(lock, [&] { return impl_->handlers == 0; });
+    lock.unlock();
     impl_->listener.reset();
   }
 }

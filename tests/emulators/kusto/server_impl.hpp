@@ -219,6 +219,19 @@ struct Server::Impl {
   std::map<std::string, IssuedToken> issued_tokens;
   std::uint64_t streaming_requests = 0;
   std::uint64_t streaming_injected = 0;
+  // faults/concurrency: a small cluster takes this many streaming requests at once and answers
+  // the others 429 at once (0: no limit). The in-flight count and its peak are kept always.
+  // Under flight_mutex, taken after `mutex` when both are: a reply (which leaves the count) may
+  // be sent with `mutex` held.
+  std::mutex flight_mutex;
+  int streaming_limit = 0;
+  int streaming_in_flight = 0;
+  int streaming_in_flight_peak = 0;
+  std::uint64_t streaming_throttled = 0;
+  // Requests being handled: each runs on a thread of its own (see dispatch()), which stop()
+  // waits for.
+  int handlers = 0;
+  std::condition_variable handlers_done;
   std::uint64_t queued_messages = 0;
   std::uint64_t queued_succeeded = 0;
   std::uint64_t queued_failed = 0;
@@ -236,15 +249,26 @@ struct Server::Impl {
     dm.identity_token = "emulator-identity-" + random_hex(24);
   }
 
+  // Hands the request to a thread of its own and returns, so cpprestsdk's pool threads (which
+  // read request bodies and send replies) never block on a handler: at hundreds of concurrent
+  // requests, handlers blocking in the pool wait for bodies only the pool could read.
+  void dispatch(const http_request& r);
+
   // ---- replies ----
 
   static std::string header(const http_request& r, const std::string& name);
 
-  static void reply(const http_request& r, status_code status, const std::string& body,
-                    const std::string& content_type = "application/json; charset=utf-8",
-                    int retry_after = 0);
+  void reply(const http_request& r, status_code status, const std::string& body,
+             const std::string& content_type = "application/json; charset=utf-8",
+             int retry_after = 0);
 
-  static void reply_error(const http_request& r, const ServiceError& e, int retry_after = 0);
+  void reply_error(const http_request& r, const ServiceError& e, int retry_after = 0);
+
+  // A streaming request counts in flight from its arrival until its answer is sent, not until
+  // its handler returns: a client may send the next request the moment it has the answer.
+  // Per handler thread (see dispatch()).
+  static thread_local bool counted_in_flight;
+  void leave_in_flight();
 
   // ---- authentication (docs/protocols.md, "Authentication and connection strings") ----
 

@@ -72,19 +72,21 @@ void create_table(KustoEmulator& kusto, bool streaming, const std::string& token
 struct Stack {
   Stack(const std::string& connection_string, const std::string& url, ManualClock& clock,
         RandomSource& random, Sleeper& sleeper, ManagedOptions options = {},
-        azure::AuthEnvironment environment = {})
+        azure::AuthEnvironment environment = {}, int max_concurrent_requests = 4)
       : transport(azure::make_cpprest_transport()),
         connection(parse_kusto_connection_string(connection_string).value()),
         tokens(azure::make_token_provider(connection, environment, *transport, clock)),
         streaming(StreamingOptions{.engine_url = url, .app_version = "test"}, *transport, *tokens),
         queued(QueuedOptions{.dm_url = url, .app_version = "test"}, *transport, *tokens, clock),
-        managed(options, streaming, queued, clock, random, sleeper) {}
+        limiter(RequestLimiter::Options{.max = max_concurrent_requests}, clock),
+        managed(options, streaming, queued, limiter, clock, random, sleeper) {}
 
   std::unique_ptr<azure::HttpTransport> transport;
   KustoConnectionString connection;
   std::unique_ptr<azure::TokenProvider> tokens;
   StreamingIngestor streaming;
   QueuedIngestor queued;
+  RequestLimiter limiter;
   ManagedIngestor managed;
 };
 
@@ -192,7 +194,8 @@ TEST_F(Ingest, ThrottlingHonoursRetryAfterOnTheInjectedClock) {
   ASSERT_TRUE(kusto.running()) << kusto.stderr_text();
   create_table(kusto, true);
   ASSERT_TRUE(kusto.fault("/faults/streaming?kind=throttled&count=1&retry_after=7"));
-  Stack s(plain(kusto), kusto.url(), clock_, random_, sleeper_);
+  // One request at a time: a throttling answer cannot be met with fewer, so it is remembered.
+  Stack s(plain(kusto), kusto.url(), clock_, random_, sleeper_, {}, {}, 1);
   const DeliveryStatus d = s.managed.ingest(batch("p2-0-9", 10));
   EXPECT_EQ(d.outcome, Outcome::delivered) << d.reason;
   EXPECT_EQ(d.path, IngestPath::streaming);

@@ -52,7 +52,9 @@ protected:
   StreamingIngestor streaming_{StreamingOptions{.engine_url = "http://kusto", .app_version = ""},
                                transport_, tokens_};
   FakeQueued queued_;
-  ManagedIngestor managed_{ManagedOptions{}, streaming_, queued_, clock_, random_, sleeper_};
+  RequestLimiter limiter_{RequestLimiter::Options{}, clock_};
+  ManagedIngestor managed_{ManagedOptions{}, streaming_, queued_, limiter_,
+                           clock_,           random_,    sleeper_};
 };
 
 TEST_F(Managed, ABatchOverTheLimitGoesQueuedWithoutAStreamingAttempt) {
@@ -121,6 +123,7 @@ TEST_F(Managed, RetryWaitsStopGrowingAtTheMaximum) {
   ManagedIngestor patient{ManagedOptions{.max_attempts = 6, .first_backoff = 1s, .max_backoff = 3s},
                           streaming_,
                           queued_,
+                          limiter_,
                           clock_,
                           random_,
                           sleeper_};
@@ -145,15 +148,31 @@ TEST_F(Managed, ImpossibleStreamingIsRememberedPerTableForFifteenMinutes) {
   EXPECT_TRUE(sleeper_.waits.empty());
 }
 
-TEST_F(Managed, ThrottlingWaitsRetryAfterAndIsRememberedForTenSeconds) {
+TEST_F(Managed, ThrottlingHalvesTheClustersRequestsAtOnceAndRetriesAfterRetryAfter) {
   transport_.then(429, one_api("TooManyRequests", "x", false), {{"Retry-After", "3"}});
   transport_.then(200);
   EXPECT_EQ(managed_.ingest(batch("a")).path, IngestPath::streaming);
   EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{3000ms}));
-  EXPECT_EQ(managed_.ingest(batch("b")).path, IngestPath::queued); // within 10 s of the 429
+  EXPECT_EQ(limiter_.counts().limit, 2);
+  EXPECT_EQ(limiter_.counts().throttled, 1U);
+  // Fewer requests at once is the answer: the table keeps streaming.
+  transport_.then(200);
+  EXPECT_EQ(managed_.ingest(batch("b")).path, IngestPath::streaming);
+}
+
+// Throttled even when it sends one request at a time, the cluster is overloaded: the table's
+// traffic goes queued for ten seconds, as the SDKs do on every throttling answer.
+TEST_F(Managed, ThrottlingOneRequestAtATimeIsRememberedForTenSeconds) {
+  RequestLimiter one{RequestLimiter::Options{.max = 1}, clock_};
+  ManagedIngestor managed{ManagedOptions{}, streaming_, queued_, one, clock_, random_, sleeper_};
+  transport_.then(429, one_api("TooManyRequests", "x", false), {{"Retry-After", "3"}});
+  transport_.then(200);
+  EXPECT_EQ(managed.ingest(batch("a")).path, IngestPath::streaming);
+  EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{3000ms}));
+  EXPECT_EQ(managed.ingest(batch("b")).path, IngestPath::queued); // within 10 s of the 429
   clock_.advance(7s);
   transport_.then(200);
-  EXPECT_EQ(managed_.ingest(batch("c")).path, IngestPath::streaming);
+  EXPECT_EQ(managed.ingest(batch("c")).path, IngestPath::streaming);
 }
 
 TEST_F(Managed, RejectedDataIsNotRetriedOrQueued) {
