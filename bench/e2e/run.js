@@ -11,6 +11,9 @@
 // Prints the tables and writes them to bench/REPORT.md (section "End-to-end benchmark").
 //   node bench/e2e/run.js [--events N] [--large-events N] [--partitions P] [--latency-seconds S]
 //                         [--latency-rate R] [--stall-seconds S] [--no-report]
+//   4. --partitions-sweep [--sweep 8,32,128,512] [--sweep-events 400000], on its own: the same
+//      drain from hubs of more and more partitions; threads, peak RSS, CPU, Kusto requests and
+//      the most in flight, for each (section "Partitions sweep").
 // Quicker runs while working on it: --throughput-only (the 200-byte corpus, one JSON line),
 // --large-only (the 1 KB corpus), --no-peer, --timeline (rows over time), --stall-only,
 // --hub2kusto-env K=V,...
@@ -159,6 +162,10 @@ async function startBridge(hub, hubName, kusto, table, extra = {}) {
     HUB2KUSTO_CHECKPOINT_STORE: 'blob',
     HUB2KUSTO_CHECKPOINT_BLOB_CONNECTION_STRING: storageConnectionString(kusto),
     HUB2KUSTO_CHECKPOINT_CONTAINER: `h2k-${table.toLowerCase()}`,
+    // One replica, and a preloaded hub drained from the start: it claims every partition at once,
+    // as the peer does. The default (balanced) claims one a second, so a drain of a few seconds
+    // would measure the ramp (265,745 against 127,616 events/s on 2026-12-03).
+    HUB2KUSTO_OWNERSHIP_STRATEGY: 'greedy',
     HUB2KUSTO_DEAD_LETTER_DIRECTORY: path.join(work, `dead-letter-${table}`),
     HUB2KUSTO_OPS_ADDRESS: '127.0.0.1',
     HUB2KUSTO_OPS_PORT: String(opsPort),
@@ -379,6 +386,115 @@ async function stall() {
   }
 }
 
+// ---- 4. partitions sweep ----
+
+// The same drain from hubs of more and more partitions (--partitions-sweep; --sweep P,P,...,
+// --sweep-events N): what grows with the partition count rather than with the events. Threads
+// and RSS are sampled every 100 ms; requests and the most in flight at once are the Kusto
+// emulator's counts (it sets no limit here), beside hub2kusto's own peak gauge.
+async function sweepPoint(partitions, events, file) {
+  const hub = await startEventHubs(['--hub', `sweep:${partitions}`, '--preload', file,
+                                   '--preload-events', String(events)]);
+  const kusto = await startKusto(['--database', 'db']);
+  const client = new Client(new KustoConnectionStringBuilder(kusto.url));
+  try {
+    await createTable(client, 'db', 'W', telemetrySchema(), { mapping: telemetryMapping() });
+    const start = Date.now();
+    const h = await startBridge(hub, 'sweep', kusto, 'W', extraEnv);
+    let threads = 0;
+    const threadsNow = () => {
+      try {
+        const status = fs.readFileSync(`/proc/${h.child.pid}/status`, 'utf8');
+        threads = Math.max(threads, Number((/Threads:\s+(\d+)/.exec(status) || [0, 0])[1]));
+      } catch { /* it ended */ }
+    };
+    const sampler = setInterval(threadsNow, 100);
+    try {
+      await untilRows(kusto, 'W', events, 900);
+    } finally {
+      clearInterval(sampler);
+    }
+    threadsNow();
+    const seconds = (Date.now() - start) / 1000;
+    const u = usage(h.child.pid);
+    const metrics = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
+    const gauge = (name) => metrics.split('\n').filter((l) => l.startsWith(`${name}{`))
+        .reduce((most, l) => Math.max(most, Number(l.slice(l.lastIndexOf(' ') + 1))), 0);
+    await stop(h);
+    const status = await kusto.status();
+    return { partitions, events, seconds, threads, rss: u.hwm, cpu: u.cpu,
+             cpuPerMillion: (u.cpu / events) * 1e6, eventsPerSecond: events / seconds,
+             requests: status.streaming_requests, peakAtKusto: status.streaming_in_flight_peak,
+             peakAtHub2kusto: gauge('hub2kusto_kusto_requests_in_flight_peak'),
+             limit: gauge('hub2kusto_kusto_requests_limit') };
+  } finally {
+    client.close();
+    await kusto.stop();
+    await hub.stop();
+  }
+}
+
+async function sweep() {
+  const i = process.argv.indexOf('--sweep');
+  const points = i > 0 ? process.argv[i + 1].split(',').map(Number) : [8, 32, 128, 512];
+  const events = option('sweep-events', 400000);
+  const file = path.join(work, 'sweep.jsonl');
+  writeCorpus(file, 1000, false);
+  const out = [];
+  for (const partitions of points) {
+    log(`sweep: ${events} events over ${partitions} partitions`);
+    out.push(await sweepPoint(partitions, events, file));
+    log(JSON.stringify(out[out.length - 1]));
+  }
+  return out;
+}
+
+function renderSweep(points) {
+  const lines = ['## Partitions sweep (scripts/bench --partitions-sweep)', ''];
+  lines.push(`* **What:** the same ${f0(points[0].events)} telemetry events of about 200 bytes ` +
+             'preloaded into hubs of each partition count and drained by hub2kusto (default ' +
+             'settings, blob checkpoints, greedy ownership) into the Kusto emulator by streaming ingestion. Threads ' +
+             'and peak RSS of hub2kusto (threads sampled every 100 ms); Kusto requests and the most ' +
+             'in flight at once as the emulator counts them (it sets no limit here) and as ' +
+             'hub2kusto\'s `hub2kusto_kusto_requests_in_flight_peak` says.');
+  lines.push(`* **Machine:** ${machine()}.`);
+  lines.push(`* **Command:** \`scripts/bench ${process.argv.slice(2).join(' ')}\`.`);
+  lines.push(`* **Date:** ${new Date().toISOString().slice(0, 10)}.`, '');
+  lines.push('| partitions | threads | peak RSS | CPU s per 10^6 events | events/s | Kusto requests | most in flight (emulator / hub2kusto) |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const p of points) {
+    lines.push(`| ${p.partitions} | ${p.threads} | ${mib(p.rss)} MiB | ${f1(p.cpuPerMillion)} | ` +
+               `${f0(p.eventsPerSecond)} | ${f0(p.requests)} | ${p.peakAtKusto} / ${p.peakAtHub2kusto} |`);
+  }
+  const first = points[0];
+  const last = points[points.length - 1];
+  const targets = [
+    [`threads at ${last.partitions} partitions at most 8 more than at ${first.partitions}: ` +
+     `${last.threads - first.threads} more`, last.threads - first.threads <= 8],
+    [`CPU per million events at ${last.partitions} partitions within 1.3x of ${first.partitions}: ` +
+     `${(last.cpuPerMillion / first.cpuPerMillion).toFixed(2)}x`, last.cpuPerMillion <= 1.3 * first.cpuPerMillion],
+    [`Kusto requests at ${last.partitions} partitions within 2x of ${first.partitions}: ` +
+     `${(last.requests / first.requests).toFixed(2)}x`, last.requests <= 2 * first.requests],
+    ['never more requests in flight than target.max_concurrent_requests (4)',
+     points.every((p) => p.peakAtKusto <= 4 && p.peakAtHub2kusto <= 4)],
+  ];
+  lines.push('', 'Targets:', '');
+  for (const [what, met] of targets) lines.push(`* ${what}: **${met ? 'met' : 'missed'}**`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+function writeSection(text, heading) {
+  const report = path.join(root, 'bench', 'REPORT.md');
+  const old = fs.readFileSync(report, 'utf8');
+  const start = old.indexOf(heading);
+  const rest = start < 0 ? -1 : old.indexOf('\n## ', start + 5);
+  const updated = start < 0 ? `${old.trimEnd()}\n\n${text}`
+                            : `${old.slice(0, start)}${text}${rest < 0 ? '' : old.slice(rest)}`;
+  fs.writeFileSync(report, updated.endsWith('\n') ? updated : `${updated}\n`);
+  log(`written to ${path.relative(process.cwd(), report)}`);
+}
+
 // ---- report ----
 
 const f0 = (x) => Math.round(x).toLocaleString('en-US');
@@ -401,7 +517,7 @@ function render(tp, lat, st) {
              'Wall time runs from start to the last row visible in the table; CPU and peak RSS are ' +
              'the client process\'s own (emulators excluded).');
   lines.push('* **Clients:** hub2kusto (`hub2kusto run`, default batching: 4 MiB, 10,000 events, ' +
-             '1 s linger; blob checkpoints); the Node peer (`bench/e2e/peer.js`: ' +
+             '1 s linger; blob checkpoints; `ownership.strategy` greedy, as the peer); the Node peer (`bench/e2e/peer.js`: ' +
              '`EventHubConsumerClient.subscribe` with a batch handler of up to 1,000 events, ' +
              '`ManagedStreamingIngestClient.ingestFromStream` with the mapping reference, ' +
              '`updateCheckpoint` to the blob checkpoint store, the documented greedy load balancing); ' +
@@ -480,6 +596,13 @@ async function main() {
                                ['HUB2KUSTO_KUSTO_EMULATOR', process.env.HUB2KUSTO_KUSTO_EMULATOR]]) {
     if (!value) throw new Error(`${name} is not set (scripts/bench sets it)`);
   }
+  if (process.argv.includes('--partitions-sweep')) {
+    const text = renderSweep(await sweep());
+    process.stdout.write(`\n${text}\n`);
+    if (writeReport) writeSection(text, '## Partitions sweep (scripts/bench --partitions-sweep)');
+    fs.rmSync(work, { recursive: true, force: true });
+    return;
+  }
   if (process.argv.includes('--stall-only')) {
     process.stdout.write(`${JSON.stringify(await stall())}\n`);
     return;
@@ -503,16 +626,7 @@ async function main() {
   const st = await stall();
   const { text } = render(tp, lat, st);
   process.stdout.write(`\n${text}\n`);
-  if (writeReport) {
-    const report = path.join(root, 'bench', 'REPORT.md');
-    const old = fs.readFileSync(report, 'utf8');
-    const start = old.indexOf('## End-to-end benchmark (scripts/bench)');
-    const rest = start < 0 ? -1 : old.indexOf('\n## ', start + 5);
-    const updated = start < 0 ? `${old.trimEnd()}\n\n${text}`
-                              : `${old.slice(0, start)}${text}${rest < 0 ? '' : old.slice(rest)}`;
-    fs.writeFileSync(report, updated.endsWith('\n') ? updated : `${updated}\n`);
-    log(`written to ${path.relative(process.cwd(), report)}`);
-  }
+  if (writeReport) writeSection(text, '## End-to-end benchmark (scripts/bench)');
   fs.rmSync(work, { recursive: true, force: true });
 }
 
