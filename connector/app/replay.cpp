@@ -383,6 +383,7 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
   SystemClock clock;
   SystemRandom random;
   ThreadSleeper sleeper;
+  RequestLimiters limiters(clock);
   std::unique_ptr<KustoSink> sink;
   DryRunIngestor dry_run;
   if (!options.dry_run) {
@@ -390,9 +391,7 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
     // running bridge like its own.
     sink = make_kusto_sink(
         *c, report_scope(*c, namespace_of(c->source.connection), c->source.event_hub.value()),
-        std::make_shared<ingest::RequestLimiter>(
-            ingest::RequestLimiter::Options{.max = c->target.max_concurrent_requests}, clock),
-        clock, random, sleeper);
+        limiters.for_target(c->target), clock, random, sleeper);
   }
   ingest::Ingestor& ingestor =
       options.dry_run ? static_cast<ingest::Ingestor&>(dry_run) : *sink->managed;

@@ -37,13 +37,11 @@ void Server::Impl::on_streaming_ingest(const http_request& r, const std::vector<
   if (over_limit) {
     // As a small cluster beyond its concurrent streaming requests (docs/protocols.md,
     // "Throttling"): at once, transient, with a hint when to come back.
-    reply_error(r,
-                {429, "TooManyRequests", "Kusto.Data.Exceptions.KustoRequestThrottledException",
-                 "The request was throttled: the cluster is serving " +
-                     std::to_string(streaming_limit) +
-                     " concurrent streaming requests (fault injection: concurrency).",
-                 false},
-                1);
+    ServiceError throttled = fault_of_kind("throttled")->error;
+    throttled.message = "The request was throttled: the cluster is serving " +
+                        std::to_string(streaming_limit) +
+                        " concurrent streaming requests (fault injection: concurrency).";
+    reply_error(r, throttled, 1);
     return;
   }
   if (delay > 0) {
