@@ -93,6 +93,22 @@ inline std::size_t files_below(const std::filesystem::path& dir) {
   return n;
 }
 
+// Each regular file below `dir` with what it holds, for a failure message.
+inline std::string files_and_contents(const std::filesystem::path& dir) {
+  std::string out;
+  if (std::filesystem::exists(dir)) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      if (e.is_regular_file()) {
+        std::ifstream in(e.path());
+        out += e.path().string() + ": " +
+               std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()) +
+               "\n";
+      }
+    }
+  }
+  return out;
+}
+
 // A command of hub2kusto that ends by itself (check-config, replay): what it printed and how it
 // exited.
 struct CommandRun {
@@ -225,6 +241,10 @@ protected:
   }
 
   testing::TempDir dir_{"hub2kusto-bridge"};
+  // The checkpoint files hub2kusto saved, in the store's layout <namespace>/<hub>/<group>/...:
+  // the directory itself also sees the start-up checks' write probe come and go.
+  std::size_t saved_checkpoints() const { return files_below(dir_ / "checkpoints" / "127.0.0.1"); }
+
   int ops_port_ = 0;
 };
 

@@ -198,15 +198,18 @@ TEST_F(Replicas, ShareAHubWithAnOfficialSdkProcessorAndResumeAfterItsCheckpoints
   })) << a.process->stderr_text()
       << b.process->stderr_text();
   const auto sdk_read = nlohmann::json::parse(*summary);
-  const std::string taken_over =
-      a.process->stderr_text().substr(a_before) + b.process->stderr_text().substr(b_before);
+  // A replica counts a partition as owned when it claims it, and says where it resumes a moment
+  // later, when the partition's checkpoint is read.
+  const auto taken_over = [&] {
+    return a.process->stderr_text().substr(a_before) + b.process->stderr_text().substr(b_before);
+  };
   for (const auto& partition : held["sdk-processor"]) {
     const auto after = sdk_read.at("checkpoints").at(partition).get<long long>();
-    EXPECT_NE(taken_over.find("partition " + partition + ": resuming after sequence number " +
-                              std::to_string(after)),
-              std::string::npos)
+    const std::string resumed =
+        "partition " + partition + ": resuming after sequence number " + std::to_string(after);
+    EXPECT_TRUE(eventually([&] { return taken_over().find(resumed) != std::string::npos; }))
         << "partition " << partition << "\n"
-        << taken_over;
+        << taken_over();
   }
   // Between the SDK processor and Kusto, every event arrives.
   std::set<long long> read_by_sdk;

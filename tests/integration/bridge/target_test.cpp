@@ -24,6 +24,8 @@ protected:
         << http_get(ops_port_, "/readyz").second;
     stop(bridge);
     EXPECT_EQ(kusto.count("T"), 500);
+    EXPECT_EQ(saved_checkpoints(), 2U)
+        << files_and_contents(dir_ / "checkpoints"); // one a partition
     EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
   }
 };
@@ -51,7 +53,8 @@ TEST_F(HeldTarget, AMissingTableThenAMissingMappingHoldTheEventsUntilEachIsCreat
       metric_sum(http_get(ops_port_, "/metrics").second, "hub2kusto_target_problem_retries_total{"),
       0);
   EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
-  EXPECT_EQ(files_below(dir_ / "checkpoints"), 0U); // no position saved past held events
+  EXPECT_EQ(saved_checkpoints(), 0U) // no position saved past held events
+      << files_and_contents(dir_ / "checkpoints") << bridge.stderr_text();
   EXPECT_NE(bridge.stderr_text().find("refuses every batch"), std::string::npos);
 
   // The table, without the mapping the configuration names. Streaming is enabled on the
@@ -95,7 +98,8 @@ TEST_F(HeldTarget, AForbiddenIngestionHoldsTheEventsUntilThePermissionIsGranted)
   EXPECT_NE(ready.find("holding the partition"), std::string::npos) << ready;
   ASSERT_TRUE(eventually([&] { return kusto.status().value("forbidden_answered", 0) >= 4; }));
   EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
-  EXPECT_EQ(files_below(dir_ / "checkpoints"), 0U);
+  EXPECT_EQ(saved_checkpoints(), 0U)
+      << files_and_contents(dir_ / "checkpoints") << bridge.stderr_text();
   EXPECT_EQ(kusto.count("T"), 0);
 
   ASSERT_TRUE(kusto.fault("/faults/forbidden?on=false"));
@@ -122,7 +126,8 @@ TEST_F(HeldTarget, StreamingDisabledAndQueuedForbiddenHoldUntilThePermissionIsGr
   EXPECT_NE(http_get(ops_port_, "/readyz").second.find("holding the partition"), std::string::npos);
   ASSERT_TRUE(eventually([&] { return kusto.status().value("forbidden_answered", 0) >= 4; }));
   EXPECT_EQ(std::filesystem::file_size(dir_ / "dead-letter" / "telemetry.jsonl"), 0U);
-  EXPECT_EQ(files_below(dir_ / "checkpoints"), 0U);
+  EXPECT_EQ(saved_checkpoints(), 0U)
+      << files_and_contents(dir_ / "checkpoints") << bridge.stderr_text();
 
   ASSERT_TRUE(kusto.fault("/faults/forbidden?on=false"));
   all_arrive_once(bridge, kusto);
