@@ -153,7 +153,10 @@ TEST_F(Bridge, QueuedBatchesKustoFailsLaterAreDeadLetteredToBlobs) {
     EXPECT_EQ(*covered[p].begin(), 20) << p;
     EXPECT_EQ(*covered[p].rbegin(), 39) << p;
   }
-  EXPECT_NE(bridge.stderr_text().find("failed in Kusto after it was accepted"), std::string::npos);
+  // Logged just after the dead letters are written.
+  EXPECT_TRUE(eventually([&] {
+    return bridge.stderr_text().find("failed in Kusto after it was accepted") != std::string::npos;
+  })) << bridge.stderr_text();
   EXPECT_GE(metric_sum(http_get(ops_port_, "/metrics").second,
                        "hub2kusto_queued_ingestion_failures_total{"),
             1);
