@@ -25,7 +25,7 @@ constexpr std::array<std::pair<std::string_view, DataFormat>, 11> kFormats = {{
     {"raw", DataFormat::raw},
 }};
 
-constexpr std::array<SystemPropertyInfo, 20> kProperties = {{
+constexpr std::array<SystemPropertyInfo, 21> kProperties = {{
     // Event Hubs data connection.
     {"x-opt-enqueued-time", ColumnType::datetime},
     {"x-opt-sequence-number", ColumnType::int64},
@@ -48,6 +48,11 @@ constexpr std::array<SystemPropertyInfo, 20> kProperties = {{
     {"iothub-creation-time-utc", ColumnType::datetime},
     {"dt-dataschema", ColumnType::string},
     {"dt-subject", ColumnType::string},
+    // hub2kusto's own, after ADX's: the partition the event was read from. With the sequence
+    // number it names an event exactly, the key of exact de-duplication in the table
+    // (docs/protocols.md, "De-duplicating queued batches"). ADX's data connections have no such
+    // property.
+    {"hub2kusto-partition-id", ColumnType::string},
 }};
 
 } // namespace

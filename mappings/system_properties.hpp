@@ -17,7 +17,8 @@ struct SystemPropertyInfo {
   ColumnType type; // string, long or datetime
 };
 
-// Event Hubs properties first, then IoT Hub's, each in ADX's documented order.
+// Event Hubs properties first, then IoT Hub's, each in ADX's documented order; then
+// hub2kusto-partition-id, which only hub2kusto knows.
 std::span<const SystemPropertyInfo> known_system_properties();
 const SystemPropertyInfo* find_system_property(std::string_view name);
 

@@ -195,6 +195,9 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
   conn->kusto = make_kusto_sink(
       c, report_scope(c, namespace_of(c.source.connection), hub_options.event_hub.value()),
+      c.delivery.deduplicate
+          ? deduplication_scope(checkpoint_namespace, hub_options.event_hub.value())
+          : std::string(),
       limiters_.for_target(c.target), conn->clock, conn->random, conn->sleeper);
 
   checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
@@ -597,6 +600,10 @@ std::string Bridge::metrics_text() const {
               "Queued batches Kusto reported failed after accepting them (dead-lettered by "
               "batch).",
               conn, c->queued_failures.load(relaxed));
+    m.counter("hub2kusto_queued_duplicates_skipped_total",
+              "Queued batches Kusto skipped because the table already held their "
+              "de-duplication key (delivery.deduplicate).",
+              conn, c->kusto->queued->duplicates_skipped());
     std::lock_guard lock(c->probe_mutex);
     m.gauge("hub2kusto_kusto_reachable", "1 when the Kusto target answered the last probe.", conn,
             c->kusto_probed && !c->kusto_error ? 1 : 0);

@@ -482,6 +482,11 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
     read_source(c.section("source"), connection.source, config.credential, config.warnings);
     read_target(c.section("target"), connection.target, config.credential, config.warnings);
     read_batching(c.section("batching"), connection.batching);
+    {
+      Section delivery = c.section("delivery");
+      connection.delivery.deduplicate = delivery.boolean("deduplicate").value_or(false);
+      delivery.finish();
+    }
     c.finish();
     config.connections.push_back(std::move(connection));
   }
@@ -646,7 +651,8 @@ nlohmann::json to_masked_json(const Config& config) {
                             {{"max_bytes", c.batching.max_bytes},
                              {"max_events", c.batching.max_events},
                              {"linger", fmt::format("{}ms", c.batching.linger.count())},
-                             {"idle_flush", fmt::format("{}ms", c.batching.idle_flush.count())}}}});
+                             {"idle_flush", fmt::format("{}ms", c.batching.idle_flush.count())}}},
+                           {"delivery", {{"deduplicate", c.delivery.deduplicate}}}});
   }
   json checkpoint = store_json(config.checkpoint, environment);
   checkpoint["interval"] = fmt::format("{}ms", config.checkpoint.interval.count());

@@ -83,11 +83,18 @@ struct BatchingConfig {
   std::chrono::milliseconds idle_flush{100};
 };
 
+struct DeliveryConfig {
+  // Queued batches carry their batch id as an ingest-by tag with ingestIfNotExists, so Kusto
+  // drops one it already holds (docs/protocols.md, "De-duplicating queued batches").
+  bool deduplicate = false;
+};
+
 struct ConnectionConfig {
   std::string name;
   SourceConfig source;
   TargetConfig target;
   BatchingConfig batching;
+  DeliveryConfig delivery;
 };
 
 // Where the checkpoints or the dead letters are kept: files below a directory, or blobs in a

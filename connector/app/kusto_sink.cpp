@@ -13,6 +13,7 @@
 namespace hub2kusto::app {
 
 std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
+                                           std::string deduplication_scope,
                                            std::shared_ptr<ingest::RequestLimiter> limiter,
                                            const Clock& clock, RandomSource& random,
                                            Sleeper& sleeper) {
@@ -37,6 +38,7 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
   qo.dm_url = c.target.connection.data_management_url();
   qo.app_version = std::string(kVersion);
   qo.report_scope = std::move(report_scope);
+  qo.deduplication_scope = std::move(deduplication_scope);
   sink->queued =
       std::make_unique<ingest::QueuedIngestor>(qo, *sink->transport, *sink->tokens, clock);
   ingest::ManagedOptions mo;
@@ -76,6 +78,10 @@ std::string report_scope(const ConnectionConfig& c, const std::string& hub_names
     scope += fmt::format("{:02x}", byte);
   }
   return scope;
+}
+
+std::string deduplication_scope(const std::string& hub_namespace, const std::string& hub) {
+  return text::lower(hub_namespace) + "/" + text::lower(hub);
 }
 
 std::size_t record_queued_failures(ingest::QueuedIngestor& queued,

@@ -30,9 +30,12 @@ struct KustoSink {
 };
 
 // `clock`, `random` and `sleeper` must outlive the sink. `report_scope` names the connection's
-// queued ingestions in the status table (see report_scope()). `limiter` takes turns for every
-// sink that sends to the same cluster (see RequestLimiters).
+// queued ingestions in the status table (see report_scope()); `deduplication_scope`, when not
+// empty, the source of the events in each queued batch's de-duplication key (see
+// deduplication_scope()). `limiter` takes turns for every sink that sends to the same cluster
+// (see RequestLimiters).
 std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::string report_scope,
+                                           std::string deduplication_scope,
                                            std::shared_ptr<ingest::RequestLimiter> limiter,
                                            const Clock& clock, RandomSource& random,
                                            Sleeper& sleeper);
@@ -56,6 +59,11 @@ private:
 // consumer group and database, so no two connections read each other's reports.
 std::string report_scope(const ConnectionConfig& c, const std::string& hub_namespace,
                          const std::string& hub);
+
+// Where a batch's events come from, the first part of its de-duplication key: `<namespace>/<hub>`
+// in lower case. Not the consumer group or the connection: every reader of the same events
+// (another replica, a blue/green consumer group) computes the same key for the same batch.
+std::string deduplication_scope(const std::string& hub_namespace, const std::string& hub);
 
 // Queued batches Kusto failed after it accepted them (docs/protocols.md, "Queued ingestion and
 // its status") were checkpointed as delivered: their events are not lost from the hub, but they

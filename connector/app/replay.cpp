@@ -389,9 +389,11 @@ Result<ReplayReport> replay(const Config& config, const ReplayOptions& options) 
   if (!options.dry_run) {
     // The connection's own report scope: a queued batch Kusto fails later is recorded by the
     // running bridge like its own.
+    // No de-duplication key: a dead letter of a batch Kusto ingested only in part shares its
+    // batch id with what the table holds, and would be dropped.
     sink = make_kusto_sink(
         *c, report_scope(*c, namespace_of(c->source.connection), c->source.event_hub.value()),
-        limiters.for_target(c->target), clock, random, sleeper);
+        std::string(), limiters.for_target(c->target), clock, random, sleeper);
   }
   ingest::Ingestor& ingestor =
       options.dry_run ? static_cast<ingest::Ingestor&>(dry_run) : *sink->managed;

@@ -169,6 +169,12 @@ DeliveryStatus QueuedIngestor::ingest(const Batch& batch) {
     additional["ingestionMappingReference"] = batch.target.mapping->value();
     additional["ingestionMappingType"] = mapping_kind(batch.target.format);
   }
+  if (!options_.deduplication_scope.empty()) {
+    // Both are JSON arrays written as strings, as the SDKs send them.
+    const std::string key = options_.deduplication_scope + "/" + batch.id;
+    additional["tags"] = nlohmann::json::array({"ingest-by:" + key}).dump();
+    additional["ingestIfNotExists"] = nlohmann::json::array({key}).dump();
+  }
   const std::string version = options_.app_version.empty() ? "0" : options_.app_version;
   const nlohmann::json message = {
       {"Id", source_id},
@@ -261,6 +267,9 @@ Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
     f.table = text(e, "Table");
     const std::string state = text(e, "Status");
     if (state == "Succeeded" || state == "Skipped") {
+      if (state == "Skipped") {
+        duplicates_skipped_.fetch_add(1, std::memory_order_relaxed);
+      }
       succeeded.push_back(std::move(f));
       continue;
     }

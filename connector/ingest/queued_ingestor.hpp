@@ -8,6 +8,7 @@
 // Failed. poll_failures() reads only our scope's finished entities, so another client's reports are
 // never read, hidden or deleted; the temporary containers and the failed-ingestions queue are
 // shared by every client of the cluster (connector/ingest/README.md, "Queued ingestion").
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -51,6 +52,12 @@ struct QueuedOptions {
   // retrying transient failures for up to two days, and silence beyond that means the data
   // may never arrive.
   std::chrono::hours pending_limit{50};
+  // Not empty: each batch is tagged `ingest-by:<scope>/<batch id>` and sent with
+  // `ingestIfNotExists` of that key, so Kusto drops a batch a table already holds (sent again
+  // after a crash or a handover). The scope names where the events come from (namespace and
+  // hub), so every reader of those events computes the same key (docs/protocols.md,
+  // "De-duplicating queued batches").
+  std::string deduplication_scope{};
 };
 
 // A failure the service reported after it took a message (docs/protocols.md, "Queued ingestion and
@@ -80,6 +87,9 @@ public:
   Result<std::vector<IngestionFailure>> poll_failures();
   // Deletes the status entities of failures that were recorded. Any thread.
   void acknowledge(const std::vector<IngestionFailure>& recorded);
+  // Ingestions the service skipped because the table already held their de-duplication key,
+  // as poll_failures() found them reported. Any thread.
+  std::uint64_t duplicates_skipped() const { return duplicates_skipped_.load(); }
 
   // The cached resources, fetched when missing or older than the refresh period. The error
   // keeps the service's status, so a refusal of this identity is told from an outage.
@@ -102,6 +112,7 @@ private:
   std::size_t next_container_ = 0;
   std::size_t next_queue_ = 0;
   std::string report_scope_;
+  std::atomic<std::uint64_t> duplicates_skipped_{0};
 };
 
 } // namespace hub2kusto::ingest

@@ -69,6 +69,10 @@ mappings::PropertyValue system_property_value(const hub::HubEvent& event, std::s
     storage = event.offset.value();
     return PropertyValue::of_text(storage);
   }
+  if (name == "hub2kusto-partition-id") {
+    storage = event.partition.value();
+    return PropertyValue::of_text(storage);
+  }
   if (name == "x-opt-partition-key") {
     if (!event.partition_key) {
       return {};

@@ -228,6 +228,59 @@ TEST_F(Bridge, TwoHubsQueuedIntoOneTableOfASharedClusterArriveExactlyOnce) {
   EXPECT_NE(reports.find(other_report), std::string::npos) << reports;
 }
 
+// A blue/green switch: the green deployment reads the hub again from the start, with its own
+// consumer group, into the table the blue one filled. With delivery.deduplicate each queued
+// batch carries its key (the hub and the batch's partition and sequence numbers), the batches
+// green sends again are cut where blue cut them, and Kusto drops every one: no row twice.
+TEST_F(Bridge, WithDeduplicationQueuedBatchesReadAgainByAnotherConsumerGroupAreDroppedByKusto) {
+  constexpr int kEvents = 1000; // 500 a partition: five batches of 100 each
+  Services services({"--hub", "telemetry:2:green", "--preload", distinct_events(kEvents),
+                     "--preload-events", std::to_string(kEvents)});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
+  ASSERT_FALSE(kusto.mgmt(".alter table T policy streamingingestion disable").contains("error"));
+  const auto deployment = [&](const std::string& consumer_group) {
+    auto env = environment(hub, kusto);
+    std::erase_if(
+        env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER"; });
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_CONSUMER_GROUP", consumer_group);
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_DELIVERY_DEDUPLICATE", "true");
+    // Batches close at 100 events only, never on time: blue and green cut them alike.
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_EVENTS", "100");
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "30s");
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_BATCHING_IDLE_FLUSH", "0ms");
+    return env;
+  };
+  const auto all_finished = [&] {
+    const auto st = kusto.status();
+    return st.at("queued_messages").get<long long>() ==
+           st.at("queued_succeeded").get<long long>() + st.at("queued_failed").get<long long>();
+  };
+  {
+    ChildProcess blue({HUB2KUSTO_BINARY, "run"}, deployment("$Default"));
+    ASSERT_TRUE(eventually([&] { return kusto.count("T") == kEvents; }, 120s))
+        << blue.stderr_text() << " rows: " << kusto.count("T");
+    stop(blue);
+  }
+  ChildProcess green({HUB2KUSTO_BINARY, "run"}, deployment("green"));
+  // Green sends all ten batches again, and the service finishes each message.
+  ASSERT_TRUE(eventually(
+      [&] { return kusto.status().at("queued_messages").get<long long>() == 20 && all_finished(); },
+      120s))
+      << green.stderr_text() << kusto.status().dump();
+  const auto [lines, rows] = lines_and_rows(kusto);
+  EXPECT_EQ(lines, kEvents);
+  EXPECT_EQ(rows, kEvents);
+  // It skipped each, and said so in the reports green reads.
+  EXPECT_TRUE(eventually([&] {
+    return metric_sum(http_get(ops_port_, "/metrics").second,
+                      "hub2kusto_queued_duplicates_skipped_total") == 10;
+  })) << http_get(ops_port_, "/metrics").second;
+  EXPECT_EQ(metric_sum(http_get(ops_port_, "/metrics").second, "hub2kusto_events_ingested_total"),
+            kEvents);
+  stop(green);
+}
+
 // Events a device gzipped itself, marked `Compression=gzip`: ADX inflates each on its own, so
 // they arrive as rows on the streaming path and, once the table's policy is off, on the queued
 // one; a marked event that is not gzip is dead-lettered with its reason.

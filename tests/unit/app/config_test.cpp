@@ -53,6 +53,7 @@ TEST_F(ConfigTest, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.target.format, IngestFormat::json);
   EXPECT_EQ(c.target.connection.auth, KustoAuth::application_key);
   EXPECT_EQ(c.batching.max_bytes, 3584u << 10);
+  EXPECT_FALSE(c.delivery.deduplicate);
   EXPECT_EQ(config->checkpoint.store, CheckpointConfig::Store::file);
   EXPECT_EQ(config->ops.port, 8080);
   EXPECT_EQ(config->drain_deadline, std::chrono::seconds(30));
@@ -66,12 +67,14 @@ TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
                     {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"},
                     {"HUB2KUSTO_CONNECTIONS_0_SOURCE_START_POSITION", "2026-01-01T00:00:00Z"},
                     {"HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "200ms"},
+                    {"HUB2KUSTO_CONNECTIONS_0_DELIVERY_DEDUPLICATE", "true"},
                     {"HUB2KUSTO_LOG_FORMAT", "json"},
                     {"HUB2KUSTO_OPS_PORT", "9090"}}});
   ASSERT_TRUE(config) << config.error().front().setting << ": " << config.error().front().message;
   const auto& c = config->connections[0];
   EXPECT_EQ(c.source.start_position.kind, StartPosition::Kind::enqueued_time);
   EXPECT_EQ(c.batching.linger, std::chrono::milliseconds(200));
+  EXPECT_TRUE(c.delivery.deduplicate);
   EXPECT_EQ(config->log.format, LogFormat::json);
   EXPECT_EQ(config->ops.port, 9090);
 }

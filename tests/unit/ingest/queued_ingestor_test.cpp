@@ -106,6 +106,41 @@ TEST_F(Queued, UploadsTheGzippedBatchThenPostsTheMessageTheSpecLists) {
   EXPECT_EQ(unique_part(d.blob), message["Id"]);
 }
 
+TEST_F(Queued, WithoutADeduplicationScopeNoTagsAreSent) {
+  accept_one_ingestion();
+  ASSERT_EQ(queued_.ingest(batch()).outcome, Outcome::delivered);
+  const auto additional = posted_message()["AdditionalProperties"];
+  EXPECT_FALSE(additional.contains("tags")) << additional;
+  EXPECT_FALSE(additional.contains("ingestIfNotExists")) << additional;
+}
+
+TEST_F(Queued, ADeduplicationScopeTagsTheBatchAndAsksKustoToIngestItOnlyIfNotThere) {
+  QueuedOptions o = options();
+  o.deduplication_scope = "ns.servicebus.windows.net/telemetry";
+  QueuedIngestor queued(o, t_, tokens_, clock_);
+  accept_one_ingestion();
+  ASSERT_EQ(queued.ingest(batch()).outcome, Outcome::delivered);
+  const auto additional = posted_message()["AdditionalProperties"];
+  // JSON arrays inside strings, as the SDKs write them.
+  EXPECT_EQ(additional["tags"], R"(["ingest-by:ns.servicebus.windows.net/telemetry/p3-10-19"])");
+  EXPECT_EQ(additional["ingestIfNotExists"], R"(["ns.servicebus.windows.net/telemetry/p3-10-19"])");
+}
+
+TEST_F(Queued, SkippedIngestionsAreCountedAsDuplicatesAndForgotten) {
+  t_.then(200, kResources);
+  t_.then(200, kIdentity);
+  t_.then(200, R"({"value":[
+      {"PartitionKey":"scope-1","RowKey":"id-1","Status":"Skipped","BatchId":"0-0-9"},
+      {"PartitionKey":"scope-1","RowKey":"id-2","Status":"Succeeded","BatchId":"0-10-19"}]})");
+  const auto polled = queued_.poll_failures();
+  ASSERT_TRUE(polled.ok()) << polled.error().message;
+  EXPECT_TRUE(polled->empty());
+  EXPECT_EQ(queued_.duplicates_skipped(), 1U);
+  ASSERT_EQ(t_.sent.size(), 5U); // both entities deleted
+  EXPECT_EQ(t_.sent[3].method, "DELETE");
+  EXPECT_EQ(t_.sent[4].method, "DELETE");
+}
+
 TEST_F(Queued, TheOutcomeIsReportedToAStatusEntityOfOurOwnInsertedBeforeTheMessage) {
   accept_one_ingestion();
   ASSERT_EQ(queued_.ingest(batch()).outcome, Outcome::delivered);

@@ -44,5 +44,13 @@ TEST(SystemProperties, TheOnesIotHubCarriesInApplicationPropertiesAreRead) {
             "2026-12-02T10:00:00Z");
 }
 
+TEST(SystemProperties, ThePartitionIdIsTheOneTheEventWasReadFrom) {
+  hub::HubEvent e;
+  e.partition = PartitionId("7");
+  e.application_properties.push_back({"hub2kusto-partition-id", text("forged")});
+  std::string storage;
+  EXPECT_EQ(text_of(system_property_value(e, "hub2kusto-partition-id", storage)), "7");
+}
+
 } // namespace
 } // namespace hub2kusto::pipeline
