@@ -271,7 +271,7 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
   auto& [hub, kusto] = services;
   ASSERT_FALSE(kusto
                    .mgmt(".create table M (deviceId:string, temperature:real, humidity:long, "
-                         "line:long, Seq:long, Enqueued:datetime)")
+                         "line:long, Seq:long, Enqueued:datetime, Partition:string)")
                    .contains("error"));
   ASSERT_FALSE(kusto.mgmt(".alter table M policy streamingingestion enable").contains("error"));
   {
@@ -281,7 +281,8 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
             << R"({"column":"humidity","Properties":{"Path":"$.humidity"}},)"
             << R"({"column":"line","Properties":{"Path":"$.line"}},)"
             << R"({"column":"Seq","Properties":{"Path":"$['x-opt-sequence-number']"}},)"
-            << R"({"column":"Enqueued","Properties":{"Path":"$['x-opt-enqueued-time']"}}])";
+            << R"({"column":"Enqueued","Properties":{"Path":"$['x-opt-enqueued-time']"}},)"
+            << R"({"column":"Partition","Properties":{"Path":"$['hub2kusto-partition-id']"}}])";
   }
   auto env = environment(hub, kusto);
   std::erase_if(env, [](const auto& kv) {
@@ -291,10 +292,10 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "M");
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA",
                    "deviceId:string,temperature:real,humidity:long,line:long,Seq:long,"
-                   "Enqueued:datetime");
+                   "Enqueued:datetime,Partition:string");
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING_FILE", (dir_ / "mapping.json").string());
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SYSTEM_PROPERTIES",
-                   "x-opt-sequence-number,x-opt-enqueued-time");
+                   "x-opt-sequence-number,x-opt-enqueued-time,hub2kusto-partition-id");
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
 
   // Alive at once; ready once every partition is attached and Kusto answered the probe.
@@ -348,6 +349,14 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
   EXPECT_EQ(result["missing"], 0) << *line;
   EXPECT_EQ(result["duplicates"], 0) << *line;
   EXPECT_EQ(result["wrong"], 0) << *line;
+  // The partition and the sequence number name each event: the key of exact de-duplication.
+  for (const char* p : {"0", "1", "2", "3"}) {
+    const auto seqs =
+        kusto.query(std::string("M | where Partition == '") + p + "' | summarize count() by Seq");
+    ASSERT_TRUE(seqs.contains("Tables")) << seqs.dump();
+    EXPECT_EQ(seqs.at("Tables").at(0).at("Rows").size(), static_cast<std::size_t>(kEvents / 4))
+        << p;
+  }
 }
 
 // With the Kusto target unreachable, the process is alive but not ready, and /readyz says why.
