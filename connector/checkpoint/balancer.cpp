@@ -148,6 +148,13 @@ bool Balancer::cycle() {
       lose(o.partition.value(), fmt::format("now owned by '{}'", o.owner));
       continue;
     }
+    if (mine != held.end() && began - mine->second.renewed_at < options_.update_interval) {
+      // Renewed once per update interval: the quick cycles after a claim only claim, or a
+      // replica that owns hundreds of partitions would rewrite every one of them each time.
+      o.age =
+          std::chrono::duration_cast<std::chrono::milliseconds>(began - mine->second.renewed_at);
+      continue;
+    }
     const std::string etag = mine != held.end() ? mine->second.etag : o.etag;
     auto renewed = store_.claim(o.partition, options_.owner_id, etag);
     if (!renewed) {

@@ -3,7 +3,8 @@
 // balancing"), on a thread of its own. Every update interval it
 //
 //   lists the ownership blobs
-//   renews each partition it holds (a conditional write with the ETag it holds); a renewal that
+//   renews each partition it holds and last renewed an update interval ago or more (a
+//     conditional write with the ETag it holds); a renewal that
 //     loses (412), or an owner it does not know in the listing, or no renewal for a whole
 //     expiration (storage unreachable: peers may have taken it) -> lost
 //   adopts the partitions the listing gives its own owner id that it does not hold (claims of

@@ -3,12 +3,18 @@
 // official JS blob checkpoint store reads our ownerships and we read its claims.
 #include "checkpoint/blob_ownership_store.hpp"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/balancer.hpp"
 #include "checkpoint/official_store.hpp"
 #include "checkpoint/scope.hpp"
 #include "support/kusto_emulator.hpp"
+#include "support/manual_clock.hpp"
 
 namespace hub2kusto::checkpoint {
 namespace {
@@ -54,6 +60,50 @@ protected:
       *transport_, clock_};
   BlobOwnershipStore store_{blobs_, kContainer, kScope};
 };
+
+// A replica claims one partition per quick cycle (balanced), and renews what it holds once per
+// update interval, not in every quick cycle: at hundreds of partitions that would be hundreds
+// of writes a second.
+TEST_F(Ownerships, ABalancerRenewsEachPartitionOncePerUpdateIntervalNotInEveryCycle) {
+  ManualClock clock(std::chrono::system_clock::now());
+  SystemRandom random;
+  std::vector<std::string> gained;
+  Balancer balancer(
+      store_, {PartitionId("0"), PartitionId("1"), PartitionId("2"), PartitionId("3")},
+      {.owner_id = "replica-a", .update_interval = 10s, .expiration = 120s}, clock, random,
+      {[&](const PartitionId& p) { gained.push_back(p.value()); }, [](const PartitionId&) {}});
+  const auto etags = [&] {
+    std::map<std::string, std::string> out;
+    auto listed = store_.list();
+    EXPECT_TRUE(listed) << listed.error().message;
+    for (const auto& o : listed ? *listed : std::vector<Ownership>()) {
+      out[o.partition.value()] = o.etag;
+    }
+    return out;
+  };
+  for (int cycle = 0; cycle < 4; ++cycle) { // claimed at 0, 1, 2 and 3 s
+    EXPECT_TRUE(balancer.cycle()) << cycle;
+    clock.advance(1s);
+  }
+  EXPECT_EQ(gained.size(), 4U);
+  const auto claimed = etags();
+  EXPECT_FALSE(balancer.cycle()); // at 4 s: nothing to claim, nothing due
+  EXPECT_EQ(etags(), claimed);
+  clock.advance(6s); // at 10 s: the first claim is due
+  balancer.cycle();
+  const auto renewed = etags();
+  int changed = 0;
+  for (const auto& [partition, etag] : renewed) {
+    changed += etag != claimed.at(partition) ? 1 : 0;
+  }
+  EXPECT_EQ(changed, 1);
+  clock.advance(10s); // at 20 s: all four
+  balancer.cycle();
+  for (const auto& [partition, etag] : etags()) {
+    EXPECT_NE(etag, renewed.at(partition)) << partition;
+  }
+  EXPECT_EQ(balancer.metrics().losses.load(), 0U);
+}
 
 TEST_F(Ownerships, OfTwoFirstClaimsExactlyOneWins) {
   EXPECT_EQ(store_.blob_name(PartitionId("0")),
