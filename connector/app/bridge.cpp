@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "common/key_value_list.hpp"
 #include "common/logging.hpp"
 #include "common/random.hpp"
+#include "common/task_pool.hpp"
 #include "hub/amqp_event_source.hpp"
 #include "ops/prometheus.hpp"
 #include "pipeline/dead_letter_store.hpp"
@@ -40,16 +42,19 @@ struct Bridge::Connection {
     std::atomic<std::int64_t> last_enqueued_unix_ms{0};
   };
 
-  // One partition this process reads: its pipeline on a thread of its own.
+  // One partition this process reads: its pipeline's loop, taking turns on the workers.
   struct RunningPartition {
     std::shared_ptr<PartitionView> view;
     std::shared_ptr<checkpoint::OwnershipFence> fence =
         std::make_shared<checkpoint::OwnershipFence>();
     std::unique_ptr<checkpoint::PartitionCheckpointer> checkpointer;
     std::unique_ptr<pipeline::PartitionPipeline> pipeline;
-    std::thread thread;
+    Workers::Handle loop;
+    // Ready once the loop ended (drained or abandoned); its last turn keeps a reference.
+    std::shared_ptr<std::promise<void>> over = std::make_shared<std::promise<void>>();
+    std::future<void> over_future = over->get_future();
     std::atomic<bool> lost{false};  // another owner has it: abandon, do not drain
-    std::atomic<bool> ended{false}; // the thread is done
+    std::atomic<bool> ended{false}; // the loop is over: nothing touches this any more
     bool active() const { return !lost.load() && !ended.load(); }
   };
 
@@ -64,6 +69,9 @@ struct Bridge::Connection {
   ThreadSleeper sleeper;
   std::unique_ptr<hub::AmqpEventSource> source;
   std::unique_ptr<KustoSink> kusto;
+  // The partitions' deliveries (after `kusto`, which they use; before `running`, whose
+  // pipelines wait for their batch in flight when they end).
+  std::unique_ptr<TaskPool> deliveries;
   std::unique_ptr<azure::BlobClient> checkpoint_blobs;
   std::unique_ptr<azure::BlobClient> dead_letter_blobs;
   std::unique_ptr<checkpoint::CheckpointStore> store;
@@ -122,7 +130,11 @@ pipeline::PipelineOptions pipeline_options(const ConnectionConfig& c) {
   return po;
 }
 
-Bridge::Bridge(const Config& config) : config_(config) {}
+Bridge::Bridge(const Config& config)
+    : config_(config),
+      workers_(config.workers != 0 ? config.workers
+                                   : std::max(2U, std::thread::hardware_concurrency()),
+               "h2k-worker") {}
 
 Bridge::~Bridge() {
   stop();
@@ -234,6 +246,11 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
   conn->config = &c;
   conn->pipeline_options = pipeline_options(c);
+  // Twice the requests the cluster takes at once: while some threads wait in a retry's pause
+  // or upload a queued batch, others keep the cluster's share busy.
+  conn->deliveries = std::make_unique<TaskPool>(
+      2 * static_cast<std::size_t>(c.target.max_concurrent_requests), "h2k-delivery");
+  conn->pipeline_options.deliveries = conn->deliveries.get();
   if (c.target.local_mapping) { // each partition builds its own; find a problem now
     if (auto created = pipeline::LocalMapper::create(*c.target.local_mapping); !created) {
       return failure(
@@ -336,8 +353,9 @@ void Bridge::start_partition(Connection& c, const PartitionId& id,
       c.clock, c.sleeper, std::move(mapper));
   p->view->pipeline = p->pipeline.get();
   ++running_;
-  p->thread = std::thread([this, &c, rp = p.get()] {
-    rp->pipeline->run();
+  Connection::RunningPartition* rp = p.get();
+  // The loop's last turn: the pipeline stopped (told to, or its stream ended or was stolen).
+  const auto end = [this, &c, rp] {
     if (c.balancer && !rp->lost &&
         rp->view->stream->status().state == hub::PartitionState::stolen) {
       // A new owner's receiver took the link before our cycle saw its claim: the same loss.
@@ -345,6 +363,7 @@ void Bridge::start_partition(Connection& c, const PartitionId& id,
       rp->lost = true;
       c.balancer->forget(rp->view->id);
     }
+    rp->view->stream->on_readable(nullptr);
     if (rp->lost) {
       rp->pipeline->abandon();
       c.source->close_partition(rp->view->id);
@@ -357,21 +376,31 @@ void Bridge::start_partition(Connection& c, const PartitionId& id,
         all_delivered_ = false;
       }
     }
-    rp->ended = true;
+  };
+  p->loop = workers_.add([this, rp, end, over = p->over]() -> std::optional<Workers::TimePoint> {
+    if (!rp->pipeline->stopping() && rp->pipeline->step(false)) {
+      return rp->pipeline->next_turn();
+    }
+    end();
     --running_;
+    rp->ended = true; // from here on the partition may be reaped: only `over` is used
+    over->set_value();
+    return std::nullopt;
   });
+  // Woken by its events, by its delivery's end, and by stop(); the first turn comes now.
+  p->view->stream->on_readable([this, loop = p->loop] { workers_.wake(loop); });
+  p->pipeline->on_delivery_end([this, loop = p->loop] { workers_.wake(loop); });
+  workers_.wake(p->loop);
   std::lock_guard lock(c.running_mutex);
   c.running[id.value()] = std::move(p);
 }
 
 namespace {
 
-// Joins and removes the partitions whose threads are done. Under the connection's
-// running_mutex.
+// Removes the partitions whose loops are over. Under the connection's running_mutex.
 void reap(decltype(Bridge::Connection::running)& running) {
   for (auto it = running.begin(); it != running.end();) {
     if (it->second->ended) {
-      it->second->thread.join();
       it = running.erase(it);
     } else {
       ++it;
@@ -408,11 +437,12 @@ void Bridge::lose_partition(Connection& c, const PartitionId& id) {
   if (it == c.running.end() || it->second->lost) {
     return;
   }
-  // No checkpoint is written from now on; the loop ends after its current step, waits for the
-  // batch in flight and drops the rest (RunningPartition's thread).
+  // No checkpoint is written from now on; the loop ends after its current turn, waits for the
+  // batch in flight and drops the rest (its last turn).
   it->second->fence->withdraw();
   it->second->lost = true;
   it->second->pipeline->stop();
+  workers_.wake(it->second->loop);
 }
 
 void Bridge::stop() {
@@ -425,6 +455,7 @@ void Bridge::stop() {
     std::lock_guard lock(c->running_mutex);
     for (auto& [id, p] : c->running) {
       p->pipeline->stop();
+      workers_.wake(p->loop);
     }
   }
   std::lock_guard lock(monitor_mutex_);
@@ -454,9 +485,8 @@ bool Bridge::wait() {
       std::lock_guard lock(c->running_mutex);
       for (auto& [id, p] : c->running) {
         p->pipeline->stop(); // one the balancer started after stop() went by
-        if (p->thread.joinable()) {
-          p->thread.join();
-        }
+        workers_.wake(p->loop);
+        p->over_future.wait();
       }
       c->running.clear();
     }

@@ -495,6 +495,9 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
                                   "is required");
   }
 
+  if (const auto workers = top.integer("workers", 1, 256)) {
+    config.workers = static_cast<std::size_t>(*workers);
+  }
   read_checkpoint(top.section("checkpoint"), config.checkpoint, config.credential);
   read_ownership(top.section("ownership"), config.ownership, config.checkpoint);
   read_dead_letter(top.section("dead_letter"), config.dead_letter, config.credential);
@@ -670,6 +673,7 @@ nlohmann::json to_masked_json(const Config& config) {
                               spdlog::level::to_string_view(config.log.level).size())},
         {"format", config.log.format == LogFormat::json ? "json" : "text"}}},
       {"shutdown", {{"drain_deadline", fmt::format("{}ms", config.drain_deadline.count())}}},
+      {"workers", config.workers},
   };
   if (config.credential) {
     out["credential"] = credential_json(*config.credential, environment);

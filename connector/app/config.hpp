@@ -162,6 +162,8 @@ struct Config {
   OpsConfig ops;
   LogConfig log;
   std::chrono::milliseconds drain_deadline{30'000}; // shutdown: flush and checkpoint by then
+  // Threads that run every partition's pipeline, taking turns; 0: the cores (at least 2).
+  std::size_t workers = 0;
   std::vector<std::string> warnings; // not fatal, e.g. ignored connection-string keys
   std::vector<std::string> secret_origins;
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,6 +109,12 @@ public:
   // the stream is stopped with nothing left (see status()).
   virtual std::size_t take(std::vector<HubEvent>& out, std::size_t max,
                            std::chrono::milliseconds wait) = 0;
+
+  // Any thread. `callback` is called (on the thread that receives, never under a lock of the
+  // stream's) when events arrive in an empty buffer and when the status changes, so a reader
+  // that does not wait in take() learns when to take again. A stream without one (a test's,
+  // replay's) leaves such a reader to its timer.
+  virtual void on_readable(std::function<void()> callback) { (void)callback; }
 
   // Any thread.
   virtual PartitionStatus status() const = 0;

@@ -132,11 +132,28 @@ bool PartitionChannel::push(HubEvent event) {
   const bool was_empty = buffered() == 0;
   buffer_.push_back(std::move(event));
   max_in_flight_ = std::max(max_in_flight_, buffered() + credit_);
-  return was_empty && waiting_readers_ > 0;
+  return was_empty && (waiting_readers_ > 0 || on_readable_ != nullptr);
+}
+
+void PartitionChannel::on_readable(std::function<void()> callback) {
+  std::lock_guard lock(mutex_);
+  on_readable_ = std::make_shared<const std::function<void()>>(std::move(callback));
+}
+
+void PartitionChannel::notify_readable() const {
+  std::shared_ptr<const std::function<void()>> callback;
+  {
+    std::lock_guard lock(mutex_);
+    callback = on_readable_;
+  }
+  if (callback != nullptr && *callback) {
+    (*callback)();
+  }
 }
 
 void PartitionChannel::wake_reader() {
   readable_.notify_all();
+  notify_readable();
 }
 
 void PartitionChannel::link_lost() {
@@ -154,6 +171,7 @@ void PartitionChannel::set_status(PartitionState state, std::string reason) {
     status_ = PartitionStatus{.state = state, .reason = std::move(reason)};
   }
   readable_.notify_all();
+  notify_readable();
 }
 
 } // namespace hub2kusto::hub

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -47,6 +48,7 @@ public:
                    std::chrono::milliseconds wait) override;
   PartitionStatus status() const override;
   CreditStats credit() const override;
+  void on_readable(std::function<void()> callback) override;
   std::optional<SequenceNumber> last_received() const override;
   // Any thread. Whether a reader is blocked in take() now.
   bool reader_waiting() const;
@@ -62,11 +64,11 @@ public:
   enum class GrantReason { attach, top_up };
   std::size_t grant(GrantReason reason);
   // AMQP thread. One event received: it used one credit. Returns true when a reader is waiting
-  // for an event; the caller wakes it with wake_reader() once it has pushed the rest of what
-  // arrived together, so a reader wakes once per burst rather than once per event (on a busy
-  // core each wake-up can cost two context switches).
+  // for an event (in take(), or by on_readable()); the caller wakes it with wake_reader() once
+  // it has pushed the rest of what arrived together, so a reader wakes once per burst rather
+  // than once per event (on a busy core each wake-up can cost two context switches).
   [[nodiscard]] bool push(HubEvent event);
-  // Any thread. Wakes a reader waiting in take().
+  // Any thread. Wakes a reader waiting in take(), and calls the on_readable() callback.
   void wake_reader();
   // AMQP thread. The link is gone and its credit with it; buffered events stay.
   void link_lost();
@@ -76,12 +78,15 @@ public:
 private:
   // Under the lock. Bytes in flight as estimated for the byte budget.
   double bytes_in_flight() const;
+  // Calls the on_readable() callback, if any. Not under the lock.
+  void notify_readable() const;
   // Under the lock. Whether the reader freed enough that a top-up is due.
   bool room_for_top_up() const;
 
   const PartitionId partition_;
   const CreditWindow window_;
   std::function<void()> on_room_;
+  std::shared_ptr<const std::function<void()>> on_readable_; // under the lock; called outside
 
   mutable std::mutex mutex_;
   std::condition_variable readable_;

@@ -359,6 +359,9 @@ void PartitionPipeline::save_checkpoint(bool now) {
   for (const auto& b : held_) {
     delivering += b.batch.data.size();
   }
+  for (const auto& b : ready_) { // waiting for the batch in flight
+    delivering += b.batch.data.size();
+  }
   metrics_.delivering_bytes.store(delivering, std::memory_order_relaxed);
   metrics_.in_flight_bytes.store(batcher_.open_bytes() + delivering, std::memory_order_relaxed);
   if (saved && *saved) {
@@ -375,11 +378,31 @@ void PartitionPipeline::save_checkpoint(bool now) {
   }
 }
 
+PartitionPipeline::~PartitionPipeline() {
+  if (in_flight_) {
+    in_flight_->done.wait();
+  }
+}
+
 void PartitionPipeline::launch(ReadyBatch batch) {
   auto shared = std::make_shared<ReadyBatch>(std::move(batch));
-  std::future<bool> done = std::async(std::launch::async, [this, shared] {
+  auto delivery = [this, shared] {
     return deliver_range(*shared, 0, shared->events.size(), std::nullopt);
-  });
+  };
+  std::future<bool> done;
+  if (options_.deliveries != nullptr) {
+    // settle() waits for it before the pipeline ends, so `this` outlives the task.
+    auto task = std::make_shared<std::packaged_task<bool()>>(std::move(delivery));
+    done = task->get_future();
+    options_.deliveries->submit([task, told = on_delivery_end_] {
+      (*task)();
+      if (told) {
+        told(); // a copy: the pipeline may be gone once the outcome is known
+      }
+    });
+  } else {
+    done = std::async(std::launch::async, std::move(delivery));
+  }
   in_flight_.emplace(InFlight{std::move(shared), std::move(done)});
 }
 
@@ -400,7 +423,7 @@ bool PartitionPipeline::settle(bool block) {
   return delivered;
 }
 
-bool PartitionPipeline::step() {
+bool PartitionPipeline::step(bool block) {
   // Read once, before taking: a stream that had stopped then has nothing more to give than what
   // this step takes, so an empty take below means it is drained.
   const auto status = stream_->status();
@@ -422,19 +445,27 @@ bool PartitionPipeline::step() {
     }
     size_limits_.clear();
   }
-  std::chrono::milliseconds wait{100};
-  if (const auto due = batcher_.next_due()) {
-    wait = std::clamp(
-        std::chrono::duration_cast<std::chrono::milliseconds>(*due - clock_.steady_now()),
-        std::chrono::milliseconds(0), wait);
+  std::chrono::milliseconds wait{0};
+  if (block) {
+    wait = std::chrono::milliseconds(100);
+    if (const auto due = batcher_.next_due()) {
+      wait = std::clamp(
+          std::chrono::duration_cast<std::chrono::milliseconds>(*due - clock_.steady_now()),
+          std::chrono::milliseconds(0), wait);
+    }
+    if (in_flight_) {
+      wait = std::min(wait, std::chrono::milliseconds(10)); // notice its end soon
+    }
+    if (options_.idle_flush.count() > 0 && batcher_.open_batches() > 0) {
+      wait = std::min(wait, options_.idle_flush);
+    }
   }
-  if (in_flight_) {
-    wait = std::min(wait, std::chrono::milliseconds(10)); // notice its end soon
+  // A turn that does not block takes nothing while batches wait for the one in flight: the
+  // events stay in the stream, and its credit runs out behind them (backpressure).
+  if (block || ready_.empty()) {
+    stream_->take(taken_, options_.take_max, wait); // empty: cleared at the end of every step
   }
-  if (options_.idle_flush.count() > 0 && batcher_.open_batches() > 0) {
-    wait = std::min(wait, options_.idle_flush);
-  }
-  stream_->take(taken_, options_.take_max, wait); // empty: cleared at the end of every step
+  took_all_ = taken_.size() < options_.take_max;
   for (const auto& e : taken_) {
     if (!accept(e)) {
       break; // stopping with a dead letter unwritten: this event and the rest stay behind
@@ -453,7 +484,9 @@ bool PartitionPipeline::step() {
     batcher_.take_due(ready_);
   }
   bool delivering = true;
-  for (auto& b : ready_) {
+  std::size_t handed = 0; // batches of ready_ delivered, launched or held
+  for (; handed < ready_.size(); ++handed) {
+    ReadyBatch& b = ready_[handed];
     if (!delivering) {
       held_.push_back(std::move(b));
       continue;
@@ -465,7 +498,12 @@ bool PartitionPipeline::step() {
       }
       continue;
     }
-    // One batch in flight per partition, in order: the next waits for the previous.
+    // One batch in flight per partition, in order: the next waits for the previous; a turn
+    // that does not block leaves it in ready_ for a later turn.
+    if (!block && in_flight_ &&
+        in_flight_->done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      break;
+    }
     if (!settle(true)) {
       held_.push_back(std::move(b));
       delivering = false;
@@ -473,7 +511,7 @@ bool PartitionPipeline::step() {
     }
     launch(std::move(b));
   }
-  ready_.clear();
+  ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(handed));
   if (delivering && !settle(false)) {
     delivering = false;
   }
@@ -481,7 +519,31 @@ bool PartitionPipeline::step() {
   if (!delivering) {
     return false; // stopping while Kusto refuses: drain() tries the held batches until its deadline
   }
-  return !(!took && status.stopped() && batcher_.open_batches() == 0 && !in_flight_);
+  return !(!took && status.stopped() && batcher_.open_batches() == 0 && !in_flight_ &&
+           ready_.empty());
+}
+
+std::chrono::steady_clock::time_point PartitionPipeline::next_turn() const {
+  const auto now = clock_.steady_now();
+  if (!took_all_) {
+    return now; // the stream may hold more than one take
+  }
+  // Events, a delivery's end and stop() wake the loop; the timer covers the batches' linger,
+  // the idle flush, a checkpoint interval and a stream that cannot wake anyone (often while
+  // something is pending, seldom for an idle partition).
+  const auto& watermark = checkpointer_.watermark();
+  const auto& saved = checkpointer_.saved();
+  const bool unsaved = watermark && (!saved || saved->sequence_number < watermark->sequence_number);
+  const bool pending = in_flight_ || !ready_.empty() || !held_.empty() ||
+                       batcher_.open_batches() > 0 || checkpointer_.pending() > 0 || unsaved;
+  auto next = now + (pending ? std::chrono::milliseconds(100) : std::chrono::seconds(1));
+  if (const auto due = batcher_.next_due()) {
+    next = std::min(next, *due);
+  }
+  if (options_.idle_flush.count() > 0 && batcher_.open_batches() > 0) {
+    next = std::min(next, last_event_ + options_.idle_flush);
+  }
+  return next;
 }
 
 void PartitionPipeline::run() {
@@ -493,6 +555,10 @@ bool PartitionPipeline::drain(std::chrono::steady_clock::time_point deadline) {
   settle(true);
   std::vector<ReadyBatch> batches = std::move(held_);
   held_.clear();
+  for (auto& b : ready_) { // a turn that did not block left them for the batch in flight
+    batches.push_back(std::move(b));
+  }
+  ready_.clear();
   batcher_.take_all(batches);
   bool all = true;
   for (auto& b : batches) {
@@ -507,6 +573,7 @@ bool PartitionPipeline::drain(std::chrono::steady_clock::time_point deadline) {
 void PartitionPipeline::abandon() {
   settle(true);
   held_.clear();
+  ready_.clear();
   std::vector<ReadyBatch> dropped;
   batcher_.take_all(dropped);
   metrics_.in_flight_bytes.store(0, std::memory_order_relaxed);

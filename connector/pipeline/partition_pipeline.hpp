@@ -1,15 +1,16 @@
 #pragma once
-// PartitionPipeline: one partition from hub to Kusto, on its own thread (docs/architecture.md,
-// "Acknowledgement", 3, 7, 8). The loop, as it runs:
+// PartitionPipeline: one partition from hub to Kusto, in turns on the workers that `run`
+// shares between partitions, or on a thread of its own with run() (docs/architecture.md,
+// "Threads", "Acknowledgement", 3, 7, 8). The loop, as it runs:
 //
 //   take events from the PartitionStream (waiting at most until the next batch is due)
 //   for each event:  route it (unusable routing properties -> dead-letter, finished at once)
 //                    add its body to its route's batch; track it in the checkpointer
 //   for each batch that is full or due (or all open batches, once the partition has been quiet
 //   for idle_flush):
-//     ingest it (the managed ingestor decides streaming or queued), on a thread of its own
-//     while the loop goes on taking and batching; one batch in flight per partition, in order:
-//     the next waits for it, and its outcome is applied on this thread
+//     ingest it (the managed ingestor decides streaming or queued), on the connection's
+//     delivery pool while the loop goes on taking and batching; one batch in flight per partition,
+//     in order: the next waits for it, and its outcome is applied on this thread
 //       delivered -> complete it
 //       rejected  -> split it in halves and ingest each, down to single events, so only the
 //                    events Kusto refuses are dead-lettered (with the service's reason)
@@ -29,6 +30,7 @@
 // are forwarded as they came.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -38,6 +40,7 @@
 #include "common/clock.hpp"
 #include "common/metrics.hpp"
 #include "common/random.hpp"
+#include "common/task_pool.hpp"
 #include "hub/event_source.hpp"
 #include "ingest/ingestor.hpp"
 #include "pipeline/batcher.hpp"
@@ -53,10 +56,13 @@ struct PipelineOptions {
   std::size_t take_max = 1'000;                 // events taken from the stream per call
   std::chrono::milliseconds retry_first{1'000}; // between ingest attempts of a held batch
   std::chrono::milliseconds retry_max{30'000};
-  // Deliver each partition's batches on a thread of their own, one at a time and in order,
+  // Deliver each partition's batches off the pipeline thread, one at a time and in order,
   // while the pipeline goes on taking and batching: receiving overlaps ingesting. Off, a batch
   // is delivered on the pipeline thread before the next events are taken.
   bool concurrent_delivery = true;
+  // Where those deliveries run: the connection's pool, shared by its partitions (it must
+  // outlive the pipeline). None: a thread of its own for each.
+  TaskPool* deliveries = nullptr;
   // A partition that delivered no event for this long flushes its open batches without waiting
   // for the linger: a drained backlog or a pause in traffic is ingested at once. Zero: off.
   std::chrono::milliseconds idle_flush{100};
@@ -96,10 +102,23 @@ public:
                     ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
                     checkpoint::PartitionCheckpointer& checkpointer, const Clock& clock,
                     Sleeper& sleeper, std::optional<LocalMapper> mapper = std::nullopt);
+  // Waits for the batch in flight, if one is: its delivery uses this pipeline.
+  ~PartitionPipeline();
+  PartitionPipeline(const PartitionPipeline&) = delete;
+  PartitionPipeline& operator=(const PartitionPipeline&) = delete;
 
   // One turn of the loop: take, batch, deliver what is ready, save the checkpoint when due.
-  // Returns false once the stream is stopped and drained.
-  bool step();
+  // Returns false once the stream is stopped and drained. With `block` it waits for events (up
+  // to when the next batch is due) and for the batch in flight before it launches the next;
+  // without, it waits for neither (a turn on Workers): next_turn() says when to come back.
+  bool step(bool block = true);
+  // After a turn that did not block: when the next is due at the latest (now, when the stream
+  // may hold more than one take).
+  std::chrono::steady_clock::time_point next_turn() const;
+  // Set before the first turn: called on the delivery's thread when a batch in flight has its
+  // outcome, so a loop that does not block comes back for it.
+  void on_delivery_end(std::function<void()> callback) { on_delivery_end_ = std::move(callback); }
+  bool stopping() const { return stopping_; }
   // Runs step() until stop() or the stream ends, then drain().
   void run();
   // Any thread: ends run() after the current step.
@@ -141,7 +160,7 @@ private:
   // Sleeps `wait`, or less once stop() is called.
   void pause_unless_stopped(std::chrono::milliseconds wait);
   void set_problem(std::string& slot, std::string problem);
-  // Starts delivering `batch` on its own thread (concurrent_delivery).
+  // Starts delivering `batch` off the pipeline thread (concurrent_delivery).
   void launch(ReadyBatch batch);
   // Completes the batch in flight once delivered (waiting for it with `block`); false when it
   // was not delivered (stopping while Kusto refused it), and then it is held for drain().
@@ -159,6 +178,8 @@ private:
   PipelineMetrics metrics_;
   std::atomic<bool> stopping_{false};
   std::vector<hub::HubEvent> taken_;
+  bool took_all_ = true; // the last take emptied what the stream had (fewer than take_max)
+  std::function<void()> on_delivery_end_;
   std::chrono::steady_clock::time_point last_event_{}; // when the last event was taken
   std::vector<ReadyBatch> ready_;
   struct InFlight {

@@ -54,6 +54,7 @@ TEST_F(ConfigTest, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.target.connection.auth, KustoAuth::application_key);
   EXPECT_EQ(c.batching.max_bytes, 3584u << 10);
   EXPECT_FALSE(c.delivery.deduplicate);
+  EXPECT_EQ(config->workers, 0U); // the cores
   EXPECT_EQ(config->checkpoint.store, CheckpointConfig::Store::file);
   EXPECT_EQ(config->ops.port, 8080);
   EXPECT_EQ(config->drain_deadline, std::chrono::seconds(30));
@@ -68,6 +69,7 @@ TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
                     {"HUB2KUSTO_CONNECTIONS_0_SOURCE_START_POSITION", "2026-01-01T00:00:00Z"},
                     {"HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER", "200ms"},
                     {"HUB2KUSTO_CONNECTIONS_0_DELIVERY_DEDUPLICATE", "true"},
+                    {"HUB2KUSTO_WORKERS", "3"},
                     {"HUB2KUSTO_LOG_FORMAT", "json"},
                     {"HUB2KUSTO_OPS_PORT", "9090"}}});
   ASSERT_TRUE(config) << config.error().front().setting << ": " << config.error().front().message;
@@ -75,6 +77,7 @@ TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
   EXPECT_EQ(c.source.start_position.kind, StartPosition::Kind::enqueued_time);
   EXPECT_EQ(c.batching.linger, std::chrono::milliseconds(200));
   EXPECT_TRUE(c.delivery.deduplicate);
+  EXPECT_EQ(config->workers, 3U);
   EXPECT_EQ(config->log.format, LogFormat::json);
   EXPECT_EQ(config->ops.port, 9090);
 }

@@ -12,7 +12,7 @@ namespace {
 
 using azure::CredentialKind;
 
-constexpr const char* kHub =
+constexpr const char* kSharedKeyHub =
     "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=listen;"
     "SharedAccessKey=S3cr3tKeyValueZZZ=;EntityPath=telemetry";
 constexpr const char* kCluster = "Data Source=https://c.westeurope.kusto.windows.net;"
@@ -28,7 +28,7 @@ nlohmann::json config_with(const std::string& kusto_keywords, const nlohmann::js
     target.update(target_extra);
   }
   nlohmann::json root = {
-      {"connections", {{{"source", {{"connection_string", kHub}}}, {"target", target}}}}};
+      {"connections", {{{"source", {{"connection_string", kSharedKeyHub}}}, {"target", target}}}}};
   if (top_extra.is_object()) {
     root.update(top_extra);
   }
@@ -205,7 +205,7 @@ TEST(CredentialConfig, AHubWithoutAKeyTakesTheSharedCredentialAndAKeyWinsOverIt)
       shared));
   ASSERT_TRUE(keyless) << problems(keyless);
   EXPECT_EQ(keyless->connections[0].source.credential.kind, CredentialKind::workload_identity);
-  auto keyed = load(source_config({{"connection_string", kHub}}, shared));
+  auto keyed = load(source_config({{"connection_string", kSharedKeyHub}}, shared));
   ASSERT_TRUE(keyed) << problems(keyed);
   EXPECT_EQ(keyed->connections[0].source.credential.kind, CredentialKind::none);
 }
@@ -217,8 +217,8 @@ TEST(CredentialConfig, AHubIdentityMustBeNamedOnceAndIotHubTakesOnlyItsKey) {
   EXPECT_NE(problems(none).find("connections[0].source.connection_string: no credentials"),
             std::string::npos)
       << problems(none);
-  auto twice =
-      load(source_config({{"connection_string", kHub}, {"credential", {{"kind", "azure_cli"}}}}));
+  auto twice = load(source_config(
+      {{"connection_string", kSharedKeyHub}, {"credential", {{"kind", "azure_cli"}}}}));
   ASSERT_FALSE(twice);
   EXPECT_NE(problems(twice).find("has a key and source.credential names an identity too"),
             std::string::npos)
@@ -231,8 +231,8 @@ TEST(CredentialConfig, AHubIdentityMustBeNamedOnceAndIotHubTakesOnlyItsKey) {
   EXPECT_NE(problems(iot).find("IoT Hub's built-in endpoint is read with the service policy's key"),
             std::string::npos)
       << problems(iot);
-  auto both = load(source_config(
-      {{"connection_string", kHub}, {"fully_qualified_namespace", "myns.servicebus.windows.net"}}));
+  auto both = load(source_config({{"connection_string", kSharedKeyHub},
+                                  {"fully_qualified_namespace", "myns.servicebus.windows.net"}}));
   ASSERT_FALSE(both);
   EXPECT_NE(problems(both).find("give the namespace or a connection string, not both"),
             std::string::npos);
@@ -241,8 +241,8 @@ TEST(CredentialConfig, AHubIdentityMustBeNamedOnceAndIotHubTakesOnlyItsKey) {
 // A blob store given by its endpoint is opened by its own credential, else the top-level one;
 // check-config shows the endpoint and which identity it uses.
 TEST(StoreCredential, ABlobEndpointTakesTheStoresCredentialElseTheSharedOne) {
-  nlohmann::json root =
-      source_config({{"connection_string", kHub}}, {{"credential", {{"kind", "azure_cli"}}}});
+  nlohmann::json root = source_config({{"connection_string", kSharedKeyHub}},
+                                      {{"credential", {{"kind", "azure_cli"}}}});
   root["checkpoint"] = {{"store", "blob"},
                         {"blob_endpoint", "https://acct.blob.core.windows.net/"},
                         {"container", "checkpoints"},
@@ -266,7 +266,7 @@ TEST(StoreCredential, ABlobEndpointTakesTheStoresCredentialElseTheSharedOne) {
 TEST(StoreCredential, AnEndpointNeedsHttpsAndAnIdentityAndAConnectionStringNoIdentity) {
   const auto store_problems = [](const nlohmann::json& checkpoint,
                                  const nlohmann::json& top = nlohmann::json::object()) {
-    nlohmann::json root = source_config({{"connection_string", kHub}}, top);
+    nlohmann::json root = source_config({{"connection_string", kSharedKeyHub}}, top);
     root["checkpoint"] = checkpoint;
     root["checkpoint"]["store"] = "blob";
     root["checkpoint"]["container"] = "checkpoints";
@@ -304,7 +304,7 @@ TEST(StoreCredential, AnEndpointNeedsHttpsAndAnIdentityAndAConnectionStringNoIde
 }
 
 TEST(StoreCredential, AFileStoreRefusesTheBlobIdentitySettingsByName) {
-  nlohmann::json root = source_config({{"connection_string", kHub}});
+  nlohmann::json root = source_config({{"connection_string", kSharedKeyHub}});
   root["dead_letter"] = {{"store", "file"},
                          {"blob_endpoint", "https://acct.blob.core.windows.net"},
                          {"credential", {{"kind", "azure_cli"}}}};

@@ -2,10 +2,14 @@
 #include "support/fake_checkpoint_store.hpp"
 #include "support/manual_clock.hpp"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -474,6 +478,81 @@ TEST_F(Pipeline, ReceivingGoesOnWhileABatchIsInFlightAndTheCheckpointWaitsForIt)
   EXPECT_TRUE(p.drain(clock_.steady_now() + 10s)); // settles 0-4, then delivers 5-7
   EXPECT_EQ(gated.ids(), (std::vector<std::string>{"0-0-4", "0-5-7"}));
   EXPECT_EQ(stored(), 7);
+}
+
+// The connection's delivery pool runs the batches: on its threads, in order, one in flight.
+TEST_F(Pipeline, BatchesAreDeliveredOnTheConnectionsPoolInOrder) {
+  class NamingIngestor final : public ingest::Ingestor {
+  public:
+    ingest::DeliveryStatus ingest(const ingest::Batch& batch) override {
+      char name[16] = {};
+      pthread_getname_np(pthread_self(), name, sizeof name);
+      std::lock_guard lock(mutex);
+      calls.emplace_back(batch.id, name);
+      ingest::DeliveryStatus s;
+      s.outcome = ingest::Outcome::delivered;
+      return s;
+    }
+    std::mutex mutex;
+    std::vector<std::pair<std::string, std::string>> calls;
+  } naming;
+  TaskPool pool(2, "test-delivery");
+  auto o = options();
+  o.concurrent_delivery = true;
+  o.deliveries = &pool;
+  PartitionPipeline p(o, stream_, naming, dead_, checkpointer_, clock_, sleeper_);
+  for (int n = 0; n < 12; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  p.step(); // 0-4 and 5-9 are full: the first goes in flight, the second waits for it
+  EXPECT_TRUE(p.drain(clock_.steady_now() + 10s)); // then 10-11, on the draining thread
+  std::lock_guard lock(naming.mutex);
+  ASSERT_EQ(naming.calls.size(), 3U);
+  EXPECT_EQ(naming.calls[0], (std::pair<std::string, std::string>{"0-0-4", "test-delivery"}));
+  EXPECT_EQ(naming.calls[1], (std::pair<std::string, std::string>{"0-5-9", "test-delivery"}));
+  EXPECT_EQ(naming.calls[2].first, "0-10-11");
+  EXPECT_EQ(stored(), 11);
+}
+
+// A turn on the workers never waits: with a batch in flight, the next full batch waits in the
+// pipeline, and no more events are taken until the first has its outcome (backpressure).
+TEST_F(Pipeline, ATurnThatDoesNotBlockLeavesTheNextBatchAndTheStreamWaitingForTheOneInFlight) {
+  GatedIngestor gated;
+  TaskPool pool(2, "test-delivery");
+  auto o = options();
+  o.concurrent_delivery = true;
+  o.deliveries = &pool;
+  PartitionPipeline p(o, stream_, gated, dead_, checkpointer_, clock_, sleeper_);
+  std::mutex mutex;
+  std::condition_variable ended;
+  int deliveries_ended = 0;
+  p.on_delivery_end([&] {
+    std::lock_guard lock(mutex);
+    ++deliveries_ended;
+    ended.notify_all();
+  });
+  for (int n = 0; n < 12; ++n) {
+    stream_->events.push_back(event(n));
+  }
+  EXPECT_TRUE(p.step(false)); // 0-4 in flight, 5-9 waits, 10-11 open
+  gated.wait_for_calls(1);
+  stream_->events.push_back(event(12));
+  EXPECT_TRUE(p.step(false)); // returns at once; takes nothing
+  EXPECT_EQ(stream_->events.size(), 1U);
+  EXPECT_EQ(gated.ids(), std::vector<std::string>{"0-0-4"});
+  EXPECT_LE(p.next_turn(), clock_.steady_now() + 100ms);
+  gated.open();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(ended.wait_for(lock, 10s, [&] { return deliveries_ended == 1; }));
+  }
+  EXPECT_TRUE(p.step(false)); // 0-4 completes and 5-9 goes
+  EXPECT_EQ(stream_->events.size(), 1U);
+  EXPECT_TRUE(p.step(false)); // nothing waits: event 12 is taken
+  EXPECT_TRUE(stream_->events.empty());
+  EXPECT_TRUE(p.drain(clock_.steady_now() + 10s));
+  EXPECT_EQ(gated.ids(), (std::vector<std::string>{"0-0-4", "0-5-9", "0-10-12"}));
+  EXPECT_EQ(stored(), 12);
 }
 
 TEST_F(Pipeline, InFlightBytesCountTheBatchBeingDelivered) {
