@@ -80,7 +80,9 @@ void Workers::work() {
       if (timers_.empty()) {
         changed_.wait(lock);
       } else {
-        changed_.wait_until(lock, timers_.begin()->first);
+        // A copy: while this worker waits, another may take the timer and free its node.
+        const TimePoint first = timers_.begin()->first;
+        changed_.wait_until(lock, first);
       }
       continue;
     }
