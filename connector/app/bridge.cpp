@@ -69,8 +69,10 @@ struct Bridge::Connection {
   ThreadSleeper sleeper;
   std::unique_ptr<hub::AmqpEventSource> source;
   std::unique_ptr<KustoSink> kusto;
-  // The partitions' deliveries (after `kusto`, which they use; before `running`, whose
-  // pipelines wait for their batch in flight when they end).
+  // The partitions' batches, joined into requests (after `kusto`, which it uses; before
+  // `running`, whose pipelines wait for their batch in flight when they end) and the pool
+  // its deliveries run on (after the queue: the pool ends first, running what is left).
+  std::unique_ptr<pipeline::DeliveryQueue> queue;
   std::unique_ptr<TaskPool> deliveries;
   std::unique_ptr<azure::BlobClient> checkpoint_blobs;
   std::unique_ptr<azure::BlobClient> dead_letter_blobs;
@@ -251,6 +253,17 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   conn->deliveries = std::make_unique<TaskPool>(
       2 * static_cast<std::size_t>(c.target.max_concurrent_requests), "h2k-delivery");
   conn->pipeline_options.deliveries = conn->deliveries.get();
+  conn->queue = std::make_unique<pipeline::DeliveryQueue>(
+      pipeline::DeliveryQueue::Options{
+          .limits = conn->pipeline_options.limits,
+          .max_requests = static_cast<std::size_t>(c.target.max_concurrent_requests),
+          // The de-duplication key must name the same events for every reader.
+          .join = !c.delivery.deduplicate,
+          .retry_first = conn->pipeline_options.retry_first,
+          .retry_max = conn->pipeline_options.retry_max,
+          .smaller_batches_for = conn->pipeline_options.smaller_batches_for},
+      *conn->deliveries, *conn->kusto->managed, conn->clock, conn->sleeper);
+  conn->pipeline_options.queue = conn->queue.get();
   if (c.target.local_mapping) { // each partition builds its own; find a problem now
     if (auto created = pipeline::LocalMapper::create(*c.target.local_mapping); !created) {
       return failure(
@@ -634,6 +647,14 @@ std::string Bridge::metrics_text() const {
               "Queued batches Kusto skipped because the table already held their "
               "de-duplication key (delivery.deduplicate).",
               conn, c->kusto->queued->duplicates_skipped());
+    const auto requests = c->queue->counts();
+    m.counter("hub2kusto_delivery_requests_total",
+              "Requests the connection's delivery queue sent, each carrying one or more "
+              "partitions' batches (first attempts).",
+              conn, requests.requests);
+    m.counter("hub2kusto_delivery_joined_requests_total",
+              "Of those, requests that joined batches of several partitions.", conn,
+              requests.joined);
     std::lock_guard lock(c->probe_mutex);
     m.gauge("hub2kusto_kusto_reachable", "1 when the Kusto target answered the last probe.", conn,
             c->kusto_probed && !c->kusto_error ? 1 : 0);

@@ -95,20 +95,26 @@ std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
   }
   std::vector<pipeline::DeadLetter> records;
   for (const auto& f : *failures) {
-    const auto batch = ingest::BatchId::parse(f.batch_id);
-    pipeline::DeadLetter d;
-    d.stage = "queued-ingestion";
-    d.reason = fmt::format(
-        "{}{}: {} (blob {}){}", f.error_code, f.permanent ? "" : " (transient)", f.details, f.blob,
-        batch ? fmt::format("; events {} to {}", batch->first.value(), batch->last.value()) : "");
-    if (batch) {
-      d.partition = batch->partition;
-      d.sequence_number = batch->first;
+    // A request that joined several partitions' batches failed for all of them: one record each.
+    const std::vector<std::string> ids =
+        f.parts.empty() ? std::vector<std::string>{f.batch_id} : f.parts;
+    for (const auto& id : ids) {
+      const auto batch = ingest::BatchId::parse(id);
+      pipeline::DeadLetter d;
+      d.stage = "queued-ingestion";
+      d.reason = fmt::format(
+          "{}{}: {} (blob {}){}", f.error_code, f.permanent ? "" : " (transient)", f.details,
+          f.blob,
+          batch ? fmt::format("; events {} to {}", batch->first.value(), batch->last.value()) : "");
+      if (batch) {
+        d.partition = batch->partition;
+        d.sequence_number = batch->first;
+      }
+      d.database = f.database;
+      d.table = f.table;
+      d.batch_id = id;
+      records.push_back(std::move(d));
     }
-    d.database = f.database;
-    d.table = f.table;
-    d.batch_id = f.batch_id;
-    records.push_back(std::move(d));
   }
   if (records.empty()) {
     return 0;

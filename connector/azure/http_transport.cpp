@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 
 #include "base/text.hpp"
 #include "common/key_value_list.hpp"
@@ -95,6 +96,18 @@ bool bypasses_proxy(const std::string& host) {
 std::string printable(const std::string& url) {
   return url.substr(0, url.find('?'));
 }
+
+} // namespace
+
+void set_http_io_threads(std::size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+  } catch (const std::exception&) {
+    // Already running: the threads it has stay.
+  }
+}
+
+namespace {
 
 class CppRestTransport final : public HttpTransport {
 public:

@@ -49,6 +49,10 @@ struct HttpTransportOptions {
 // verified (host name included); bodies and headers passed as given.
 std::unique_ptr<HttpTransport> make_cpprest_transport(HttpTransportOptions options = {});
 
+// Sizes the I/O threads that every cpprestsdk transport of the process shares (cpprestsdk's own
+// default is 40). Call once, before the first request; later calls change nothing.
+void set_http_io_threads(std::size_t threads);
+
 // Form encoding (application/x-www-form-urlencoded) and percent-encoding of URL parts.
 std::string url_encode(std::string_view text);
 

@@ -34,8 +34,13 @@ Result<std::optional<Checkpoint>> BlobCheckpointStore::load(const PartitionId& p
   if (!metadata) {
     return failure("checkpoint " + metadata.error().message);
   }
-  if (!*metadata) {
-    return std::optional<Checkpoint>();
+  {
+    std::lock_guard lock(mutex_);
+    if (!*metadata) {
+      absent_.insert(partition.value());
+      return std::optional<Checkpoint>();
+    }
+    absent_.erase(partition.value());
   }
   const auto& m = **metadata;
   const auto sequence = m.find("sequencenumber");
@@ -60,11 +65,25 @@ Result<std::optional<Checkpoint>> BlobCheckpointStore::load(const PartitionId& p
 }
 
 Saved BlobCheckpointStore::save(const PartitionId& partition, const Checkpoint& checkpoint) {
-  auto saved =
-      blobs_.set_metadata(container_, blob_name(partition),
-                          {{"sequencenumber", std::to_string(checkpoint.sequence_number.value())},
-                           {"offset", checkpoint.offset.value()}});
-  if (!saved) {
+  const azure::BlobMetadata metadata{
+      {"sequencenumber", std::to_string(checkpoint.sequence_number.value())},
+      {"offset", checkpoint.offset.value()}};
+  bool absent = false;
+  {
+    std::lock_guard lock(mutex_);
+    absent = absent_.contains(partition.value());
+  }
+  // Both replace what another writer may have saved meanwhile, as the SDKs' stores do.
+  if (absent) {
+    if (auto created = blobs_.put_block_blob(container_, blob_name(partition), "", metadata);
+        !created) {
+      return failure("checkpoint " + created.error().message);
+    }
+    std::lock_guard lock(mutex_);
+    absent_.erase(partition.value());
+    return std::monostate{};
+  }
+  if (auto saved = blobs_.set_metadata(container_, blob_name(partition), metadata); !saved) {
     return failure("checkpoint " + saved.error().message);
   }
   return std::monostate{};

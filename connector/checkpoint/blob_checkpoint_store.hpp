@@ -13,6 +13,8 @@
 // Errors name the container, the blob and the service's error code, never a key or a
 // signature (ingest/blob_client.hpp). Threads: any.
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -42,6 +44,10 @@ private:
   azure::BlobClient& blobs_;
   std::string container_;
   Scope scope_;
+  // Partitions whose checkpoint blob load() found absent: their first save creates it in one
+  // request, not a metadata write the service refuses (404) and then the upload.
+  std::mutex mutex_;
+  std::set<std::string> absent_;
 };
 
 } // namespace hub2kusto::checkpoint

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/ingest_format.hpp"
 #include "common/types.hpp"
@@ -42,7 +43,11 @@ struct BatchId {
 
 struct Batch {
   // BatchId::text() of the events it holds (tests may use any text: the ingestors only carry it).
+  // A request that joins several partitions' batches: "<first part's id>+<how many more>".
   std::string id;
+  // A joined request: the BatchId::text() of each batch in it, in order (its status entity keeps
+  // them, so a failure Kusto reports later names every partition's events). Empty otherwise.
+  std::vector<std::string> parts;
   IngestTarget target;
   std::string data; // the records in `format`, uncompressed
   std::size_t records = 0;

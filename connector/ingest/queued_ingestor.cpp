@@ -221,15 +221,22 @@ Result<std::monostate> QueuedIngestor::insert_status(azure::TableClient& table,
                                                      const Batch& batch, const std::string& blob) {
   // The shape the SDKs insert (docs/protocols.md, "Queued ingestion and its status"), plus the
   // batch id, so a failure read after a restart still names its partition and sequence numbers.
-  const nlohmann::json entity = {{"PartitionKey", report_scope_},
-                                 {"RowKey", source_id},
-                                 {"Status", "Pending"},
-                                 {"IngestionSourceId", source_id},
-                                 {"IngestionSourcePath", blob},
-                                 {"Database", batch.target.database.value()},
-                                 {"Table", batch.target.table.value()},
-                                 {"UpdatedOn", format_iso8601_utc(clock_.system_now())},
-                                 {"BatchId", batch.id}};
+  nlohmann::json entity = {{"PartitionKey", report_scope_},
+                           {"RowKey", source_id},
+                           {"Status", "Pending"},
+                           {"IngestionSourceId", source_id},
+                           {"IngestionSourcePath", blob},
+                           {"Database", batch.target.database.value()},
+                           {"Table", batch.target.table.value()},
+                           {"UpdatedOn", format_iso8601_utc(clock_.system_now())},
+                           {"BatchId", batch.id}};
+  if (!batch.parts.empty()) {
+    std::string parts;
+    for (const auto& p : batch.parts) {
+      parts += (parts.empty() ? "" : " ") + p;
+    }
+    entity["Parts"] = parts; // the ids have no space
+  }
   if (auto inserted = table.insert(entity); !inserted) {
     return failure("the ingestion status table took no entity: " + inserted.error().message);
   }
@@ -261,6 +268,14 @@ Result<std::vector<IngestionFailure>> QueuedIngestor::poll_failures() {
     IngestionFailure f;
     f.source_id = text(e, "RowKey");
     f.batch_id = text(e, "BatchId");
+    const std::string parts = text(e, "Parts");
+    for (std::size_t at = 0; at < parts.size();) {
+      const std::size_t space = std::min(parts.find(' ', at), parts.size());
+      if (space > at) {
+        f.parts.push_back(parts.substr(at, space - at));
+      }
+      at = space + 1;
+    }
     f.blob = text(e, "IngestionSourcePath");
     f.blob = f.blob.substr(0, f.blob.find('?'));
     f.database = text(e, "Database");

@@ -63,7 +63,9 @@ struct QueuedOptions {
 // A failure the service reported after it took a message (docs/protocols.md, "Queued ingestion and
 // its status").
 struct IngestionFailure {
-  std::string batch_id;  // the batch the ingestion carried (kept in the status entity)
+  std::string batch_id; // the batch the ingestion carried (kept in the status entity)
+  // A request that joined several partitions' batches: the id of each (`Parts` in the entity).
+  std::vector<std::string> parts;
   std::string source_id; // the ingestion's id: the status entity's RowKey
   std::string blob;      // without SAS
   std::string database;

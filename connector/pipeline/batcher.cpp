@@ -6,12 +6,14 @@
 
 namespace hub2kusto::pipeline {
 
-void Batcher::close(const std::string& key, std::vector<ReadyBatch>& ready) {
+void Batcher::close(const std::string& key, std::vector<ReadyBatch>& ready, bool full) {
   const auto it = open_.find(key);
   if (it == open_.end()) {
     return;
   }
   ReadyBatch& b = it->second.ready;
+  b.due = it->second.opened + limits_.linger;
+  b.full = full;
   b.batch.id =
       ingest::BatchId{partition_, b.events.front().sequence_number, b.events.back().sequence_number}
           .text();
@@ -59,7 +61,7 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
   const std::size_t max_bytes = max_bytes_for(route);
   if (auto it = open_.find(key);
       it != open_.end() && it->second.ready.batch.data.size() + size > max_bytes) {
-    close(key, ready); // full: this event starts the next batch
+    close(key, ready, true); // full: this event starts the next batch
   }
   auto it = open_.find(key);
   if (it == open_.end()) {
@@ -87,7 +89,7 @@ checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& rou
   // A binary format's event is a whole file: it travels alone.
   if (b.events.size() >= limits_.max_events || b.batch.data.size() >= max_bytes ||
       is_binary(route.format)) {
-    close(key, ready);
+    close(key, ready, true);
   }
   return token;
 }
@@ -105,7 +107,7 @@ void Batcher::take_due(std::vector<ReadyBatch>& ready) {
     return open_.at(a).ready.token < open_.at(b).ready.token;
   });
   for (const auto& key : due) {
-    close(key, ready);
+    close(key, ready, false);
   }
 }
 
@@ -116,7 +118,7 @@ void Batcher::take_all(std::vector<ReadyBatch>& ready) {
   }
   std::sort(keys.begin(), keys.end());
   for (const auto& [token, key] : keys) {
-    close(key, ready);
+    close(key, ready, false);
   }
 }
 

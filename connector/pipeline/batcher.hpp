@@ -50,6 +50,10 @@ struct ReadyBatch {
   checkpoint::BatchToken token = 0;
   ingest::Batch batch;
   std::vector<BatchedEvent> events;
+  // When the linger would have closed it (its first event's arrival plus the linger): a batch
+  // that closed sooner may wait until then for other partitions' batches to share a request.
+  std::chrono::steady_clock::time_point due{};
+  bool full = false; // closed by the size limits (or a binary format's file), not by time
 };
 
 class Batcher {
@@ -93,7 +97,7 @@ private:
     ReadyBatch ready;
     std::chrono::steady_clock::time_point opened;
   };
-  void close(const std::string& key, std::vector<ReadyBatch>& ready);
+  void close(const std::string& key, std::vector<ReadyBatch>& ready, bool full);
 
   PartitionId partition_;
   BatchLimits limits_;

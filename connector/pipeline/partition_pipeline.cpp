@@ -265,30 +265,13 @@ bool PartitionPipeline::deliver_range(
     part.records = end - begin;
     request = &part;
   }
+  using TargetProblem = ingest::DeliveryStatus::TargetProblem;
   Backoff backoff(retry_policy(options_));
   while (true) {
     ingest::DeliveryStatus status = ingestor_.ingest(*request);
-    using TargetProblem = ingest::DeliveryStatus::TargetProblem;
-    if (status.target_problem == TargetProblem::missing_entity && !configured(request->target)) {
-      // A table, database or mapping that an event's routing properties named: the events'
-      // fault, not the configuration's. Dead-lettered as Kusto refused them.
-      status.outcome = ingest::Outcome::rejected;
-      status.target_problem = TargetProblem::none;
-    }
-    if (status.outcome != ingest::Outcome::retriable ||
-        status.target_problem == TargetProblem::none) {
-      set_problem(target_problem_, {});
-    }
+    judge(*request, status, end - begin);
     switch (status.outcome) {
     case ingest::Outcome::delivered:
-      if (status.smaller_batches) {
-        std::lock_guard lock(size_limits_mutex_);
-        size_limits_.emplace_back(request->target.database.value() + "." +
-                                      request->target.table.value(),
-                                  *status.smaller_batches);
-      }
-      metrics_.batches_delivered.fetch_add(1, std::memory_order_relaxed);
-      metrics_.events_ingested.fetch_add(end - begin, std::memory_order_relaxed);
       return true;
     case ingest::Outcome::rejected: {
       metrics_.batches_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -312,26 +295,6 @@ bool PartitionPipeline::deliver_range(
     case ingest::Outcome::retriable:
       break;
     }
-    metrics_.batch_retries.fetch_add(1, std::memory_order_relaxed);
-    if (status.target_problem != TargetProblem::none) {
-      // The target is wrong for every event alike: hold here (credit runs out behind us) and
-      // go on by ourselves once it is fixed; nothing is dead-lettered for it.
-      metrics_.target_problem_retries.fetch_add(1, std::memory_order_relaxed);
-      set_problem(target_problem_,
-                  fmt::format("Kusto target {}.{}: {}; holding the partition until it is fixed",
-                              printable(request->target.database.value(), 100),
-                              printable(request->target.table.value(), 100), status.reason));
-      const auto now = clock_.steady_now();
-      if (!last_target_log_ || now - *last_target_log_ >= std::chrono::minutes(1)) {
-        last_target_log_ = now;
-        logger("pipeline")
-            ->error("partition {}: the Kusto target {}.{} refuses every batch ({}); holding the "
-                    "partition, nothing is dead-lettered or skipped, delivery resumes once it is "
-                    "fixed",
-                    stream_->partition(), printable(request->target.database.value(), 100),
-                    printable(request->target.table.value(), 100), status.reason);
-      }
-    }
     const auto pause = status.retry_after.value_or(backoff.next());
     if (give_up(deadline, pause)) {
       logger("pipeline")
@@ -346,6 +309,59 @@ bool PartitionPipeline::deliver_range(
                  pause.count());
     }
     sleeper_.sleep_for(pause);
+  }
+}
+
+bool PartitionPipeline::deliver_alone(const ReadyBatch& run) {
+  return deliver_range(run, 0, run.events.size(), std::nullopt);
+}
+
+void PartitionPipeline::judge(const ingest::Batch& request, ingest::DeliveryStatus& status,
+                              std::size_t events) {
+  using TargetProblem = ingest::DeliveryStatus::TargetProblem;
+  if (status.target_problem == TargetProblem::missing_entity && !configured(request.target)) {
+    // A table, database or mapping that an event's routing properties named: the events'
+    // fault, not the configuration's. Dead-lettered as Kusto refused them.
+    status.outcome = ingest::Outcome::rejected;
+    status.target_problem = TargetProblem::none;
+  }
+  if (status.outcome != ingest::Outcome::retriable ||
+      status.target_problem == TargetProblem::none) {
+    set_problem(target_problem_, {});
+  }
+  if (status.outcome == ingest::Outcome::delivered) {
+    if (status.smaller_batches) {
+      std::lock_guard lock(size_limits_mutex_);
+      size_limits_.emplace_back(request.target.database.value() + "." +
+                                    request.target.table.value(),
+                                *status.smaller_batches);
+    }
+    metrics_.batches_delivered.fetch_add(1, std::memory_order_relaxed);
+    metrics_.events_ingested.fetch_add(events, std::memory_order_relaxed);
+    return;
+  }
+  if (status.outcome != ingest::Outcome::retriable) {
+    return;
+  }
+  metrics_.batch_retries.fetch_add(1, std::memory_order_relaxed);
+  if (status.target_problem != TargetProblem::none) {
+    // The target is wrong for every event alike: hold here (credit runs out behind us) and
+    // go on by ourselves once it is fixed; nothing is dead-lettered for it.
+    metrics_.target_problem_retries.fetch_add(1, std::memory_order_relaxed);
+    set_problem(target_problem_,
+                fmt::format("Kusto target {}.{}: {}; holding the partition until it is fixed",
+                            printable(request.target.database.value(), 100),
+                            printable(request.target.table.value(), 100), status.reason));
+    const auto now = clock_.steady_now();
+    if (!last_target_log_ || now - *last_target_log_ >= std::chrono::minutes(1)) {
+      last_target_log_ = now;
+      logger("pipeline")
+          ->error("partition {}: the Kusto target {}.{} refuses every batch ({}); holding the "
+                  "partition, nothing is dead-lettered or skipped, delivery resumes once it is "
+                  "fixed",
+                  stream_->partition(), printable(request.target.database.value(), 100),
+                  printable(request.target.table.value(), 100), status.reason);
+    }
   }
 }
 
@@ -382,10 +398,34 @@ PartitionPipeline::~PartitionPipeline() {
   if (in_flight_) {
     in_flight_->done.wait();
   }
+  if (reported_batching_) {
+    options_.queue->batching(false);
+  }
+}
+
+void PartitionPipeline::stop() {
+  stopping_ = true;
+  if (options_.queue != nullptr) {
+    options_.queue->wake(); // a batch of ours waiting for company leaves now
+  }
+}
+
+void PartitionPipeline::report_batching() {
+  const bool open = batcher_.open_batches() > 0;
+  if (options_.queue != nullptr && open != reported_batching_) {
+    reported_batching_ = open;
+    options_.queue->batching(open);
+  }
 }
 
 void PartitionPipeline::launch(ReadyBatch batch) {
   auto shared = std::make_shared<ReadyBatch>(std::move(batch));
+  if (options_.queue != nullptr) {
+    // settle() waits for the outcome before the pipeline ends, so this member outlives it.
+    auto done = options_.queue->submit(shared, *this, on_delivery_end_);
+    in_flight_.emplace(InFlight{std::move(shared), std::move(done)});
+    return;
+  }
   auto delivery = [this, shared] {
     return deliver_range(*shared, 0, shared->events.size(), std::nullopt);
   };
@@ -515,6 +555,7 @@ bool PartitionPipeline::step(bool block) {
   if (delivering && !settle(false)) {
     delivering = false;
   }
+  report_batching();
   save_checkpoint(false);
   if (!delivering) {
     return false; // stopping while Kusto refuses: drain() tries the held batches until its deadline
@@ -560,6 +601,7 @@ bool PartitionPipeline::drain(std::chrono::steady_clock::time_point deadline) {
   }
   ready_.clear();
   batcher_.take_all(batches);
+  report_batching();
   bool all = true;
   for (auto& b : batches) {
     if (all && !deliver(b, deadline)) {
@@ -576,6 +618,7 @@ void PartitionPipeline::abandon() {
   ready_.clear();
   std::vector<ReadyBatch> dropped;
   batcher_.take_all(dropped);
+  report_batching();
   metrics_.in_flight_bytes.store(0, std::memory_order_relaxed);
   metrics_.delivering_bytes.store(0, std::memory_order_relaxed);
 }

@@ -8,9 +8,10 @@
 //                    add its body to its route's batch; track it in the checkpointer
 //   for each batch that is full or due (or all open batches, once the partition has been quiet
 //   for idle_flush):
-//     ingest it (the managed ingestor decides streaming or queued), on the connection's
-//     delivery pool while the loop goes on taking and batching; one batch in flight per partition,
-//     in order: the next waits for it, and its outcome is applied on this thread
+//     ingest it (the managed ingestor decides streaming or queued) through the connection's
+//     delivery queue, which joins it with other partitions' batches for the same target, while
+//     the loop goes on taking and batching; one batch in flight per partition, in order: the
+//     next waits for it, and its outcome is applied on this thread
 //       delivered -> complete it
 //       rejected  -> split it in halves and ingest each, down to single events, so only the
 //                    events Kusto refuses are dead-lettered (with the service's reason)
@@ -45,6 +46,7 @@
 #include "ingest/ingestor.hpp"
 #include "pipeline/batcher.hpp"
 #include "pipeline/dead_letter_store.hpp"
+#include "pipeline/delivery_queue.hpp"
 #include "pipeline/local_mapper.hpp"
 #include "pipeline/router.hpp"
 
@@ -60,8 +62,11 @@ struct PipelineOptions {
   // while the pipeline goes on taking and batching: receiving overlaps ingesting. Off, a batch
   // is delivered on the pipeline thread before the next events are taken.
   bool concurrent_delivery = true;
-  // Where those deliveries run: the connection's pool, shared by its partitions (it must
-  // outlive the pipeline). None: a thread of its own for each.
+  // Where those deliveries go: the connection's queue, which joins the batches of its
+  // partitions into fewer requests (it must outlive the pipeline). Without one, each batch is a
+  // request of its own, on `deliveries`, the connection's pool, or, without one, on a thread
+  // of its own.
+  DeliveryQueue* queue = nullptr;
   TaskPool* deliveries = nullptr;
   // A partition that delivered no event for this long flushes its open batches without waiting
   // for the linger: a drained backlog or a pause in traffic is ingested at once. Zero: off.
@@ -96,14 +101,14 @@ struct PipelineMetrics {
   void describe(MetricsSink& out, const MetricLabels& labels) const;
 };
 
-class PartitionPipeline {
+class PartitionPipeline : private DeliveryMember {
 public:
   PartitionPipeline(PipelineOptions options, std::shared_ptr<hub::PartitionStream> stream,
                     ingest::Ingestor& ingestor, DeadLetterStore& dead_letters,
                     checkpoint::PartitionCheckpointer& checkpointer, const Clock& clock,
                     Sleeper& sleeper, std::optional<LocalMapper> mapper = std::nullopt);
   // Waits for the batch in flight, if one is: its delivery uses this pipeline.
-  ~PartitionPipeline();
+  ~PartitionPipeline() override;
   PartitionPipeline(const PartitionPipeline&) = delete;
   PartitionPipeline& operator=(const PartitionPipeline&) = delete;
 
@@ -118,11 +123,11 @@ public:
   // Set before the first turn: called on the delivery's thread when a batch in flight has its
   // outcome, so a loop that does not block comes back for it.
   void on_delivery_end(std::function<void()> callback) { on_delivery_end_ = std::move(callback); }
-  bool stopping() const { return stopping_; }
+  bool stopping() const override { return stopping_; }
   // Runs step() until stop() or the stream ends, then drain().
   void run();
   // Any thread: ends run() after the current step.
-  void stop() { stopping_ = true; }
+  void stop();
   // Delivers every open batch (giving up on a batch that is still retriable at `deadline`) and
   // saves the checkpoint. Returns whether everything was delivered.
   bool drain(std::chrono::steady_clock::time_point deadline);
@@ -144,6 +149,10 @@ private:
   // Ingests until delivered or rejected; false when the deadline passed or stop() was called
   // while it still was retriable.
   bool deliver(ReadyBatch& batch, std::optional<std::chrono::steady_clock::time_point> deadline);
+  // DeliveryMember, for the queue's deliveries.
+  bool deliver_alone(const ReadyBatch& run) override;
+  void judge(const ingest::Batch& request, ingest::DeliveryStatus& status,
+             std::size_t events) override;
   // Events [begin, end) of `batch` as one request; a rejection splits the range in halves.
   bool deliver_range(const ReadyBatch& batch, std::size_t begin, std::size_t end,
                      std::optional<std::chrono::steady_clock::time_point> deadline);
@@ -166,6 +175,9 @@ private:
   // was not delivered (stopping while Kusto refused it), and then it is held for drain().
   bool settle(bool block);
   void save_checkpoint(bool now);
+  // Tells the queue whether this partition has open batches (their events may join a request
+  // that waits), when that changed.
+  void report_batching();
 
   PipelineOptions options_;
   std::shared_ptr<hub::PartitionStream> stream_;
@@ -177,6 +189,7 @@ private:
   Batcher batcher_;
   PipelineMetrics metrics_;
   std::atomic<bool> stopping_{false};
+  bool reported_batching_ = false;
   std::vector<hub::HubEvent> taken_;
   bool took_all_ = true; // the last take emptied what the stream had (fewer than take_max)
   std::function<void()> on_delivery_end_;

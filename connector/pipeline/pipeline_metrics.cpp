@@ -11,8 +11,10 @@ void PipelineMetrics::describe(MetricsSink& out, const MetricLabels& labels) con
   out.counter("hub2kusto_events_dead_lettered_total",
               "Events written to the dead-letter store with their reason.", labels,
               events_dead_lettered.load(relaxed));
-  out.counter("hub2kusto_batches_delivered_total", "Ingest requests Kusto accepted.", labels,
-              batches_delivered.load(relaxed));
+  out.counter("hub2kusto_batches_delivered_total",
+              "The partition's batches Kusto accepted, in a request of their own or shared "
+              "with other partitions' batches.",
+              labels, batches_delivered.load(relaxed));
   out.counter("hub2kusto_batches_rejected_total",
               "Ingest requests Kusto rejected as bad data (then split to find the bad events).",
               labels, batches_rejected.load(relaxed));

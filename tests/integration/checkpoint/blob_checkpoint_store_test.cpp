@@ -53,6 +53,44 @@ TEST_F(BlobStore, SavesWhereTheOfficialBlobCheckpointStoreReadsThem) {
                                               {"partitionId":"1","sequenceNumber":7,"offset":"70"}])"));
 }
 
+// Counts the requests a store sends through it.
+class CountingTransport final : public azure::HttpTransport {
+public:
+  explicit CountingTransport(azure::HttpTransport& inner) : inner_(inner) {}
+  azure::HttpResponse send(const azure::HttpRequest& request) override {
+    methods.push_back(request.method);
+    return inner_.send(request);
+  }
+  std::vector<std::string> methods;
+
+private:
+  azure::HttpTransport& inner_;
+};
+
+TEST_F(BlobStore, AFirstSaveAfterALoadThatFoundNoCheckpointIsOneRequest) {
+  ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
+  CountingTransport counting(*transport_);
+  azure::BlobClient blobs(
+      azure::parse_storage_connection_string(azurite_.blob_connection_string()).value(), counting,
+      clock_);
+  BlobCheckpointStore s(blobs, "checkpoints", kScope);
+  ASSERT_TRUE(s.prepare());
+  const auto none = s.load(PartitionId("5"));
+  ASSERT_TRUE(none);
+  ASSERT_FALSE(*none);
+  counting.methods.clear();
+  ASSERT_TRUE(s.save(PartitionId("5"), {SequenceNumber(9), Offset("90")}));
+  EXPECT_EQ(counting.methods, std::vector<std::string>{"PUT"}); // not a refused metadata write
+  counting.methods.clear();
+  ASSERT_TRUE(s.save(PartitionId("5"), {SequenceNumber(10), Offset("100")}));
+  EXPECT_EQ(counting.methods, std::vector<std::string>{"PUT"});
+  const auto listed = nlohmann::json::parse(
+      official_store({"list", azurite_.blob_connection_string(), "checkpoints",
+                      "MyNS.servicebus.windows.net", "Telemetry", "$Default"}));
+  EXPECT_EQ(listed,
+            nlohmann::json::parse(R"([{"partitionId":"5","sequenceNumber":10,"offset":"100"}])"));
+}
+
 TEST_F(BlobStore, LoadsWhatTheOfficialBlobCheckpointStoreWrote) {
   ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
   auto s = store();

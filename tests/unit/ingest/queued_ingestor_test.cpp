@@ -163,6 +163,25 @@ TEST_F(Queued, TheOutcomeIsReportedToAStatusEntityOfOurOwnInsertedBeforeTheMessa
             "http://t/ingestionsstatus?sv=1&sig=TSIG");
 }
 
+TEST_F(Queued, AJoinedRequestKeepsEveryPartsIdInItsStatusEntityAndItsFailureNamesThem) {
+  accept_one_ingestion();
+  Batch joined = batch();
+  joined.parts = {"p3-10-19", "p4-0-7"};
+  joined.id = "p3-10-19+1";
+  ASSERT_EQ(queued_.ingest(joined).outcome, Outcome::delivered);
+  const auto entity = nlohmann::json::parse(t_.sent[3].body);
+  EXPECT_EQ(entity["BatchId"], "p3-10-19+1");
+  EXPECT_EQ(entity["Parts"], "p3-10-19 p4-0-7");
+
+  t_.then(200, R"({"value":[{"PartitionKey":"scope-1","RowKey":"id-bad","Status":"Failed",
+       "BatchId":"p3-10-19+1","Parts":"p3-10-19 p4-0-7","ErrorCode":"BadRequest_NoRecords"}]})");
+  const auto polled = queued_.poll_failures();
+  ASSERT_TRUE(polled.ok()) << polled.error().message;
+  ASSERT_EQ(polled->size(), 1U);
+  EXPECT_EQ((*polled)[0].batch_id, "p3-10-19+1");
+  EXPECT_EQ((*polled)[0].parts, (std::vector<std::string>{"p3-10-19", "p4-0-7"}));
+}
+
 TEST_F(Queued, TheSameBatchTwiceGetsTwoBlobNames) {
   accept_one_ingestion();
   t_.then(201, "");
