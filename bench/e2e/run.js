@@ -10,7 +10,7 @@
 //      against the bound the configuration sets.
 // Prints the tables and writes them to bench/REPORT.md (section "End-to-end benchmark").
 //   node bench/e2e/run.js [--events N] [--large-events N] [--partitions P] [--latency-seconds S]
-//                         [--latency-rate R] [--stall-seconds S] [--no-report]
+//                         [--latency-rate R] [--stall-seconds S] [--stall-budget BYTES] [--no-report]
 //   4. --partitions-sweep [--sweep 8,32,128,512] [--sweep-events 400000], on its own: the same
 //      drain from hubs of more and more partitions; threads, peak RSS, CPU, Kusto requests and
 //      the most in flight, for each (section "Partitions sweep").
@@ -47,6 +47,9 @@ const settings = {
   latencySeconds: option('latency-seconds', 30),
   latencyRate: option('latency-rate', 2000),
   stallSeconds: option('stall-seconds', 60),
+  // limits.max_buffered_bytes for the stall (bytes); 0: hub2kusto's default (half the container's
+  // memory limit, else 1 GiB).
+  stallBudget: option('stall-budget', 0),
 };
 const writeReport = !process.argv.includes('--no-report');
 // --hub2kusto-env K=V,K=V: extra settings for hub2kusto in the throughput runs (experiments).
@@ -347,6 +350,7 @@ async function stall() {
     const h = await startBridge(hub, 'stall', kusto, 'S', {
       HUB2KUSTO_CONNECTIONS_0_SOURCE_MAX_BUFFERED_BYTES: String(buffered),
       HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_BYTES: String(batch),
+      HUB2KUSTO_LIMITS_MAX_BUFFERED_BYTES: settings.stallBudget ? String(settings.stallBudget) : undefined,
     });
     const baseline = usage(h.child.pid).rss;
     // The bound the configuration sets: per partition the buffer, one open batch and one being
@@ -354,18 +358,26 @@ async function stall() {
     // Per partition, by design: the receive buffer; the open batch, the next full batch waiting
     // and the batch in flight; and the in-flight batch's compressed body and the HTTP client's
     // copy of it (at most a batch each, for data that does not compress).
-    const bound = baseline + settings.partitions * (buffered + 5 * batch);
+    const perPartition = settings.partitions * (buffered + 5 * batch);
+    // With a process budget: the budget holds the buffers and the batches not delivered; outside
+    // it are the requests out (4 at most: the joined copy, the compressed body and the HTTP
+    // client's copy, a batch each) and one event a partition may always take.
+    const budgeted = settings.stallBudget + 4 * 3 * batch + settings.partitions * 1024;
+    const bound = baseline + (settings.stallBudget ? Math.min(perPartition, budgeted) : perPartition);
     await kusto.fault(`/faults/pause?seconds=${settings.stallSeconds}`);
     const pausedAt = Date.now();
     const producer = run('node', [path.join(__dirname, 'producer.js'), hub.connectionString('stall'),
                                   '5000', String(settings.stallSeconds), '1']);
     let peak = 0;
     let accounted = 0; // what hub2kusto's own gauges say it holds, at the peak
+    let budgetUsed = 0; // the most the process's memory budget counted
     while (producer.child.exitCode === null) {
       const rss = usage(h.child.pid).rss;
+      const m = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
+      const used = m.split('\n').find((l) => l.startsWith('hub2kusto_memory_budget_used_bytes '));
+      if (used) budgetUsed = Math.max(budgetUsed, Number(used.slice(used.lastIndexOf(' ') + 1)));
       if (rss > peak) {
         peak = rss;
-        const m = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
         accounted = m.split('\n').filter((l) => /^hub2kusto_(buffered_bytes|in_flight_bytes)\{/.test(l))
             .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
       }
@@ -377,7 +389,8 @@ async function stall() {
     const held = (await kusto.status()).paused_requests;
     await untilRows(kusto, 'S', sent, 300);
     await stop(h);
-    return { sent, baseline, bound, peak, accounted, held, seconds: (Date.now() - pausedAt) / 1000,
+    return { sent, baseline, bound, peak, accounted, budgetUsed, held,
+             seconds: (Date.now() - pausedAt) / 1000,
              rows: await count(client, 'S') };
   } finally {
     client.close();

@@ -136,7 +136,8 @@ Bridge::Bridge(const Config& config)
     : config_(config),
       workers_(config.workers != 0 ? config.workers
                                    : std::max(2U, std::thread::hardware_concurrency()),
-               "h2k-worker") {}
+               "h2k-worker"),
+      budget_(MemoryBudget::create(config.max_buffered_bytes)) {}
 
 Bridge::~Bridge() {
   stop();
@@ -177,6 +178,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   hub_options.credit = hub::CreditWindow{.high = c.source.prefetch,
                                          .low = c.source.prefetch / 2,
                                          .max_bytes = c.source.max_buffered_bytes};
+  hub_options.budget = budget_;
   conn->source = std::make_unique<hub::AmqpEventSource>(hub_options, conn->clock, conn->random);
 
   std::vector<PartitionId> partitions = c.source.partitions;
@@ -660,6 +662,14 @@ std::string Bridge::metrics_text() const {
             c->kusto_probed && !c->kusto_error ? 1 : 0);
   }
   limiters_.describe(m);
+  m.gauge("hub2kusto_memory_budget_bytes",
+          "limits.max_buffered_bytes: events taken from the hubs and not yet delivered, by every "
+          "partition together, at most.",
+          {}, static_cast<double>(budget_->limit()));
+  m.gauge("hub2kusto_memory_budget_used_bytes",
+          "What the partitions hold of it now: receive buffers and their credit, open batches and "
+          "batches not yet delivered.",
+          {}, static_cast<double>(budget_->used()));
   return m.render();
 }
 

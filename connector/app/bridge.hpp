@@ -20,6 +20,7 @@
 #include "app/kusto_sink.hpp"
 #include "base/result.hpp"
 #include "checkpoint/checkpoint_store.hpp"
+#include "common/memory_budget.hpp"
 #include "common/workers.hpp"
 #include "ops/ops_server.hpp"
 #include "pipeline/partition_pipeline.hpp"
@@ -78,6 +79,8 @@ private:
   // Every partition's loop, taking turns (before the connections, whose streams and deliveries
   // wake the loops).
   Workers workers_;
+  // limits.max_buffered_bytes: every partition's credit comes from it.
+  std::shared_ptr<MemoryBudget> budget_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> deadline_ns_{0}; // steady clock, set by stop()

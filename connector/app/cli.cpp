@@ -163,6 +163,7 @@ std::optional<Config> load_or_report(const ConfigArgs& args,
     environment.erase(it); // the path of the file, not a setting
   }
   input.environment = std::move(environment);
+  input.memory_limit = container_memory_limit();
   auto loaded = load_config(input);
   if (!loaded) {
     const auto& problems = loaded.error();

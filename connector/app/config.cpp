@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -399,6 +400,36 @@ std::string_view start_kind_name(StartPosition::Kind kind) {
 
 } // namespace
 
+std::optional<std::uint64_t> parse_memory_limit(std::string_view text) {
+  text = text::trim(text);
+  std::uint64_t bytes = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      bytes >= (1ULL << 62)) {
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+std::optional<std::uint64_t> container_memory_limit() {
+  for (const char* path :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(path);
+    std::string text;
+    if (in && std::getline(in, text)) {
+      return parse_memory_limit(text);
+    }
+  }
+  return std::nullopt;
+}
+
+std::uint64_t default_max_buffered_bytes(std::optional<std::uint64_t> memory_limit) {
+  if (!memory_limit) {
+    return 1ULL << 30;
+  }
+  return std::max<std::uint64_t>(16ULL << 20, *memory_limit / 2);
+}
+
 Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
   nlohmann::json root = nlohmann::json::object();
   if (input.file_path) {
@@ -497,6 +528,19 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
 
   if (const auto workers = top.integer("workers", 1, 256)) {
     config.workers = static_cast<std::size_t>(*workers);
+  }
+  {
+    Section limits = top.section("limits");
+    const auto budget = limits.byte_size("max_buffered_bytes");
+    limits.finish();
+    config.max_buffered_bytes = default_max_buffered_bytes(input.memory_limit);
+    if (budget) {
+      if (*budget < (16ULL << 20) || *budget > (1ULL << 40)) {
+        limits.problem("max_buffered_bytes", "must be from 16MiB to 1TiB");
+      } else {
+        config.max_buffered_bytes = *budget;
+      }
+    }
   }
   read_checkpoint(top.section("checkpoint"), config.checkpoint, config.credential);
   read_ownership(top.section("ownership"), config.ownership, config.checkpoint);
@@ -674,6 +718,7 @@ nlohmann::json to_masked_json(const Config& config) {
         {"format", config.log.format == LogFormat::json ? "json" : "text"}}},
       {"shutdown", {{"drain_deadline", fmt::format("{}ms", config.drain_deadline.count())}}},
       {"workers", config.workers},
+      {"limits", {{"max_buffered_bytes", config.max_buffered_bytes}}},
   };
   if (config.credential) {
     out["credential"] = credential_json(*config.credential, environment);

@@ -164,6 +164,9 @@ struct Config {
   std::chrono::milliseconds drain_deadline{30'000}; // shutdown: flush and checkpoint by then
   // Threads that run every partition's pipeline, taking turns; 0: the cores (at least 2).
   std::size_t workers = 0;
+  // limits.max_buffered_bytes: events taken from the hubs and not yet delivered, by every
+  // partition of every connection together (common/memory_budget.hpp).
+  std::uint64_t max_buffered_bytes = 1ULL << 30;
   std::vector<std::string> warnings; // not fatal, e.g. ignored connection-string keys
   std::vector<std::string> secret_origins;
 
@@ -176,7 +179,20 @@ struct Config {
 struct ConfigInput {
   std::optional<std::string> file_path; // none: environment only
   std::map<std::string, std::string> environment;
+  // The container's memory limit (container_memory_limit()), which sizes the default of
+  // limits.max_buffered_bytes; none: no limit is set.
+  std::optional<std::uint64_t> memory_limit = std::nullopt;
 };
+
+// The memory limit of the cgroup this process runs in (cgroup v2 memory.max, else v1
+// memory.limit_in_bytes); none when there is none.
+std::optional<std::uint64_t> container_memory_limit();
+// A cgroup memory limit file's content: a number of bytes, or none for "max" and the near
+// 2^63 that v1 writes for no limit.
+std::optional<std::uint64_t> parse_memory_limit(std::string_view text);
+// limits.max_buffered_bytes when not set: half the container's memory limit (the rest is the
+// process itself, the requests' compressed copies and the HTTP clients' buffers), else 1 GiB.
+std::uint64_t default_max_buffered_bytes(std::optional<std::uint64_t> memory_limit);
 
 using ConfigProblems = std::vector<ConfigProblem>;
 

@@ -617,6 +617,9 @@ std::shared_ptr<PartitionStream> AmqpEventSource::Impl::open_partition(const Par
       return it->second;
     }
     channel = std::make_shared<PartitionChannel>(id, options_.credit);
+    if (options_.budget) {
+      channel->use_budget(options_.budget);
+    }
     streams_.emplace(id, channel);
   }
   // The reader made room: the top-up runs on the AMQP thread. post() fails once the source is

@@ -62,6 +62,9 @@ struct HubOptions {
   std::string receiver_name = "hub2kusto"; // com.microsoft:receiver-name, in service errors
   std::string ca_file;                     // empty: the system trust store
   CreditWindow credit;
+  // Shared by every partition of the process (and other sources): credit also comes from it.
+  // Null: each partition is bounded by `credit` alone.
+  std::shared_ptr<MemoryBudget> budget;
   std::chrono::seconds token_lifetime{3600}; // of the SAS tokens we sign
   // Event Hubs with Microsoft Entra ID: tokens for https://eventhubs.azure.net, put on $cbs as
   // type "jwt" and renewed on the same connection. Null: the connection string's SAS key.

@@ -116,6 +116,10 @@ public:
   // replay's) leaves such a reader to its timer.
   virtual void on_readable(std::function<void()> callback) { (void)callback; }
 
+  // The reader holds `bytes` of what it took and has not delivered yet: they count against the
+  // process's memory budget, which the stream's credit comes from (common/memory_budget.hpp).
+  virtual void holding(std::size_t bytes) { (void)bytes; }
+
   // Any thread.
   virtual PartitionStatus status() const = 0;
   virtual CreditStats credit() const = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 namespace hub2kusto::hub {
 
@@ -10,16 +11,53 @@ PartitionChannel::PartitionChannel(PartitionId partition, CreditWindow window)
   assert(window_.high > 0 && window_.low < window_.high);
 }
 
+void PartitionChannel::use_budget(const std::shared_ptr<MemoryBudget>& budget) {
+  account_ = budget->open([weak = weak_from_this()] {
+    if (const auto channel = weak.lock()) {
+      channel->budget_room();
+    }
+  });
+}
+
+void PartitionChannel::report(double bytes) {
+  if (account_) {
+    account_->set_received(static_cast<std::size_t>(bytes));
+  }
+}
+
+void PartitionChannel::holding(std::size_t bytes) {
+  if (account_) {
+    account_->set_held(bytes);
+  }
+}
+
+void PartitionChannel::budget_room() {
+  bool ask_for_room = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!room_requested_ && !status_.stopped() && room_for_top_up()) {
+      room_requested_ = true;
+      ask_for_room = true;
+    }
+  }
+  if (ask_for_room && on_room_) {
+    on_room_();
+  }
+}
+
 std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
                                    std::chrono::milliseconds wait) {
   bool ask_for_room = false;
   std::size_t moved = 0;
+  std::size_t moved_bytes = 0;
+  double in_flight = 0;
   {
     std::unique_lock lock(mutex_);
     ++waiting_readers_;
     readable_.wait_for(lock, wait, [&] { return buffered() > 0 || status_.stopped(); });
     --waiting_readers_;
     moved = std::min(max, buffered());
+    const std::size_t bytes_before = buffered_bytes_;
     if (moved > 0 && moved == buffer_.size() && out.empty()) {
       out.swap(buffer_); // all of it: the reader's empty vector (and its capacity) comes back
       buffer_.clear();
@@ -44,6 +82,12 @@ std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
       room_requested_ = true;
       ask_for_room = true;
     }
+    in_flight = bytes_in_flight();
+    moved_bytes = bytes_before - buffered_bytes_;
+  }
+  if (moved > 0 && account_) {
+    account_->move_to_held(moved_bytes); // the reader holds them now, until it counts again
+    account_->set_received(static_cast<std::size_t>(in_flight));
   }
   if (ask_for_room && on_room_) {
     on_room_();
@@ -86,6 +130,15 @@ bool PartitionChannel::room_for_top_up() const {
 }
 
 std::size_t PartitionChannel::grant(GrantReason reason) {
+  double in_flight = 0;
+  const std::size_t added = grant_locked(reason, in_flight);
+  if (added > 0) {
+    report(in_flight);
+  }
+  return added;
+}
+
+std::size_t PartitionChannel::grant_locked(GrantReason reason, double& bytes) {
   std::lock_guard lock(mutex_);
   room_requested_ = false;
   const std::size_t in_flight = buffered() + credit_;
@@ -96,7 +149,8 @@ std::size_t PartitionChannel::grant(GrantReason reason) {
     return 0;
   }
   std::size_t add = window_.high - in_flight;
-  if (window_.max_bytes > 0 && average_event_bytes_ == 0) {
+  const bool bytes_bound = window_.max_bytes > 0 || account_ != nullptr;
+  if (bytes_bound && average_event_bytes_ == 0) {
     // Nothing is known of the sizes yet: one event shows them, then credit follows the bytes
     // (a whole window of 1 MB events would be far past any budget).
     add = in_flight == 0 ? 1 : 0;
@@ -107,12 +161,27 @@ std::size_t PartitionChannel::grant(GrantReason reason) {
     const auto fits =
         room <= 0 ? std::size_t{0} : static_cast<std::size_t>(room / average_event_bytes_);
     add = std::min(add, std::max<std::size_t>(fits, buffered() == 0 && credit_ == 0 ? 1 : 0));
-    if (add == 0) {
-      return 0;
-    }
+  }
+  if (account_ != nullptr && average_event_bytes_ > 0 && add > 0) {
+    // The process's budget: what the room left (or our fair share) holds at the average size,
+    // and no more credit than a fair share: credit a partition at its end never uses would
+    // otherwise keep the others' room (the service holds it until events come). At least one
+    // while the partition holds nothing at all (its events are larger than its share). None:
+    // the budget tells us when it frees room.
+    const double room = static_cast<double>(
+        account_->room(static_cast<std::size_t>(std::ceil(average_event_bytes_))));
+    const double credit_room = static_cast<double>(account_->fair_share()) -
+                               static_cast<double>(credit_) * average_event_bytes_;
+    const double usable = std::max(0.0, std::min(room, credit_room));
+    const auto fits = static_cast<std::size_t>(usable / average_event_bytes_);
+    add = std::min(add, std::max<std::size_t>(fits, account_->total() == 0 ? 1 : 0));
+  }
+  if (add == 0) {
+    return 0;
   }
   credit_ += add;
   max_in_flight_ = std::max(max_in_flight_, buffered() + credit_);
+  bytes = bytes_in_flight();
   return add;
 }
 
@@ -157,9 +226,14 @@ void PartitionChannel::wake_reader() {
 }
 
 void PartitionChannel::link_lost() {
-  std::lock_guard lock(mutex_);
-  credit_ = 0;
-  room_requested_ = false;
+  double in_flight = 0;
+  {
+    std::lock_guard lock(mutex_);
+    credit_ = 0;
+    room_requested_ = false;
+    in_flight = bytes_in_flight();
+  }
+  report(in_flight);
 }
 
 void PartitionChannel::set_status(PartitionState state, std::string reason) {

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 
+#include "common/memory_budget.hpp"
 #include "hub/event_source.hpp"
 
 namespace hub2kusto::hub {
@@ -38,9 +39,13 @@ struct CreditWindow {
   std::size_t max_bytes = 0;
 };
 
-class PartitionChannel final : public PartitionStream {
+class PartitionChannel final : public PartitionStream,
+                               public std::enable_shared_from_this<PartitionChannel> {
 public:
   PartitionChannel(PartitionId partition, CreditWindow window);
+  // Once, before the stream is handed out: its credit also comes from `budget`, shared with
+  // every other partition of the process, and what its reader holds counts against it.
+  void use_budget(const std::shared_ptr<MemoryBudget>& budget);
 
   // Reader side (PartitionStream).
   const PartitionId& partition() const override { return partition_; }
@@ -49,6 +54,7 @@ public:
   PartitionStatus status() const override;
   CreditStats credit() const override;
   void on_readable(std::function<void()> callback) override;
+  void holding(std::size_t bytes) override;
   std::optional<SequenceNumber> last_received() const override;
   // Any thread. Whether a reader is blocked in take() now.
   bool reader_waiting() const;
@@ -76,16 +82,23 @@ public:
   void set_status(PartitionState state, std::string reason = {});
 
 private:
+  // grant() under the lock; `bytes`: in flight after it, for report().
+  std::size_t grant_locked(GrantReason reason, double& bytes);
   // Under the lock. Bytes in flight as estimated for the byte budget.
   double bytes_in_flight() const;
   // Calls the on_readable() callback, if any. Not under the lock.
   void notify_readable() const;
   // Under the lock. Whether the reader freed enough that a top-up is due.
   bool room_for_top_up() const;
+  // The budget freed room after refusing us some: ask for a top-up, as take() does.
+  void budget_room();
+  // Not under the lock: tells the budget what the buffer and its credit stand for now.
+  void report(double bytes);
 
   const PartitionId partition_;
   const CreditWindow window_;
   std::function<void()> on_room_;
+  std::shared_ptr<MemoryBudget::Account> account_;           // none: no process budget
   std::shared_ptr<const std::function<void()>> on_readable_; // under the lock; called outside
 
   mutable std::mutex mutex_;

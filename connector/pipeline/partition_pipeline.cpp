@@ -380,6 +380,7 @@ void PartitionPipeline::save_checkpoint(bool now) {
   }
   metrics_.delivering_bytes.store(delivering, std::memory_order_relaxed);
   metrics_.in_flight_bytes.store(batcher_.open_bytes() + delivering, std::memory_order_relaxed);
+  stream_->holding(batcher_.open_bytes() + delivering);
   if (saved && *saved) {
     set_problem(checkpoint_problem_, {});
   }
@@ -621,6 +622,7 @@ void PartitionPipeline::abandon() {
   report_batching();
   metrics_.in_flight_bytes.store(0, std::memory_order_relaxed);
   metrics_.delivering_bytes.store(0, std::memory_order_relaxed);
+  stream_->holding(0);
 }
 
 } // namespace hub2kusto::pipeline

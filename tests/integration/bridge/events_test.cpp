@@ -183,6 +183,60 @@ TEST_F(Bridge, ASlowKustoKeepsBufferedBytesWithinTheConfiguredBudget) {
 
 // With the local mapping, an event the engine cannot map (not JSON; a record that is not an
 // object) is dead-lettered at once with the engine's reason, and every other event arrives.
+// Thirty-two partitions of 20 kB events and a Kusto that answers nothing for a while: each
+// partition alone may buffer 8 MiB, but together they hold no more than the process's budget
+// (limits.max_buffered_bytes, 16 MiB here, against 64 MiB waiting in the hub), and every event
+// arrives once Kusto answers again.
+TEST_F(Bridge, AStalledKustoKeepsWhatAllPartitionsHoldWithinTheProcessBudget) {
+  constexpr int kPartitions = 32;
+  constexpr int kEvents = 3'200;
+  constexpr double kBudget = 16 << 20;
+  {
+    std::ofstream lines(dir_ / "large.jsonl");
+    for (int i = 0; i < kEvents; ++i) {
+      lines << telemetry_line(i, i % 100, R"(,"padding":")" + std::string(20'000, 'p') + "\"")
+            << "\n";
+    }
+  }
+  Services services({"--hub", "telemetry:" + std::to_string(kPartitions), "--preload",
+                     (dir_ / "large.jsonl").string(), "--preload-events", std::to_string(kEvents)});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
+  ASSERT_TRUE(kusto.fault("/faults/pause?seconds=8"));
+  auto env = environment(hub, kusto);
+  env.emplace_back("HUB2KUSTO_LIMITS_MAX_BUFFERED_BYTES", "16MiB");
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  // What the budget counts, and what the partitions' own gauges say they hold (receive buffers,
+  // open batches, batches not delivered): both stay within the budget, plus an event of each
+  // partition (a partition holding nothing may always take one).
+  const double bound = kBudget + kPartitions * 21'000;
+  double budget = 0;
+  double most_used = 0;
+  double most_held = 0;
+  int samples = 0;
+  ASSERT_TRUE(eventually([&] {
+    const auto m = http_get(ops_port_, "/metrics").second;
+    budget = metric_sum(m, "hub2kusto_memory_budget_bytes");
+    most_used = std::max(most_used, metric_sum(m, "hub2kusto_memory_budget_used_bytes"));
+    most_held = std::max(most_held, metric_sum(m, "hub2kusto_buffered_bytes{") +
+                                        metric_sum(m, "hub2kusto_in_flight_bytes{"));
+    return ++samples >= 40 && kusto.status().at("paused_requests").get<int>() > 0;
+  })) << bridge.stderr_text();
+  EXPECT_EQ(budget, kBudget);
+  EXPECT_GT(most_held, kBudget / 2) << "the partitions never filled the budget: nothing measured";
+  EXPECT_LE(most_used, bound);
+  EXPECT_LE(most_held, bound);
+  ASSERT_TRUE(eventually(
+      [&] { return lines_and_rows(kusto) == std::pair<long long, long long>(kEvents, kEvents); },
+      60s))
+      << kusto.status().dump() << hub.partition_status("telemetry", "0").dump()
+      << http_get(ops_port_, "/metrics").second << bridge.stderr_text();
+  stop(bridge);
+  std::printf("[ budget     ] at most %.1f MiB counted, %.1f MiB held by the partitions' gauges, "
+              "budget 16 MiB\n",
+              most_used / (1 << 20), most_held / (1 << 20));
+}
+
 TEST_F(Bridge, EventsTheLocalMappingRejectsAreDeadLetteredWithTheirReasons) {
   {
     std::ofstream lines(dir_ / "poison.jsonl");

@@ -171,6 +171,34 @@ TEST_F(ConfigTest, EmptyNegativeAndRepeatedValuesAreErrorsNotSurprisesAtRunTime)
   EXPECT_EQ(named.count("ops.address"), 1U);
 }
 
+TEST_F(ConfigTest, TheMemoryBudgetDefaultsToHalfTheContainersLimitOrOneGibibyte) {
+  EXPECT_EQ(parse_memory_limit("536870912\n"), 536870912U); // cgroup v2 memory.max
+  EXPECT_EQ(parse_memory_limit("max\n"), std::nullopt);
+  EXPECT_EQ(parse_memory_limit("9223372036854771712"), std::nullopt); // v1: no limit
+  EXPECT_EQ(parse_memory_limit(""), std::nullopt);
+  const std::map<std::string, std::string> env{
+      {"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+      {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+      {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"}};
+  auto unlimited = load_config({std::nullopt, env});
+  ASSERT_TRUE(unlimited);
+  EXPECT_EQ(unlimited->max_buffered_bytes, 1ULL << 30);
+  auto limited = load_config({std::nullopt, env, 512ULL << 20});
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->max_buffered_bytes, 256ULL << 20);
+  auto set = env;
+  set["HUB2KUSTO_LIMITS_MAX_BUFFERED_BYTES"] = "64MiB";
+  auto chosen = load_config({std::nullopt, set, 512ULL << 20});
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(chosen->max_buffered_bytes, 64ULL << 20);
+  EXPECT_EQ(to_masked_json(*chosen)["limits"]["max_buffered_bytes"], 64ULL << 20);
+  set["HUB2KUSTO_LIMITS_MAX_BUFFERED_BYTES"] = "1MiB";
+  auto refused = load_config({std::nullopt, set});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().front().setting, "limits.max_buffered_bytes");
+  EXPECT_NE(refused.error().front().message.find("16MiB"), std::string::npos);
+}
+
 TEST_F(ConfigTest, ARepeatedJsonKeyIsAnError) {
   const auto path =
       write("dup.json", R"({"connections":[{"source":{"connection_string":")" + std::string(kHub) +

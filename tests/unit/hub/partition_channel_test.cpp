@@ -170,5 +170,39 @@ TEST(PartitionChannel, AnEventLargerThanTheBudgetStillGetsOneCredit) {
   EXPECT_EQ(ch.grant(Reason::attach), 0U);
 }
 
+TEST(PartitionChannel, UnderAProcessBudgetCreditStopsAtTheSharedRoomAndResumesWhenItFrees) {
+  const std::size_t each = sized(0, 10'000).approximate_size();
+  auto budget = MemoryBudget::create(40 * each);
+  // Another partition holds 30 events' worth (its fair share is 20).
+  auto other = budget->open(nullptr);
+  other->set_held(30 * each);
+  auto ch =
+      std::make_shared<PartitionChannel>(PartitionId("0"), CreditWindow{.high = 300, .low = 150});
+  ch->use_budget(budget);
+  int requests = 0;
+  ch->on_room([&] { ++requests; });
+  ASSERT_EQ(ch->grant(Reason::attach), 1U); // nothing known of the sizes: one event shows them
+  ASSERT_FALSE(ch->push(sized(0, 10'000)));
+  std::vector<HubEvent> out;
+  EXPECT_EQ(ch->take(out, 1, 0ms), 1U);
+  EXPECT_EQ(requests, 1);
+  ch->holding(each);                        // the reader holds it in a batch
+  EXPECT_EQ(ch->grant(Reason::top_up), 9U); // what the budget has left, not the window's 300
+  EXPECT_EQ(budget->used(), 40 * each);
+  for (int i = 1; i <= 9; ++i) {
+    ASSERT_FALSE(ch->push(sized(i, 10'000)));
+  }
+  EXPECT_EQ(ch->take(out, 9, 0ms), 9U);
+  ch->holding(10 * each); // not delivered: the budget has no room for more
+  EXPECT_EQ(requests, 2);
+  EXPECT_EQ(ch->grant(Reason::top_up), 0U); // refused: 10 events' worth of its share reserved
+  EXPECT_EQ(ch->credit().credit, 0U);
+  other->set_held(20 * each); // the other partition delivered some: the channel is told
+  EXPECT_EQ(requests, 3);
+  EXPECT_EQ(other->room(), 0U); // what it freed is the channel's first
+  EXPECT_EQ(ch->grant(Reason::top_up), 10U);
+  EXPECT_EQ(budget->used(), 40 * each);
+}
+
 } // namespace
 } // namespace hub2kusto::hub

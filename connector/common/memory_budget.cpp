@@ -1,0 +1,133 @@
+#include "common/memory_budget.hpp"
+
+#include <algorithm>
+
+namespace hub2kusto {
+
+std::shared_ptr<MemoryBudget> MemoryBudget::create(std::size_t limit) {
+  return std::shared_ptr<MemoryBudget>(new MemoryBudget(limit));
+}
+
+std::shared_ptr<MemoryBudget::Account> MemoryBudget::open(std::function<void()> on_room) {
+  std::shared_ptr<Account> account(new Account(shared_from_this(), std::move(on_room)));
+  std::lock_guard lock(mutex_);
+  accounts_.push_back(account.get());
+  count_.store(accounts_.size(), std::memory_order_relaxed);
+  return account;
+}
+
+void MemoryBudget::close(Account* account) {
+  account->reserve(0);
+  {
+    std::lock_guard lock(mutex_);
+    std::erase(accounts_, account);
+    count_.store(accounts_.size(), std::memory_order_relaxed);
+  }
+  // Its bytes are free, and everyone's fair share grew.
+  change(-static_cast<std::ptrdiff_t>(account->total()));
+}
+
+void MemoryBudget::change(std::ptrdiff_t delta) {
+  if (delta >= 0) {
+    used_.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
+    return;
+  }
+  used_.fetch_sub(static_cast<std::size_t>(-delta)); // seq_cst: see room()
+  // Room freed: the partitions refused room before may have some now. Called after the lock,
+  // as a callback may take locks of its own (a channel's) that its caller may hold around
+  // room() (never around this: changes are made outside the channel's lock).
+  std::vector<std::function<void()>> told;
+  {
+    std::lock_guard lock(mutex_);
+    for (Account* a : accounts_) {
+      if (a->waiting_.load() && a->available() >= a->wanted_.load(std::memory_order_relaxed)) {
+        a->waiting_.store(false, std::memory_order_relaxed);
+        told.push_back(a->on_room_);
+      }
+    }
+  }
+  for (const auto& callback : told) {
+    if (callback) {
+      callback();
+    }
+  }
+}
+
+MemoryBudget::Account::~Account() {
+  budget_->close(this);
+}
+
+void MemoryBudget::Account::set(std::atomic<std::size_t>& slot, std::size_t bytes) {
+  const std::size_t before = slot.exchange(bytes, std::memory_order_relaxed);
+  if (bytes != before) {
+    budget_->change(static_cast<std::ptrdiff_t>(bytes) - static_cast<std::ptrdiff_t>(before));
+  }
+}
+
+void MemoryBudget::Account::set_received(std::size_t bytes) {
+  set(received_, bytes);
+}
+
+void MemoryBudget::Account::set_held(std::size_t bytes) {
+  set(held_, bytes);
+}
+
+void MemoryBudget::Account::move_to_held(std::size_t bytes) {
+  // Held first: the total may be counted a little high for a moment, never low.
+  held_.fetch_add(bytes, std::memory_order_relaxed);
+  budget_->change(static_cast<std::ptrdiff_t>(bytes));
+  const std::size_t received = received_.load(std::memory_order_relaxed);
+  const std::size_t moved = std::min(bytes, received);
+  received_.fetch_sub(moved, std::memory_order_relaxed);
+  budget_->change(-static_cast<std::ptrdiff_t>(moved));
+}
+
+std::size_t MemoryBudget::Account::available() const {
+  const std::size_t limit = budget_->limit_;
+  if (limit == 0) {
+    return static_cast<std::size_t>(-1);
+  }
+  // What neither the partitions hold nor the waiting ones (other than this one) have reserved.
+  const std::size_t used = budget_->used_.load();
+  const std::size_t mine = reservation_.load();
+  const std::size_t reserved = budget_->reserved_.load();
+  const std::size_t others = reserved > mine ? reserved - mine : 0;
+  return limit > used + others ? limit - used - others : 0;
+}
+
+void MemoryBudget::Account::reserve(std::size_t bytes) {
+  const std::size_t before = reservation_.exchange(bytes);
+  if (bytes > before) {
+    budget_->reserved_.fetch_add(bytes - before);
+  } else if (before > bytes) {
+    budget_->reserved_.fetch_sub(before - bytes);
+  }
+}
+
+std::size_t MemoryBudget::Account::room(std::size_t at_least) {
+  // Waiting first, then looking: room freed in between is seen by one or the other.
+  wanted_.store(std::max<std::size_t>(1, at_least), std::memory_order_relaxed);
+  waiting_.store(true);
+  const std::size_t room = available();
+  if (room >= at_least) {
+    waiting_.store(false, std::memory_order_relaxed);
+    reserve(0);
+    return room;
+  }
+  // Refused: what is left of this partition's fair share is kept for it, so the room the others
+  // free comes to it first, and a busy partition cannot take it meanwhile.
+  const std::size_t fair = fair_share();
+  const std::size_t own = total();
+  reserve(own < fair ? fair - own : 0);
+  return 0;
+}
+
+std::size_t MemoryBudget::Account::fair_share() const {
+  const std::size_t limit = budget_->limit_;
+  if (limit == 0) {
+    return static_cast<std::size_t>(-1);
+  }
+  return limit / std::max<std::size_t>(1, budget_->count_.load(std::memory_order_relaxed));
+}
+
+} // namespace hub2kusto
