@@ -22,7 +22,9 @@
 //
 // Memory is bounded by the partition's buffer (source.prefetch events and
 // source.max_buffered_bytes, which AMQP credit follows) plus the open batch of each route, the
-// next full batch and the one in flight (events taken, not yet delivered).
+// next full batch and the one in flight (events taken, not yet delivered); and, for all
+// partitions together, by the process's budget: after every turn the pipeline tells its stream
+// what it holds, and the stream's credit comes from what the budget has left.
 //
 // Bodies are forwarded as they came, with the route's format and mapping reference for Kusto
 // to apply; one record per line for the text formats. With a LocalMapper, events on the
