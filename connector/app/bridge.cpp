@@ -18,7 +18,6 @@
 #include "checkpoint/blob_ownership_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "checkpoint/file_checkpoint_store.hpp"
-#include "checkpoint/load_all.hpp"
 #include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
 #include "common/logging.hpp"
@@ -316,7 +315,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
 
 Result<std::vector<std::optional<checkpoint::Checkpoint>>>
 Bridge::load_checkpoints(Connection& c, const std::vector<PartitionId>& partitions) {
-  auto checkpoints = checkpoint::load_all(*c.store, partitions);
+  auto checkpoints = c.store->load_many(partitions);
   if (!checkpoints || !c.earlier_store) {
     return checkpoints;
   }
@@ -326,7 +325,7 @@ Bridge::load_checkpoints(Connection& c, const std::vector<PartitionId>& partitio
       missing.push_back(partitions[i]);
     }
   }
-  auto earlier = checkpoint::load_all(*c.earlier_store, missing);
+  auto earlier = c.earlier_store->load_many(missing);
   if (!earlier) {
     return failure(fmt::format("reading the checkpoints kept under {}: {}", c.earlier_place,
                                earlier.error().message));

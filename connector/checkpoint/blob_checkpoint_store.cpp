@@ -34,17 +34,60 @@ Result<std::optional<Checkpoint>> BlobCheckpointStore::load(const PartitionId& p
   if (!metadata) {
     return failure("checkpoint " + metadata.error().message);
   }
-  {
-    std::lock_guard lock(mutex_);
-    if (!*metadata) {
-      absent_.insert(partition.value());
-      return std::optional<Checkpoint>();
-    }
-    absent_.erase(partition.value());
+  found(partition, metadata->has_value());
+  if (!*metadata) {
+    return std::optional<Checkpoint>();
   }
-  const auto& m = **metadata;
-  const auto sequence = m.find("sequencenumber");
-  if (sequence == m.end()) {
+  return parse(partition, **metadata);
+}
+
+Result<std::vector<std::optional<Checkpoint>>>
+BlobCheckpointStore::load_many(const std::vector<PartitionId>& partitions) {
+  // A listing returns every checkpoint of the scope (a hub may have a thousand partitions):
+  // for a few partitions their own reads cost less.
+  constexpr std::size_t kListFrom = 4;
+  if (partitions.size() < kListFrom) {
+    return CheckpointStore::load_many(partitions);
+  }
+  const std::string prefix = blob_prefix(scope_, "checkpoint");
+  auto listing = blobs_.list_blob_items(container_, prefix);
+  if (!listing) {
+    return failure("checkpoint " + listing.error().message);
+  }
+  std::map<std::string_view, const azure::BlobItem*> by_partition;
+  for (const auto& blob : listing->blobs) {
+    by_partition.emplace(std::string_view(blob.name).substr(prefix.size()), &blob);
+  }
+  std::vector<std::optional<Checkpoint>> loaded(partitions.size());
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    const auto blob = by_partition.find(partitions[i].value());
+    found(partitions[i], blob != by_partition.end());
+    if (blob == by_partition.end()) {
+      continue;
+    }
+    auto checkpoint = parse(partitions[i], blob->second->metadata);
+    if (!checkpoint) {
+      return failure(std::move(checkpoint).error());
+    }
+    loaded[i] = std::move(checkpoint).value();
+  }
+  return loaded;
+}
+
+void BlobCheckpointStore::found(const PartitionId& partition, bool exists) {
+  std::lock_guard lock(mutex_);
+  if (exists) {
+    absent_.erase(partition.value());
+  } else {
+    absent_.insert(partition.value());
+  }
+}
+
+Result<std::optional<Checkpoint>>
+BlobCheckpointStore::parse(const PartitionId& partition,
+                           const std::map<std::string, std::string>& metadata) const {
+  const auto sequence = metadata.find("sequencenumber");
+  if (sequence == metadata.end()) {
     return std::optional<Checkpoint>(); // an SDK created it without a position yet
   }
   std::int64_t n = 0;
@@ -59,9 +102,9 @@ Result<std::optional<Checkpoint>> BlobCheckpointStore::load(const PartitionId& p
                                "number",
                                container_, blob_name(partition), sequence->second));
   }
-  const auto offset = m.find("offset");
+  const auto offset = metadata.find("offset");
   return std::optional<Checkpoint>(
-      Checkpoint{SequenceNumber(n), Offset(offset == m.end() ? "" : offset->second)});
+      Checkpoint{SequenceNumber(n), Offset(offset == metadata.end() ? "" : offset->second)});
 }
 
 Saved BlobCheckpointStore::save(const PartitionId& partition, const Checkpoint& checkpoint) {

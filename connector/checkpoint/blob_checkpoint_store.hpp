@@ -13,6 +13,7 @@
 // Errors name the container, the blob and the service's error code, never a key or a
 // signature (ingest/blob_client.hpp). Threads: any.
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -35,12 +36,22 @@ public:
   Result<std::monostate> prepare() override;
 
   Result<std::optional<Checkpoint>> load(const PartitionId& partition) override;
+  // More than a few partitions: one listing of the scope's checkpoint blobs with their metadata
+  // (List Blobs, every page), as the SDKs' listCheckpoints does, not a request per partition.
+  Result<std::vector<std::optional<Checkpoint>>>
+  load_many(const std::vector<PartitionId>& partitions) override;
   Saved save(const PartitionId& partition, const Checkpoint& checkpoint) override;
 
   // The blob name of a partition's checkpoint (for tests and the README).
   std::string blob_name(const PartitionId& partition) const;
 
 private:
+  // The position a checkpoint blob's metadata holds (none: an SDK created it without one yet).
+  Result<std::optional<Checkpoint>> parse(const PartitionId& partition,
+                                          const std::map<std::string, std::string>& metadata) const;
+  // Records whether a partition's checkpoint blob exists (see absent_).
+  void found(const PartitionId& partition, bool exists);
+
   azure::BlobClient& blobs_;
   std::string container_;
   Scope scope_;

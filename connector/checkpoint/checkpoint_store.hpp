@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "base/result.hpp"
 #include "common/types.hpp"
@@ -40,6 +41,11 @@ public:
   virtual Result<std::monostate> prepare() = 0;
   // The stored checkpoint, or none when the partition has none yet.
   virtual Result<std::optional<Checkpoint>> load(const PartitionId& partition) = 0;
+  // The checkpoints of `partitions`, in their order (none where nothing is stored); otherwise
+  // the first failure. By default each is read on its own, several at a time (load_all.hpp); a
+  // store that can list a scope's checkpoints in one request does that instead.
+  virtual Result<std::vector<std::optional<Checkpoint>>>
+  load_many(const std::vector<PartitionId>& partitions);
   // Replaces the partition's checkpoint; durable when it returns success.
   virtual Saved save(const PartitionId& partition, const Checkpoint& checkpoint) = 0;
 };

@@ -8,6 +8,14 @@ namespace hub2kusto::checkpoint {
 Result<std::vector<std::optional<Checkpoint>>>
 load_all(CheckpointStore& store, const std::vector<PartitionId>& partitions, std::size_t parallel) {
   std::vector<std::optional<Checkpoint>> loaded(partitions.size());
+  if (partitions.size() == 1) { // no thread for one read (a partition claimed on its own)
+    auto read = store.load(partitions.front());
+    if (!read) {
+      return failure(std::move(read).error());
+    }
+    loaded.front() = std::move(read).value();
+    return loaded;
+  }
   const std::size_t wave = std::max<std::size_t>(parallel, 1);
   for (std::size_t first = 0; first < partitions.size(); first += wave) {
     const std::size_t end = std::min(partitions.size(), first + wave);
@@ -34,6 +42,11 @@ load_all(CheckpointStore& store, const std::vector<PartitionId>& partitions, std
     }
   }
   return loaded;
+}
+
+Result<std::vector<std::optional<Checkpoint>>>
+CheckpointStore::load_many(const std::vector<PartitionId>& partitions) {
+  return load_all(*this, partitions);
 }
 
 } // namespace hub2kusto::checkpoint

@@ -17,6 +17,7 @@ std::shared_ptr<MemoryBudget::Account> MemoryBudget::open(std::function<void()> 
 }
 
 void MemoryBudget::close(Account* account) {
+  account->mark_waiting(false);
   account->reserve(0);
   {
     std::lock_guard lock(mutex_);
@@ -33,6 +34,11 @@ void MemoryBudget::change(std::ptrdiff_t delta) {
     return;
   }
   used_.fetch_sub(static_cast<std::size_t>(-delta)); // seq_cst: see room()
+  // No account waits: nobody to tell. An account that starts waiting after this load looks at
+  // the budget after counting itself in (room()), so it sees what was just freed.
+  if (waiting_.load() == 0) {
+    return;
+  }
   // Room freed: the partitions refused room before may have some now. Called after the lock,
   // as a callback may take locks of its own (a channel's) that its caller may hold around
   // room() (never around this: changes are made outside the channel's lock).
@@ -40,8 +46,8 @@ void MemoryBudget::change(std::ptrdiff_t delta) {
   {
     std::lock_guard lock(mutex_);
     for (Account* a : accounts_) {
-      if (a->waiting_.load() && a->available() >= a->wanted_.load(std::memory_order_relaxed)) {
-        a->waiting_.store(false, std::memory_order_relaxed);
+      if (a->waiting_.load() && a->available() >= a->wanted_.load(std::memory_order_relaxed) &&
+          a->mark_waiting(false)) {
         told.push_back(a->on_room_);
       }
     }
@@ -73,13 +79,15 @@ void MemoryBudget::Account::set_held(std::size_t bytes) {
 }
 
 void MemoryBudget::Account::move_to_held(std::size_t bytes) {
-  // Held first: the total may be counted a little high for a moment, never low.
-  held_.fetch_add(bytes, std::memory_order_relaxed);
-  budget_->change(static_cast<std::ptrdiff_t>(bytes));
+  // One change to the total, never down: what was received is held now (and what was not
+  // counted as received yet is added).
   const std::size_t received = received_.load(std::memory_order_relaxed);
   const std::size_t moved = std::min(bytes, received);
+  held_.fetch_add(bytes, std::memory_order_relaxed);
   received_.fetch_sub(moved, std::memory_order_relaxed);
-  budget_->change(-static_cast<std::ptrdiff_t>(moved));
+  if (bytes > moved) {
+    budget_->change(static_cast<std::ptrdiff_t>(bytes - moved));
+  }
 }
 
 std::size_t MemoryBudget::Account::available() const {
@@ -107,10 +115,10 @@ void MemoryBudget::Account::reserve(std::size_t bytes) {
 std::size_t MemoryBudget::Account::room(std::size_t at_least) {
   // Waiting first, then looking: room freed in between is seen by one or the other.
   wanted_.store(std::max<std::size_t>(1, at_least), std::memory_order_relaxed);
-  waiting_.store(true);
+  mark_waiting(true);
   const std::size_t room = available();
   if (room >= at_least) {
-    waiting_.store(false, std::memory_order_relaxed);
+    mark_waiting(false);
     reserve(0);
     return room;
   }
@@ -120,6 +128,18 @@ std::size_t MemoryBudget::Account::room(std::size_t at_least) {
   const std::size_t own = total();
   reserve(own < fair ? fair - own : 0);
   return 0;
+}
+
+bool MemoryBudget::Account::mark_waiting(bool waiting) {
+  if (waiting_.exchange(waiting) == waiting) {
+    return false;
+  }
+  if (waiting) {
+    budget_->waiting_.fetch_add(1);
+  } else {
+    budget_->waiting_.fetch_sub(1);
+  }
+  return true;
 }
 
 std::size_t MemoryBudget::Account::fair_share() const {

@@ -45,6 +45,7 @@ private:
   std::atomic<std::size_t> used_{0};
   std::atomic<std::size_t> count_{0};    // accounts open
   std::atomic<std::size_t> reserved_{0}; // the waiting accounts' reservations
+  std::atomic<std::size_t> waiting_{0};  // accounts refused room: when none, a change scans none
   mutable std::mutex mutex_;
   std::vector<Account*> accounts_;
 };
@@ -80,6 +81,8 @@ private:
   void set(std::atomic<std::size_t>& slot, std::size_t bytes);
   std::size_t available() const;
   void reserve(std::size_t bytes);
+  // Marks the account waiting for room or not; false when it already was.
+  bool mark_waiting(bool waiting);
 
   std::shared_ptr<MemoryBudget> budget_;
   std::function<void()> on_room_;

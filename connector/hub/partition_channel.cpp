@@ -53,9 +53,11 @@ std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
   double in_flight = 0;
   {
     std::unique_lock lock(mutex_);
-    ++waiting_readers_;
-    readable_.wait_for(lock, wait, [&] { return buffered() > 0 || status_.stopped(); });
-    --waiting_readers_;
+    if (wait.count() > 0) { // a turn of a worker does not wait: no futex call for nothing
+      ++waiting_readers_;
+      readable_.wait_for(lock, wait, [&] { return buffered() > 0 || status_.stopped(); });
+      --waiting_readers_;
+    }
     moved = std::min(max, buffered());
     const std::size_t bytes_before = buffered_bytes_;
     if (moved > 0 && moved == buffer_.size() && out.empty()) {

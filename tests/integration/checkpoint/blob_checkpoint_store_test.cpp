@@ -91,6 +91,42 @@ TEST_F(BlobStore, AFirstSaveAfterALoadThatFoundNoCheckpointIsOneRequest) {
             nlohmann::json::parse(R"([{"partitionId":"5","sequenceNumber":10,"offset":"100"}])"));
 }
 
+TEST_F(BlobStore, ManyPartitionsAreReadInOneListingThatAgreesWithTheirOwnReads) {
+  ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
+  CountingTransport counting(*transport_);
+  azure::BlobClient blobs(
+      azure::parse_storage_connection_string(azurite_.blob_connection_string()).value(), counting,
+      clock_);
+  BlobCheckpointStore s(blobs, "checkpoints", kScope);
+  ASSERT_TRUE(s.prepare());
+  ASSERT_TRUE(s.save(PartitionId("1"), {SequenceNumber(11), Offset("110")}));
+  ASSERT_TRUE(s.save(PartitionId("10"), {SequenceNumber(100), Offset("1000")}));
+  EXPECT_EQ(
+      official_store({"update", azurite_.blob_connection_string(), "checkpoints",
+                      "MyNS.servicebus.windows.net", "Telemetry", "$Default", "4", "44", "440"}),
+      "updated");
+  const std::vector<PartitionId> partitions{PartitionId("0"), PartitionId("1"), PartitionId("4"),
+                                            PartitionId("10"), PartitionId("12")};
+  counting.methods.clear();
+  const auto listed = s.load_many(partitions);
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_EQ(counting.methods, std::vector<std::string>{"GET"}); // one List Blobs, one page
+  std::vector<std::optional<Checkpoint>> one_by_one;
+  for (const auto& p : partitions) {
+    one_by_one.push_back(s.load(p).value());
+  }
+  EXPECT_EQ(*listed, one_by_one);
+  EXPECT_EQ(*listed, (std::vector<std::optional<Checkpoint>>{
+                         std::nullopt, Checkpoint{SequenceNumber(11), Offset("110")},
+                         Checkpoint{SequenceNumber(44), Offset("440")},
+                         Checkpoint{SequenceNumber(100), Offset("1000")}, std::nullopt}));
+  // Found absent by the listing: the first save creates the blob in one request.
+  ASSERT_TRUE(s.load_many(partitions));
+  counting.methods.clear();
+  ASSERT_TRUE(s.save(PartitionId("12"), {SequenceNumber(1), Offset("10")}));
+  EXPECT_EQ(counting.methods, std::vector<std::string>{"PUT"});
+}
+
 TEST_F(BlobStore, LoadsWhatTheOfficialBlobCheckpointStoreWrote) {
   ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
   auto s = store();

@@ -57,6 +57,27 @@ TEST(MemoryBudget, AClosedAccountFreesItsBytesAndItsReservation) {
   EXPECT_EQ(b->room(), 450U); // nothing reserved any more
 }
 
+TEST(MemoryBudget, AWaitingPartitionIsToldOncePerRefusalAndATakeFreesNothing) {
+  auto budget = MemoryBudget::create(1'000);
+  int told = 0;
+  auto waiting = budget->open([&] { ++told; });
+  auto busy = budget->open(nullptr);
+  busy->set_received(1'000);
+  EXPECT_EQ(waiting->room(10), 0U);
+  busy->move_to_held(400); // taken by its reader: still held, so still no room
+  EXPECT_EQ(budget->used(), 1'000U);
+  EXPECT_EQ(told, 0);
+  busy->set_held(0); // delivered
+  EXPECT_EQ(told, 1);
+  busy->set_received(100); // more freed: it was told already and has not asked again
+  EXPECT_EQ(told, 1);
+  busy->set_received(1'000);
+  EXPECT_EQ(waiting->room(10), 0U); // refused again: told again when room frees
+  busy->set_received(0);
+  EXPECT_EQ(told, 2);
+  EXPECT_EQ(waiting->room(10), 1'000U);
+}
+
 TEST(MemoryBudget, WithoutALimitThereIsAlwaysRoom) {
   auto budget = MemoryBudget::create(0);
   auto a = budget->open(nullptr);
