@@ -253,7 +253,6 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   // or upload a queued batch, others keep the cluster's share busy.
   conn->deliveries = std::make_unique<TaskPool>(
       2 * static_cast<std::size_t>(c.target.max_concurrent_requests), "h2k-delivery");
-  conn->pipeline_options.deliveries = conn->deliveries.get();
   conn->queue = std::make_unique<pipeline::DeliveryQueue>(
       pipeline::DeliveryQueue::Options{
           .limits = conn->pipeline_options.limits,

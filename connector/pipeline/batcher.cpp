@@ -33,25 +33,12 @@ std::string original_body(const ReadyBatch& batch, const BatchedEvent& event) {
 
 void Batcher::limit_table(const std::string& table_key, std::size_t max_bytes,
                           std::chrono::steady_clock::time_point until) {
-  auto& limit = table_limits_[table_key];
-  limit.max_bytes =
-      limit.until > clock_.steady_now() ? std::min(limit.max_bytes, max_bytes) : max_bytes;
-  limit.until = until;
+  table_limits_.limit(table_key, max_bytes, until, clock_.steady_now());
 }
 
 std::size_t Batcher::max_bytes_for(const Route& route) {
-  if (table_limits_.empty()) {
-    return limits_.max_bytes;
-  }
-  const auto it = table_limits_.find(route.database.value() + "." + route.table.value());
-  if (it == table_limits_.end()) {
-    return limits_.max_bytes;
-  }
-  if (clock_.steady_now() >= it->second.until) {
-    table_limits_.erase(it);
-    return limits_.max_bytes;
-  }
-  return std::min(limits_.max_bytes, it->second.max_bytes);
+  return table_limits_.max_bytes(route.database, route.table, limits_.max_bytes,
+                                 clock_.steady_now());
 }
 
 checkpoint::BatchToken Batcher::add(const hub::HubEvent& event, const Route& route,

@@ -19,6 +19,7 @@
 #include "hub/hub_event.hpp"
 #include "ingest/ingestor.hpp"
 #include "pipeline/router.hpp"
+#include "pipeline/table_size_limits.hpp"
 
 namespace hub2kusto::pipeline {
 
@@ -87,7 +88,7 @@ public:
   std::size_t open_batches() const { return open_.size(); }
 
   // Until `until`, the table's batches close at `max_bytes` (when that is below the limits):
-  // the service refused a batch of the table as too large.
+  // the service refused a batch of the table as too large. `table_key`: TableSizeLimits::key.
   void limit_table(const std::string& table_key, std::size_t max_bytes,
                    std::chrono::steady_clock::time_point until);
 
@@ -103,11 +104,7 @@ private:
   BatchLimits limits_;
   const Clock& clock_;
   std::map<std::string, Open> open_; // by route key
-  struct TableLimit {
-    std::size_t max_bytes;
-    std::chrono::steady_clock::time_point until;
-  };
-  std::map<std::string, TableLimit> table_limits_; // by "<database>.<table>"; usually empty
+  TableSizeLimits table_limits_;
   std::size_t open_bytes_ = 0;
   checkpoint::BatchToken next_token_ = 1;
 };

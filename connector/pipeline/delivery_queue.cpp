@@ -11,10 +11,6 @@
 namespace hub2kusto::pipeline {
 namespace {
 
-std::string table_key(const ingest::IngestTarget& t) {
-  return t.database.value() + "." + t.table.value();
-}
-
 // Runs may share a request when everything Kusto reads besides the data is the same.
 std::string target_key(const ingest::IngestTarget& t) {
   return fmt::format("{}\n{}\n{}\n{}", t.database.value(), t.table.value(),
@@ -113,18 +109,8 @@ DeliveryQueue::Counts DeliveryQueue::counts() const {
 }
 
 std::size_t DeliveryQueue::max_bytes_for(const ingest::IngestTarget& target) {
-  if (table_limits_.empty()) {
-    return options_.limits.max_bytes;
-  }
-  const auto it = table_limits_.find(table_key(target));
-  if (it == table_limits_.end()) {
-    return options_.limits.max_bytes;
-  }
-  if (clock_.steady_now() >= it->second.until) {
-    table_limits_.erase(it);
-    return options_.limits.max_bytes;
-  }
-  return std::min(options_.limits.max_bytes, it->second.max_bytes);
+  return table_limits_.max_bytes(target.database, target.table, options_.limits.max_bytes,
+                                 clock_.steady_now());
 }
 
 void DeliveryQueue::dispatch() {
@@ -249,8 +235,9 @@ void DeliveryQueue::deliver_joined(std::vector<Waiting>& runs) {
     if (outcome == ingest::Outcome::delivered) {
       if (status.smaller_batches) {
         std::lock_guard lock(mutex_);
-        table_limits_[table_key(request.target)] = {
-            *status.smaller_batches, clock_.steady_now() + options_.smaller_batches_for};
+        const auto now = clock_.steady_now();
+        table_limits_.limit(TableSizeLimits::key(request.target.database, request.target.table),
+                            *status.smaller_batches, now + options_.smaller_batches_for, now);
       }
       std::vector<Waiting> delivered = std::move(runs);
       runs.clear();

@@ -46,6 +46,7 @@
 #include "common/task_pool.hpp"
 #include "ingest/ingestor.hpp"
 #include "pipeline/batcher.hpp"
+#include "pipeline/table_size_limits.hpp"
 
 namespace hub2kusto::pipeline {
 
@@ -137,14 +138,9 @@ private:
   std::optional<std::chrono::steady_clock::time_point> next_due_;
   std::condition_variable timer_wake_;
   bool ending_ = false;
-  // Tables whose requests the service refused as too large: joined requests stay under this
-  // many bytes until the time given.
-  struct TableLimit {
-    std::size_t max_bytes;
-    std::chrono::steady_clock::time_point until;
-  };
-  std::map<std::string, TableLimit> table_limits_; // by "<database>.<table>"; usually empty
-  std::thread timer_;                              // last: starts once the rest is set up
+  // Tables whose requests the service asked to be smaller: joined requests stay under it.
+  TableSizeLimits table_limits_;
+  std::thread timer_; // last: starts once the rest is set up
 };
 
 } // namespace hub2kusto::pipeline

@@ -332,8 +332,7 @@ void PartitionPipeline::judge(const ingest::Batch& request, ingest::DeliveryStat
   if (status.outcome == ingest::Outcome::delivered) {
     if (status.smaller_batches) {
       std::lock_guard lock(size_limits_mutex_);
-      size_limits_.emplace_back(request.target.database.value() + "." +
-                                    request.target.table.value(),
+      size_limits_.emplace_back(TableSizeLimits::key(request.target.database, request.target.table),
                                 *status.smaller_batches);
     }
     metrics_.batches_delivered.fetch_add(1, std::memory_order_relaxed);
@@ -430,21 +429,9 @@ void PartitionPipeline::launch(ReadyBatch batch) {
   auto delivery = [this, shared] {
     return deliver_range(*shared, 0, shared->events.size(), std::nullopt);
   };
-  std::future<bool> done;
-  if (options_.deliveries != nullptr) {
-    // settle() waits for it before the pipeline ends, so `this` outlives the task.
-    auto task = std::make_shared<std::packaged_task<bool()>>(std::move(delivery));
-    done = task->get_future();
-    options_.deliveries->submit([task, told = on_delivery_end_] {
-      (*task)();
-      if (told) {
-        told(); // a copy: the pipeline may be gone once the outcome is known
-      }
-    });
-  } else {
-    done = std::async(std::launch::async, std::move(delivery));
-  }
-  in_flight_.emplace(InFlight{std::move(shared), std::move(done)});
+  // settle() waits for it before the pipeline ends, so `this` outlives the thread.
+  in_flight_.emplace(
+      InFlight{std::move(shared), std::async(std::launch::async, std::move(delivery))});
 }
 
 bool PartitionPipeline::settle(bool block) {

@@ -43,7 +43,6 @@
 #include "common/clock.hpp"
 #include "common/metrics.hpp"
 #include "common/random.hpp"
-#include "common/task_pool.hpp"
 #include "hub/event_source.hpp"
 #include "ingest/ingestor.hpp"
 #include "pipeline/batcher.hpp"
@@ -65,11 +64,10 @@ struct PipelineOptions {
   // is delivered on the pipeline thread before the next events are taken.
   bool concurrent_delivery = true;
   // Where those deliveries go: the connection's queue, which joins the batches of its
-  // partitions into fewer requests (it must outlive the pipeline). Without one, each batch is a
-  // request of its own, on `deliveries`, the connection's pool, or, without one, on a thread
-  // of its own.
+  // partitions into fewer requests and runs them on the connection's pool (it must outlive the
+  // pipeline). Without one (`hub2kusto replay`), each batch is a request of its own, on a
+  // thread of its own.
   DeliveryQueue* queue = nullptr;
-  TaskPool* deliveries = nullptr;
   // A partition that delivered no event for this long flushes its open batches without waiting
   // for the linger: a drained backlog or a pause in traffic is ingested at once. Zero: off.
   std::chrono::milliseconds idle_flush{100};

@@ -20,17 +20,33 @@ using namespace std::chrono_literals;
 using testing::Azurite;
 using testing::ChildProcess;
 
+// Counts the requests a store sends through it.
+class CountingTransport final : public azure::HttpTransport {
+public:
+  explicit CountingTransport(azure::HttpTransport& inner) : inner_(inner) {}
+  azure::HttpResponse send(const azure::HttpRequest& request) override {
+    methods.push_back(request.method);
+    return inner_.send(request);
+  }
+  std::vector<std::string> methods;
+
+private:
+  azure::HttpTransport& inner_;
+};
+
 class BlobStore : public ::testing::Test {
 protected:
+  // A store on its own client; the requests it sends are counted in counting_.
   BlobCheckpointStore store(const std::string& key = Azurite::kDevKey) {
     blobs_ = std::make_unique<azure::BlobClient>(
         azure::parse_storage_connection_string(azurite_.blob_connection_string(key)).value(),
-        *transport_, clock_);
+        counting_, clock_);
     return BlobCheckpointStore(*blobs_, "checkpoints", kScope);
   }
   Azurite azurite_;
   SystemClock clock_;
   std::unique_ptr<azure::HttpTransport> transport_ = azure::make_cpprest_transport();
+  CountingTransport counting_{*transport_};
   std::unique_ptr<azure::BlobClient> blobs_;
 };
 
@@ -53,37 +69,19 @@ TEST_F(BlobStore, SavesWhereTheOfficialBlobCheckpointStoreReadsThem) {
                                               {"partitionId":"1","sequenceNumber":7,"offset":"70"}])"));
 }
 
-// Counts the requests a store sends through it.
-class CountingTransport final : public azure::HttpTransport {
-public:
-  explicit CountingTransport(azure::HttpTransport& inner) : inner_(inner) {}
-  azure::HttpResponse send(const azure::HttpRequest& request) override {
-    methods.push_back(request.method);
-    return inner_.send(request);
-  }
-  std::vector<std::string> methods;
-
-private:
-  azure::HttpTransport& inner_;
-};
-
 TEST_F(BlobStore, AFirstSaveAfterALoadThatFoundNoCheckpointIsOneRequest) {
   ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
-  CountingTransport counting(*transport_);
-  azure::BlobClient blobs(
-      azure::parse_storage_connection_string(azurite_.blob_connection_string()).value(), counting,
-      clock_);
-  BlobCheckpointStore s(blobs, "checkpoints", kScope);
+  auto s = store();
   ASSERT_TRUE(s.prepare());
   const auto none = s.load(PartitionId("5"));
   ASSERT_TRUE(none);
   ASSERT_FALSE(*none);
-  counting.methods.clear();
+  counting_.methods.clear();
   ASSERT_TRUE(s.save(PartitionId("5"), {SequenceNumber(9), Offset("90")}));
-  EXPECT_EQ(counting.methods, std::vector<std::string>{"PUT"}); // not a refused metadata write
-  counting.methods.clear();
+  EXPECT_EQ(counting_.methods, std::vector<std::string>{"PUT"}); // not a refused metadata write
+  counting_.methods.clear();
   ASSERT_TRUE(s.save(PartitionId("5"), {SequenceNumber(10), Offset("100")}));
-  EXPECT_EQ(counting.methods, std::vector<std::string>{"PUT"});
+  EXPECT_EQ(counting_.methods, std::vector<std::string>{"PUT"});
   const auto listed = nlohmann::json::parse(
       official_store({"list", azurite_.blob_connection_string(), "checkpoints",
                       "MyNS.servicebus.windows.net", "Telemetry", "$Default"}));
@@ -93,11 +91,7 @@ TEST_F(BlobStore, AFirstSaveAfterALoadThatFoundNoCheckpointIsOneRequest) {
 
 TEST_F(BlobStore, ManyPartitionsAreReadInOneListingThatAgreesWithTheirOwnReads) {
   ASSERT_TRUE(azurite_.running()) << azurite_.stderr_text();
-  CountingTransport counting(*transport_);
-  azure::BlobClient blobs(
-      azure::parse_storage_connection_string(azurite_.blob_connection_string()).value(), counting,
-      clock_);
-  BlobCheckpointStore s(blobs, "checkpoints", kScope);
+  auto s = store();
   ASSERT_TRUE(s.prepare());
   ASSERT_TRUE(s.save(PartitionId("1"), {SequenceNumber(11), Offset("110")}));
   ASSERT_TRUE(s.save(PartitionId("10"), {SequenceNumber(100), Offset("1000")}));
@@ -107,10 +101,10 @@ TEST_F(BlobStore, ManyPartitionsAreReadInOneListingThatAgreesWithTheirOwnReads) 
       "updated");
   const std::vector<PartitionId> partitions{PartitionId("0"), PartitionId("1"), PartitionId("4"),
                                             PartitionId("10"), PartitionId("12")};
-  counting.methods.clear();
+  counting_.methods.clear();
   const auto listed = s.load_many(partitions);
   ASSERT_TRUE(listed) << listed.error().message;
-  EXPECT_EQ(counting.methods, std::vector<std::string>{"GET"}); // one List Blobs, one page
+  EXPECT_EQ(counting_.methods, std::vector<std::string>{"GET"}); // one List Blobs, one page
   std::vector<std::optional<Checkpoint>> one_by_one;
   for (const auto& p : partitions) {
     one_by_one.push_back(s.load(p).value());
@@ -122,9 +116,9 @@ TEST_F(BlobStore, ManyPartitionsAreReadInOneListingThatAgreesWithTheirOwnReads) 
                          Checkpoint{SequenceNumber(100), Offset("1000")}, std::nullopt}));
   // Found absent by the listing: the first save creates the blob in one request.
   ASSERT_TRUE(s.load_many(partitions));
-  counting.methods.clear();
+  counting_.methods.clear();
   ASSERT_TRUE(s.save(PartitionId("12"), {SequenceNumber(1), Offset("10")}));
-  EXPECT_EQ(counting.methods, std::vector<std::string>{"PUT"});
+  EXPECT_EQ(counting_.methods, std::vector<std::string>{"PUT"});
 }
 
 TEST_F(BlobStore, LoadsWhatTheOfficialBlobCheckpointStoreWrote) {

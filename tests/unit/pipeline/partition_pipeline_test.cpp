@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -480,7 +481,7 @@ TEST_F(Pipeline, ReceivingGoesOnWhileABatchIsInFlightAndTheCheckpointWaitsForIt)
   EXPECT_EQ(stored(), 7);
 }
 
-// The connection's delivery pool runs the batches: on its threads, in order, one in flight.
+// The connection's queue runs the batches on its pool: on its threads, in order, one in flight.
 TEST_F(Pipeline, BatchesAreDeliveredOnTheConnectionsPoolInOrder) {
   class NamingIngestor final : public ingest::Ingestor {
   public:
@@ -496,10 +497,12 @@ TEST_F(Pipeline, BatchesAreDeliveredOnTheConnectionsPoolInOrder) {
     std::mutex mutex;
     std::vector<std::pair<std::string, std::string>> calls;
   } naming;
+  std::optional<DeliveryQueue> queue; // outlives the pool's threads, which end first
   TaskPool pool(2, "test-delivery");
+  queue.emplace(DeliveryQueue::Options{}, pool, naming, clock_, sleeper_);
   auto o = options();
   o.concurrent_delivery = true;
-  o.deliveries = &pool;
+  o.queue = &*queue;
   PartitionPipeline p(o, stream_, naming, dead_, checkpointer_, clock_, sleeper_);
   for (int n = 0; n < 12; ++n) {
     stream_->events.push_back(event(n));
@@ -518,10 +521,12 @@ TEST_F(Pipeline, BatchesAreDeliveredOnTheConnectionsPoolInOrder) {
 // pipeline, and no more events are taken until the first has its outcome (backpressure).
 TEST_F(Pipeline, ATurnThatDoesNotBlockLeavesTheNextBatchAndTheStreamWaitingForTheOneInFlight) {
   GatedIngestor gated;
+  std::optional<DeliveryQueue> queue; // outlives the pool's threads, which end first
   TaskPool pool(2, "test-delivery");
+  queue.emplace(DeliveryQueue::Options{}, pool, gated, clock_, sleeper_);
   auto o = options();
   o.concurrent_delivery = true;
-  o.deliveries = &pool;
+  o.queue = &*queue;
   PartitionPipeline p(o, stream_, gated, dead_, checkpointer_, clock_, sleeper_);
   std::mutex mutex;
   std::condition_variable ended;
