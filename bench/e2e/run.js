@@ -15,7 +15,7 @@
 //      drain from hubs of more and more partitions; threads, peak RSS, CPU, Kusto requests and
 //      the most in flight, for each (section "Partitions sweep").
 // Quicker runs while working on it: --throughput-only (the 200-byte corpus, one JSON line),
-// --large-only (the 1 KB corpus), --no-peer, --timeline (rows over time), --stall-only,
+// --large-only (the 1 KB corpus), --no-peer, --timeline (rows over time), --stall-only, --latency-only,
 // --hub2kusto-env K=V,...
 'use strict';
 const fs = require('node:fs');
@@ -618,6 +618,11 @@ async function main() {
   }
   if (process.argv.includes('--stall-only')) {
     process.stdout.write(`${JSON.stringify(await stall())}\n`);
+    return;
+  }
+  if (process.argv.includes('--latency-only')) {
+    process.stdout.write(`${JSON.stringify(await latency('default (linger 1 s)', {}))}\n`);
+    process.stdout.write(`${JSON.stringify(await latency('low latency (linger 50 ms)', { HUB2KUSTO_CONNECTIONS_0_BATCHING_LINGER: '50ms' }))}\n`);
     return;
   }
   const tp = [];

@@ -148,6 +148,9 @@ void DeliveryQueue::dispatch() {
     requests.push_back({{i}, bytes, events, !w.joinable || w.run->full});
   }
   const auto now = clock_.steady_now();
+  // A due run waits this long for company: partitions that each close a batch at the linger
+  // hand them in one after another, and each would otherwise leave on its own.
+  const auto gather = options_.limits.linger / 10;
   next_due_.reset();
   for (const Request& r : requests) {
     if (active_ >= options_.max_requests) {
@@ -159,6 +162,7 @@ void DeliveryQueue::dispatch() {
       due = std::min(due, waiting_[i].run->due);
       stopping = stopping || waiting_[i].member->stopping();
     }
+    due += gather;
     if (!(r.full || due <= now || batching_ == 0 || stopping)) {
       next_due_ = std::min(next_due_.value_or(due), due); // waits for company until then
       continue;

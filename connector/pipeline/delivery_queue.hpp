@@ -6,8 +6,9 @@
 // at most `max_requests` requests at once, and a request leaves when a slot is free and
 //   - it is full: the next run for its target would not fit, or a run in it closed at the
 //     batch limits by itself (a busy partition's), or
-//   - one of its runs is due (its first event arrived a linger ago: the latency the batching
-//     settings allow is never exceeded), or
+//   - one of its runs is due: its first event arrived a linger ago, and a tenth of the linger
+//     more has passed, for company (partitions that each close a batch at the linger hand them
+//     in one after another; without it, each left on its own as it came), or
 //   - no partition of the connection is batching events: nothing else is coming, or
 //   - a partition of it is stopping.
 // So a quiet connection sends each run at once, and a busy one, or one with hundreds of

@@ -261,6 +261,35 @@ TEST_F(Queue, APartitionThatStopsLeavesARetriedRequestUndeliveredTheOthersGoOn) 
   EXPECT_TRUE(b_.alone.empty());
 }
 
+// Partitions that trickle each close a batch at the linger, one after another: a due run
+// waits a tenth of the linger more for company while other partitions are still batching.
+TEST_F(Queue, ARunThatComesDueWaitsATenthOfTheLingerForCompanyWhileOthersBatch) {
+  DeliveryQueue::Options o;
+  o.limits.linger = 1s;
+  auto& q = queue(o);
+  q.batching(true); // another partition has an open batch
+  auto due_now = std::make_shared<ReadyBatch>(*run("1", 2));
+  due_now->due = clock_.steady_now();
+  auto later = std::make_shared<ReadyBatch>(*run("2", 3));
+  later->due = clock_.steady_now() + 500ms;
+  auto first = q.submit(due_now, a_, nullptr);
+  EXPECT_EQ(q.counts().requests, 0U); // due, but others may come within 100 ms
+  clock_.advance(60ms);
+  auto second = q.submit(later, b_, nullptr);
+  q.wake();
+  EXPECT_EQ(q.counts().requests, 0U);
+  clock_.advance(40ms); // the tenth is over: it leaves, with what came meanwhile
+  q.wake();
+  EXPECT_EQ(q.counts().requests, 1U);
+  q.batching(false); // whatever still waits leaves now
+  ingestor_.release();
+  EXPECT_TRUE(first.get());
+  EXPECT_TRUE(second.get());
+  const auto sent = ingestor_.sent();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].parts, (std::vector<std::string>{"1-0-1", "2-0-2"}));
+}
+
 TEST_F(Queue, NoMoreRequestsAreOutThanTheLimit) {
   // Two at a time: the third run waits for a slot even though it cannot join (another table).
   DeliveryQueue::Options o;
