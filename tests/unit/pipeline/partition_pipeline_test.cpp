@@ -521,6 +521,10 @@ TEST_F(Pipeline, BatchesAreDeliveredOnTheConnectionsPoolInOrder) {
 // pipeline, and no more events are taken until the first has its outcome (backpressure).
 TEST_F(Pipeline, ATurnThatDoesNotBlockLeavesTheNextBatchAndTheStreamWaitingForTheOneInFlight) {
   GatedIngestor gated;
+  // Before the pool: a delivery's end is told on its threads, which end first.
+  std::mutex mutex;
+  std::condition_variable ended;
+  int deliveries_ended = 0;
   std::optional<DeliveryQueue> queue; // outlives the pool's threads, which end first
   TaskPool pool(2, "test-delivery");
   queue.emplace(DeliveryQueue::Options{}, pool, gated, clock_, sleeper_);
@@ -528,9 +532,6 @@ TEST_F(Pipeline, ATurnThatDoesNotBlockLeavesTheNextBatchAndTheStreamWaitingForTh
   o.concurrent_delivery = true;
   o.queue = &*queue;
   PartitionPipeline p(o, stream_, gated, dead_, checkpointer_, clock_, sleeper_);
-  std::mutex mutex;
-  std::condition_variable ended;
-  int deliveries_ended = 0;
   p.on_delivery_end([&] {
     std::lock_guard lock(mutex);
     ++deliveries_ended;
