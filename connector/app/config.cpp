@@ -73,18 +73,14 @@ void read_source(Section s, SourceConfig& out, const std::optional<azure::Creden
   const auto partitions = s.string_list("partitions");
   const auto ca_file = s.string("ca_file");
   const auto prefetch = s.integer("prefetch", 2, 100'000);
-  const auto max_buffered_bytes = s.byte_size("max_buffered_bytes");
+  const auto max_buffered_bytes = s.byte_size("max_buffered_bytes", 64ULL << 10, 4ULL << 30);
   s.finish();
 
   if (prefetch) {
     out.prefetch = static_cast<std::uint32_t>(*prefetch);
   }
   if (max_buffered_bytes) {
-    if (*max_buffered_bytes < (64ULL << 10) || *max_buffered_bytes > (4ULL << 30)) {
-      s.problem("max_buffered_bytes", "must be from 64KiB to 4GiB");
-    } else {
-      out.max_buffered_bytes = *max_buffered_bytes;
-    }
+    out.max_buffered_bytes = *max_buffered_bytes;
   }
   if (fqns && cs) {
     s.problem("fully_qualified_namespace", "give the namespace or a connection string, not both");
@@ -355,7 +351,7 @@ void read_target(Section s, TargetConfig& out, const std::optional<azure::Creden
 }
 
 void read_batching(Section s, BatchingConfig& out) {
-  const auto max_bytes = s.byte_size("max_bytes");
+  const auto max_bytes = s.byte_size("max_bytes", 1024, 1ULL << 30);
   const auto max_events = s.integer("max_events", 1, 1'000'000);
   const auto linger = s.duration("linger");
   const auto idle_flush = s.duration("idle_flush");
@@ -368,11 +364,7 @@ void read_batching(Section s, BatchingConfig& out) {
     }
   }
   if (max_bytes) {
-    if (*max_bytes < 1024 || *max_bytes > (1ULL << 30)) {
-      s.problem("max_bytes", "must be from 1KiB to 1GiB");
-    } else {
-      out.max_bytes = *max_bytes;
-    }
+    out.max_bytes = *max_bytes;
   }
   if (max_events) {
     out.max_events = static_cast<std::uint32_t>(*max_events);
@@ -531,16 +523,9 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
   }
   {
     Section limits = top.section("limits");
-    const auto budget = limits.byte_size("max_buffered_bytes");
+    const auto budget = limits.byte_size("max_buffered_bytes", 16ULL << 20, 1ULL << 40);
     limits.finish();
-    config.max_buffered_bytes = default_max_buffered_bytes(input.memory_limit);
-    if (budget) {
-      if (*budget < (16ULL << 20) || *budget > (1ULL << 40)) {
-        limits.problem("max_buffered_bytes", "must be from 16MiB to 1TiB");
-      } else {
-        config.max_buffered_bytes = *budget;
-      }
-    }
+    config.max_buffered_bytes = budget.value_or(default_max_buffered_bytes(input.memory_limit));
   }
   read_checkpoint(top.section("checkpoint"), config.checkpoint, config.credential);
   read_ownership(top.section("ownership"), config.ownership, config.checkpoint);

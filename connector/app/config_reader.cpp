@@ -419,6 +419,32 @@ std::optional<std::uint64_t> Section::byte_size(std::string_view key) {
   return std::nullopt;
 }
 
+namespace {
+
+// "64KiB", "4GiB": a size in the largest binary unit that divides it.
+std::string binary_size(std::uint64_t bytes) {
+  for (const auto& [shift, unit] :
+       {std::pair{40, "TiB"}, std::pair{30, "GiB"}, std::pair{20, "MiB"}, std::pair{10, "KiB"}}) {
+    const std::uint64_t one = 1ULL << shift;
+    if (bytes >= one && bytes % one == 0) {
+      return fmt::format("{}{}", bytes / one, unit);
+    }
+  }
+  return fmt::format("{} bytes", bytes);
+}
+
+} // namespace
+
+std::optional<std::uint64_t> Section::byte_size(std::string_view key, std::uint64_t min,
+                                                std::uint64_t max) {
+  const auto bytes = byte_size(key);
+  if (bytes && (*bytes < min || *bytes > max)) {
+    problem(key, fmt::format("must be from {} to {}", binary_size(min), binary_size(max)));
+    return std::nullopt;
+  }
+  return bytes;
+}
+
 std::optional<std::vector<std::string>> Section::string_list(std::string_view key) {
   auto r = raw(key, Sensitivity::plain);
   if (!r) {

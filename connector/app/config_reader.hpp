@@ -79,6 +79,9 @@ public:
   std::optional<std::chrono::milliseconds> duration(std::string_view key);
   // An integer number of bytes, or "512KiB", "4MiB", "1GiB", "4MB".
   std::optional<std::uint64_t> byte_size(std::string_view key);
+  // The same, from `min` to `max` bytes (named in binary units in the problem it reports).
+  std::optional<std::uint64_t> byte_size(std::string_view key, std::uint64_t min,
+                                         std::uint64_t max);
   // A JSON array of strings, or in the environment a comma-separated list.
   std::optional<std::vector<std::string>> string_list(std::string_view key);
 

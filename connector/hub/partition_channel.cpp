@@ -31,14 +31,19 @@ void PartitionChannel::holding(std::size_t bytes) {
   }
 }
 
+bool PartitionChannel::claim_top_up() {
+  if (room_requested_ || status_.stopped() || !room_for_top_up()) {
+    return false;
+  }
+  room_requested_ = true;
+  return true;
+}
+
 void PartitionChannel::budget_room() {
   bool ask_for_room = false;
   {
     std::lock_guard lock(mutex_);
-    if (!room_requested_ && !status_.stopped() && room_for_top_up()) {
-      room_requested_ = true;
-      ask_for_room = true;
-    }
+    ask_for_room = claim_top_up();
   }
   if (ask_for_room && on_room_) {
     on_room_();
@@ -80,10 +85,7 @@ std::size_t PartitionChannel::take(std::vector<HubEvent>& out, std::size_t max,
         head_ = 0;
       }
     }
-    if (moved > 0 && !room_requested_ && !status_.stopped() && room_for_top_up()) {
-      room_requested_ = true;
-      ask_for_room = true;
-    }
+    ask_for_room = moved > 0 && claim_top_up();
     in_flight = bytes_in_flight();
     moved_bytes = bytes_before - buffered_bytes_;
   }

@@ -90,6 +90,8 @@ private:
   void notify_readable() const;
   // Under the lock. Whether the reader freed enough that a top-up is due.
   bool room_for_top_up() const;
+  // Under the lock. Whether to ask for a top-up now (one request at a time, none once stopped).
+  bool claim_top_up();
   // The budget freed room after refusing us some: ask for a top-up, as take() does.
   void budget_room();
   // Not under the lock: tells the budget what the buffer and its credit stand for now.

@@ -123,6 +123,23 @@ TEST(ConfigReader, TypedValuesAndTheirErrors) {
   EXPECT_EQ(reader.problems(), expected);
 }
 
+TEST(ConfigReader, AByteSizeOutOfItsRangeNamesTheRangeInBinaryUnits) {
+  const json root =
+      json::parse(R"({"small": "32KiB", "large": "2GiB", "odd": 500, "fits": "1MiB"})");
+  ConfigReader reader(root, {});
+  Section top(reader);
+  EXPECT_FALSE(top.byte_size("small", 64ULL << 10, 4ULL << 30));
+  EXPECT_FALSE(top.byte_size("large", 16ULL << 20, 1ULL << 30));
+  EXPECT_FALSE(top.byte_size("odd", 1000, 1ULL << 40));
+  EXPECT_EQ(top.byte_size("fits", 1024, 1ULL << 20), 1U << 20);
+  const std::vector<ConfigProblem> expected = {
+      {"small", "must be from 64KiB to 4GiB"},
+      {"large", "must be from 16MiB to 1GiB"},
+      {"odd", "must be from 1000 bytes to 1TiB"},
+  };
+  EXPECT_EQ(reader.problems(), expected);
+}
+
 TEST(ConfigReader, UnknownKeysAreReportedWithASuggestion) {
   const json root = json::parse(R"({"consumer_grop": "x", "zzz": 1})");
   ConfigReader reader(root, {});
