@@ -13,6 +13,9 @@ find_package(cpprestsdk REQUIRED) # libcpprest-dev
 set_property(TARGET cpprestsdk::cpprest APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS
              _TURN_OFF_PLATFORM_STRING)
 find_package(simdjson REQUIRED) # libsimdjson-dev: the mapping engine's JSON parser (bench/REPORT.md)
+# Boost.Beast and Boost.Asio (libboost-dev, header-only here): AMQP over WebSockets and the
+# HTTP CONNECT proxy tunnel (connector/hub/README.md, docs/decisions.md "WebSockets").
+find_package(Boost 1.74 REQUIRED)
 
 # libdeflate (libdeflate-dev): whole-buffer gzip for ingest bodies, 1.6-2.1x zlib's speed at
 # level 1 and 2.8x when inflating (common/gzip.hpp, bench/REPORT.md). zlib stays for streams.

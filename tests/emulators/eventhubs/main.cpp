@@ -8,11 +8,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "control_api.hpp"
 #include "server.hpp"
+#include "websocket_relay.hpp"
 
 namespace {
 
@@ -43,6 +45,11 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --iothub-policy NAME=KEY  its service policy and base64 key (default iothubowner=...)
   --control-port PORT       the fault-injection HTTP API on the listen address; 0 picks a
                             free one (printed as "control <port>"); off unless given
+  --websocket-port PORT     also serve AMQP over WebSockets (ws://, paths $servicebus/websocket
+                            and, with --iothub, $iothub/websocket); 0 picks a free one
+                            (printed as "websocket <port>")
+  --websocket-tls-port PORT the same over TLS (wss://, with --tls-cert and --tls-key; printed as
+                            "websocket-tls <port>")
   --management-token required|connection
                             required: every $management request carries its own security_token
                             (as the SDKs send it); connection (default): a put token is enough
@@ -64,7 +71,8 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --help
 
 The first line on stdout is the plain AMQP port; with --tls-port a second line says
-"tls <port>", with --iothub "iothub <port>", with --control-port "control <port>".
+"tls <port>", with --iothub "iothub <port>", with --control-port "control <port>", then
+"websocket <port>" and "websocket-tls <port>".
 SIGTERM or SIGINT stops it.
 )";
 
@@ -122,7 +130,14 @@ HubSpec parse_hub(const std::string& text) {
 }
 
 // --config FILE: the same settings as the flags, as one JSON object (README.md).
-void read_config_file(const std::string& path, EmulatorConfig& config, int& control_port) {
+// The listeners outside the AMQP server: the fault API and the WebSocket relays (-1: off).
+struct SideListeners {
+  int control_port = -1;
+  int websocket_port = -1;
+  int websocket_tls_port = -1;
+};
+
+void read_config_file(const std::string& path, EmulatorConfig& config, SideListeners& side) {
   std::ifstream in(path);
   if (!in) {
     usage_error("--config: cannot read '" + path + "'");
@@ -215,7 +230,11 @@ void read_config_file(const std::string& path, EmulatorConfig& config, int& cont
         config.iothub_policy = rule(v["policy"], "iothub.policy");
       }
     } else if (key == "control_port") {
-      control_port = static_cast<int>(number(v, key));
+      side.control_port = static_cast<int>(number(v, key));
+    } else if (key == "websocket_port") {
+      side.websocket_port = static_cast<int>(number(v, key));
+    } else if (key == "websocket_tls_port") {
+      side.websocket_tls_port = static_cast<int>(number(v, key));
     } else if (key == "auth_grace_ms") {
       config.auth_grace_ms = number(v, key);
     } else if (key == "token_lifetime_seconds") {
@@ -234,7 +253,7 @@ void read_config_file(const std::string& path, EmulatorConfig& config, int& cont
 
 int main(int argc, char** argv) {
   EmulatorConfig config;
-  int control_port = -1;
+  SideListeners side;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -248,6 +267,7 @@ int main(int argc, char** argv) {
                           a == "--preload-events" || a == "--iothub" || a == "--iothub-port" ||
                           a == "--iothub-eventhub" || a == "--iothub-policy" ||
                           a == "--iothub-eventhub-namespace" || a == "--control-port" ||
+                          a == "--websocket-port" || a == "--websocket-tls-port" ||
                           a == "--auth-grace-ms" || a == "--management-token" ||
                           a == "--token-lifetime" || a == "--retention-events" ||
                           a == "--data-dir" || a == "--config" || a == "--jwt-key" ||
@@ -279,7 +299,11 @@ int main(int argc, char** argv) {
     } else if (a == "--tls-key") {
       config.tls_key = v;
     } else if (a == "--control-port") {
-      control_port = to_int(v, a);
+      side.control_port = to_int(v, a);
+    } else if (a == "--websocket-port") {
+      side.websocket_port = to_int(v, a);
+    } else if (a == "--websocket-tls-port") {
+      side.websocket_tls_port = to_int(v, a);
     } else if (a == "--iothub") {
       config.iothub_name = v;
     } else if (a == "--iothub-port") {
@@ -320,7 +344,7 @@ int main(int argc, char** argv) {
     } else if (a == "--jwt-receiver") {
       config.jwt_receivers.push_back(v);
     } else if (a == "--config") {
-      read_config_file(v, config, control_port);
+      read_config_file(v, config, side);
     } else {
       usage_error("unknown argument '" + a + "'");
     }
@@ -330,6 +354,9 @@ int main(int argc, char** argv) {
   }
   if (config.tls_port >= 0 && (config.tls_certificate.empty() || config.tls_key.empty())) {
     usage_error("--tls-port needs --tls-cert and --tls-key");
+  }
+  if (side.websocket_tls_port >= 0 && (config.tls_certificate.empty() || config.tls_key.empty())) {
+    usage_error("--websocket-tls-port needs --tls-cert and --tls-key");
   }
   if (config.preload_events > 0 && config.preload_file.empty()) {
     usage_error("--preload-events needs --preload FILE");
@@ -350,16 +377,41 @@ int main(int argc, char** argv) {
   });
   waiter.detach();
   std::unique_ptr<hub2kusto::emulator::ControlApi> control;
-  if (control_port >= 0) {
+  if (side.control_port >= 0) {
     try {
       control =
-          std::make_unique<hub2kusto::emulator::ControlApi>(server, config.host, control_port);
+          std::make_unique<hub2kusto::emulator::ControlApi>(server, config.host, side.control_port);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "eventhubs-emulator: control API: %s\n", e.what());
       return 1;
     }
   }
+  std::vector<std::unique_ptr<hub2kusto::emulator::WebSocketRelay>> relays;
   return server.run([&](const hub2kusto::emulator::ListeningPorts& ports) {
+    // The relays start once the AMQP listeners they lead to are bound.
+    const auto relay = [&](int port, bool tls) {
+      hub2kusto::emulator::WebSocketRelayOptions o;
+      o.host = config.host;
+      o.port = port;
+      if (tls) {
+        o.tls_certificate = config.tls_certificate;
+        o.tls_key = config.tls_key;
+      }
+      o.routes["/$servicebus/websocket"] = ports.amqp;
+      if (ports.iothub >= 0) {
+        o.routes["/$iothub/websocket"] = ports.iothub;
+      }
+      try {
+        relays.push_back(std::make_unique<hub2kusto::emulator::WebSocketRelay>(std::move(o)));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "eventhubs-emulator: WebSocket listener: %s\n", e.what());
+        std::exit(1);
+      }
+      return relays.back()->port();
+    };
+    const int websocket = side.websocket_port >= 0 ? relay(side.websocket_port, false) : -1;
+    const int websocket_tls =
+        side.websocket_tls_port >= 0 ? relay(side.websocket_tls_port, true) : -1;
     std::printf("%d\n", ports.amqp);
     if (ports.amqps >= 0) {
       std::printf("tls %d\n", ports.amqps);
@@ -369,6 +421,12 @@ int main(int argc, char** argv) {
     }
     if (control) {
       std::printf("control %d\n", control->port());
+    }
+    if (websocket >= 0) {
+      std::printf("websocket %d\n", websocket);
+    }
+    if (websocket_tls >= 0) {
+      std::printf("websocket-tls %d\n", websocket_tls);
     }
     std::fflush(stdout);
   });

@@ -42,9 +42,10 @@ function required(variable) {
 async function startEventHubs(args = []) {
   const child = spawnOwned(required('HUB2KUSTO_EVENTHUBS_EMULATOR'),
                            ['--port', '0', '--management-token', 'required', ...args]);
-  // First line: the AMQP port; then "tls <port>", "iothub <port>", "control <port>" for the
-  // listeners asked for.
-  const wanted = 1 + ['--tls-port', '--iothub', '--control-port'].filter((f) => args.includes(f)).length;
+  // First line: the AMQP port; then "tls <port>", "iothub <port>", "control <port>",
+  // "websocket <port>", "websocket-tls <port>" for the listeners asked for.
+  const wanted = 1 + ['--tls-port', '--iothub', '--control-port', '--websocket-port',
+                      '--websocket-tls-port'].filter((f) => args.includes(f)).length;
   const printed = await firstLines(child, 'eventhubs-emulator', wanted);
   const port = Number(printed[0]);
   const extra = Object.fromEntries(printed.slice(1).map((l) => [l.split(' ')[0], Number(l.split(' ')[1])]));
@@ -53,6 +54,8 @@ async function startEventHubs(args = []) {
     port,
     tlsPort: extra.tls,
     iothubPort: extra.iothub,
+    websocketPort: extra.websocket,
+    websocketTlsPort: extra['websocket-tls'],
     controlUrl,
     pid: child.pid,
     // Applies a fault through the control API (--control-port); returns what it applied.
