@@ -3,7 +3,7 @@
 // eventhubs-emulator (issue "Hub consumer"; results in bench/REPORT.md).
 //
 //   hub2kusto_receive_bench [--events N] [--rounds R] [--partitions P] [--window W]
-//                           [--only bare|hub2kusto]
+//                           [--only bare|hub2kusto] [--websockets]
 //   hub2kusto_receive_bench --connect PORT --hub NAME --partitions P --events N
 //     (one drain of an emulator another program started and preloaded: scripts/bench)
 //
@@ -13,7 +13,9 @@
 // window (300 by default, the SDKs' prefetch), and count events until all N arrived; the bare loop
 // only touches each body, the hub consumer decodes each into a HubEvent and hands it through its
 // PartitionChannel to one reader thread per partition (as the pipeline will). Rounds alternate
-// between the two; the median of each is reported.
+// between the two; the median of each is reported. With --websockets each round also drains
+// with the hub consumer over AMQP over WebSockets (the emulator's ws:// listener, which relays
+// to the same AMQP engine in the emulator's process, on the emulator's core).
 #include <sched.h>
 
 #include <algorithm>
@@ -182,14 +184,15 @@ Run run_bare(int port, int partitions, long events, int window) {
           (process_cpu_seconds(g_emulator) - em0) / seconds};
 }
 
-Run run_hub2kusto(int port, int partitions, long events, int window) {
+Run run_hub2kusto(int port, int partitions, long events, int window, bool websockets = false) {
   hub2kusto::SystemClock clock;
   hub2kusto::SystemRandom random;
   hub2kusto::hub::HubOptions o;
   o.connection = hub2kusto::parse_hub_connection_string(
                      "Endpoint=sb://127.0.0.1:" + std::to_string(port) +
                      ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
-                     "EntityPath=telemetry;UseDevelopmentEmulator=true")
+                     "EntityPath=telemetry;UseDevelopmentEmulator=true" +
+                     (websockets ? ";TransportType=AmqpWebSockets" : ""))
                      .value();
   o.credit = hub2kusto::hub::CreditWindow{.high = static_cast<std::size_t>(window),
                                           .low = static_cast<std::size_t>(window / 2)};
@@ -254,24 +257,33 @@ int main(int argc, char** argv) {
   int rounds = 5;
   int partitions = 4;
   int window = 300; // credit per partition, the same for both clients
-  std::string only; // "bare" or "hub2kusto": run one client (for profiling)
+  std::string only; // "bare", "hub2kusto" or "websockets": run one client (for profiling)
   int connect = 0;  // an emulator already running on this port: one bare drain (scripts/bench)
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool websockets = false; // also drain over AMQP over WebSockets
+  for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--websockets") {
+      websockets = true;
+      continue;
+    }
+    if (++i >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", a.c_str());
+      return 2;
+    }
     if (a == "--events")
-      events = std::stol(argv[i + 1]);
+      events = std::stol(argv[i]);
     else if (a == "--rounds")
-      rounds = std::stoi(argv[i + 1]);
+      rounds = std::stoi(argv[i]);
     else if (a == "--partitions")
-      partitions = std::stoi(argv[i + 1]);
+      partitions = std::stoi(argv[i]);
     else if (a == "--only")
-      only = argv[i + 1];
+      only = argv[i];
     else if (a == "--window")
-      window = std::stoi(argv[i + 1]);
+      window = std::stoi(argv[i]);
     else if (a == "--connect")
-      connect = std::stoi(argv[i + 1]);
+      connect = std::stoi(argv[i]);
     else if (a == "--hub")
-      g_hub = argv[i + 1];
+      g_hub = argv[i];
   }
   if (connect > 0) {
     // The ceiling for scripts/bench: the bare loop drains `events` from a hub another program
@@ -301,25 +313,39 @@ int main(int argc, char** argv) {
   hub2kusto::testing::ChildProcess emulator(
       {"taskset", "-c", "0", HUB2KUSTO_EVENTHUBS_EMULATOR, "--port", "0", "--hub",
        "telemetry:" + std::to_string(partitions), "--preload", file.string(), "--preload-events",
-       std::to_string(events)});
+       std::to_string(events), "--websocket-port", "0"});
   const auto port_line = emulator.read_line(std::chrono::minutes(5));
-  if (!port_line) {
+  const auto websocket_line = emulator.read_line(std::chrono::minutes(1));
+  if (!port_line || !websocket_line || websocket_line->rfind("websocket ", 0) != 0) {
     std::fprintf(stderr, "the emulator did not start:\n%s\n", emulator.stderr_text().c_str());
     return 1;
   }
   const int port = std::stoi(*port_line);
+  const int websocket_port = std::stoi(websocket_line->substr(10));
   g_emulator = emulator.pid();
   pin_to(1);
   std::vector<Run> bare;
   std::vector<Run> ours;
+  std::vector<Run> over_websockets;
   for (int r = 0; r < rounds; ++r) {
-    bare.push_back(only == "hub2kusto" ? Run{} : run_bare(port, partitions, events, window));
-    ours.push_back(only == "bare" ? Run{} : run_hub2kusto(port, partitions, events, window));
+    websockets = websockets || only == "websockets";
+    bare.push_back(!only.empty() && only != "bare" ? Run{}
+                                                   : run_bare(port, partitions, events, window));
+    ours.push_back(!only.empty() && only != "hub2kusto"
+                       ? Run{}
+                       : run_hub2kusto(port, partitions, events, window));
     std::printf("round %d: bare %.0f events/s (cpu %.0f %%, emulator %.0f %%), hub2kusto %.0f "
-                "events/s (cpu %.0f %%, emulator %.0f %%)\n",
+                "events/s (cpu %.0f %%, emulator %.0f %%)",
                 r + 1, bare.back().events_per_second, 100 * bare.back().cpu_share,
                 100 * bare.back().emulator_share, ours.back().events_per_second,
                 100 * ours.back().cpu_share, 100 * ours.back().emulator_share);
+    if (websockets && (only.empty() || only == "websockets")) {
+      over_websockets.push_back(run_hub2kusto(websocket_port, partitions, events, window, true));
+      std::printf(", over WebSockets %.0f events/s (cpu %.0f %%, emulator %.0f %%)",
+                  over_websockets.back().events_per_second, 100 * over_websockets.back().cpu_share,
+                  100 * over_websockets.back().emulator_share);
+    }
+    std::printf("\n");
     std::fflush(stdout);
   }
   const Run bm = median(bare);
@@ -334,5 +360,19 @@ int main(int argc, char** argv) {
               100 * bm.cpu_share);
   std::printf("| hub2kusto AmqpEventSource | %.0f | %.1f | %.0f %% | %.0f %% |\n", h, h * 200 / 1e6,
               100 * hm.cpu_share, b > 0 ? 100 * h / b : 0);
-  return (b > 0 && h > 0) ? 0 : 1;
+  if (websockets) {
+    const Run wm = median(over_websockets);
+    const double w = wm.events_per_second;
+    std::printf("| hub2kusto AmqpEventSource over WebSockets | %.0f | %.1f | %.0f %% | %.0f %% |\n",
+                w, w * 200 / 1e6, 100 * wm.cpu_share, b > 0 ? 100 * w / b : 0);
+    std::printf("\nover WebSockets: %.0f %% of plain AMQP's events/s; client CPU per million "
+                "events %.2f s (plain %.2f s); emulator CPU %.0f %% (plain %.0f %%)\n",
+                h > 0 ? 100 * w / h : 0, w > 0 ? 1e6 * wm.cpu_share / w : 0,
+                h > 0 ? 1e6 * hm.cpu_share / h : 0, 100 * wm.emulator_share,
+                100 * hm.emulator_share);
+    if (w <= 0 && (only.empty() || only == "websockets")) {
+      return 1;
+    }
+  }
+  return (!only.empty() || (b > 0 && h > 0)) ? 0 : 1;
 }

@@ -171,6 +171,8 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     hub_options.owner_level = 0; // a new owner's receiver evicts the old one (as the SDKs read)
   }
   hub_options.ca_file = c.source.ca_file;
+  hub_options.transport = c.source.transport;
+  hub_options.proxy = c.source.proxy;
   hub_options.receiver_name = "hub2kusto-" + c.name;
   hub_options.tokens =
       azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);

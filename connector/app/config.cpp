@@ -19,6 +19,7 @@
 #include "base/text.hpp"
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
+#include "common/proxy.hpp"
 #include "common/redact.hpp"
 #include "mappings/format.hpp"
 
@@ -72,6 +73,8 @@ void read_source(Section s, SourceConfig& out, const std::optional<azure::Creden
   const auto owner_level = s.integer("owner_level", 0, std::numeric_limits<std::int64_t>::max());
   const auto partitions = s.string_list("partitions");
   const auto ca_file = s.string("ca_file");
+  const auto transport = s.string("transport");
+  const auto proxy = s.string("proxy", Sensitivity::secret);
   const auto prefetch = s.integer("prefetch", 2, 100'000);
   const auto max_buffered_bytes = s.byte_size("max_buffered_bytes", 64ULL << 10, 4ULL << 30);
   s.finish();
@@ -171,6 +174,31 @@ void read_source(Section s, SourceConfig& out, const std::optional<azure::Creden
       s.problem("ca_file", fmt::format("cannot read the file '{}'", *ca_file));
     }
     out.ca_file = *ca_file;
+  }
+  const auto from_connection_string =
+      std::visit([](const auto& c) { return c.transport; }, out.connection);
+  out.transport = from_connection_string.value_or(HubTransport::amqp);
+  if (transport) {
+    if (*transport != "amqp" && *transport != "websockets") {
+      s.problem("transport",
+                fmt::format("'{}' is not amqp or websockets", printable(*transport, 40)));
+    } else {
+      const HubTransport chosen =
+          *transport == "amqp" ? HubTransport::amqp : HubTransport::websockets;
+      if (from_connection_string && *from_connection_string != chosen) {
+        s.problem("transport", fmt::format("'{}' differs from the connection string's "
+                                           "TransportType",
+                                           *transport));
+      }
+      out.transport = chosen;
+    }
+  }
+  if (proxy) {
+    if (auto parsed = parse_proxy_url(*proxy); !parsed) {
+      s.problem("proxy", parsed.error().message);
+    } else {
+      out.proxy = *proxy;
+    }
   }
 }
 
@@ -655,6 +683,14 @@ nlohmann::json to_masked_json(const Config& config) {
     }
     if (!c.source.ca_file.empty()) {
       source["ca_file"] = c.source.ca_file;
+    }
+    source["transport"] = c.source.transport == HubTransport::websockets ? "websockets" : "amqp";
+    if (c.source.proxy) {
+      if (auto proxy = parse_proxy_url(*c.source.proxy)) {
+        source["proxy"] = proxy->user.empty()
+                              ? fmt::format("http://{}", proxy->label())
+                              : fmt::format("http://{}:***@{}", proxy->user, proxy->label());
+      }
     }
     json target = {
         {"connection_string", redact_connection_string(c.target.connection_string.reveal())},

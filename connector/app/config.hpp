@@ -48,6 +48,10 @@ struct SourceConfig {
   std::optional<std::int64_t> owner_level; // epoch; none = non-exclusive receivers
   std::vector<PartitionId> partitions;     // empty = every partition of the hub
   std::string ca_file;                     // empty = the system CA bundle
+  // AMQP over TCP or WebSockets: source.transport, else the connection string's TransportType.
+  HubTransport transport = HubTransport::amqp;
+  // source.proxy (may hold a password; printed only as host:port); none: HTTPS_PROXY.
+  std::optional<std::string> proxy;
   // Per partition: events and bytes received and not yet taken by the pipeline, at most
   // (AMQP credit follows both; hub/partition_channel.hpp).
   std::uint32_t prefetch = 300;

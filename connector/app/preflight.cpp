@@ -118,6 +118,8 @@ void check_hub(const ConnectionConfig& c, milliseconds timeout, Findings& out) {
   o.event_hub = c.source.event_hub;
   o.consumer_group = c.source.consumer_group;
   o.ca_file = c.source.ca_file;
+  o.transport = c.source.transport;
+  o.proxy = c.source.proxy;
   o.receiver_name = "hub2kusto-preflight-" + c.name;
   o.tokens = azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);
   o.credit = hub::CreditWindow{.high = 16, .low = 8, .max_bytes = 1U << 20};

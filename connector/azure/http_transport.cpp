@@ -13,7 +13,9 @@
 #include <pplx/threadpool.h>
 
 #include "base/text.hpp"
+#include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
+#include "common/proxy.hpp"
 #include "common/redact.hpp"
 
 namespace hub2kusto::azure {
@@ -59,37 +61,9 @@ std::string env(const char* upper, const char* lower_name) {
   return {};
 }
 
-// NO_PROXY: comma-separated hosts or domain suffixes ("*" for all); loopback never proxied.
+// Loopback is never proxied; NO_PROXY lists the rest (common/proxy.hpp).
 bool bypasses_proxy(const std::string& host) {
-  if (host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]") {
-    return true;
-  }
-  const std::string list = env("NO_PROXY", "no_proxy");
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    const std::size_t comma = list.find(',', start);
-    std::string entry = text::lower(
-        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    entry.erase(0, entry.find_first_not_of(' '));
-    entry.erase(entry.find_last_not_of(' ') + 1);
-    if (entry == "*") {
-      return true;
-    }
-    if (!entry.empty()) {
-      if (entry.front() == '.') {
-        entry.erase(0, 1);
-      }
-      const std::string h = text::lower(host);
-      if (h == entry || (h.size() > entry.size() && h.ends_with("." + entry))) {
-        return true;
-      }
-    }
-    if (comma == std::string::npos) {
-      break;
-    }
-    start = comma + 1;
-  }
-  return false;
+  return is_loopback_host(host) || host == "[::1]" || no_proxy_lists(host);
 }
 
 // The URL as it may appear in an error: no query (a SAS lives there).

@@ -94,6 +94,20 @@ Result<bool> parse_bool(const Fields& f, std::string_view key) {
   return f.error(fmt::format("'{}' must be true or false", key));
 }
 
+Result<std::optional<HubTransport>> parse_transport(const Fields& f) {
+  const std::string* v = f.find("TransportType");
+  if (v == nullptr) {
+    return std::optional<HubTransport>();
+  }
+  if (text::iequals(*v, "Amqp")) {
+    return std::optional(HubTransport::amqp);
+  }
+  if (text::iequals(*v, "AmqpWebSockets")) {
+    return std::optional(HubTransport::websockets);
+  }
+  return f.error("'TransportType' must be Amqp or AmqpWebSockets");
+}
+
 } // namespace
 
 std::uint16_t EventHubsConnectionString::amqp_port() const {
@@ -109,9 +123,10 @@ std::uint16_t IotHubConnectionString::amqp_port() const {
 }
 
 Result<EventHubsConnectionString> parse_event_hubs_connection_string(std::string_view text) {
-  auto parsed = Fields::parse(text, "Event Hubs",
-                              {"Endpoint", "SharedAccessKeyName", "SharedAccessKey",
-                               "SharedAccessSignature", "EntityPath", "UseDevelopmentEmulator"});
+  auto parsed =
+      Fields::parse(text, "Event Hubs",
+                    {"Endpoint", "SharedAccessKeyName", "SharedAccessKey", "SharedAccessSignature",
+                     "EntityPath", "UseDevelopmentEmulator", "TransportType"});
   if (!parsed) {
     return failure(std::move(parsed).error());
   }
@@ -135,6 +150,11 @@ Result<EventHubsConnectionString> parse_event_hubs_connection_string(std::string
     return failure(std::move(emulator).error());
   }
   cs.use_development_emulator = *emulator;
+  auto transport = parse_transport(f);
+  if (!transport) {
+    return failure(std::move(transport).error());
+  }
+  cs.transport = *transport;
   if (cs.use_development_emulator && cs.port == kAmqpsPort) {
     // Azure SDK for C++ rejects this too: the emulator speaks plain AMQP only.
     return f.error("'Endpoint' names port 5671 (AMQPS), but the development emulator uses "
@@ -174,9 +194,10 @@ Result<EventHubsConnectionString> parse_event_hubs_connection_string(std::string
 }
 
 Result<IotHubConnectionString> parse_iot_hub_connection_string(std::string_view text) {
-  auto parsed = Fields::parse(text, "IoT Hub",
-                              {"HostName", "SharedAccessKeyName", "SharedAccessKey", "DeviceId",
-                               "ModuleId", "SharedAccessSignature", "UseDevelopmentEmulator"});
+  auto parsed =
+      Fields::parse(text, "IoT Hub",
+                    {"HostName", "SharedAccessKeyName", "SharedAccessKey", "DeviceId", "ModuleId",
+                     "SharedAccessSignature", "UseDevelopmentEmulator", "TransportType"});
   if (!parsed) {
     return failure(std::move(parsed).error());
   }
@@ -208,6 +229,11 @@ Result<IotHubConnectionString> parse_iot_hub_connection_string(std::string_view 
     return failure(std::move(emulator).error());
   }
   cs.use_development_emulator = *emulator;
+  auto transport = parse_transport(f);
+  if (!transport) {
+    return failure(std::move(transport).error());
+  }
+  cs.transport = *transport;
 
   const std::string* key_name = f.find("SharedAccessKeyName");
   const std::string* key = f.find("SharedAccessKey");

@@ -2,7 +2,7 @@
 // Event Hubs and IoT Hub connection strings (docs/protocols.md, "Connection strings").
 //
 //   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<rule>;SharedAccessKey=<key>
-//     [;EntityPath=<hub>][;UseDevelopmentEmulator=true]
+//     [;EntityPath=<hub>][;UseDevelopmentEmulator=true][;TransportType=Amqp|AmqpWebSockets]
 //   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature sr=...
 //   Endpoint=sb://<ns>.servicebus.windows.net/;EntityPath=<hub>   (no key: Entra ID)
 //   HostName=<hub>.azure-devices.net;SharedAccessKeyName=<policy>;SharedAccessKey=<base64 key>
@@ -24,6 +24,11 @@
 
 namespace hub2kusto {
 
+// How AMQP reaches the hub: TCP (5671 with TLS) or WebSockets (443 with TLS; docs/protocols.md,
+// "AMQP over WebSockets"). The .NET and Service Bus tooling write it in connection strings as
+// TransportType=Amqp or TransportType=AmqpWebSockets.
+enum class HubTransport { amqp, websockets };
+
 struct EventHubsConnectionString {
   std::string host;                  // namespace FQDN (or emulator host)
   std::optional<std::uint16_t> port; // explicit port from Endpoint, if any
@@ -33,6 +38,7 @@ struct EventHubsConnectionString {
   Secret shared_access_signature;    // prebuilt token; cannot be renewed
   std::chrono::sys_seconds signature_expiry{}; // `se` of the prebuilt token
   bool use_development_emulator = false;
+  std::optional<HubTransport> transport; // TransportType, when given
   std::vector<std::string> ignored_keys;
 
   bool uses_tls() const { return !use_development_emulator; }
@@ -52,6 +58,7 @@ struct IotHubConnectionString {
   std::string key_name;              // service policy, e.g. iothubowner or service
   Secret key; // base64; decoded before signing (docs/protocols.md, "SAS tokens")
   bool use_development_emulator = false; // hub2kusto extension: plain AMQP for the emulator
+  std::optional<HubTransport> transport; // TransportType, when given
   std::vector<std::string> ignored_keys;
 
   bool uses_tls() const { return !use_development_emulator; }

@@ -32,8 +32,24 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
     phase_ = Phase::redirect;
     hub_label_ = fmt::format("IoT Hub {}", iot.host);
   }
+  transport_ = options_.transport.value_or(
+      std::visit([](const auto& c) { return c.transport; }, options_.connection)
+          .value_or(HubTransport::amqp));
+  if (transport_ == HubTransport::websockets) {
+    // The WebSocket endpoint is on 443 unless the connection string names a port, for the
+    // namespace and an IoT Hub alike (docs/protocols.md, "AMQP over WebSockets").
+    const auto explicit_port =
+        std::visit([](const auto& c) { return c.port; }, options_.connection);
+    target_.port = explicit_port.value_or(443);
+    if (iot_front_end_) {
+      iot_front_end_->port = target_.port;
+    }
+  }
+  const bool streams = transport_ == HubTransport::websockets ||
+                       (options_.proxy && !options_.proxy->empty()) ||
+                       !https_proxy_from_environment().empty();
+  io_ = streams ? make_stream_io(*this, kTick) : make_proactor_io(*this, kTick);
   mailbox_->impl = this;
-  proactor_ = pn_proactor();
   thread_ = std::thread([this] { run(); });
   post([this] {
     if (target_.event_hub.empty() && !target_.iot_front_end) {
@@ -66,24 +82,15 @@ bool AmqpEventSource::Impl::post(std::function<void()> fn) {
   const bool first = inbox_.empty();
   inbox_.push_back(std::move(fn));
   if (first) { // one wake-up drains everything queued
-    if (inbox_connection_ != nullptr) {
-      pn_connection_wake(inbox_connection_);
-    } else {
-      pn_proactor_interrupt(proactor_);
-    }
+    io_->interrupt(inbox_connection_);
   }
   return true;
 }
 
 void AmqpEventSource::Impl::run() {
-  pn_proactor_set_timeout(proactor_, kTick.count());
   try {
     while (!stop_loop_) {
-      pn_event_batch_t* batch = pn_proactor_wait(proactor_);
-      while (pn_event_t* e = pn_event_batch_next(batch)) {
-        handle(e);
-      }
-      pn_proactor_done(proactor_, batch);
+      io_->run_once();
       auto after = std::move(after_batch_);
       after_batch_.clear();
       for (auto& fn : after) {
@@ -114,14 +121,14 @@ void AmqpEventSource::Impl::run() {
   for (auto& fn : orphans) {
     fn();
   }
-  pn_proactor_free(proactor_); // frees the connection, if any
+  io_.reset(); // frees the connection, if any
   connection_ = nullptr;
   if (ssl_domain_ != nullptr) {
     pn_ssl_domain_free(ssl_domain_);
   }
 }
 
-bool AmqpEventSource::Impl::handle(pn_event_t* e) {
+void AmqpEventSource::Impl::handle(pn_event_t* e) {
   switch (pn_event_type(e)) {
   case PN_CONNECTION_REMOTE_OPEN:
     if (pn_event_connection(e) == connection_) {
@@ -181,20 +188,9 @@ bool AmqpEventSource::Impl::handle(pn_event_t* e) {
       on_transport_close();
     }
     break;
-  case PN_PROACTOR_INTERRUPT:
-    run_inbox();
-    wake_connection(); // so frames the work produced are written now
-    break;
-  case PN_CONNECTION_WAKE:
-    run_inbox(); // in the connection's batch: its output is written when the batch ends
-    break;
-  case PN_PROACTOR_TIMEOUT:
-    tick();
-    break;
   default:
     break;
   }
-  return !stop_loop_;
 }
 
 void AmqpEventSource::Impl::on_delivery(pn_delivery_t* d) {
@@ -244,9 +240,6 @@ void AmqpEventSource::Impl::tick() {
   if (timers_.run_due(clock_.steady_now()) > 0) {
     wake_connection();
   }
-  if (!stop_loop_) {
-    pn_proactor_set_timeout(proactor_, kTick.count());
-  }
 }
 
 void AmqpEventSource::Impl::close() {
@@ -284,7 +277,7 @@ void AmqpEventSource::Impl::begin_close() {
       p->close();
     }
     pn_connection_close(connection_);
-    pn_connection_wake(connection_);
+    io_->flush(connection_);
     schedule(kCloseDeadline, [this] { stop_loop_ = true; });
   } else {
     stop_loop_ = true;
@@ -310,7 +303,17 @@ void AmqpEventSource::Impl::connect() {
   pn_transport_set_idle_timeout(transport, static_cast<pn_millis_t>(options_.idle_timeout.count()));
   // CBS works with SASL ANONYMOUS (docs/protocols.md, "Claims-based security ($cbs)").
   pn_sasl_allowed_mechs(pn_sasl(transport), "ANONYMOUS");
-  if (target_.tls) {
+  AmqpRoute route;
+  route.network_host = target_.network_host;
+  route.port = target_.port;
+  route.hostname = target_.hostname;
+  route.tls = target_.tls;
+  route.ca_file = options_.ca_file;
+  if (transport_ == HubTransport::websockets) {
+    // An IoT Hub's own host has its own path; its Event Hub-compatible endpoint is a namespace
+    // (docs/protocols.md, "AMQP over WebSockets").
+    route.websocket_path = target_.iot_front_end ? "/$iothub/websocket" : "/$servicebus/websocket";
+  } else if (target_.tls) {
     if (ssl_domain_ == nullptr) {
       ssl_domain_ = pn_ssl_domain(PN_SSL_MODE_CLIENT);
       if (!options_.ca_file.empty()) {
@@ -326,12 +329,23 @@ void AmqpEventSource::Impl::connect() {
     pn_ssl_init(ssl, ssl_domain_, nullptr);
     pn_ssl_set_peer_hostname(ssl, target_.hostname.c_str());
   }
+  if (const auto proxy = proxy_for(target_.network_host, options_.proxy)) {
+    auto parsed = parse_proxy_url(*proxy);
+    if (!parsed) {
+      pn_transport_free(transport);
+      pn_connection_free(connection_);
+      connection_ = nullptr;
+      fail(fmt::format("{}: {}", options_.proxy ? "source.proxy" : "HTTPS_PROXY",
+                       parsed.error().message));
+      return;
+    }
+    route.proxy = std::move(parsed).value();
+  }
   pn_connection_open(connection_);
-  char address[PN_MAX_ADDR];
-  pn_proactor_addr(address, sizeof address, target_.network_host.c_str(),
-                   std::to_string(target_.port).c_str());
-  log->debug("connecting to {}:{}", target_.network_host, target_.port);
-  pn_proactor_connect2(proactor_, connection_, transport, address);
+  log->debug("connecting to {}:{}{}{}", target_.network_host, target_.port,
+             route.websocket_path ? " over WebSockets" : "",
+             route.proxy ? " through the proxy " + route.proxy->label() : "");
+  io_->connect(connection_, transport, route);
 }
 
 void AmqpEventSource::Impl::on_connection_open() {
@@ -402,8 +416,12 @@ void AmqpEventSource::Impl::on_redirect(const Condition& condition) {
   // policy and key.
   target_.network_host = redirect->network_host;
   target_.hostname = redirect->hostname;
-  target_.port = redirect->port;
-  target_.tls = redirect->tls;
+  if (transport_ == HubTransport::amqp) {
+    // Over WebSockets the endpoint is reached on the front end's port and security (443 and
+    // TLS on Azure), whatever AMQP port the redirect names.
+    target_.port = redirect->port;
+    target_.tls = redirect->tls;
+  }
   target_.event_hub = redirect->event_hub;
   target_.iot_front_end = false;
   redirected_ = true;
@@ -449,10 +467,10 @@ void AmqpEventSource::Impl::on_transport_close() {
     std::lock_guard lock(inbox_mutex_);
     inbox_connection_ = nullptr;
     if (!inbox_.empty()) {
-      pn_proactor_interrupt(proactor_); // a wake sent to the dying connection may be lost
+      io_->interrupt(nullptr); // a wake sent to the dying connection may be lost
     }
   }
-  connection_ = nullptr; // the proactor frees it after this batch
+  connection_ = nullptr; // the io frees it after this batch
   ++generation_;
   probe_.reset();
   if (phase_ == Phase::closing) {
@@ -526,7 +544,7 @@ void AmqpEventSource::Impl::fail(std::string message) {
   management_.lost(message);
   if (connection_ != nullptr) {
     pn_connection_close(connection_);
-    pn_connection_wake(connection_);
+    io_->flush(connection_);
   }
 }
 

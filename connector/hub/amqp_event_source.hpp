@@ -10,15 +10,17 @@
 // $management, small and rare, are still built and read with proton::message.
 //
 // Threading (docs/architecture.md, "Threads", the rule of Proton's cpp/docs/mt.md): the source owns
-// one pn_proactor run by exactly one thread, the AMQP thread. Every Proton object lives on it and
-// nothing locks one. Other threads hand work in through post(): a mutex-guarded inbox, drained
-// when the thread is woken (pn_connection_wake on the open connection, so the work runs in the
-// connection's own batch and the credit it grants is written at once; pn_proactor_interrupt
-// between connections). Readers meet the AMQP thread only in each partition's PartitionChannel.
+// one io (amqp_io.hpp: Proton's proactor, or Asio streams for WebSockets and proxies) run by
+// exactly one thread, the AMQP thread. Every Proton object lives on it and nothing locks one.
+// Other threads hand work in through post(): a mutex-guarded inbox, drained when the thread is
+// woken (on the open connection, so the work runs in the connection's own batch and the credit it
+// grants is written at once; the io itself between connections). Readers meet the AMQP thread
+// only in each partition's PartitionChannel.
 //
 // One connection per hub, shared by every partition link, one session per link:
 //
-//   connect (TLS unless the emulator) -> SASL ANONYMOUS -> open
+//   connect (TLS unless the emulator; over WebSockets and through an HTTP proxy if configured)
+//     -> SASL ANONYMOUS -> open
 //     -> $cbs put-token sb://<host>/<hub> (renewed at 3/4 of its lifetime, same connection)
 //     -> <hub>/$management requests (hub and partition information)
 //     -> per partition: attach <hub>/ConsumerGroups/<cg>/Partitions/<id> with the selector
@@ -61,6 +63,12 @@ struct HubOptions {
   std::optional<std::int64_t> owner_level; // com.microsoft:epoch; none: non-exclusive
   std::string receiver_name = "hub2kusto"; // com.microsoft:receiver-name, in service errors
   std::string ca_file;                     // empty: the system trust store
+  // AMQP over TCP (5671) or over WebSockets (443): docs/protocols.md, "AMQP over WebSockets".
+  // None: the connection string's TransportType, else TCP.
+  std::optional<HubTransport> transport;
+  // An HTTP proxy URL (http://[user:password@]host:port) for every host NO_PROXY does not list;
+  // none: HTTPS_PROXY from the environment (common/proxy.hpp).
+  std::optional<std::string> proxy;
   CreditWindow credit;
   // Shared by every partition of the process (and other sources): credit also comes from it.
   // Null: each partition is bounded by `credit` alone.

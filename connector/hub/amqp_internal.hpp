@@ -5,13 +5,13 @@
 // partition's link). Proton types live here and in those files
 // only, never in a public header. Internal to hub/.
 #include "hub/amqp_event_source.hpp"
+#include "hub/amqp_io.hpp"
 
 #include <proton/condition.h>
 #include <proton/connection.h>
 #include <proton/delivery.h>
 #include <proton/event.h>
 #include <proton/link.h>
-#include <proton/proactor.h>
 #include <proton/sasl.h>
 #include <proton/session.h>
 #include <proton/ssl.h>
@@ -54,7 +54,7 @@ using ManagementReply = std::function<void(Result<ManagementBody>)>;
 // The selector filter's descriptor: apache.org domain 0x468C, code 4 (docs/protocols.md, "Receiver
 // links and start positions").
 constexpr std::uint64_t kSelectorFilterCode = 0x0000468C00000004ULL;
-// How finely timers (backoffs, renewals) are run; the proactor wakes this often.
+// How finely timers (backoffs, renewals) are run; the AMQP thread wakes this often.
 constexpr milliseconds kTick{20};
 // How long a clean close may take before the connection is simply dropped.
 constexpr milliseconds kCloseDeadline{2'000};
@@ -426,7 +426,7 @@ private:
 };
 
 // Everything on the AMQP thread, and the doors into it.
-class AmqpEventSource::Impl final : public ReceiverHost {
+class AmqpEventSource::Impl final : public ReceiverHost, private AmqpIo::Handler {
 public:
   Impl(HubOptions options, const Clock& clock, RandomSource& random);
   ~Impl();
@@ -493,13 +493,14 @@ private:
   enum class Phase { redirect, hub, closing, failed };
 
   void run();
-  bool handle(pn_event_t* e);
+  // AmqpIo::Handler.
+  void handle(pn_event_t* e) override;
+  void run_inbox() override;
+  void tick() override;
   void on_delivery(pn_delivery_t* d);
-  void run_inbox();
-  void tick();
   void wake_connection() {
     if (connection_ != nullptr && open_) {
-      pn_connection_wake(connection_);
+      io_->flush(connection_);
     }
   }
   void connect();
@@ -538,17 +539,18 @@ private:
   mutable std::mutex namespace_mutex_;
   std::string event_hubs_namespace_;
 
-  pn_proactor_t* proactor_ = nullptr;
+  HubTransport transport_ = HubTransport::amqp;
+  std::unique_ptr<AmqpIo> io_; // the proactor, or streams for WebSockets and proxies
   std::thread thread_;
   std::once_flag close_once_;
 
-  // Work from other threads, under inbox_mutex_; the proactor is interrupted to run it.
+  // Work from other threads, under inbox_mutex_; the io is interrupted to run it.
   std::mutex inbox_mutex_;
   std::vector<std::function<void()>> inbox_;
   bool loop_ended_ = false;
-  // The open connection, for waking it instead of the proactor: work then runs in the
-  // connection's own batch and what it writes (credit) leaves at once. Set and cleared on the
-  // AMQP thread, within the batch, before the proactor could free the connection.
+  // The open connection, for waking it instead of the io: work then runs in the connection's
+  // own batch and what it writes (credit) leaves at once. Set and cleared on the AMQP thread,
+  // within the batch, before the io could free the connection.
   pn_connection_t* inbox_connection_ = nullptr;
 
   // AMQP thread only.

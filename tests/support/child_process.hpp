@@ -68,6 +68,14 @@ public:
   }
 
   bool started() const { return pid_ > 0; }
+  // Whether it still runs (an ended process is reaped here).
+  bool running() {
+    int status = 0;
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+    }
+    return pid_ > 0;
+  }
   pid_t pid() const { return pid_; }
 
   // The next line of stdout, or nothing when the process closed it or `wait` elapsed.

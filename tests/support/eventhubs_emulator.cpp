@@ -28,8 +28,14 @@ EventHubsEmulator::EventHubsEmulator(const std::vector<std::string>& args)
     return;
   }
   port_ = std::stoi(*first);
-  const bool iothub = std::find(args.begin(), args.end(), "--iothub") != args.end();
-  while (control_port_ == 0 || (iothub && iothub_port_ == 0)) {
+  const auto given = [&](const char* flag) {
+    return std::find(args.begin(), args.end(), flag) != args.end();
+  };
+  const bool iothub = given("--iothub");
+  const bool websocket = given("--websocket-port");
+  const bool websocket_tls = given("--websocket-tls-port");
+  while (control_port_ == 0 || (iothub && iothub_port_ == 0) ||
+         (websocket && websocket_port_ == 0) || (websocket_tls && websocket_tls_port_ == 0)) {
     const auto line = process_.read_line(std::chrono::seconds(30));
     if (!line) {
       port_ = 0;
@@ -41,6 +47,10 @@ EventHubsEmulator::EventHubsEmulator(const std::vector<std::string>& args)
       control_port_ = std::stoi(line->substr(8));
     } else if (line->rfind("iothub ", 0) == 0) {
       iothub_port_ = std::stoi(line->substr(7));
+    } else if (line->rfind("websocket ", 0) == 0) {
+      websocket_port_ = std::stoi(line->substr(10));
+    } else if (line->rfind("websocket-tls ", 0) == 0) {
+      websocket_tls_port_ = std::stoi(line->substr(14));
     }
   }
 }

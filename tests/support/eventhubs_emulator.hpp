@@ -22,6 +22,9 @@ public:
   int port() const { return port_; }
   int iothub_port() const { return iothub_port_; }
   int tls_port() const { return tls_port_; }
+  // With --websocket-port / --websocket-tls-port: AMQP over ws:// and wss://.
+  int websocket_port() const { return websocket_port_; }
+  int websocket_tls_port() const { return websocket_tls_port_; }
   std::string stderr_text() const { return process_.stderr_text(); }
 
   std::string connection_string(const std::string& hub = "telemetry",
@@ -47,6 +50,8 @@ private:
   int iothub_port_ = 0;
   int tls_port_ = 0;
   int control_port_ = 0;
+  int websocket_port_ = 0;
+  int websocket_tls_port_ = 0;
 };
 
 } // namespace hub2kusto::testing

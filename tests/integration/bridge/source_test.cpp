@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "bridge/bridge_fixture.hpp"
+#include "support/tinyproxy.hpp"
 
 namespace hub2kusto::bridge_test {
 namespace {
@@ -53,6 +54,38 @@ TEST_F(Bridge, AMissingConsumerGroupIsNamedOnceWithTheHubAndReadingStartsWhenItI
       << http_get(ops_port_, "/readyz").second;
   stop(bridge);
   EXPECT_EQ(kusto.count("T"), 50);
+}
+
+// A network that lets only an authenticating HTTP proxy out: the hub is read over WebSockets
+// through its CONNECT tunnel, and every event arrives once.
+TEST_F(Bridge, MovesEveryEventOverWebSocketsThroughAProxyThatAsksForCredentials) {
+  Services services({"--hub", "telemetry:4", "--websocket-port", "0", "--preload",
+                     distinct_events(2000), "--preload-events", "2000"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
+  testing::Tinyproxy::Options auth;
+  auth.basic_auth = std::pair<std::string, std::string>("bridge", "pr0xy-pa55");
+  testing::Tinyproxy proxy(auth);
+  ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
+  auto env = environment(hub, kusto);
+  for (auto& [name, value] : env) {
+    if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
+      value = "Endpoint=sb://127.0.0.1:" + std::to_string(hub.websocket_port()) +
+              ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
+              "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
+    }
+  }
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_TRANSPORT", "websockets");
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_PROXY", proxy.url("bridge", "pr0xy-pa55"));
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 2000; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  stop(bridge);
+  EXPECT_EQ(lines_and_rows(kusto), std::make_pair(2000LL, 2000LL));
+  EXPECT_NE(proxy.log().find("CONNECT 127.0.0.1:" + std::to_string(hub.websocket_port())),
+            std::string::npos)
+      << proxy.log();
+  EXPECT_EQ(bridge.stderr_text().find("pr0xy-pa55"), std::string::npos);
 }
 
 } // namespace

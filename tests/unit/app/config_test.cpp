@@ -82,6 +82,54 @@ TEST_F(ConfigTest, EnvironmentAloneIsAConfiguration) {
   EXPECT_EQ(config->ops.port, 9090);
 }
 
+// The hub over WebSockets through a proxy: source.transport agrees with the connection string's
+// TransportType, the proxy URL is checked at start-up, and its password is never shown.
+TEST_F(ConfigTest, TransportAndProxyAreCheckedAndThePasswordIsNeverShown) {
+  const std::map<std::string, std::string> base = {
+      {"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING", kHub},
+      {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+      {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"}};
+  const auto with = [&](std::map<std::string, std::string> more) {
+    more.insert(base.begin(), base.end());
+    return load_config({std::nullopt, {more.begin(), more.end()}});
+  };
+  auto chosen =
+      with({{"HUB2KUSTO_CONNECTIONS_0_SOURCE_TRANSPORT", "websockets"},
+            {"HUB2KUSTO_CONNECTIONS_0_SOURCE_PROXY", "http://alice:Pr0xyS3cret@proxy.corp:3128"}});
+  ASSERT_TRUE(chosen) << chosen.error().front().message;
+  EXPECT_EQ(chosen->connections[0].source.transport, HubTransport::websockets);
+  EXPECT_EQ(chosen->connections[0].source.proxy, "http://alice:Pr0xyS3cret@proxy.corp:3128");
+  const std::string shown = to_masked_json(*chosen).dump();
+  EXPECT_NE(shown.find("http://alice:***@proxy.corp:3128"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("Pr0xyS3cret"), std::string::npos);
+
+  auto from_string = load_config({std::nullopt,
+                                  {{"HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
+                                    std::string(kHub) + ";TransportType=AmqpWebSockets"},
+                                   {"HUB2KUSTO_CONNECTIONS_0_TARGET_CONNECTION_STRING", kKusto},
+                                   {"HUB2KUSTO_CONNECTIONS_0_TARGET_TABLE", "Events"}}});
+  ASSERT_TRUE(from_string) << from_string.error().front().message;
+  EXPECT_EQ(from_string->connections[0].source.transport, HubTransport::websockets);
+  auto defaults = with({});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->connections[0].source.transport, HubTransport::amqp);
+  EXPECT_FALSE(defaults->connections[0].source.proxy.has_value());
+
+  auto wrong = with({{"HUB2KUSTO_CONNECTIONS_0_SOURCE_TRANSPORT", "mqtt"},
+                     {"HUB2KUSTO_CONNECTIONS_0_SOURCE_PROXY", "https://bob:Pr0xyS3cret@p:3128"}});
+  ASSERT_FALSE(wrong);
+  std::set<std::string> problems;
+  for (const auto& p : wrong.error()) {
+    problems.insert(p.setting + ": " + p.message);
+    EXPECT_EQ(p.message.find("Pr0xyS3cret"), std::string::npos) << p.message;
+  }
+  EXPECT_TRUE(problems.count("connections[0].source.transport: 'mqtt' is not amqp or websockets"))
+      << *problems.begin();
+  EXPECT_TRUE(problems.count("connections[0].source.proxy: the proxy URL has the scheme 'https'; "
+                             "only http:// proxies (which tunnel TLS with CONNECT) are supported"))
+      << *problems.rbegin();
+}
+
 // The checkpoint and dead-letter stores are read by the same rules: each names its own
 // settings, blob settings without store 'blob' are refused, and file is the default.
 TEST_F(ConfigTest, BothStoresRefuseSettingsOfTheOtherKindByName) {

@@ -67,9 +67,38 @@ TEST(EventHubsConnectionString, AcceptsAPrebuiltSignature) {
 TEST(EventHubsConnectionString, ReportsUnknownKeysWithoutFailing) {
   auto cs = parse_event_hubs_connection_string(
       "Endpoint=sb://n.servicebus.windows.net/;SharedAccessKeyName=r;SharedAccessKey=k;"
-      "TransportType=AmqpWebSockets");
+      "OperationTimeout=30");
   ASSERT_TRUE(cs);
-  EXPECT_EQ(cs->ignored_keys, std::vector<std::string>{"TransportType"});
+  EXPECT_EQ(cs->ignored_keys, std::vector<std::string>{"OperationTimeout"});
+}
+
+TEST(EventHubsConnectionString, ReadsTheTransportTypeTheDotNetToolingWrites) {
+  auto ws = parse_event_hubs_connection_string(
+      "Endpoint=sb://n.servicebus.windows.net/;SharedAccessKeyName=r;SharedAccessKey=k;"
+      "TransportType=AmqpWebSockets");
+  ASSERT_TRUE(ws) << ws.error().message;
+  EXPECT_EQ(ws->transport, HubTransport::websockets);
+  EXPECT_TRUE(ws->ignored_keys.empty());
+  auto amqp = parse_event_hubs_connection_string(
+      "Endpoint=sb://n.servicebus.windows.net/;SharedAccessKeyName=r;SharedAccessKey=k;"
+      "transporttype=amqp");
+  ASSERT_TRUE(amqp) << amqp.error().message;
+  EXPECT_EQ(amqp->transport, HubTransport::amqp);
+  auto none = parse_event_hubs_connection_string(
+      "Endpoint=sb://n.servicebus.windows.net/;SharedAccessKeyName=r;SharedAccessKey=k");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->transport.has_value());
+  auto iot = parse_iot_hub_connection_string(
+      "HostName=h.azure-devices.net;SharedAccessKeyName=service;SharedAccessKey=a2V5;"
+      "TransportType=AmqpWebSockets");
+  ASSERT_TRUE(iot) << iot.error().message;
+  EXPECT_EQ(iot->transport, HubTransport::websockets);
+  auto bad = parse_event_hubs_connection_string(
+      "Endpoint=sb://n.servicebus.windows.net/;SharedAccessKeyName=r;SharedAccessKey=k;"
+      "TransportType=Mqtt");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "Event Hubs connection string: 'TransportType' must be Amqp or AmqpWebSockets");
 }
 
 struct MalformedHubCase {

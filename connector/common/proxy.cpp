@@ -1,0 +1,118 @@
+#include "common/proxy.hpp"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "base/text.hpp"
+#include "common/encoding.hpp"
+#include "common/endpoint.hpp"
+
+namespace hub2kusto {
+namespace {
+
+std::string environment(const char* upper, const char* lower) {
+  for (const char* name : {upper, lower}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') {
+      return v;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+std::string ProxyUrl::label() const {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
+}
+
+Result<ProxyUrl> parse_proxy_url(std::string_view url) {
+  constexpr std::string_view what = "the proxy URL";
+  ProxyUrl out;
+  std::string_view rest = url;
+  const std::size_t scheme_end = rest.find("://");
+  if (scheme_end != std::string_view::npos) {
+    const std::string scheme = text::lower(rest.substr(0, scheme_end));
+    if (scheme != "http") {
+      return failure(fmt::format("{} has the scheme '{}'; only http:// proxies (which tunnel "
+                                 "TLS with CONNECT) are supported",
+                                 what, scheme));
+    }
+    rest.remove_prefix(scheme_end + 3);
+  }
+  // User information ends at the last '@' before the path: a password may contain '@' only
+  // percent-encoded, but be lenient.
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos && rest.substr(slash) != "/") {
+    return failure(fmt::format("{} has a path (expected http://host:port)", what));
+  }
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view info = authority.substr(0, at);
+    authority.remove_prefix(at + 1);
+    const std::size_t colon = info.find(':');
+    auto user = encoding::percent_decode(info.substr(0, colon));
+    auto password = encoding::percent_decode(
+        colon == std::string_view::npos ? std::string_view() : info.substr(colon + 1));
+    if (!user || !password || user->empty()) {
+      return failure(fmt::format("{} has malformed user information (expected "
+                                 "http://user:password@host:port, percent-encoded)",
+                                 what));
+    }
+    out.user = std::move(*user);
+    out.password = Secret(std::move(*password));
+  }
+  auto endpoint = parse_host_port(authority, what);
+  if (!endpoint) {
+    return failure(std::move(endpoint).error());
+  }
+  out.host = endpoint->host;
+  out.port = endpoint->port.value_or(80);
+  return out;
+}
+
+std::string https_proxy_from_environment() {
+  return environment("HTTPS_PROXY", "https_proxy");
+}
+
+bool no_proxy_lists(std::string_view host) {
+  const std::string list = environment("NO_PROXY", "no_proxy");
+  const std::string h = text::lower(host);
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string entry = text::lower(text::trim(rest.substr(0, comma)));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (entry == "*") {
+      return true;
+    }
+    if (!entry.empty() && entry.front() == '.') {
+      entry.erase(0, 1);
+    }
+    if (!entry.empty() && (h == entry || (h.size() > entry.size() && h.ends_with("." + entry)))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> proxy_for(std::string_view host,
+                                     const std::optional<std::string>& configured) {
+  if (no_proxy_lists(host)) {
+    return std::nullopt;
+  }
+  if (configured && !configured->empty()) {
+    return configured;
+  }
+  if (is_loopback_host(host)) {
+    return std::nullopt;
+  }
+  std::string from_environment = https_proxy_from_environment();
+  if (from_environment.empty()) {
+    return std::nullopt;
+  }
+  return from_environment;
+}
+
+} // namespace hub2kusto
