@@ -480,8 +480,10 @@ void AmqpEventSource::Impl::on_transport_close() {
   const std::string why = fmt::format("the connection to {} was lost", hub_label_);
   cbs_.lost(why);
   management_.lost(why);
+  const std::string error = last_error();
+  const std::string status = error.empty() ? why : fmt::format("{} ({})", why, error);
   for (auto& [id, p] : partitions_) {
-    p->connection_lost();
+    p->connection_lost(status);
   }
   if (phase_ == Phase::failed) {
     return;

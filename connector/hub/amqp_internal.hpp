@@ -381,8 +381,9 @@ public:
   // The reader made room: grant credit if in flight fell to the low watermark.
   void top_up();
 
-  // The connection is gone, and every link of it.
-  void connection_lost();
+  // The connection is gone, and every link of it; `why` is what the partition's status says
+  // until it receives again (on /readyz).
+  void connection_lost(const std::string& why);
 
   void close();
 

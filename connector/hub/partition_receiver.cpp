@@ -66,12 +66,12 @@ void PartitionReceiver::top_up() {
   }
 }
 
-void PartitionReceiver::connection_lost() {
+void PartitionReceiver::connection_lost(const std::string& why) {
   linked_ = attached_ = false;
   link_ = nullptr;
   channel_->link_lost();
   if (!stopped()) {
-    channel_->set_status(PartitionState::recovering);
+    channel_->set_status(PartitionState::recovering, why);
   }
 }
 

@@ -88,5 +88,53 @@ TEST_F(Bridge, MovesEveryEventOverWebSocketsThroughAProxyThatAsksForCredentials)
   EXPECT_EQ(bridge.stderr_text().find("pr0xy-pa55"), std::string::npos);
 }
 
+// A wrong proxy password holds the data and says why on /readyz and in the log, naming the proxy
+// and the user, never the password; the events arrive once the password is fixed.
+TEST_F(Bridge, AWrongProxyPasswordIsNamedOnReadyzWithoutThePassword) {
+  Services services({"--hub", "telemetry:2", "--websocket-port", "0", "--preload",
+                     distinct_events(100), "--preload-events", "100"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
+  testing::Tinyproxy::Options auth;
+  auth.basic_auth = std::pair<std::string, std::string>("bridge", "pr0xy-pa55");
+  testing::Tinyproxy proxy(auth);
+  ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
+  const auto with_password = [&](const std::string& password) {
+    auto env = environment(hub, kusto);
+    for (auto& [name, value] : env) {
+      if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
+        value = "Endpoint=sb://127.0.0.1:" + std::to_string(hub.websocket_port()) +
+                ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
+                "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
+      }
+    }
+    // Partitions named, so the bridge starts without reading the hub and its partitions say
+    // what they meet.
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_PARTITIONS", "0,1");
+    env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_PROXY", proxy.url("bridge", password));
+    return env;
+  };
+  const std::string refused = "the proxy 127.0.0.1:" + std::to_string(proxy.port()) +
+                              " refused the credentials of user 'bridge'";
+  {
+    ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, with_password("not-the-pa55word"));
+    ASSERT_TRUE(eventually([&] {
+      const auto ready = http_get(ops_port_, "/readyz");
+      return ready.first == 503 && ready.second.find(refused) != std::string::npos;
+    })) << http_get(ops_port_, "/readyz").second
+        << bridge.stderr_text();
+    EXPECT_EQ(http_get(ops_port_, "/readyz").second.find("not-the-pa55word"), std::string::npos);
+    stop(bridge);
+    EXPECT_NE(bridge.stderr_text().find(refused), std::string::npos) << bridge.stderr_text();
+    EXPECT_EQ(bridge.stderr_text().find("not-the-pa55word"), std::string::npos);
+    EXPECT_EQ(kusto.count("T"), 0);
+  }
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, with_password("pr0xy-pa55"));
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 100; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  stop(bridge);
+  EXPECT_EQ(lines_and_rows(kusto), std::make_pair(100LL, 100LL));
+}
+
 } // namespace
 } // namespace hub2kusto::bridge_test
