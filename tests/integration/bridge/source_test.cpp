@@ -88,6 +88,35 @@ TEST_F(Bridge, MovesEveryEventOverWebSocketsThroughAProxyThatAsksForCredentials)
   EXPECT_EQ(bridge.stderr_text().find("pr0xy-pa55"), std::string::npos);
 }
 
+// HTTPS_PROXY from the environment tunnels the hub connection too, while the Kusto target on
+// loopback goes direct. The hub is named 0.0.0.0 (Linux connects that to the local listener), a
+// host the environment's proxy is not bypassed for, as it is for loopback names.
+TEST_F(Bridge, HttpsProxyFromTheEnvironmentCarriesTheHubConnection) {
+  Services services({"--host", "0.0.0.0", "--hub", "telemetry:2", "--websocket-port", "0",
+                     "--preload", distinct_events(200), "--preload-events", "200"});
+  ASSERT_NO_FATAL_FAILURE(start(services));
+  auto& [hub, kusto] = services;
+  testing::Tinyproxy proxy;
+  ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
+  auto env = environment(hub, kusto);
+  for (auto& [name, value] : env) {
+    if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
+      value = "Endpoint=sb://0.0.0.0:" + std::to_string(hub.websocket_port()) +
+              ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
+              "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
+    }
+  }
+  env.emplace_back("HTTPS_PROXY", proxy.url());
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 200; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  stop(bridge);
+  EXPECT_EQ(lines_and_rows(kusto), std::make_pair(200LL, 200LL));
+  EXPECT_NE(proxy.log().find("CONNECT 0.0.0.0:" + std::to_string(hub.websocket_port())),
+            std::string::npos)
+      << proxy.log();
+}
+
 // A wrong proxy password holds the data and says why on /readyz and in the log, naming the proxy
 // and the user, never the password; the events arrive once the password is fixed.
 TEST_F(Bridge, AWrongProxyPasswordIsNamedOnReadyzWithoutThePassword) {
