@@ -95,12 +95,18 @@ std::size_t MemoryBudget::Account::available() const {
   if (limit == 0) {
     return static_cast<std::size_t>(-1);
   }
-  // What neither the partitions hold nor the waiting ones (other than this one) have reserved.
   const std::size_t used = budget_->used_.load();
-  const std::size_t mine = reservation_.load();
+  const std::size_t free = limit > used ? limit - used : 0;
+  // A partition that holds a reservation (it was refused and waits) may take whatever is free:
+  // reservations keep room from partitions that were not refused, not from each other. Counted
+  // against each other they could add up to more than is free (credit granted while fair shares
+  // were larger, to partitions that never used it, stays counted), and then every waiting
+  // partition would wait for the others, and none would be told of room again.
+  if (reservation_.load() > 0) {
+    return free;
+  }
   const std::size_t reserved = budget_->reserved_.load();
-  const std::size_t others = reserved > mine ? reserved - mine : 0;
-  return limit > used + others ? limit - used - others : 0;
+  return free > reserved ? free - reserved : 0;
 }
 
 void MemoryBudget::Account::reserve(std::size_t bytes) {
@@ -116,17 +122,22 @@ std::size_t MemoryBudget::Account::room(std::size_t at_least) {
   // Waiting first, then looking: room freed in between is seen by one or the other.
   wanted_.store(std::max<std::size_t>(1, at_least), std::memory_order_relaxed);
   mark_waiting(true);
-  const std::size_t room = available();
+  std::size_t room = available();
+  if (room < at_least) {
+    // Refused: what is left of this partition's fair share is kept for it, so the room the
+    // others free comes to it first, and a partition that was not refused cannot take it. With
+    // its reservation it may also take room the other reservations hold (available()): looked
+    // at again, as no one would tell it of room that was already free.
+    const std::size_t fair = fair_share();
+    const std::size_t own = total();
+    reserve(own < fair ? fair - own : 0);
+    room = available();
+  }
   if (room >= at_least) {
     mark_waiting(false);
     reserve(0);
     return room;
   }
-  // Refused: what is left of this partition's fair share is kept for it, so the room the others
-  // free comes to it first, and a busy partition cannot take it meanwhile.
-  const std::size_t fair = fair_share();
-  const std::size_t own = total();
-  reserve(own < fair ? fair - own : 0);
   return 0;
 }
 

@@ -67,9 +67,9 @@ public:
     return received_.load(std::memory_order_relaxed) + held_.load(std::memory_order_relaxed);
   }
   // How many more bytes the partition may bring in now: what the budget has left, less what
-  // waiting partitions have reserved. Zero when that is less than `at_least` (an event): the
-  // partition then reserves what is left of its fair share, and on_room is called once at
-  // least `at_least` is free for it.
+  // waiting partitions have reserved (a waiting partition itself may take all that is free).
+  // Zero when that is less than `at_least` (an event): the partition then reserves what is left
+  // of its fair share, and on_room is called once at least `at_least` is free for it.
   std::size_t room(std::size_t at_least = 1);
   // The limit over the partitions.
   std::size_t fair_share() const;

@@ -1,5 +1,8 @@
 #include "common/memory_budget.hpp"
 
+#include <memory>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace hub2kusto {
@@ -36,6 +39,36 @@ TEST(MemoryBudget, ARefusedPartitionKeepsItsFairShareReservedAndIsToldWhenRoomFr
   EXPECT_EQ(quiet->room(100), 450U); // taken: the reservation ends
   EXPECT_EQ(busy->room(), 450U);
   EXPECT_LE(budget->used(), budget->limit());
+}
+
+// Credit granted while the fair shares were larger, to partitions that never use it (they are at
+// their end), stays counted: the reservations of the partitions refused since can add up to more
+// than is free. They must not wait for each other: each waiting one is told when room frees, and
+// one refused after the last change sees what is free when it looks again.
+TEST(MemoryBudget, ReservationsAddingUpToMoreThanIsFreeDoNotKeepEveryoneWaiting) {
+  auto budget = MemoryBudget::create(100);
+  auto stale = budget->open(nullptr);
+  std::vector<int> told(8, 0);
+  std::vector<std::shared_ptr<MemoryBudget::Account>> waiting;
+  for (int i = 0; i < 8; ++i) {
+    waiting.push_back(budget->open([&told, i] { ++told[static_cast<std::size_t>(i)]; }));
+  }
+  auto late = budget->open(nullptr); // 10 accounts: a fair share of 10
+  stale->set_received(97);           // 3 free
+  for (auto& w : waiting) {
+    EXPECT_EQ(w->room(5), 0U); // refused: each reserves its 10, 80 reserved in all
+  }
+  stale->set_received(90); // 10 free, 80 reserved
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(told[static_cast<std::size_t>(i)], 1) << i;
+  }
+  EXPECT_EQ(waiting[0]->room(5), 10U);
+  waiting[0]->set_received(10);
+  EXPECT_EQ(waiting[1]->room(5), 0U); // nothing free now: it waits again
+  waiting[0]->set_received(0);
+  EXPECT_EQ(told[1], 2);
+  // Refused first (70 reserved by the others), it looks again with its own reservation.
+  EXPECT_EQ(late->room(5), 10U);
 }
 
 TEST(MemoryBudget, AClosedAccountFreesItsBytesAndItsReservation) {
