@@ -245,8 +245,12 @@ public:
       resolver_.cancel();
       error_code ignored;
       socket_.close(ignored);
-      if (layer_ != nullptr) {
-        layer_->close();
+      // Whichever holds the socket now: the established layer, or one still in its TLS or
+      // WebSocket handshake (whose pending operation would otherwise wait for the peer).
+      for (const auto* layer : {&layer_, &opening_}) {
+        if (*layer != nullptr) {
+          (*layer)->close();
+        }
       }
     }
   }
