@@ -3,7 +3,8 @@
 // eventhubs-emulator (issue "Hub consumer"; results in bench/REPORT.md).
 //
 //   hub2kusto_receive_bench [--events N] [--rounds R] [--partitions P] [--window W]
-//                           [--only bare|hub2kusto] [--websockets]
+//                           [--only bare|hub2kusto|websockets] [--websockets]
+//                           [--websocket-frame-bytes N]
 //   hub2kusto_receive_bench --connect PORT --hub NAME --partitions P --events N
 //     (one drain of an emulator another program started and preloaded: scripts/bench)
 //
@@ -15,7 +16,9 @@
 // PartitionChannel to one reader thread per partition (as the pipeline will). Rounds alternate
 // between the two; the median of each is reported. With --websockets each round also drains
 // with the hub consumer over AMQP over WebSockets (the emulator's ws:// listener, which relays
-// to the same AMQP engine in the emulator's process, on the emulator's core).
+// to the same AMQP engine in the emulator's process, on the emulator's core). The emulator sends
+// what its AMQP side writes as one WebSocket frame, or with --websocket-frame-bytes N fragmented
+// into frames of at most N bytes (Beast's default auto-fragmentation is 4096).
 #include <sched.h>
 
 #include <algorithm>
@@ -259,7 +262,8 @@ int main(int argc, char** argv) {
   int window = 300; // credit per partition, the same for both clients
   std::string only; // "bare", "hub2kusto" or "websockets": run one client (for profiling)
   int connect = 0;  // an emulator already running on this port: one bare drain (scripts/bench)
-  bool websockets = false; // also drain over AMQP over WebSockets
+  bool websockets = false;       // also drain over AMQP over WebSockets
+  std::string frame_bytes = "0"; // the emulator's WebSocket frame size (0: one per write)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--websockets") {
@@ -284,6 +288,8 @@ int main(int argc, char** argv) {
       connect = std::stoi(argv[i]);
     else if (a == "--hub")
       g_hub = argv[i];
+    else if (a == "--websocket-frame-bytes")
+      frame_bytes = argv[i];
   }
   if (connect > 0) {
     // The ceiling for scripts/bench: the bare loop drains `events` from a hub another program
@@ -313,7 +319,7 @@ int main(int argc, char** argv) {
   hub2kusto::testing::ChildProcess emulator(
       {"taskset", "-c", "0", HUB2KUSTO_EVENTHUBS_EMULATOR, "--port", "0", "--hub",
        "telemetry:" + std::to_string(partitions), "--preload", file.string(), "--preload-events",
-       std::to_string(events), "--websocket-port", "0"});
+       std::to_string(events), "--websocket-port", "0", "--websocket-frame-bytes", frame_bytes});
   const auto port_line = emulator.read_line(std::chrono::minutes(5));
   const auto websocket_line = emulator.read_line(std::chrono::minutes(1));
   if (!port_line || !websocket_line || websocket_line->rfind("websocket ", 0) != 0) {
@@ -365,8 +371,10 @@ int main(int argc, char** argv) {
     const double w = wm.events_per_second;
     std::printf("| hub2kusto AmqpEventSource over WebSockets | %.0f | %.1f | %.0f %% | %.0f %% |\n",
                 w, w * 200 / 1e6, 100 * wm.cpu_share, b > 0 ? 100 * w / b : 0);
-    std::printf("\nover WebSockets: %.0f %% of plain AMQP's events/s; client CPU per million "
-                "events %.2f s (plain %.2f s); emulator CPU %.0f %% (plain %.0f %%)\n",
+    std::printf("\nover WebSockets (%s): %.0f %% of plain AMQP's events/s; client CPU per "
+                "million events %.2f s (plain %.2f s); emulator CPU %.0f %% (plain %.0f %%)\n",
+                frame_bytes == "0" ? "one frame per emulator write"
+                                   : ("frames of at most " + frame_bytes + " bytes").c_str(),
                 h > 0 ? 100 * w / h : 0, w > 0 ? 1e6 * wm.cpu_share / w : 0,
                 h > 0 ? 1e6 * hm.cpu_share / h : 0, 100 * wm.emulator_share,
                 100 * hm.emulator_share);

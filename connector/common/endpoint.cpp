@@ -93,4 +93,9 @@ bool is_loopback_host(std::string_view host) {
   return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
 }
 
+std::string format_host_port(std::string_view host, std::uint16_t port) {
+  return host.find(':') != std::string_view::npos ? fmt::format("[{}]:{}", host, port)
+                                                  : fmt::format("{}:{}", host, port);
+}
+
 } // namespace hub2kusto

@@ -25,4 +25,7 @@ Result<Endpoint> parse_host_port(std::string_view text, std::string_view what);
 
 bool is_loopback_host(std::string_view host);
 
+// `host:port`, an IPv6 literal in brackets (`[::1]:443`), as URLs and messages write it.
+std::string format_host_port(std::string_view host, std::uint16_t port);
+
 } // namespace hub2kusto

@@ -23,8 +23,7 @@ std::string environment(const char* upper, const char* lower) {
 } // namespace
 
 std::string ProxyUrl::label() const {
-  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                             : fmt::format("{}:{}", host, port);
+  return format_host_port(host, port);
 }
 
 Result<ProxyUrl> parse_proxy_url(std::string_view url) {

@@ -45,9 +45,13 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
       iot_front_end_->port = target_.port;
     }
   }
-  const bool streams = transport_ == HubTransport::websockets ||
-                       (options_.proxy && !options_.proxy->empty()) ||
-                       !https_proxy_from_environment().empty();
+  // Streams carry any route; the proactor, faster, carries plain AMQP without a proxy. An IoT
+  // Hub's redirect names a host not known yet, which a proxy may have to carry.
+  const bool may_use_proxy =
+      iot_front_end_
+          ? (options_.proxy && !options_.proxy->empty()) || !https_proxy_from_environment().empty()
+          : proxy_for(target_.network_host, options_.proxy).has_value();
+  const bool streams = transport_ == HubTransport::websockets || may_use_proxy;
   io_ = streams ? make_stream_io(*this, kTick) : make_proactor_io(*this, kTick);
   mailbox_->impl = this;
   thread_ = std::thread([this] { run(); });
@@ -330,7 +334,10 @@ void AmqpEventSource::Impl::connect() {
     pn_ssl_set_peer_hostname(ssl, target_.hostname.c_str());
   }
   if (const auto proxy = proxy_for(target_.network_host, options_.proxy)) {
-    auto parsed = parse_proxy_url(*proxy);
+    if (!proxy_ || proxy_->first != *proxy) {
+      proxy_.emplace(*proxy, parse_proxy_url(*proxy));
+    }
+    const Result<ProxyUrl>& parsed = proxy_->second;
     if (!parsed) {
       pn_transport_free(transport);
       pn_connection_free(connection_);
@@ -339,7 +346,7 @@ void AmqpEventSource::Impl::connect() {
                        parsed.error().message));
       return;
     }
-    route.proxy = std::move(parsed).value();
+    route.proxy = *parsed;
   }
   pn_connection_open(connection_);
   log->debug("connecting to {}:{}{}{}", target_.network_host, target_.port,

@@ -33,6 +33,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -565,6 +566,8 @@ private:
   bool endpoint_not_found_ = false;     // a link there answered amqp:not-found
   pn_connection_t* connection_ = nullptr;
   pn_ssl_domain_t* ssl_domain_ = nullptr;
+  // The proxy URL last used and what parsing it gave: parsed once, not on every reconnect.
+  std::optional<std::pair<std::string, Result<ProxyUrl>>> proxy_;
   std::uint64_t generation_ = 0; // one per connection attempt; stale timers compare it
   bool open_ = false;
   bool authorized_ = false;

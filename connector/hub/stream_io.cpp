@@ -24,6 +24,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffered_read_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -37,6 +38,7 @@
 #include <proton/connection_driver.h>
 
 #include "common/encoding.hpp"
+#include "common/endpoint.hpp"
 #include "hub/amqp_io.hpp"
 
 namespace hub2kusto::hub {
@@ -56,11 +58,6 @@ constexpr std::size_t kReadSize = 64 * 1024;
 constexpr int kReadyHandlers = 64;
 // From the first packet to an open tunnel or WebSocket; after that, AMQP's idle timeout.
 constexpr std::chrono::seconds kEstablishDeadline{30};
-
-std::string host_port(const std::string& host, std::uint16_t port) {
-  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                             : fmt::format("{}:{}", host, port);
-}
 
 std::string text_of(beast::string_view s) {
   return {s.data(), s.size()};
@@ -93,15 +90,38 @@ private:
   tcp::socket socket_;
 };
 
-// AMQP in binary WebSocket messages over `Next`: a TCP socket (ws://) or TLS over one (wss://).
+// ws://: a TCP socket read ahead in large pieces. Beast reads a frame's header into a small
+// buffer of its own and then the payload, so a peer that sends small frames would cost two
+// system calls per frame without it; TLS (wss://) reads ahead in records already.
+// Closing the WebSocket closes the TCP socket under it, as for a bare socket.
+class ReadAhead : public beast::buffered_read_stream<tcp::socket, beast::flat_buffer> {
+public:
+  using buffered_read_stream::buffered_read_stream;
+
+  friend void teardown(beast::role_type role, ReadAhead& stream, error_code& ec) {
+    websocket::teardown(role, stream.next_layer(), ec);
+  }
+  template <class Handler>
+  friend void async_teardown(beast::role_type role, ReadAhead& stream, Handler&& handler) {
+    websocket::async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+  }
+};
+using Tls = beast::ssl_stream<tcp::socket>;
+
+// AMQP in binary WebSocket messages over `Next`: ReadAhead (ws://) or Tls (wss://).
 template <class Next> class WebSocketLayer final : public Layer {
 public:
   template <class... Args>
-  explicit WebSocketLayer(Args&&... args) : ws_(std::forward<Args>(args)...) {}
+  explicit WebSocketLayer(Args&&... args) : ws_(std::forward<Args>(args)...) {
+    if constexpr (std::is_same_v<Next, ReadAhead>) {
+      ws_.next_layer().capacity(kReadSize);
+      ws_.next_layer().buffer().reserve(kReadSize); // else each read asks for 512 bytes
+    }
+  }
 
   // TLS (wss://), then the upgrade; `done` gets an empty string or why it failed.
   void open(const AmqpRoute& route, std::function<void(std::string)> done) {
-    if constexpr (std::is_same_v<Next, tcp::socket>) {
+    if constexpr (std::is_same_v<Next, ReadAhead>) {
       upgrade(route, std::move(done));
     } else {
       auto& tls = ws_.next_layer();
@@ -111,7 +131,7 @@ public:
                                                               error_code ec) mutable {
         if (ec) {
           done(fmt::format("the TLS handshake with {} failed: {}",
-                           host_port(route.hostname, route.port), ec.message()));
+                           format_host_port(route.hostname, route.port), ec.message()));
           return;
         }
         upgrade(route, std::move(done));
@@ -138,10 +158,10 @@ private:
     }));
     ws_.binary(true);
     const std::string url =
-        fmt::format("{}://{}{}", route.tls ? "wss" : "ws", host_port(route.hostname, route.port),
-                    *route.websocket_path);
+        fmt::format("{}://{}{}", route.tls ? "wss" : "ws",
+                    format_host_port(route.hostname, route.port), *route.websocket_path);
     ws_.async_handshake(
-        response_, host_port(route.hostname, route.port), *route.websocket_path,
+        response_, format_host_port(route.hostname, route.port), *route.websocket_path,
         [this, url, done = std::move(done)](error_code ec) {
           if (ec == websocket::error::upgrade_declined) {
             done(fmt::format("{} refused the WebSocket upgrade: {} {}", url, response_.result_int(),
@@ -272,10 +292,10 @@ private:
   }
 
   std::string destination() const {
-    return route_.proxy
-               ? fmt::format("{} through the proxy {}", host_port(route_.network_host, route_.port),
-                             route_.proxy->label())
-               : host_port(route_.network_host, route_.port);
+    return route_.proxy ? fmt::format("{} through the proxy {}",
+                                      format_host_port(route_.network_host, route_.port),
+                                      route_.proxy->label())
+                        : format_host_port(route_.network_host, route_.port);
   }
 
   // The connection cannot go on: the transport ends with `why` as its error.
@@ -323,7 +343,7 @@ private:
   // HTTP CONNECT: the proxy opens a TCP tunnel to the hub, or says why not.
   void open_tunnel() {
     const ProxyUrl& proxy = *route_.proxy;
-    const std::string target = host_port(route_.network_host, route_.port);
+    const std::string target = format_host_port(route_.network_host, route_.port);
     proxy_request_ =
         fmt::format("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\nUser-Agent: hub2kusto\r\n", target);
     if (!proxy.user.empty()) {
@@ -355,7 +375,7 @@ private:
       return;
     }
     const ProxyUrl& proxy = *route_.proxy;
-    const std::string target = host_port(route_.network_host, route_.port);
+    const std::string target = format_host_port(route_.network_host, route_.port);
     if (ec) {
       fail(fmt::format("the proxy {} did not answer the CONNECT for {}: {}", proxy.label(), target,
                        ec.message()));
@@ -391,14 +411,13 @@ private:
       return;
     }
     if (route_.tls) {
-      using Tls = beast::ssl_stream<tcp::socket>;
       auto layer = std::make_unique<WebSocketLayer<Tls>>(std::move(socket_), *tls_);
       auto& ref = *layer;
       opening_ = std::move(layer);
       ref.open(route_,
                [self = shared_from_this()](std::string why) { self->on_opened(std::move(why)); });
     } else {
-      auto layer = std::make_unique<WebSocketLayer<tcp::socket>>(std::move(socket_));
+      auto layer = std::make_unique<WebSocketLayer<ReadAhead>>(std::move(socket_));
       auto& ref = *layer;
       opening_ = std::move(layer);
       ref.open(route_,

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/endpoint.hpp"
 #include "common/logging.hpp"
 #include "common/redact.hpp"
 
@@ -108,8 +109,7 @@ Result<std::unique_ptr<OpsServer>> OpsServer::start(const std::string& address, 
   impl->limits = limits;
   // civetweb takes IP addresses only, an IPv6 one in brackets as a URL writes it.
   const std::string ip = address == "localhost" ? "127.0.0.1" : address;
-  const std::string listen = ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", ip, port)
-                                                               : fmt::format("{}:{}", ip, port);
+  const std::string listen = format_host_port(ip, port);
   const std::string threads = std::to_string(limits.threads);
   const std::string queue = std::to_string(limits.queued_connections);
   const std::string backlog = std::to_string(limits.listen_backlog);

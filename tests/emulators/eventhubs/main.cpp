@@ -50,6 +50,9 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
                             (printed as "websocket <port>")
   --websocket-tls-port PORT the same over TLS (wss://, with --tls-cert and --tls-key; printed as
                             "websocket-tls <port>")
+  --websocket-frame-bytes N split what the AMQP side writes into WebSocket frames of at most N
+                            bytes, one message fragmented over them (default 0: one frame per
+                            write)
   --management-token required|connection
                             required: every $management request carries its own security_token
                             (as the SDKs send it); connection (default): a put token is enough
@@ -135,6 +138,7 @@ struct SideListeners {
   int control_port = -1;
   int websocket_port = -1;
   int websocket_tls_port = -1;
+  std::size_t websocket_frame_bytes = 0;
 };
 
 void read_config_file(const std::string& path, EmulatorConfig& config, SideListeners& side) {
@@ -235,6 +239,8 @@ void read_config_file(const std::string& path, EmulatorConfig& config, SideListe
       side.websocket_port = static_cast<int>(number(v, key));
     } else if (key == "websocket_tls_port") {
       side.websocket_tls_port = static_cast<int>(number(v, key));
+    } else if (key == "websocket_frame_bytes") {
+      side.websocket_frame_bytes = static_cast<std::size_t>(number(v, key));
     } else if (key == "auth_grace_ms") {
       config.auth_grace_ms = number(v, key);
     } else if (key == "token_lifetime_seconds") {
@@ -268,10 +274,11 @@ int main(int argc, char** argv) {
                           a == "--iothub-eventhub" || a == "--iothub-policy" ||
                           a == "--iothub-eventhub-namespace" || a == "--control-port" ||
                           a == "--websocket-port" || a == "--websocket-tls-port" ||
-                          a == "--auth-grace-ms" || a == "--management-token" ||
-                          a == "--token-lifetime" || a == "--retention-events" ||
-                          a == "--data-dir" || a == "--config" || a == "--jwt-key" ||
-                          a == "--jwt-audience" || a == "--jwt-issuer" || a == "--jwt-receiver"
+                          a == "--websocket-frame-bytes" || a == "--auth-grace-ms" ||
+                          a == "--management-token" || a == "--token-lifetime" ||
+                          a == "--retention-events" || a == "--data-dir" || a == "--config" ||
+                          a == "--jwt-key" || a == "--jwt-audience" || a == "--jwt-issuer" ||
+                          a == "--jwt-receiver"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -304,6 +311,8 @@ int main(int argc, char** argv) {
       side.websocket_port = to_int(v, a);
     } else if (a == "--websocket-tls-port") {
       side.websocket_tls_port = to_int(v, a);
+    } else if (a == "--websocket-frame-bytes") {
+      side.websocket_frame_bytes = static_cast<std::size_t>(to_int(v, a));
     } else if (a == "--iothub") {
       config.iothub_name = v;
     } else if (a == "--iothub-port") {
@@ -393,6 +402,7 @@ int main(int argc, char** argv) {
       hub2kusto::emulator::WebSocketRelayOptions o;
       o.host = config.host;
       o.port = port;
+      o.frame_bytes = side.websocket_frame_bytes;
       if (tls) {
         o.tls_certificate = config.tls_certificate;
         o.tls_key = config.tls_key;

@@ -55,8 +55,13 @@ bool offers(std::string_view list, std::string_view wanted) {
 // the layer under the WebSocket: a TCP socket, or a TLS stream over one.
 template <class Next> class Session : public std::enable_shared_from_this<Session<Next>> {
 public:
-  Session(Next next, const std::map<std::string, int>& routes)
-      : client_(std::move(next)), backend_(client_.get_executor()), routes_(routes) {}
+  Session(Next next, const std::map<std::string, int>& routes, std::size_t frame_bytes)
+      : client_(std::move(next)), backend_(client_.get_executor()), routes_(routes) {
+    client_.auto_fragment(frame_bytes > 0);
+    if (frame_bytes > 0) {
+      client_.write_buffer_bytes(frame_bytes);
+    }
+  }
 
   void start() {
     if constexpr (std::is_same_v<Next, tcp::socket>) {
@@ -218,10 +223,13 @@ struct WebSocketRelay::Impl {
       }
       socket.set_option(tcp::no_delay(true));
       if (options.tls_certificate.empty()) {
-        std::make_shared<Session<tcp::socket>>(std::move(socket), options.routes)->start();
+        std::make_shared<Session<tcp::socket>>(std::move(socket), options.routes,
+                                               options.frame_bytes)
+            ->start();
       } else {
         std::make_shared<Session<beast::ssl_stream<tcp::socket>>>(
-            beast::ssl_stream<tcp::socket>(std::move(socket), ssl), options.routes)
+            beast::ssl_stream<tcp::socket>(std::move(socket), ssl), options.routes,
+            options.frame_bytes)
             ->start();
       }
       accept();

@@ -21,6 +21,10 @@ struct WebSocketRelayOptions {
   std::string tls_key;
   // Request path -> the loopback port of the AMQP listener behind it.
   std::map<std::string, int> routes;
+  // What the AMQP side writes goes to the client as one binary message; with a size here, that
+  // message is fragmented into frames of at most this many bytes (the service may frame either
+  // way, and a client must read both).
+  std::size_t frame_bytes = 0;
 };
 
 class WebSocketRelay {

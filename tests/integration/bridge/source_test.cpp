@@ -3,6 +3,8 @@
 // themselves once an operator creates what is missing.
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +15,20 @@ namespace hub2kusto::bridge_test {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The environment of a bridge that reads the hub over WebSockets at `host`.
+std::vector<std::pair<std::string, std::string>>
+over_websockets(std::vector<std::pair<std::string, std::string>> env, const EventHubsEmulator& hub,
+                const std::string& host = "127.0.0.1") {
+  for (auto& [name, value] : env) {
+    if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
+      value = "Endpoint=sb://" + host + ":" + std::to_string(hub.websocket_port()) +
+              ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
+              "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
+    }
+  }
+  return env;
+}
 
 std::size_t error_lines_with(const std::string& log, const std::string& text) {
   std::size_t n = 0;
@@ -67,14 +83,7 @@ TEST_F(Bridge, MovesEveryEventOverWebSocketsThroughAProxyThatAsksForCredentials)
   auth.basic_auth = std::pair<std::string, std::string>("bridge", "pr0xy-pa55");
   testing::Tinyproxy proxy(auth);
   ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
-  auto env = environment(hub, kusto);
-  for (auto& [name, value] : env) {
-    if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
-      value = "Endpoint=sb://127.0.0.1:" + std::to_string(hub.websocket_port()) +
-              ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
-              "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
-    }
-  }
+  auto env = over_websockets(environment(hub, kusto), hub);
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_TRANSPORT", "websockets");
   env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_PROXY", proxy.url("bridge", "pr0xy-pa55"));
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
@@ -98,14 +107,7 @@ TEST_F(Bridge, HttpsProxyFromTheEnvironmentCarriesTheHubConnection) {
   auto& [hub, kusto] = services;
   testing::Tinyproxy proxy;
   ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
-  auto env = environment(hub, kusto);
-  for (auto& [name, value] : env) {
-    if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
-      value = "Endpoint=sb://0.0.0.0:" + std::to_string(hub.websocket_port()) +
-              ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
-              "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
-    }
-  }
+  auto env = over_websockets(environment(hub, kusto), hub, "0.0.0.0");
   env.emplace_back("HTTPS_PROXY", proxy.url());
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
   ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 200; }, 90s))
@@ -129,14 +131,7 @@ TEST_F(Bridge, AWrongProxyPasswordIsNamedOnReadyzWithoutThePassword) {
   testing::Tinyproxy proxy(auth);
   ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
   const auto with_password = [&](const std::string& password) {
-    auto env = environment(hub, kusto);
-    for (auto& [name, value] : env) {
-      if (name == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING") {
-        value = "Endpoint=sb://127.0.0.1:" + std::to_string(hub.websocket_port()) +
-                ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;"
-                "EntityPath=telemetry;UseDevelopmentEmulator=true;TransportType=AmqpWebSockets";
-      }
-    }
+    auto env = over_websockets(environment(hub, kusto), hub);
     // Partitions named, so the bridge starts without reading the hub and its partitions say
     // what they meet.
     env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_PARTITIONS", "0,1");

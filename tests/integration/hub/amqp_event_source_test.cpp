@@ -586,12 +586,17 @@ std::string make_certificates() {
   return ok ? d : std::string();
 }
 
+// Emulator arguments `args`, serving TLS with the server certificate in `certs`.
+std::vector<std::string> serving_tls(const std::string& certs, std::vector<std::string> args) {
+  args.insert(args.end(), {"--tls-cert", certs + "server.pem", "--tls-key", certs + "server.key"});
+  return args;
+}
+
 TEST_F(HubConsumer, SpeaksTlsAndVerifiesTheCertificate) {
   const std::string certs = make_certificates();
   ASSERT_FALSE(certs.empty()) << "openssl could not make the test certificates";
-  EventHubsEmulator em({"--hub", "telemetry:1", "--tls-port", "0", "--tls-cert",
-                        certs + "server.pem", "--tls-key", certs + "server.key", "--preload",
-                        preload_file("tls"), "--preload-events", "40"});
+  EventHubsEmulator em(serving_tls(certs, {"--hub", "telemetry:1", "--tls-port", "0", "--preload",
+                                           preload_file("tls"), "--preload-events", "40"}));
   ASSERT_TRUE(em.running() && em.tls_port() > 0) << em.stderr_text();
   // No UseDevelopmentEmulator: AMQPS, the certificate checked against the CA and the name.
   const std::string cs = "Endpoint=sb://localhost:" + std::to_string(em.tls_port()) +
@@ -641,9 +646,9 @@ std::vector<std::shared_ptr<PartitionStream>> open_all(AmqpEventSource& source, 
 TEST_F(HubConsumer, ReadsOverWebSocketsWithTlsAndVerifiesTheCertificate) {
   const std::string certs = make_certificates();
   ASSERT_FALSE(certs.empty()) << "openssl could not make the test certificates";
-  EventHubsEmulator em({"--hub", "telemetry:4", "--websocket-tls-port", "0", "--tls-cert",
-                        certs + "server.pem", "--tls-key", certs + "server.key", "--preload",
-                        preload_file("wss"), "--preload-events", "2000"});
+  EventHubsEmulator em(
+      serving_tls(certs, {"--hub", "telemetry:4", "--websocket-tls-port", "0", "--preload",
+                          preload_file("wss"), "--preload-events", "2000"}));
   ASSERT_TRUE(em.running() && em.websocket_tls_port() > 0) << em.stderr_text();
   const std::string cs = websocket_connection_string(em.websocket_tls_port(), true);
   {
@@ -665,6 +670,30 @@ TEST_F(HubConsumer, ReadsOverWebSocketsWithTlsAndVerifiesTheCertificate) {
     EXPECT_NE(hub.error().message.find("certificate verify failed"), std::string::npos)
         << hub.error().message;
     EXPECT_EQ(source.metrics().connections_opened.load(), 0U);
+  }
+}
+
+// The service may fragment what it sends into many small frames of one message: each frame's
+// bytes join the AMQP stream in order, over ws:// (read ahead) and wss:// alike.
+TEST_F(HubConsumer, ReadsWebSocketMessagesFragmentedIntoFramesOfAHundredBytes) {
+  const std::string certs = make_certificates();
+  ASSERT_FALSE(certs.empty()) << "openssl could not make the test certificates";
+  EventHubsEmulator em(
+      serving_tls(certs, {"--hub", "telemetry:2", "--websocket-port", "0", "--websocket-tls-port",
+                          "0", "--websocket-frame-bytes", "100", "--preload",
+                          preload_file("ws-fragments"), "--preload-events", "2000"}));
+  ASSERT_TRUE(em.running() && em.websocket_port() > 0 && em.websocket_tls_port() > 0)
+      << em.stderr_text();
+  for (const bool tls : {false, true}) {
+    HubOptions o = options_for(
+        websocket_connection_string(tls ? em.websocket_tls_port() : em.websocket_port(), tls));
+    o.ca_file = certs + "ca.pem";
+    AmqpEventSource source(o, clock_, random_);
+    auto got = read_all(open_all(source, 2), 2000);
+    for (const char* p : {"0", "1"}) {
+      EXPECT_EQ(got[p].size(), 1000U) << (tls ? "wss " : "ws ") << p;
+      expect_contiguous(got[p], 0, p);
+    }
   }
 }
 
@@ -717,9 +746,9 @@ TEST_F(HubConsumer, ReadsThroughAnHttpProxyOverWebSocketsWithTlsAndOverAmqp) {
   ASSERT_FALSE(certs.empty()) << "openssl could not make the test certificates";
   testing::Tinyproxy proxy;
   ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
-  EventHubsEmulator em({"--hub", "telemetry:2", "--websocket-tls-port", "0", "--tls-cert",
-                        certs + "server.pem", "--tls-key", certs + "server.key", "--preload",
-                        preload_file("proxy"), "--preload-events", "400"});
+  EventHubsEmulator em(
+      serving_tls(certs, {"--hub", "telemetry:2", "--websocket-tls-port", "0", "--preload",
+                          preload_file("proxy"), "--preload-events", "400"}));
   ASSERT_TRUE(em.running()) << em.stderr_text();
   {
     HubOptions o = options_for(websocket_connection_string(em.websocket_tls_port(), true));

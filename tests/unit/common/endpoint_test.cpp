@@ -40,5 +40,12 @@ TEST(IsLoopbackHost, KnowsTheLoopbackNames) {
   EXPECT_FALSE(is_loopback_host("kusto.example.com"));
 }
 
+TEST(FormatHostPort, BracketsIpv6LiteralsOnly) {
+  EXPECT_EQ(format_host_port("example.servicebus.windows.net", 443),
+            "example.servicebus.windows.net:443");
+  EXPECT_EQ(format_host_port("127.0.0.1", 5672), "127.0.0.1:5672");
+  EXPECT_EQ(format_host_port("::1", 8080), "[::1]:8080");
+}
+
 } // namespace
 } // namespace hub2kusto
