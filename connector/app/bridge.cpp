@@ -118,6 +118,22 @@ hub::StartPosition configured_start(const StartPosition& s) {
 
 } // namespace
 
+hub::HubOptions hub_options(const ConnectionConfig& c, const std::string& receiver_name) {
+  hub::HubOptions o;
+  o.connection = c.source.connection;
+  o.event_hub = c.source.event_hub;
+  o.consumer_group = c.source.consumer_group;
+  o.ca_file = c.source.ca_file;
+  o.transport = c.source.transport;
+  o.proxy = c.source.proxy;
+  o.receiver_name = receiver_name;
+  o.tokens = azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);
+  o.credit = hub::CreditWindow{.high = c.source.prefetch,
+                               .low = c.source.prefetch / 2,
+                               .max_bytes = c.source.max_buffered_bytes};
+  return o;
+}
+
 pipeline::PipelineOptions pipeline_options(const ConnectionConfig& c) {
   pipeline::PipelineOptions po;
   po.routing.defaults.database = c.target.database;
@@ -162,25 +178,13 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   conn->name = c.name;
   conn->database = c.target.database;
 
-  hub::HubOptions hub_options;
-  hub_options.connection = c.source.connection;
-  hub_options.event_hub = c.source.event_hub;
-  hub_options.consumer_group = c.source.consumer_group;
-  hub_options.owner_level = c.source.owner_level;
-  if (config_.ownership_on() && !hub_options.owner_level) {
-    hub_options.owner_level = 0; // a new owner's receiver evicts the old one (as the SDKs read)
+  hub::HubOptions source_options = hub_options(c, "hub2kusto-" + c.name);
+  source_options.owner_level = c.source.owner_level;
+  if (config_.ownership_on() && !source_options.owner_level) {
+    source_options.owner_level = 0; // a new owner's receiver evicts the old one (as the SDKs read)
   }
-  hub_options.ca_file = c.source.ca_file;
-  hub_options.transport = c.source.transport;
-  hub_options.proxy = c.source.proxy;
-  hub_options.receiver_name = "hub2kusto-" + c.name;
-  hub_options.tokens =
-      azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);
-  hub_options.credit = hub::CreditWindow{.high = c.source.prefetch,
-                                         .low = c.source.prefetch / 2,
-                                         .max_bytes = c.source.max_buffered_bytes};
-  hub_options.budget = budget_;
-  conn->source = std::make_unique<hub::AmqpEventSource>(hub_options, conn->clock, conn->random);
+  source_options.budget = budget_;
+  conn->source = std::make_unique<hub::AmqpEventSource>(source_options, conn->clock, conn->random);
 
   std::vector<PartitionId> partitions = c.source.partitions;
   const bool iot_hub = std::holds_alternative<IotHubConnectionString>(c.source.connection);
@@ -197,27 +201,27 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
     if (partitions.empty()) {
       partitions = hub->partition_ids;
       if (c.source.event_hub.value().empty()) {
-        hub_options.event_hub = hub->name;
+        source_options.event_hub = hub->name;
       }
     }
     if (iot_hub) {
       // As the SDKs scope them: the Event Hub-compatible namespace and name the redirect named,
       // whether or not the partitions are configured (docs/protocols.md, "IoT Hub").
-      earlier_scope =
-          checkpoint::Scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
+      earlier_scope = checkpoint::Scope{checkpoint_namespace, source_options.event_hub,
+                                        c.source.consumer_group};
       checkpoint_namespace = hub->fully_qualified_namespace;
-      hub_options.event_hub = hub->name;
+      source_options.event_hub = hub->name;
     }
   }
 
   conn->kusto = make_kusto_sink(
-      c, report_scope(c, namespace_of(c.source.connection), hub_options.event_hub.value()),
+      c, report_scope(c, namespace_of(c.source.connection), source_options.event_hub.value()),
       c.delivery.deduplicate
-          ? deduplication_scope(checkpoint_namespace, hub_options.event_hub.value())
+          ? deduplication_scope(checkpoint_namespace, source_options.event_hub.value())
           : std::string(),
       limiters_.for_target(c.target), conn->clock, conn->random, conn->sleeper);
 
-  checkpoint::Scope scope{checkpoint_namespace, hub_options.event_hub, c.source.consumer_group};
+  checkpoint::Scope scope{checkpoint_namespace, source_options.event_hub, c.source.consumer_group};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
     conn->checkpoint_blobs =
         make_blob_client(config_.checkpoint, *conn->kusto->transport, conn->clock);

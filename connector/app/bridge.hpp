@@ -22,6 +22,7 @@
 #include "checkpoint/checkpoint_store.hpp"
 #include "common/memory_budget.hpp"
 #include "common/workers.hpp"
+#include "hub/amqp_event_source.hpp"
 #include "ops/ops_server.hpp"
 #include "pipeline/partition_pipeline.hpp"
 
@@ -29,6 +30,11 @@ namespace hub2kusto::app {
 
 // A connection's routing defaults and batching limits, as its partition pipelines use them.
 pipeline::PipelineOptions pipeline_options(const ConnectionConfig& c);
+
+// How a connection's source reaches its hub (address, identity, transport, proxy), receiving
+// as `receiver_name` with the configured prefetch; ownership and the memory budget are the
+// bridge's to add.
+hub::HubOptions hub_options(const ConnectionConfig& c, const std::string& receiver_name);
 
 class Bridge {
 public:

@@ -18,11 +18,13 @@
 
 #include "app/bridge.hpp"
 #include "app/config.hpp"
+#include "app/infer.hpp"
 #include "app/map_command.hpp"
 #include "app/preflight.hpp"
 #include "app/replay.hpp"
 #include "app/version.hpp"
 #include "common/logging.hpp"
+#include "mappings/system_properties.hpp"
 #include "ops/ops_server.hpp"
 
 namespace hub2kusto::app {
@@ -38,6 +40,7 @@ Commands:
   check-config   validate a configuration and print it with secrets masked
   replay         send dead-lettered events again, once their cause is fixed
   map            preview what an ingestion mapping makes of sample events
+  infer          sample events and propose the table, its mapping and streaming ingestion
   version        print the version and the libraries it was built with
   help           print this help
 
@@ -111,6 +114,39 @@ Records of stage queued-ingestion keep no body: they are written to --out with t
 them from the hub again.
 Exit codes: 0 when every event was delivered, 1 when some were refused again or not
 delivered (see --out), 2 on a bad configuration or an unreadable file.
+)";
+
+constexpr std::string_view kInferHelp =
+    R"(Usage: hub2kusto infer [--config FILE] [--connection NAME] [--events N]
+                       [--from-file FILE | --from-end] [--wait SECONDS]
+                       [--system-properties NAME,...] [--mapping-name NAME] [--apply]
+
+Samples a connection's events and proposes what its target needs: the table's columns with
+Kusto's types, a JSON ingestion mapping and the streaming ingestion policy, as commands ready
+to paste, then the connection's target settings. Reading the hub is read-only: no checkpoint,
+no ownership, and a running bridge keeps its partitions.
+
+Options:
+  --config FILE              the configuration (as for run); its connection names the hub,
+                             the cluster, the database and the table
+  --connection NAME          which connection (default: the first)
+  --events N                 sample at most N events (default 1000)
+  --from-file FILE           sample the events in FILE, one per line, instead of the hub
+  --from-end                 sample events as they arrive (default: from the start of each
+                             partition, up to its last event)
+  --wait SECONDS             stop sampling after this long without an event (default 10)
+  --system-properties LIST   add columns for these event system properties, e.g.
+                             x-opt-enqueued-time,x-opt-sequence-number
+  --mapping-name NAME        the mapping's name (default: target.mapping, else
+                             <table>_mapping)
+  --apply                    run the commands with the connection's identity (each is
+                             idempotent), then check the connection as check-config --connect
+  --help                     print this help
+
+Every column the sample leaves in doubt (mixed kinds, absent in some events, numbers taken
+for times) is named with what was seen and what was chosen.
+Exit codes: 0 inferred (and applied), 1 no usable events or a hub, file or Kusto failure,
+2 bad arguments or configuration.
 )";
 
 constexpr std::string_view kVersionHelp = R"(Usage: hub2kusto version
@@ -329,6 +365,96 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
   return kExitOk;
 }
 
+int cmd_infer(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
+              std::ostream& out, std::ostream& err) {
+  ConfigArgs config_args;
+  InferOptions options;
+  const auto count = [&](const std::string& flag, const std::string& v,
+                         unsigned long& into) -> bool {
+    std::size_t used = 0;
+    try {
+      into = std::stoul(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != v.size() || into == 0) {
+      err << fmt::format("hub2kusto infer: {} '{}' is not a positive number\n", flag, v);
+      return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out << kInferHelp;
+      return kExitOk;
+    }
+    if (a == "--apply") {
+      options.apply = true;
+      continue;
+    }
+    if (a == "--from-end") {
+      options.from_end = true;
+      continue;
+    }
+    const bool takes_value = a == "--config" || a == "--connection" || a == "--events" ||
+                             a == "--from-file" || a == "--wait" || a == "--system-properties" ||
+                             a == "--mapping-name";
+    if (!takes_value) {
+      err << fmt::format("hub2kusto infer: unknown argument '{}' (see 'hub2kusto infer "
+                         "--help')\n",
+                         a);
+      return kExitUsage;
+    }
+    if (i + 1 >= args.size()) {
+      err << fmt::format("hub2kusto infer: {} needs a value\n", a);
+      return kExitUsage;
+    }
+    const std::string& v = args[++i];
+    unsigned long n = 0;
+    if (a == "--config") {
+      config_args.config_path = v;
+    } else if (a == "--connection") {
+      options.connection = v;
+    } else if (a == "--from-file") {
+      options.from_file = v;
+    } else if (a == "--mapping-name") {
+      options.mapping_name = v;
+    } else if (a == "--events") {
+      if (!count(a, v, n)) {
+        return kExitUsage;
+      }
+      options.events = n;
+    } else if (a == "--wait") {
+      if (!count(a, v, n)) {
+        return kExitUsage;
+      }
+      options.wait = std::chrono::seconds(n);
+    } else {
+      std::istringstream names(v);
+      for (std::string name; std::getline(names, name, ',');) {
+        if (mappings::find_system_property(name) == nullptr) {
+          err << fmt::format("hub2kusto infer: '{}' is not an event system property (see "
+                             "mappings/README.md, \"System properties\")\n",
+                             name);
+          return kExitUsage;
+        }
+        options.system_properties.push_back(name);
+      }
+    }
+  }
+  if (options.from_file && options.from_end) {
+    err << "hub2kusto infer: --from-file and --from-end exclude each other\n";
+    return kExitUsage;
+  }
+  const auto config = load_or_report(config_args, std::move(environment), err);
+  if (!config) {
+    return kExitUsage;
+  }
+  configure_logging(spdlog::level::off, LogFormat::text); // what infer finds, it says
+  return infer(*config, options, out, err);
+}
+
 int cmd_replay(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
                std::ostream& out, std::ostream& err) {
   ConfigArgs config_args;
@@ -460,6 +586,9 @@ int run_cli(const std::vector<std::string>& args, std::map<std::string, std::str
   }
   if (command == "replay") {
     return cmd_replay(args, std::move(environment), out, err);
+  }
+  if (command == "infer") {
+    return cmd_infer(args, std::move(environment), out, err);
   }
   if (command == "map") {
     return run_map_command(args, std::cin, out, err);

@@ -1,6 +1,6 @@
 #pragma once
-// The command line: `hub2kusto run | check-config | version | help`, each with --help.
-// run_cli() is main() without the process: tests call it with their own streams and
+// The command line: `hub2kusto run | check-config | replay | map | infer | version | help`, each
+// with --help. run_cli() is main() without the process: tests call it with their own streams and
 // environment.
 
 #include <iosfwd>

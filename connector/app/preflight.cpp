@@ -7,6 +7,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "app/bridge.hpp"
 #include "app/store_config.hpp"
 #include "azure/blob_client.hpp"
 #include "azure/token_provider.hpp"
@@ -113,15 +114,7 @@ void check_hub(const ConnectionConfig& c, milliseconds timeout, Findings& out) {
   const std::string subject = fmt::format("connection '{}' hub", c.name);
   SystemClock clock;
   SystemRandom random;
-  hub::HubOptions o;
-  o.connection = c.source.connection;
-  o.event_hub = c.source.event_hub;
-  o.consumer_group = c.source.consumer_group;
-  o.ca_file = c.source.ca_file;
-  o.transport = c.source.transport;
-  o.proxy = c.source.proxy;
-  o.receiver_name = "hub2kusto-preflight-" + c.name;
-  o.tokens = azure::make_standalone_token_provider(c.source.credential, azure::kEventHubsAudience);
+  hub::HubOptions o = hub_options(c, "hub2kusto-preflight-" + c.name);
   o.credit = hub::CreditWindow{.high = 16, .low = 8, .max_bytes = 1U << 20};
   hub::AmqpEventSource source(o, clock, random);
   auto hub = source.hub_properties(timeout);
