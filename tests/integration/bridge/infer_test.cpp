@@ -1,8 +1,10 @@
 // `hub2kusto infer` against the emulators: it samples the hub without a trace (no checkpoint,
 // no ownership), proposes the table, the mapping and the streaming policy, and with --apply
 // creates them, after which `hub2kusto run` fills the table it made.
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -15,15 +17,18 @@ using namespace std::chrono_literals;
 
 class Infer : public Bridge {
 protected:
-  // `count` events: an integer or real temperature, a Unix time in milliseconds, and a status
-  // in every other event.
+  // `count` events of several shapes: an integer or a real temperature, Unix times in
+  // milliseconds and in seconds, a nested object, an array, a code that is a number or a text,
+  // and a status in every other event only.
   std::string sample_events(int count) {
     const auto file = dir_ / "infer.jsonl";
     std::ofstream lines(file);
     for (int i = 0; i < count; ++i) {
       lines << R"({"deviceId":"dev-)" << i % 10 << R"(","temperature":)"
             << (i % 2 == 0 ? "21" : "21.5") << R"(,"line":)" << i << R"(,"sentTime":)"
-            << 1764583200000LL + i << (i % 2 == 0 ? R"(,"status":"ok")" : "") << "}\n";
+            << 1764583200000LL + i << R"(,"ts":)" << 1764583200 + i << R"(,"reading":{"v":)" << i
+            << R"(,"unit":"C"},"tags":["a","b"],"code":)" << (i % 3 == 0 ? "7" : R"("A7")")
+            << (i % 2 == 0 ? R"(,"status":"ok")" : "") << "}\n";
     }
     return file.string();
   }
@@ -39,18 +44,23 @@ TEST_F(Infer, ProposesTheTableFromTheHubAndApplyingItLetsTheBridgeFillIt) {
   const auto proposed = run_command({HUB2KUSTO_BINARY, "infer", "--wait", "5"}, env);
   ASSERT_EQ(proposed.exit_code, 0) << proposed.err << proposed.out;
   EXPECT_NE(proposed.out.find("// 400 event(s) from Event Hub 'telemetry' of 127.0.0.1 (2 "
-                              "partition(s), from the start): 5 column(s)"),
+                              "partition(s), from the start): 9 column(s)"),
             std::string::npos)
       << proposed.out;
   EXPECT_NE(proposed.out.find(".create-merge table T (deviceId:string, temperature:real, "
-                              "line:long, sentTime:datetime, status:string)"),
+                              "line:long, sentTime:datetime, ts:datetime, reading:dynamic, "
+                              "tags:dynamic, code:string, status:string)"),
             std::string::npos)
       << proposed.out;
   EXPECT_NE(proposed.out.find("// temperature: 200 integers, 200 reals: real"), std::string::npos)
       << proposed.out;
   EXPECT_NE(proposed.out.find("// status: absent or null in 200 of 400 events"), std::string::npos)
       << proposed.out;
+  EXPECT_NE(proposed.out.find("// code: 134 integers, 266 other texts: string keeps their text"),
+            std::string::npos)
+      << proposed.out;
   EXPECT_NE(proposed.out.find("DateTimeFromUnixMilliseconds"), std::string::npos) << proposed.out;
+  EXPECT_NE(proposed.out.find("DateTimeFromUnixSeconds"), std::string::npos) << proposed.out;
   EXPECT_NE(proposed.out.find(".create-or-alter table T ingestion json mapping 'm' '[{"),
             std::string::npos)
       << proposed.out;
@@ -71,19 +81,47 @@ TEST_F(Infer, ProposesTheTableFromTheHubAndApplyingItLetsTheBridgeFillIt) {
       << applied.err;
   EXPECT_EQ(applied.err.find("error "), std::string::npos) << applied.err;
   // Applying again changes nothing: every command is idempotent.
+  const auto table_before = kusto.mgmt(".show table T cslschema");
+  const auto mappings_before = kusto.mgmt(".show table T ingestion json mappings");
   EXPECT_EQ(run_command({HUB2KUSTO_BINARY, "infer", "--wait", "5", "--apply"}, env).exit_code, 0);
+  EXPECT_EQ(kusto.mgmt(".show table T cslschema"), table_before);
+  EXPECT_EQ(kusto.mgmt(".show table T ingestion json mappings"), mappings_before);
 
   ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
   ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 400; }, 90s))
       << bridge.stderr_text() << " rows: " << kusto.count("T");
   stop(bridge);
   EXPECT_EQ(kusto.count("T"), 400);
-  // The milliseconds became datetimes through the mapping's transform.
-  const auto first = kusto.query("T | where line == 0");
-  ASSERT_TRUE(first.contains("Tables")) << first.dump();
-  const auto& result = first["Tables"][0];
-  ASSERT_EQ(result["Columns"][3]["ColumnName"], "sentTime") << first.dump();
-  EXPECT_EQ(result["Rows"][0][3], "2025-12-01T10:00:00.0000000Z") << first.dump();
+  // Every event became a row with every value, except the status where the event had none,
+  // and nothing was dead-lettered.
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir_ / "dead-letter")) {
+    EXPECT_EQ(f.file_size(), 0U) << "dead letter " << f.path() << ": "
+                                 << std::ifstream(f.path()).rdbuf();
+  }
+  const auto all = kusto.query("T | take 1000");
+  ASSERT_TRUE(all.contains("Tables")) << all.dump();
+  const auto& result = all["Tables"][0];
+  ASSERT_EQ(result["Rows"].size(), 400U);
+  std::vector<std::string> columns;
+  for (const auto& c : result["Columns"]) {
+    columns.push_back(c["ColumnName"]);
+  }
+  ASSERT_EQ(columns.size(), 9U) << result["Columns"].dump();
+  for (const auto& row : result["Rows"]) {
+    const long long line = row[2];
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i] == "status" && line % 2 == 1) {
+        EXPECT_EQ(row[i], "") << row.dump(); // Kusto's strings are empty, never null
+      } else {
+        EXPECT_FALSE(row[i].is_null() || row[i] == "") << columns[i] << " in " << row.dump();
+      }
+    }
+    if (line == 0) {
+      EXPECT_EQ(row[3], "2025-12-01T10:00:00.0000000Z") << row.dump(); // sentTime
+      EXPECT_EQ(row[4], "2025-12-01T10:00:00.0000000Z") << row.dump(); // ts
+      EXPECT_EQ(row[7], "7") << row.dump();                            // code
+    }
+  }
 }
 
 TEST_F(Infer, SaysWhatItCouldNotUse) {
