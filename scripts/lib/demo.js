@@ -1,27 +1,11 @@
 // scripts/demo's Azure side, done with the official SDKs only:
-//   node demo.js setup <kusto url> <database>
-//     creates table Telemetry with the example mapping (mappings/examples) and streaming on
 //   node demo.js send <event hubs connection string> <events>
 //     sends sample telemetry with the official producer, spread over the hub's partitions
 //   node demo.js wait <kusto url> <database> <events> <seconds>
 //     waits until the table holds <events> rows, then prints the count and the first rows
 'use strict';
 const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
-const {
-  createTable, reading, rng, runMain, sendSpread, telemetryMapping, telemetrySchema,
-} = require('../../tests/support/node');
-
-async function setup(url, database) {
-  const client = new Client(new KustoConnectionStringBuilder(url));
-  try {
-    const schema = telemetrySchema();
-    await createTable(client, database, 'Telemetry', schema,
-                      { mapping: telemetryMapping(), mappingName: 'telemetry_mapping' });
-    console.log(`table Telemetry (${schema}) with mapping 'telemetry_mapping', streaming on`);
-  } finally {
-    client.close();
-  }
-}
+const { reading, rng, runMain, sendSpread } = require('../../tests/support/node');
 
 async function send(connectionString, count) {
   const random = rng(1);
@@ -41,8 +25,8 @@ async function wait(url, database, count, seconds) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     console.log(`Telemetry | count  ->  ${rows}`);
-    const first = await client.execute(database, 'Telemetry | order by Timestamp asc | take 5');
-    console.log('Telemetry | order by Timestamp asc | take 5');
+    const first = await client.execute(database, 'Telemetry | order by ts asc | take 5');
+    console.log('Telemetry | order by ts asc | take 5');
     const table = first.primaryResults[0];
     const columns = table.columns.map((c) => c.name);
     const cells = [...table.rows()].map((row) => columns.map((c) => {
@@ -66,8 +50,7 @@ async function wait(url, database, count, seconds) {
 
 runMain(async () => {
   const [command, ...a] = process.argv.slice(2);
-  if (command === 'setup') return setup(a[0], a[1]);
   if (command === 'send') return send(a[0], Number(a[1]));
   if (command === 'wait') return wait(a[0], a[1], Number(a[2]), Number(a[3]));
-  throw new Error(`unknown command '${command}': setup, send or wait`);
+  throw new Error(`unknown command '${command}': send or wait`);
 });

@@ -124,6 +124,70 @@ TEST_F(Infer, ProposesTheTableFromTheHubAndApplyingItLetsTheBridgeFillIt) {
   }
 }
 
+// IoT Hub device messages: the device id and the enqueued time are system properties, columns
+// only the bridge can fill. infer proposes them with the body's fields and prints the settings
+// that make the bridge map events itself; with those, every message becomes a row with its
+// device's id.
+TEST_F(Infer, IotHubDeviceMessagesGetTheirSystemPropertiesAsColumns) {
+  const std::string key = "aW90aHViLXRlc3Qta2V5LWZvci1odWIya3VzdG8tdGVzdHM="; // base64
+  Services services(
+      {"--hub", "iot-ehub:2", "--iothub", "myhub", "--iothub-policy", "service=" + key});
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
+  for (const char* device : {"dev-1", "dev-2", "dev-3"}) {
+    ChildProcess send({"node", HUB2KUSTO_SOURCE_DIR "/tests/integration/hub/device_telemetry.js",
+                       std::to_string(hub.iothub_port()), "service", key, device});
+    ASSERT_EQ(send.wait_exit(60s), 0) << send.stderr_text();
+  }
+  auto env = environment(hub, kusto);
+  std::erase_if(env, [](const auto& kv) {
+    return kv.first == "HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING" ||
+           kv.first == "HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING";
+  });
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_SOURCE_CONNECTION_STRING",
+                   "HostName=127.0.0.1:" + std::to_string(hub.iothub_port()) +
+                       ";SharedAccessKeyName=service;SharedAccessKey=" + key +
+                       ";UseDevelopmentEmulator=true");
+  const std::string properties = "iothub-connection-device-id,x-opt-enqueued-time";
+  const auto r = run_command(
+      {HUB2KUSTO_BINARY, "infer", "--wait", "5", "--system-properties", properties, "--apply"},
+      env);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find(".create-merge table T (temp:real, IothubConnectionDeviceId:string, "
+                       "EnqueuedTime:datetime)"),
+            std::string::npos)
+      << r.out;
+  // The printed target settings and mapping file, as an operator would save them.
+  const auto target_at = r.out.find("\"target\": {");
+  const std::string mapping_intro = "the mapping above, beside the configuration:\n";
+  const auto mapping_at = r.out.find(mapping_intro);
+  ASSERT_NE(target_at, std::string::npos) << r.out;
+  ASSERT_NE(mapping_at, std::string::npos) << r.out;
+  const auto target = nlohmann::json::parse(
+      r.out.substr(target_at + 10, r.out.find("\n}\n", target_at) + 2 - (target_at + 10)));
+  EXPECT_EQ(target["system_properties"],
+            nlohmann::json::array({"iothub-connection-device-id", "x-opt-enqueued-time"}));
+  const auto mapping_file = dir_ / target["mapping_file"].get<std::string>();
+  std::ofstream(mapping_file) << r.out.substr(mapping_at + mapping_intro.size());
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SCHEMA", target["schema"]);
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_MAPPING_FILE", mapping_file.string());
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_SYSTEM_PROPERTIES", properties);
+
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 3; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  stop(bridge);
+  const auto rows = kusto.query("T | order by IothubConnectionDeviceId asc");
+  ASSERT_TRUE(rows.contains("Tables")) << rows.dump();
+  const auto& t = rows["Tables"][0]["Rows"];
+  ASSERT_EQ(t.size(), 3U) << rows.dump();
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(t[i][0], 22.5) << t[i].dump();
+    EXPECT_EQ(t[i][1], "dev-" + std::to_string(i + 1)) << t[i].dump();
+    EXPECT_TRUE(t[i][2].is_string() && t[i][2] != "") << t[i].dump();
+  }
+}
+
 TEST_F(Infer, SaysWhatItCouldNotUse) {
   const auto events = dir_ / "bad.jsonl";
   std::ofstream(events) << "not json\n[1]\n";
