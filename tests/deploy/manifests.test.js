@@ -1,14 +1,17 @@
 // deploy/kubernetes checked without a cluster:
+//  - the base and every overlay render with kustomize (`kubectl kustomize`, when kubectl is
+//    installed) into the same objects as the renderer here, which the other checks read;
 //  - every manifest validates against the Kubernetes API schemas (kubernetes-models, generated
 //    from the Kubernetes OpenAPI definitions);
-//  - the kustomization lists exactly the manifests, and its namespace and image exist;
+//  - the base's kustomization lists exactly its manifests, and its namespace and image exist;
+//  - the base deploys hub2kusto alone; each overlay changes what it says it does;
 //  - the pieces agree: probes hit the ops port the config sets, every Secret and ConfigMap key
 //    a pod uses exists, every secret file the config reads is mounted, the grace period
 //    outlasts the drain deadline, containers run as the image's non-root user with a
 //    read-only root filesystem and no privilege escalation, with requests and limits;
 //  - the ConfigMap's config passes `hub2kusto check-config` of this build;
-//  - the same for the workload-identity overlay (deploy/kubernetes/workload-identity), rendered
-//    here as kustomize would: no Secret, the federated service account, identity everywhere.
+//  - the same for the overlays (deploy/kubernetes/overlays/*); workload-identity: no Secret,
+//    the federated service account, identity everywhere.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -19,11 +22,14 @@ const { execFileSync } = require('node:child_process');
 const YAML = require('yaml');
 
 const root = path.join(__dirname, '..', '..');
-const dir = path.join(root, 'deploy', 'kubernetes');
+const top = path.join(root, 'deploy', 'kubernetes');
+const dir = path.join(top, 'base');
+const overlays = path.join(top, 'overlays');
 
 // The documents of one YAML file, each with the file it came from.
 function parse(file) {
-  return YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((doc) => {
+  // YAML 1.1, as Kubernetes reads manifests: 0440 is octal there.
+  return YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'), { version: '1.1' }).map((doc) => {
     assert.equal(doc.errors.length, 0, `${file}: ${doc.errors.join('; ')}`);
     return { file: path.relative(dir, file), object: doc.toJSON() };
   });
@@ -141,10 +147,66 @@ function rendering(kdir) {
   };
 }
 const base = rendering(dir);
-const workloadIdentity = rendering(path.join(dir, 'workload-identity'));
+const workloadIdentity = rendering(path.join(overlays, 'workload-identity'));
+const sidecar = rendering(path.join(overlays, 'sidecar'));
+const singleReplica = rendering(path.join(overlays, 'single-replica'));
+const replicas = rendering(path.join(overlays, 'replicas'));
 const { byKind, deployments } = base;
+const renderings = [['base', base], ['workload-identity', workloadIdentity], ['sidecar', sidecar],
+                    ['single-replica', singleReplica], ['replicas', replicas]];
 
-for (const [label, r] of [['base', base], ['workload-identity', workloadIdentity]]) {
+// What kustomize itself makes of a directory: its objects by kind and name, or null without
+// kubectl.
+function kustomize(kdir) {
+  let out;
+  try {
+    out = execFileSync('kubectl', ['kustomize', kdir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (e.code === 'ENOENT') return null;
+    assert.fail(`kubectl kustomize ${path.relative(root, kdir)}: ${e.stderr || e.message}`);
+  }
+  return YAML.parseAllDocuments(out, { version: '1.1' }).map((d) => d.toJS());
+}
+
+const key = (o) => `${o.kind}/${o.metadata.name}`;
+for (const kdir of [top, dir, ...fs.readdirSync(overlays).map((o) => path.join(overlays, o))]) {
+  const label = path.relative(top, kdir) || 'deploy/kubernetes';
+  test(`${label}: kustomize renders it, into the objects checked here`, (t) => {
+    const rendered = kustomize(kdir);
+    if (rendered === null) {
+      t.skip('kubectl is not installed: rendered by this test\'s renderer only');
+      return;
+    }
+    const ours = build(kdir).map((d) => d.object);
+    assert.deepEqual(rendered.map(key).sort(), ours.map(key).sort());
+    for (const o of rendered.filter((x) => x.kind === 'Deployment')) {
+      const mine = ours.find((x) => key(x) === key(o));
+      assert.equal(o.metadata.namespace, 'hub2kusto', key(o));
+      assert.equal(o.spec.replicas, mine.spec.replicas, key(o));
+      assert.deepEqual(o.spec.template.spec.volumes, mine.spec.template.spec.volumes, key(o));
+    }
+  });
+}
+
+test('the base deploys hub2kusto alone; the sidecar example only with its overlay', () => {
+  assert.deepEqual(base.deployments.map((d) => d.metadata.name), ['hub2kusto']);
+  assert.deepEqual(sidecar.deployments.map((d) => d.metadata.name).sort(),
+                   ['hub2kusto', 'telemetry-app']);
+  assert.deepEqual(build(top).map((d) => key(d.object)).sort(),
+                   base.docs.map((d) => key(d.object)).sort());
+});
+
+test('single-replica: one pod and no disruption budget; replicas: four, all but one kept', () => {
+  const one = singleReplica.deployments.find((d) => d.metadata.name === 'hub2kusto');
+  assert.equal(one.spec.replicas, 1);
+  assert.equal(singleReplica.byKind('PodDisruptionBudget').length, 0);
+  const four = replicas.deployments.find((d) => d.metadata.name === 'hub2kusto');
+  assert.equal(four.spec.replicas, 4);
+  const [pdb] = replicas.byKind('PodDisruptionBudget');
+  assert.equal(pdb.spec.minAvailable, 3);
+});
+
+for (const [label, r] of renderings) {
   test(`${label}: every manifest validates against the Kubernetes API schemas`, () => {
     assert.ok(r.docs.length >= 5);
     for (const { file, object } of r.docs) {
@@ -171,8 +233,7 @@ test('the kustomization lists exactly the manifests, its namespace and its image
   for (const image of k.images) assert.ok(images.includes(image.name), `image ${image.name} unused`);
 });
 
-for (const [label, { configMaps, secrets, config: hub2kustoConfig, ...r }] of
-     [['base', base], ['workload-identity', workloadIdentity]]) {
+for (const [label, { configMaps, secrets, config: hub2kustoConfig, ...r }] of renderings) {
 for (const deployment of r.deployments) {
   const name = `${label} ${deployment.metadata.name}`;
   const pod = deployment.spec.template.spec;
@@ -193,6 +254,12 @@ for (const deployment of r.deployments) {
       assert.equal(get.path, path_, probe);
       const port = typeof get.port === 'string' ? ports.get(get.port) : get.port;
       assert.equal(port, opsPort, `${probe} port`);
+    }
+  });
+
+  test(`${name}: mounted secrets are readable by the pod's user and group only`, () => {
+    for (const v of pod.volumes || []) {
+      if (v.secret) assert.equal(v.secret.defaultMode, 0o440, `${v.name}: mode 0${v.secret.defaultMode.toString(8)}`);
     }
   });
 
@@ -416,7 +483,7 @@ test('workload-identity: check-config takes the config with the webhook\'s varia
 // KEDA's resources have no schema in kubernetes-models: their shape is checked here, against
 // KEDA's Azure Event Hubs scaler documentation, and against the base they scale.
 test('keda: the ScaledObject scales the hub2kusto Deployment on the checkpoints hub2kusto writes', () => {
-  const keda = rendering(path.join(dir, 'keda'));
+  const keda = rendering(path.join(overlays, 'keda'));
   const [scaled] = keda.byKind('ScaledObject');
   assert.ok(scaled, 'a ScaledObject');
   assert.equal(scaled.apiVersion, 'keda.sh/v1alpha1');
