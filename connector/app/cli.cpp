@@ -119,10 +119,11 @@ delivered (see --out), 2 on a bad configuration or an unreadable file.
 constexpr std::string_view kInferHelp =
     R"(Usage: hub2kusto infer [--config FILE] [--connection NAME] [--events N]
                        [--from-file FILE | --from-end] [--wait SECONDS]
+                       [--format json|csv] [--header]
                        [--system-properties NAME,...] [--mapping-name NAME] [--apply]
 
 Samples a connection's events and proposes what its target needs: the table's columns with
-Kusto's types, a JSON ingestion mapping and the streaming ingestion policy, as commands ready
+Kusto's types, a JSON or CSV ingestion mapping and the streaming ingestion policy, as commands ready
 to paste, then the connection's target settings. Reading the hub is read-only: no checkpoint,
 no ownership, and a running bridge keeps its partitions.
 
@@ -135,6 +136,9 @@ Options:
   --from-end                 sample events as they arrive (default: from the start of each
                              partition, up to its last event)
   --wait SECONDS             stop sampling after this long without an event (default 10)
+  --format json|csv          what the events hold (default: csv when target.format is csv,
+                             else json); CSV: each line of an event is a record
+  --header                   CSV: the first record names the columns (else Column1, ...)
   --system-properties LIST   add columns for these event system properties, e.g.
                              x-opt-enqueued-time,x-opt-sequence-number
   --mapping-name NAME        the mapping's name (default: target.mapping, else
@@ -397,6 +401,10 @@ int cmd_infer(const std::vector<std::string>& args, std::map<std::string, std::s
       options.from_end = true;
       continue;
     }
+    if (a == "--header") {
+      options.header = true;
+      continue;
+    }
     const bool takes_value = a == "--config" || a == "--connection" || a == "--events" ||
                              a == "--from-file" || a == "--wait" || a == "--system-properties" ||
                              a == "--mapping-name";
@@ -420,6 +428,12 @@ int cmd_infer(const std::vector<std::string>& args, std::map<std::string, std::s
       options.from_file = v;
     } else if (a == "--mapping-name") {
       options.mapping_name = v;
+    } else if (a == "--format") {
+      if (v != "json" && v != "csv") {
+        err << fmt::format("hub2kusto infer: --format '{}': infer reads json or csv\n", v);
+        return kExitUsage;
+      }
+      options.format = v == "csv" ? SampleFormat::csv : SampleFormat::json;
     } else if (a == "--events") {
       if (!count(a, v, n)) {
         return kExitUsage;

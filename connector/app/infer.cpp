@@ -160,14 +160,17 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
     err << fmt::format("hub2kusto infer: no events in {}: nothing to infer from\n", sample->source);
     return 1;
   }
-  SchemaInference inference;
+  const SampleFormat format = o.format.value_or(
+      c->target.format == IngestFormat::csv ? SampleFormat::csv : SampleFormat::json);
+  const char* const kind = format == SampleFormat::csv ? "csv" : "json";
+  SchemaInference inference(format, o.header);
   for (const auto& body : sample->bodies) {
     inference.add(body);
   }
   const InferredSchema schema = inference.result(o.system_properties);
   if (schema.columns.empty()) {
-    err << fmt::format("hub2kusto infer: none of the {} event(s) is a JSON object with fields",
-                       schema.events);
+    err << fmt::format("hub2kusto infer: none of the {} event(s) is {}", schema.events,
+                       format == SampleFormat::csv ? "a CSV record" : "a JSON object with fields");
     for (const auto& why : schema.skipped) {
       err << "\n  " << why;
     }
@@ -181,8 +184,7 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
   out << fmt::format("// {} event(s) from {}: {} column(s)\n", schema.events, sample->source,
                      schema.columns.size());
   if (schema.not_objects > 0) {
-    out << fmt::format("// {} event(s) are not JSON objects and were left out, for example:\n",
-                       schema.not_objects);
+    out << fmt::format("// {} event(s) were left out, for example:\n", schema.not_objects);
     for (const auto& why : schema.skipped) {
       out << "//   " << why << '\n';
     }
@@ -200,7 +202,7 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
       {fmt::format("the table {}", table),
        fmt::format(".create-merge table {} ({})", table, schema.schema_text())},
       {fmt::format("the mapping '{}'", mapping),
-       fmt::format(".create-or-alter table {} ingestion json mapping {} {}", table,
+       fmt::format(".create-or-alter table {} ingestion {} mapping {} {}", table, kind,
                    csl_string(mapping), csl_string(schema.mapping_json()))},
       {fmt::format("streaming ingestion on {}", table),
        fmt::format(".alter table {} policy streamingingestion enable", table)},
@@ -211,7 +213,7 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
   }
   nlohmann::ordered_json target;
   target["table"] = c->target.table.value();
-  target["format"] = "json";
+  target["format"] = kind;
   if (o.system_properties.empty()) {
     target["mapping"] = mapping;
   } else {

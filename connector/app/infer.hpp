@@ -2,7 +2,7 @@
 // `hub2kusto infer`: from sample events to a table that takes them. Samples events from a
 // connection's hub (read-only: no checkpoint, no ownership, a receiver without an owner level,
 // so a running bridge keeps its partitions) or from a file, infers a Kusto schema and a JSON
-// mapping (app/schema_inference.hpp), and prints the three commands that make the table ready
+// CSV mapping (app/schema_inference.hpp), and prints the three commands that make the table ready
 // for streaming ingestion, then the `target` settings for the configuration. With `apply` it
 // runs the commands with the connection's identity (each one idempotent) and then the
 // preflight's checks of that connection.
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/schema_inference.hpp"
 
 namespace hub2kusto::app {
 
@@ -23,6 +24,9 @@ struct InferOptions {
   bool from_end = false;                 // the hub: wait for new events, not the oldest
   std::chrono::seconds wait{10};         // the hub: how long to wait for events at all
   std::vector<std::string> system_properties;
+  // The events' format: json or csv; default: csv when target.format is csv, else json.
+  std::optional<SampleFormat> format;
+  bool header = false;                     // CSV: the first record names the columns
   std::optional<std::string> mapping_name; // default: target.mapping, else <table>_mapping
   bool apply = false;
 };

@@ -97,6 +97,50 @@ std::string system_property_column(std::string_view property) {
   return out;
 }
 
+// Where the CSV record starting at the front of `body` ends: its newline outside quotes, or
+// the end.
+std::size_t csv_record_end(std::string_view body) {
+  bool quoted = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '"') {
+      quoted = !quoted; // "" inside quotes toggles twice
+    } else if (body[i] == '\n' && !quoted) {
+      return i;
+    }
+  }
+  return body.size();
+}
+
+// RFC 4180 fields of one record: comma-separated, a quoted field may hold commas, newlines and
+// "" for a quote. Nullopt when a quote is never closed.
+std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"' && out.back().empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  if (quoted) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 } // namespace
 
 std::string quote_name(std::string_view name) {
@@ -117,7 +161,11 @@ std::string InferredSchema::mapping_json() const {
   for (const auto& c : columns) {
     nlohmann::ordered_json entry;
     entry["column"] = c.name;
-    entry["Properties"]["Path"] = c.path;
+    if (format == SampleFormat::json) {
+      entry["Properties"]["Path"] = c.path;
+    } else {
+      entry["Properties"]["Ordinal"] = std::to_string(c.ordinal);
+    }
     if (c.transform) {
       entry["Properties"]["Transform"] = *c.transform;
     }
@@ -127,50 +175,120 @@ std::string InferredSchema::mapping_json() const {
 }
 
 void SchemaInference::add(std::string_view body) {
+  if (format_ == SampleFormat::json) {
+    add_json(body);
+    return;
+  }
+  while (!body.empty()) {
+    const std::size_t end = csv_record_end(body);
+    std::string_view line = body.substr(0, end);
+    body.remove_prefix(std::min(end + 1, body.size()));
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (!line.empty()) {
+      add_csv_line(line);
+    }
+  }
+}
+
+void SchemaInference::skip(std::string why) {
+  ++not_objects_;
+  if (skipped_.size() < kSkippedKept) {
+    skipped_.push_back(std::move(why));
+  }
+}
+
+void SchemaInference::observe(const std::string& name, Kind kind,
+                              std::optional<long double> value) {
+  auto it = fields_.find(name);
+  if (it == fields_.end()) {
+    it = fields_.emplace(name, Field{}).first;
+    order_.push_back(name);
+  }
+  Field& f = it->second;
+  if (value) {
+    f.min_integer = f.min_integer ? std::min(*f.min_integer, *value) : *value;
+    f.max_integer = f.max_integer ? std::max(*f.max_integer, *value) : *value;
+  }
+  ++f.seen[kind];
+}
+
+void SchemaInference::add_json(std::string_view body) {
   ++events_;
   // Ordered: columns come in the order the fields were first seen.
   const auto doc = nlohmann::ordered_json::parse(body, nullptr, false);
   if (!doc.is_object()) {
-    ++not_objects_;
-    if (skipped_.size() < kSkippedKept) {
-      skipped_.push_back(doc.is_discarded() ? fmt::format("event {}: not JSON", events_)
-                                            : fmt::format("event {}: a JSON {}, not an object",
-                                                          events_, doc.type_name()));
-    }
+    skip(doc.is_discarded()
+             ? fmt::format("event {}: not JSON", events_)
+             : fmt::format("event {}: a JSON {}, not an object", events_, doc.type_name()));
     return;
   }
   for (const auto& [name, value] : doc.items()) {
-    auto it = fields_.find(name);
-    if (it == fields_.end()) {
-      it = fields_.emplace(name, Field{}).first;
-      order_.push_back(name);
-    }
-    Field& f = it->second;
-    Kind kind = null;
     if (value.is_boolean()) {
-      kind = boolean;
+      observe(name, boolean);
+    } else if (value.is_number_unsigned() &&
+               value.get<std::uint64_t>() >
+                   static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      observe(name, real); // beyond a long
     } else if (value.is_number_integer()) {
-      const long double v = value.is_number_unsigned()
-                                ? static_cast<long double>(value.get<std::uint64_t>())
-                                : static_cast<long double>(value.get<std::int64_t>());
-      kind = value.is_number_unsigned() &&
-                     value.get<std::uint64_t>() >
-                         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                 ? real // beyond a long
-                 : integer;
-      f.min_integer = f.min_integer ? std::min(*f.min_integer, v) : v;
-      f.max_integer = f.max_integer ? std::max(*f.max_integer, v) : v;
+      observe(name, integer, static_cast<long double>(value.get<std::int64_t>()));
     } else if (value.is_number_float()) {
-      kind = real;
+      observe(name, real);
     } else if (value.is_string()) {
       const auto& s = value.get_ref<const std::string&>();
-      kind = looks_like_datetime(s) ? datetime_text : looks_like_guid(s) ? guid_text : text;
+      observe(name, looks_like_datetime(s) ? datetime_text : looks_like_guid(s) ? guid_text : text);
     } else if (value.is_object()) {
-      kind = object;
+      observe(name, object);
     } else if (value.is_array()) {
-      kind = array;
+      observe(name, array);
+    } else {
+      observe(name, null);
     }
-    ++f.seen[kind];
+  }
+}
+
+void SchemaInference::add_csv_line(std::string_view line) {
+  auto fields = csv_fields(line);
+  if (header_ && header_names_.empty()) {
+    if (!fields) {
+      skip("the header record has a quoted field that is never closed");
+      return;
+    }
+    header_names_ = std::move(*fields);
+    return;
+  }
+  ++events_;
+  if (!fields) {
+    skip(fmt::format("record {}: a quoted field is never closed", events_));
+    return;
+  }
+  for (std::size_t i = 0; i < fields->size(); ++i) {
+    const std::string name = i < header_names_.size() && !header_names_[i].empty()
+                                 ? header_names_[i]
+                                 : fmt::format("Column{}", i + 1);
+    const std::string& v = (*fields)[i];
+    namespace values = mappings::values;
+    if (v.empty()) {
+      observe(name, null);
+    } else if (const std::string l = lower(v); l == "true" || l == "false") {
+      observe(name, boolean);
+    } else if (const auto n = values::parse_integer(v);
+               n && v.find_first_of(" \t") == std::string::npos) {
+      observe(name, integer, static_cast<long double>(*n));
+    } else if (values::is_decimal_text(v)) {
+      observe(name, real);
+    } else if (looks_like_datetime(v)) {
+      observe(name, datetime_text);
+    } else if (looks_like_guid(v)) {
+      observe(name, guid_text);
+    } else if ((v.front() == '{' || v.front() == '[') &&
+               !nlohmann::json::parse(v, nullptr, false).is_discarded()) {
+      observe(name, v.front() == '{' ? object : array);
+    } else {
+      observe(name, text);
+    }
+    fields_.find(name)->second.position = i;
   }
 }
 
@@ -179,6 +297,7 @@ InferredSchema SchemaInference::result(const std::vector<std::string>& system_pr
       "nulls",      "booleans",    "integers", "reals", "ISO 8601 date texts",
       "GUID texts", "other texts", "objects",  "arrays"};
   InferredSchema out;
+  out.format = format_;
   out.events = events_;
   out.not_objects = not_objects_;
   out.skipped = skipped_;
@@ -194,7 +313,11 @@ InferredSchema SchemaInference::result(const std::vector<std::string>& system_pr
     }
     InferredColumn c;
     c.name = name;
-    c.path = path_to(name);
+    if (format_ == SampleFormat::json) {
+      c.path = path_to(name);
+    } else { // after the system properties, which lead
+      c.ordinal = f.position + system_properties.size();
+    }
     std::vector<std::string> doubts;
     const std::string seen = [&] {
       std::string s;
@@ -257,15 +380,20 @@ InferredSchema SchemaInference::result(const std::vector<std::string>& system_pr
     }
     out.columns.push_back(std::move(c));
   }
-  for (const auto& property : system_properties) {
-    const auto* info = mappings::find_system_property(property);
+  std::size_t leading = 0; // CSV: the properties' ordinals, in ADX's order
+  for (const auto& known : mappings::known_system_properties()) {
+    if (std::find(system_properties.begin(), system_properties.end(), known.name) ==
+        system_properties.end()) {
+      continue;
+    }
     InferredColumn c;
-    c.name = system_property_column(property);
+    c.name = system_property_column(known.name);
     if (fields_.find(c.name) != fields_.end()) {
       c.name = "Event" + c.name; // the body has a field of that name already
     }
-    c.path = path_to(property);
-    c.type = info != nullptr ? info->type : ColumnType::string;
+    c.path = path_to(known.name);
+    c.ordinal = leading++;
+    c.type = known.type;
     out.columns.push_back(std::move(c));
   }
   return out;

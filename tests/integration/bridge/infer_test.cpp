@@ -153,8 +153,8 @@ TEST_F(Infer, IotHubDeviceMessagesGetTheirSystemPropertiesAsColumns) {
       {HUB2KUSTO_BINARY, "infer", "--wait", "5", "--system-properties", properties, "--apply"},
       env);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_NE(r.out.find(".create-merge table T (temp:real, IothubConnectionDeviceId:string, "
-                       "EnqueuedTime:datetime)"),
+  EXPECT_NE(r.out.find(".create-merge table T (temp:real, EnqueuedTime:datetime, "
+                       "IothubConnectionDeviceId:string)"),
             std::string::npos)
       << r.out;
   // The printed target settings and mapping file, as an operator would save them.
@@ -183,8 +183,63 @@ TEST_F(Infer, IotHubDeviceMessagesGetTheirSystemPropertiesAsColumns) {
   ASSERT_EQ(t.size(), 3U) << rows.dump();
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(t[i][0], 22.5) << t[i].dump();
-    EXPECT_EQ(t[i][1], "dev-" + std::to_string(i + 1)) << t[i].dump();
-    EXPECT_TRUE(t[i][2].is_string() && t[i][2] != "") << t[i].dump();
+    EXPECT_TRUE(t[i][1].is_string() && t[i][1] != "") << t[i].dump();
+    EXPECT_EQ(t[i][2], "dev-" + std::to_string(i + 1)) << t[i].dump();
+  }
+}
+
+// CSV: a sample file with a header names the columns; the hub's events are records without
+// one. The CSV mapping by position then ingests every record with every value.
+TEST_F(Infer, ProposesACsvTableFromASampleFileWithAHeader) {
+  const auto sample = dir_ / "sample.csv";
+  const auto records = dir_ / "records.csv";
+  {
+    std::ofstream head(sample);
+    std::ofstream body(records);
+    head << "device,reading,ok,at,note\n";
+    for (int i = 0; i < 100; ++i) {
+      const std::string line = "dev-" + std::to_string(i % 7) + "," + std::to_string(i) +
+                               (i % 2 ? ".5" : "") + "," + (i % 3 ? "true" : "false") +
+                               ",2026-11-24T10:00:" + (i % 60 < 10 ? "0" : "") +
+                               std::to_string(i % 60) + "Z,\"a, \"\"quoted\"\" note\"\n";
+      head << line;
+      body << line;
+    }
+  }
+  Services services(
+      {"--hub", "telemetry:2", "--preload", records.string(), "--preload-events", "100"});
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
+  auto env = environment(hub, kusto);
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_FORMAT", "csv");
+  const auto r = run_command(
+      {HUB2KUSTO_BINARY, "infer", "--from-file", sample.string(), "--header", "--apply"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("// 100 event(s) from the file "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(".create-merge table T (device:string, reading:real, ok:bool, "
+                       "at:datetime, note:string)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(".create-or-alter table T ingestion csv mapping 'm' "
+                       "'[{\"column\":\"device\",\"Properties\":{\"Ordinal\":\"0\"}}"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(R"("format": "csv")"), std::string::npos) << r.out;
+
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 100; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  stop(bridge);
+  const auto all = kusto.query("T | take 1000");
+  ASSERT_TRUE(all.contains("Tables")) << all.dump();
+  const auto& rows = all["Tables"][0]["Rows"];
+  ASSERT_EQ(rows.size(), 100U);
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 5U) << row.dump();
+    for (const auto& v : row) {
+      EXPECT_FALSE(v.is_null() || v == "") << row.dump();
+    }
+    EXPECT_EQ(row[4], R"(a, "quoted" note)") << row.dump();
   }
 }
 

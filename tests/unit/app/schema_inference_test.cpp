@@ -11,8 +11,9 @@ namespace {
 using mappings::ColumnType;
 
 InferredSchema infer_from(const std::vector<std::string>& events,
-                          const std::vector<std::string>& system_properties = {}) {
-  SchemaInference inference;
+                          const std::vector<std::string>& system_properties = {},
+                          SampleFormat format = SampleFormat::json, bool header = false) {
+  SchemaInference inference(format, header);
   for (const auto& e : events) {
     inference.add(e);
   }
@@ -148,6 +149,46 @@ TEST(SchemaInference, WritesTheMappingKustoTakes) {
       s.mapping_json(),
       R"([{"column":"d","Properties":{"Path":"$.d"}},)"
       R"({"column":"ts","Properties":{"Path":"$.ts","Transform":"DateTimeFromUnixSeconds"}}])");
+}
+
+TEST(SchemaInference, ReadsCsvFieldsAsKustoReadsTextsWithTheHeadersNames) {
+  const auto s = infer_from({"device,temp,ok,at,id,tags,note\n"
+                             "d1,21,true,2026-11-24T10:00:00Z,0f8fad5b-d9cb-469f-a165-70867728950e,"
+                             "\"{\"\"a\"\":1}\",\"x, y\"\n",
+                             "d2,21.5,false,2026-11-24T10:00:01Z,"
+                             "7c9e6679-7425-40de-944b-e07fc1f90ae7,[1],\"say \"\"hi\"\"\""},
+                            {}, SampleFormat::csv, true);
+  EXPECT_EQ(s.events, 2U); // the header is no event
+  EXPECT_EQ(s.schema_text(),
+            "device:string, temp:real, ok:bool, at:datetime, id:guid, tags:dynamic, note:string");
+  EXPECT_EQ(column(s, "temp").hesitation, "1 integers, 1 reals: real");
+  EXPECT_EQ(column(s, "note").hesitation, "");
+  EXPECT_EQ(column(s, "tags").hesitation, "1 objects, 1 arrays: dynamic keeps them all");
+  EXPECT_EQ(column(s, "device").ordinal, 0U);
+  EXPECT_EQ(column(s, "note").ordinal, 6U);
+  const std::string first_two = R"([{"column":"device","Properties":{"Ordinal":"0"}},)"
+                                R"({"column":"temp","Properties":{"Ordinal":"1"}},)";
+  EXPECT_EQ(s.mapping_json().substr(0, first_two.size()), first_two);
+}
+
+TEST(SchemaInference, NamesCsvColumnsByPositionWithoutAHeaderAndSaysWhatItCouldNotRead) {
+  const auto s = infer_from({"1,,x", "2,3,y", "3,4,\"never closed"}, {}, SampleFormat::csv);
+  EXPECT_EQ(s.events, 3U);
+  EXPECT_EQ(s.not_objects, 1U);
+  ASSERT_EQ(s.skipped.size(), 1U);
+  EXPECT_EQ(s.skipped[0], "record 3: a quoted field is never closed");
+  EXPECT_EQ(s.schema_text(), "Column1:long, Column2:long, Column3:string");
+  EXPECT_EQ(column(s, "Column2").hesitation, "absent or null in 1 of 2 events");
+}
+
+TEST(SchemaInference, PutsCsvSystemPropertiesFirstInAdxsOrder) {
+  const auto s =
+      infer_from({"a,1"}, {"x-opt-sequence-number", "x-opt-enqueued-time"}, SampleFormat::csv);
+  ASSERT_EQ(s.columns.size(), 4U);
+  EXPECT_EQ(column(s, "EnqueuedTime").ordinal, 0U);
+  EXPECT_EQ(column(s, "SequenceNumber").ordinal, 1U);
+  EXPECT_EQ(column(s, "Column1").ordinal, 2U);
+  EXPECT_EQ(column(s, "Column2").ordinal, 3U);
 }
 
 } // namespace
