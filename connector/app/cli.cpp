@@ -26,6 +26,7 @@
 #include "common/logging.hpp"
 #include "mappings/system_properties.hpp"
 #include "ops/ops_server.hpp"
+#include "ops/process_metrics.hpp"
 
 namespace hub2kusto::app {
 namespace {
@@ -295,6 +296,9 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
                                    "# TYPE hub2kusto_build_info gauge\n"
                                    "hub2kusto_build_info{{version=\"{}\"}} 1\n",
                                    kVersion);
+    ops::PrometheusText process;
+    ops::add_process_metrics(process);
+    text += process.render();
     if (running->bridge != nullptr) {
       text += running->bridge->metrics_text();
     }

@@ -324,6 +324,10 @@ TEST_F(Bridge, FiftyThousandEventsArriveExactlyOnceMappedWhileOpsEndpointsAreScr
   EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_events_dead_lettered_total{"), 0);
   EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_partition_receiving{"), 4);
   EXPECT_EQ(metric_sum(metrics().second, "hub2kusto_kusto_reachable{"), 1);
+  // The process series Prometheus's client libraries export.
+  EXPECT_GT(metric_sum(metrics().second, "process_resident_memory_bytes "), 1 << 20);
+  EXPECT_GT(metric_sum(metrics().second, "process_cpu_seconds_total "), 0);
+  EXPECT_GT(metric_sum(metrics().second, "process_open_fds "), 3);
   EXPECT_GT(
       metric_sum(metrics().second,
                  "hub2kusto_ingest_requests_total{connection=\"telemetry\",path=\"streaming\","
