@@ -373,22 +373,33 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
   return kExitOk;
 }
 
+// An option's value read whole as a number (std::stoul), or none.
+std::optional<unsigned long> whole_number(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long n = 0;
+  try {
+    n = std::stoul(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used == 0 || used != text.size()) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 int cmd_infer(const std::vector<std::string>& args, std::map<std::string, std::string> environment,
               std::ostream& out, std::ostream& err) {
   ConfigArgs config_args;
   InferOptions options;
   const auto count = [&](const std::string& flag, const std::string& v,
                          unsigned long& into) -> bool {
-    std::size_t used = 0;
-    try {
-      into = std::stoul(v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != v.size() || into == 0) {
+    const auto n = whole_number(v);
+    if (!n || *n == 0) {
       err << fmt::format("hub2kusto infer: {} '{}' is not a positive number\n", flag, v);
       return false;
     }
+    into = *n;
     return true;
   };
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -507,18 +518,12 @@ int cmd_replay(const std::vector<std::string>& args, std::map<std::string, std::
       } else if (a == "--out") {
         options.out_file = *v;
       } else if (a == "--wait") {
-        std::size_t used = 0;
-        unsigned long seconds = 0;
-        try {
-          seconds = std::stoul(*v, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || used != v->size()) {
+        const auto seconds = whole_number(*v);
+        if (!seconds) {
           err << fmt::format("hub2kusto replay: --wait '{}' is not a number of seconds\n", *v);
           return kExitUsage;
         }
-        options.deadline = std::chrono::seconds(seconds);
+        options.deadline = std::chrono::seconds(*seconds);
       } else {
         options.stages.clear();
         std::istringstream stages(*v);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/text.hpp"
 #include "mappings/system_properties.hpp"
 #include "mappings/values.hpp"
 
@@ -28,13 +29,6 @@ bool is_identifier(std::string_view name) {
   });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // A JSON path to a top-level field: $.name where the engine and Kusto read it plainly.
 std::string path_to(std::string_view field) {
   const bool plain = !field.empty() && std::all_of(field.begin(), field.end(), [](char c) {
@@ -45,7 +39,7 @@ std::string path_to(std::string_view field) {
 
 // Names that say a number is a time: ...time..., ...date..., ts, ..._ts.
 bool named_like_a_time(std::string_view name) {
-  const std::string n = lower(name);
+  const std::string n = text::lower(name);
   return n.find("time") != std::string::npos || n.find("date") != std::string::npos || n == "ts" ||
          (n.size() > 3 && n.ends_with("_ts"));
 }
@@ -271,7 +265,7 @@ void SchemaInference::add_csv_line(std::string_view line) {
     namespace values = mappings::values;
     if (v.empty()) {
       observe(name, null);
-    } else if (const std::string l = lower(v); l == "true" || l == "false") {
+    } else if (text::iequals(v, "true") || text::iequals(v, "false")) {
       observe(name, boolean);
     } else if (const auto n = values::parse_integer(v);
                n && v.find_first_of(" \t") == std::string::npos) {
