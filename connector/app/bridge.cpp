@@ -60,6 +60,10 @@ struct Bridge::Connection {
   const ConnectionConfig* config = nullptr;
   std::string name;
   DatabaseName database;
+  // What /metrics says the connection is (hub2kusto_connection_info), and how many partitions
+  // its hub has: set at start.
+  MetricLabels info;
+  std::size_t partitions = 0;
   mutable std::mutex probe_mutex;
   std::optional<std::string> kusto_error; // the last probe's failure; none: reachable
   bool kusto_probed = false;
@@ -80,7 +84,8 @@ struct Bridge::Connection {
   std::unique_ptr<checkpoint::CheckpointStore> earlier_store;
   std::string place; // "<namespace>/<hub>", for messages
   std::string earlier_place;
-  std::atomic<std::uint64_t> queued_failures{0}; // batches Kusto failed after queuing
+  pipeline::DeadLetterCounts queued_failures; // batches Kusto failed after queuing
+  Histogram latency; // delivered events: seconds from enqueued to Kusto's acknowledgement
   std::unique_ptr<pipeline::DeadLetterStore> dead_letters;
   pipeline::PipelineOptions pipeline_options;
   std::unique_ptr<checkpoint::BlobOwnershipStore> ownership;
@@ -151,7 +156,7 @@ Bridge::Bridge(const Config& config)
     : config_(config),
       workers_(config.workers != 0 ? config.workers
                                    : std::max(2U, std::thread::hardware_concurrency()),
-               "h2k-worker"),
+               "h2k-worker", &liveness_),
       budget_(MemoryBudget::create(config.max_buffered_bytes)) {}
 
 Bridge::~Bridge() {
@@ -179,6 +184,7 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
   conn->database = c.target.database;
 
   hub::HubOptions source_options = hub_options(c, "hub2kusto-" + c.name);
+  source_options.liveness = &liveness_;
   source_options.owner_level = c.source.owner_level;
   if (config_.ownership_on() && !source_options.owner_level) {
     source_options.owner_level = 0; // a new owner's receiver evicts the old one (as the SDKs read)
@@ -222,6 +228,13 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
       limiters_.for_target(c.target), conn->clock, conn->random, conn->sleeper);
 
   checkpoint::Scope scope{checkpoint_namespace, source_options.event_hub, c.source.consumer_group};
+  conn->partitions = partitions.size();
+  conn->info = {{"connection", c.name},
+                {"namespace", checkpoint_namespace},
+                {"event_hub", source_options.event_hub.value()},
+                {"consumer_group", c.source.consumer_group.value()},
+                {"database", c.target.database.value()},
+                {"table", c.target.table.value()}};
   if (config_.checkpoint.store == CheckpointConfig::Store::blob) {
     conn->checkpoint_blobs =
         make_blob_client(config_.checkpoint, *conn->kusto->transport, conn->clock);
@@ -267,9 +280,11 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
           .join = !c.delivery.deduplicate,
           .retry_first = conn->pipeline_options.retry_first,
           .retry_max = conn->pipeline_options.retry_max,
-          .smaller_batches_for = conn->pipeline_options.smaller_batches_for},
+          .smaller_batches_for = conn->pipeline_options.smaller_batches_for,
+          .connection = c.name},
       *conn->deliveries, *conn->kusto->managed, conn->clock, conn->sleeper);
   conn->pipeline_options.queue = conn->queue.get();
+  conn->pipeline_options.latency = &conn->latency;
   if (c.target.local_mapping) { // each partition builds its own; find a problem now
     if (auto created = pipeline::LocalMapper::create(*c.target.local_mapping); !created) {
       return failure(
@@ -396,16 +411,18 @@ void Bridge::start_partition(Connection& c, const PartitionId& id,
       }
     }
   };
-  p->loop = workers_.add([this, rp, end, over = p->over]() -> std::optional<Workers::TimePoint> {
-    if (!rp->pipeline->stopping() && rp->pipeline->step(false)) {
-      return rp->pipeline->next_turn();
-    }
-    end();
-    --running_;
-    rp->ended = true; // from here on the partition may be reaped: only `over` is used
-    over->set_value();
-    return std::nullopt;
-  });
+  p->loop = workers_.add(
+      [this, rp, end, over = p->over, connection = c.name]() -> std::optional<Workers::TimePoint> {
+        const LogFields fields{{"connection", connection}, {"partition", rp->view->id.value()}};
+        if (!rp->pipeline->stopping() && rp->pipeline->step(false)) {
+          return rp->pipeline->next_turn();
+        }
+        end();
+        --running_;
+        rp->ended = true; // from here on the partition may be reaped: only `over` is used
+        over->set_value();
+        return std::nullopt;
+      });
   // Woken by its events, by its delivery's end, and by stop(); the first turn comes now.
   p->view->stream->on_readable([this, loop = p->loop] { workers_.wake(loop); });
   p->pipeline->on_delivery_end([this, loop = p->loop] { workers_.wake(loop); });
@@ -554,8 +571,7 @@ void Bridge::refresh(Connection& c) {
                            props.error().message);
     }
   }
-  c.queued_failures.fetch_add(record_queued_failures(*c.kusto->queued, *c.dead_letters, c.name),
-                              std::memory_order_relaxed);
+  record_queued_failures(*c.kusto->queued, *c.dead_letters, c.queued_failures, c.name);
   auto probed = c.kusto->streaming->probe(c.database, timeout);
   std::lock_guard lock(c.probe_mutex);
   if (probed) {
@@ -611,8 +627,15 @@ ops::Readiness Bridge::readiness() const {
 std::string Bridge::metrics_text() const {
   ops::PrometheusText m;
   const auto relaxed = std::memory_order_relaxed;
+  static constexpr std::string_view kLagSecondsHelp =
+      "How late the stored checkpoint is: 0 when it holds the partition's newest event, else "
+      "seconds since the event at the checkpoint was enqueued. Absent until this process stored "
+      "a checkpoint while behind.";
   for (const auto& c : connections_) {
     const ops::Labels conn{{"connection", c->name}};
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    c->clock.system_now().time_since_epoch())
+                                    .count();
     std::unique_lock running(c->running_mutex); // the pipelines stay while they are read
     for (const auto& [key, rp] : c->running) {
       if (!rp->active()) {
@@ -626,6 +649,22 @@ std::string Bridge::metrics_text() const {
       const std::int64_t checkpointed = pm.checkpoint_sequence_number.load(relaxed);
       const std::int64_t enqueued = p->last_enqueued.load(relaxed);
       if (enqueued >= 0) {
+        const auto seconds_since = [&](std::int64_t unix_ms) {
+          return std::max(0.0, static_cast<double>(now_ms - unix_ms) / 1000.0);
+        };
+        m.gauge("hub2kusto_partition_last_enqueued_age_seconds",
+                "Seconds since the partition's newest event was enqueued (management node): how "
+                "quiet the partition is.",
+                l, seconds_since(p->last_enqueued_unix_ms.load(relaxed)));
+        // Caught up, the checkpoint is not late however old its event; behind, it is as late
+        // as its event is old (the next event to deliver is at least that old).
+        const std::int64_t checkpoint_enqueued = pm.checkpoint_enqueued_unix_ms.load(relaxed);
+        if (checkpointed >= enqueued) {
+          m.gauge("hub2kusto_partition_lag_seconds", kLagSecondsHelp, l, 0);
+        } else if (checkpoint_enqueued > 0) {
+          m.gauge("hub2kusto_partition_lag_seconds", kLagSecondsHelp, l,
+                  seconds_since(checkpoint_enqueued));
+        }
         m.gauge("hub2kusto_partition_last_enqueued_sequence_number",
                 "The partition's last enqueued sequence number (management node).", l,
                 static_cast<double>(enqueued));
@@ -645,27 +684,36 @@ std::string Bridge::metrics_text() const {
     }
     c->source->metrics().describe(m, conn);
     c->kusto->managed->metrics().describe(m, conn);
-    m.counter("hub2kusto_queued_ingestion_failures_total",
-              "Queued batches Kusto reported failed after accepting them (dead-lettered by "
-              "batch).",
-              conn, c->queued_failures.load(relaxed));
+    c->queued_failures.describe(m, conn, "hub2kusto_queued_ingestion_failures_total",
+                                "Queued batches Kusto reported failed after accepting them "
+                                "(dead-lettered by batch), by the report's error code.");
     m.counter("hub2kusto_queued_duplicates_skipped_total",
               "Queued batches Kusto skipped because the table already held their "
               "de-duplication key (delivery.deduplicate).",
               conn, c->kusto->queued->duplicates_skipped());
-    const auto requests = c->queue->counts();
-    m.counter("hub2kusto_delivery_requests_total",
-              "Requests the connection's delivery queue sent, each carrying one or more "
-              "partitions' batches (first attempts).",
-              conn, requests.requests);
-    m.counter("hub2kusto_delivery_joined_requests_total",
-              "Of those, requests that joined batches of several partitions.", conn,
-              requests.joined);
+    m.gauge("hub2kusto_connection_info",
+            "1 per connection, with the hub namespace, Event Hub, consumer group, database and "
+            "table it joins: join other series on `connection` to filter by them.",
+            c->info, 1);
+    m.gauge("hub2kusto_connection_partitions",
+            "Partitions the connection reads, by this replica or others: the configured ones, else "
+            "all of the hub's.",
+            conn, static_cast<double>(c->partitions));
+    c->queue->describe(m, conn);
+    m.histogram("hub2kusto_end_to_end_latency_seconds",
+                "Seconds from an event's enqueued time in the hub to Kusto's acknowledgement of "
+                "the batch that carried it (streaming: the answer; queued: the blob's message "
+                "posted, not the ingestion the service does later).",
+                conn, c->latency.snapshot());
     std::lock_guard lock(c->probe_mutex);
     m.gauge("hub2kusto_kusto_reachable", "1 when the Kusto target answered the last probe.", conn,
             c->kusto_probed && !c->kusto_error ? 1 : 0);
   }
   limiters_.describe(m);
+  m.gauge("hub2kusto_threads_stuck",
+          "AMQP threads and workers busy for longer than ops.stuck_after without progress "
+          "(/healthz fails while it is above 0).",
+          {}, static_cast<double>(stuck().size()));
   m.gauge("hub2kusto_memory_budget_bytes",
           "limits.max_buffered_bytes: events taken from the hubs and not yet delivered, by every "
           "partition together, at most.",

@@ -55,6 +55,9 @@ public:
   // Any thread (the ops server's). Ready when every partition is receiving and every Kusto
   // target answered the last probe.
   ops::Readiness readiness() const;
+  // Any thread: the AMQP threads and workers busy for longer than ops.stuck_after without
+  // progress, one line each (/healthz fails on any).
+  std::vector<std::string> stuck() const { return liveness_.stuck(config_.ops.stuck_after); }
   // Every series of docs/architecture.md, "Metrics and logs", per connection and partition.
   std::string metrics_text() const;
 
@@ -82,6 +85,8 @@ private:
   const Config& config_;
   SystemClock clock_;
   RequestLimiters limiters_{clock_}; // before the connections, whose sinks share them
+  // The AMQP threads' and the workers' hearts (before both): /healthz fails on a stuck one.
+  Liveness liveness_;
   // Every partition's loop, taking turns (before the connections, whose streams and deliveries
   // wake the loops).
   Workers workers_;

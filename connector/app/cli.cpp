@@ -290,6 +290,10 @@ int cmd_run(const std::vector<std::string>& args, std::map<std::string, std::str
     return running->bridge != nullptr ? running->bridge->readiness()
                                       : ops::Readiness{false, {"starting"}};
   };
+  handlers.liveness = [running] {
+    std::lock_guard lock(running->mutex);
+    return running->bridge != nullptr ? running->bridge->stuck() : std::vector<std::string>{};
+  };
   handlers.metrics = [running] {
     std::lock_guard lock(running->mutex);
     std::string text = fmt::format("# HELP hub2kusto_build_info The running build.\n"

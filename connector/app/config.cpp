@@ -564,7 +564,15 @@ Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
     const auto address = ops.string("address");
     const auto port = ops.integer("port", 0, 65535);
     const auto refresh = ops.duration("refresh_interval");
+    const auto stuck_after = ops.duration("stuck_after");
     ops.finish();
+    if (stuck_after) {
+      if (*stuck_after < std::chrono::seconds(1) || *stuck_after > std::chrono::hours(1)) {
+        ops.problem("stuck_after", "must be from 1s to 1h");
+      } else {
+        config.ops.stuck_after = *stuck_after;
+      }
+    }
     if (refresh) {
       if (*refresh < std::chrono::milliseconds(100) || *refresh > std::chrono::minutes(10)) {
         ops.problem("refresh_interval", "must be from 100ms to 10m");
@@ -732,7 +740,8 @@ nlohmann::json to_masked_json(const Config& config) {
       {"ops",
        {{"address", config.ops.address},
         {"port", config.ops.port},
-        {"refresh_interval", fmt::format("{}ms", config.ops.refresh_interval.count())}}},
+        {"refresh_interval", fmt::format("{}ms", config.ops.refresh_interval.count())},
+        {"stuck_after", fmt::format("{}ms", config.ops.stuck_after.count())}}},
       {"log",
        {{"level", std::string(spdlog::level::to_string_view(config.log.level).data(),
                               spdlog::level::to_string_view(config.log.level).size())},

@@ -150,6 +150,9 @@ struct OpsConfig {
   // How often partition lag (from the hub's management node) and the Kusto target's
   // reachability are refreshed for /metrics and /readyz.
   std::chrono::milliseconds refresh_interval{15'000};
+  // /healthz fails once an AMQP thread or a worker has been busy this long without progress.
+  // Longer than any bounded wait inside one piece of work (an HTTP request's 60 s timeout).
+  std::chrono::milliseconds stuck_after{120'000};
 };
 
 struct LogConfig {

@@ -86,6 +86,7 @@ std::string deduplication_scope(const std::string& hub_namespace, const std::str
 
 std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
                                    pipeline::DeadLetterStore& dead_letters,
+                                   pipeline::DeadLetterCounts& counts,
                                    const std::string& connection) {
   auto failures = queued.poll_failures();
   if (!failures) {
@@ -102,6 +103,7 @@ std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
       const auto batch = ingest::BatchId::parse(id);
       pipeline::DeadLetter d;
       d.stage = "queued-ingestion";
+      d.error_code = f.error_code;
       d.reason = fmt::format(
           "{}{}: {} (blob {}){}", f.error_code, f.permanent ? "" : " (transient)", f.details,
           f.blob,
@@ -121,6 +123,11 @@ std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
   }
   auto written = dead_letters.write(records);
   for (const auto& r : records) {
+    const LogFields fields{{"connection", connection},
+                           {"partition", r.partition.value()},
+                           {"batch_id", r.batch_id},
+                           {"table", r.table},
+                           {"error_code", r.error_code}};
     logger("app")->error("connection '{}': queued batch {} failed in Kusto after it was accepted: "
                          "{}{}",
                          connection, r.batch_id, r.reason,
@@ -133,6 +140,7 @@ std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
     return 0;
   }
   queued.acknowledge(*failures);
+  counts.add(records);
   return records.size();
 }
 

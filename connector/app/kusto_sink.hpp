@@ -70,9 +70,11 @@ std::string deduplication_scope(const std::string& hub_namespace, const std::str
 // are not in the table. Reads `queued`'s failure reports and writes each to `dead_letters` as a
 // record naming the partition, the sequence numbers and the blob, logged at ERROR, so an
 // operator can replay it (retention permitting, from the hub). The reports are acknowledged
-// only once written, else they are read again next time. Returns how many were recorded.
+// only once written, else they are read again next time; those recorded are counted in
+// `counts` (by their error code). Returns how many were recorded.
 std::size_t record_queued_failures(ingest::QueuedIngestor& queued,
                                    pipeline::DeadLetterStore& dead_letters,
+                                   pipeline::DeadLetterCounts& counts,
                                    const std::string& connection);
 
 // The Event Hubs namespace (or IoT Hub) host a connection string names.

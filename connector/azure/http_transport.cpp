@@ -88,6 +88,7 @@ public:
   explicit CppRestTransport(HttpTransportOptions options) : options_(std::move(options)) {}
 
   HttpResponse send(const HttpRequest& request) override {
+    Liveness::beat(); // a bounded wait (request.timeout): the calling thread goes on
     HttpResponse out;
     try {
       const web::uri uri(utility::conversions::to_string_t(request.url));

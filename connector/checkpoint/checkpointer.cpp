@@ -5,33 +5,35 @@
 namespace hub2kusto::checkpoint {
 
 void PartitionCheckpointer::track(SequenceNumber sequence_number, const Offset& offset,
-                                  BatchToken batch) {
+                                  BatchToken batch, EnqueuedTime enqueued) {
   if (watermark_ && sequence_number <= watermark_->sequence_number) {
     return; // already behind the stored position
   }
-  extend(sequence_number, offset, batch);
+  extend(sequence_number, offset, enqueued, batch);
 }
 
-void PartitionCheckpointer::track_done(SequenceNumber sequence_number, const Offset& offset) {
+void PartitionCheckpointer::track_done(SequenceNumber sequence_number, const Offset& offset,
+                                       EnqueuedTime enqueued) {
   if (watermark_ && sequence_number <= watermark_->sequence_number) {
     return;
   }
-  extend(sequence_number, offset, std::nullopt);
+  extend(sequence_number, offset, enqueued, std::nullopt);
   advance();
 }
 
 void PartitionCheckpointer::extend(SequenceNumber sequence_number, const Offset& offset,
-                                   std::optional<BatchToken> batch) {
+                                   EnqueuedTime enqueued, std::optional<BatchToken> batch) {
   assert(pending_.empty() || pending_.back().last_sequence_number < sequence_number);
   ++pending_events_;
   if (!pending_.empty() && pending_.back().batch == batch) {
     Run& run = pending_.back();
     run.last_sequence_number = sequence_number;
     run.last_offset = offset;
+    run.last_enqueued = enqueued;
     ++run.events;
     return;
   }
-  pending_.push_back({sequence_number, offset, batch, 1});
+  pending_.push_back({sequence_number, offset, enqueued, batch, 1});
   if (batch) {
     ++open_[*batch];
   }
@@ -57,6 +59,7 @@ void PartitionCheckpointer::advance() {
       }
     }
     watermark_ = Checkpoint{front.last_sequence_number, std::move(front.last_offset)};
+    watermark_enqueued_ = front.last_enqueued;
     pending_events_ -= front.events;
     pending_.pop_front();
   }
@@ -78,6 +81,7 @@ Result<bool> PartitionCheckpointer::save_now() {
     return failure(std::move(stored).error());
   }
   saved_ = watermark_;
+  saved_enqueued_ = watermark_enqueued_;
   return true;
 }
 

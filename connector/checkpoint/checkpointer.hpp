@@ -69,17 +69,23 @@ public:
                         std::chrono::milliseconds interval)
       : partition_(std::move(partition)), store_(store), clock_(clock), interval_(interval) {}
 
+  // When an event was enqueued in the hub: kept for the stored position, so an operator sees how
+  // many seconds the checkpoint is behind (not stored with it).
+  using EnqueuedTime = std::chrono::system_clock::time_point;
   // An event joined batch `batch`. Events are tracked in partition order; one at or before
   // the stored position is ignored (a replay after a restart).
-  void track(SequenceNumber sequence_number, const Offset& offset, BatchToken batch);
+  void track(SequenceNumber sequence_number, const Offset& offset, BatchToken batch,
+             EnqueuedTime enqueued = {});
   // An event finished without a batch (dead-lettered before batching).
-  void track_done(SequenceNumber sequence_number, const Offset& offset);
+  void track_done(SequenceNumber sequence_number, const Offset& offset, EnqueuedTime enqueued = {});
   // The batch's outcome is final.
   void complete(BatchToken batch);
 
   // The position a restart should resume after, if any.
   const std::optional<Checkpoint>& watermark() const { return watermark_; }
   const std::optional<Checkpoint>& saved() const { return saved_; }
+  // When the event at the stored position was enqueued, once this process stored one.
+  std::optional<EnqueuedTime> saved_enqueued_time() const { return saved_enqueued_; }
   std::size_t pending() const { return pending_events_; } // events not yet behind the watermark
 
   // Saves the watermark if it moved and the interval since the last save has passed. Returns
@@ -100,11 +106,12 @@ private:
   struct Run {
     SequenceNumber last_sequence_number;
     Offset last_offset;
+    EnqueuedTime last_enqueued;
     std::optional<BatchToken> batch; // none: finished already
     std::size_t events = 0;
   };
 
-  void extend(SequenceNumber sequence_number, const Offset& offset,
+  void extend(SequenceNumber sequence_number, const Offset& offset, EnqueuedTime enqueued,
               std::optional<BatchToken> batch);
 
   PartitionId partition_;
@@ -114,6 +121,8 @@ private:
   std::shared_ptr<OwnershipFence> fence_;
   std::optional<Checkpoint> saved_;
   std::optional<Checkpoint> watermark_;
+  std::optional<EnqueuedTime> watermark_enqueued_;
+  std::optional<EnqueuedTime> saved_enqueued_;
   std::deque<Run> pending_;
   std::size_t pending_events_ = 0;
   std::unordered_map<BatchToken, std::size_t> open_; // runs of unfinished batches, by batch

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <thread>
 
+#include "common/liveness.hpp"
+
 namespace hub2kusto {
 
 class Clock {
@@ -37,7 +39,9 @@ public:
 
 class ThreadSleeper final : public Sleeper {
 public:
+  // A deliberate wait: the thread's heart, if it has one, is idle meanwhile.
   void sleep_for(std::chrono::milliseconds duration) override {
+    const Liveness::Sleeping sleeping;
     std::this_thread::sleep_for(duration);
   }
 };

@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <mutex>
+#include <vector>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +22,9 @@ std::string utc_timestamp(spdlog::log_clock::time_point tp) {
                      std::chrono::time_point_cast<std::chrono::seconds>(ms),
                      ms.time_since_epoch().count() % 1000);
 }
+
+// This thread's LogFields, outermost first.
+thread_local std::vector<std::pair<std::string, std::string>> t_fields;
 
 class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
 public:
@@ -37,6 +42,9 @@ protected:
                           {"level", std::string(level)},
                           {"logger", std::string(name)},
                           {"msg", text}};
+      for (const auto& [key, value] : t_fields) {
+        j[key] = redact_text(value);
+      }
       line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       line = fmt::format("{} {:<5} [{}] {}", utc_timestamp(msg.time), level, name, text);
@@ -77,6 +85,17 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) 
     }
   }
   return std::nullopt;
+}
+
+LogFields::LogFields(std::initializer_list<std::pair<std::string_view, std::string_view>> fields)
+    : added_(fields.size()) {
+  for (const auto& [key, value] : fields) {
+    t_fields.emplace_back(key, value);
+  }
+}
+
+LogFields::~LogFields() {
+  t_fields.resize(t_fields.size() - added_);
 }
 
 std::optional<LogFormat> parse_log_format(std::string_view name) {

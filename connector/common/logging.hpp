@@ -7,10 +7,12 @@
 // means recovered with no loss, per-event logging is TRACE only.
 
 #include <cstdio>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <spdlog/logger.h>
 
@@ -28,5 +30,21 @@ void configure_logging(spdlog::level::level_enum level, LogFormat format,
 
 // A named logger on the process sink; one per stage ("hub", "ingest", "app", ...).
 std::shared_ptr<spdlog::logger> logger(const std::string& name);
+
+// Fields the JSON lines logged on this thread carry beside "msg" while the scope lives:
+// `connection`, `partition`, `batch_id`, `table`, `error_code`, so a log pipeline filters on
+// them without parsing the text. Scopes nest (an inner field of the same name wins); the text
+// format leaves them out (its messages say the same in words). Values are redacted as messages
+// are.
+class LogFields {
+public:
+  LogFields(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
+  ~LogFields();
+  LogFields(const LogFields&) = delete;
+  LogFields& operator=(const LogFields&) = delete;
+
+private:
+  std::size_t added_;
+};
 
 } // namespace hub2kusto

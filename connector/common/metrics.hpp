@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/histogram.hpp"
+
 namespace hub2kusto {
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
@@ -21,6 +23,9 @@ public:
                        std::uint64_t value) = 0;
   virtual void gauge(std::string_view name, std::string_view help, const MetricLabels& labels,
                      double value) = 0;
+  // `name` is the family's: the _bucket, _sum and _count series are the sink's to write.
+  virtual void histogram(std::string_view name, std::string_view help, const MetricLabels& labels,
+                         const Histogram::Snapshot& value) = 0;
 };
 
 } // namespace hub2kusto

@@ -1,6 +1,9 @@
 #include "common/workers.hpp"
 
+#include <atomic>
 #include <cassert>
+
+#include <fmt/format.h>
 
 #include "common/threads.hpp"
 
@@ -17,9 +20,17 @@ public:
   std::optional<TimePoint> due; // the timer entry that counts; others are stale
 };
 
-Workers::Workers(std::size_t threads, const std::string& name) {
+Workers::Workers(std::size_t threads, const std::string& name, Liveness* liveness) {
   assert(threads > 0);
-  threads_ = start_named_threads(threads, name, [this] { work(); });
+  std::vector<std::shared_ptr<Liveness::Heart>> hearts;
+  for (std::size_t i = 0; i < threads; ++i) {
+    hearts.push_back(liveness != nullptr ? liveness->watch(fmt::format("{} {}", name, i))
+                                         : nullptr);
+  }
+  // Each thread takes the next heart (the body is copied into each, so the counter is shared).
+  auto next = std::make_shared<std::atomic<std::size_t>>(0);
+  threads_ = start_named_threads(threads, name,
+                                 [this, hearts, next] { work(hearts[next->fetch_add(1)]); });
 }
 
 Workers::~Workers() {
@@ -64,7 +75,8 @@ void Workers::ready_locked(const Handle& loop) {
   ready_.push_back(loop);
 }
 
-void Workers::work() {
+void Workers::work(const std::shared_ptr<Liveness::Heart>& heart) {
+  const Liveness::Scope scope(heart.get());
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     // Timers that came due make their loops ready.
@@ -91,7 +103,13 @@ void Workers::work() {
     loop->state = Loop::State::running;
     loop->woken_while_running = false;
     lock.unlock();
+    if (heart) {
+      heart->busy();
+    }
     const std::optional<TimePoint> next = loop->turn();
+    if (heart) {
+      heart->idle();
+    }
     lock.lock();
     if (!next) {
       loop->state = Loop::State::over;

@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/liveness.hpp"
+
 namespace hub2kusto {
 
 class Workers {
@@ -36,8 +38,9 @@ public:
   // What add() returns: wake() the loop through it. Kept after the loop ended, it wakes nothing.
   using Handle = std::shared_ptr<Loop>;
 
-  // `name` (at most 15 characters) names the threads.
-  Workers(std::size_t threads, const std::string& name);
+  // `name` (at most 15 characters) names the threads. With `liveness`, each thread has a heart
+  // there, busy during a turn (common/liveness.hpp).
+  Workers(std::size_t threads, const std::string& name, Liveness* liveness = nullptr);
   // Ends the threads after their current turns; loops not over by then get no more turns.
   ~Workers();
   Workers(const Workers&) = delete;
@@ -53,7 +56,7 @@ public:
   std::size_t loops() const;
 
 private:
-  void work();
+  void work(const std::shared_ptr<Liveness::Heart>& heart);
   // Under mutex_: queues `loop` for a turn unless it is queued, running or over.
   void ready_locked(const Handle& loop);
 

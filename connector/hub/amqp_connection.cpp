@@ -92,8 +92,15 @@ bool AmqpEventSource::Impl::post(std::function<void()> fn) {
 }
 
 void AmqpEventSource::Impl::run() {
+  // The loop wakes at least every tick, so a heart that stops beating means a stuck handler.
+  const auto heart =
+      options_.liveness != nullptr ? options_.liveness->watch("amqp " + hub_label_) : nullptr;
+  const Liveness::Scope scope(heart.get());
   try {
     while (!stop_loop_) {
+      if (heart) {
+        heart->busy();
+      }
       io_->run_once();
       auto after = std::move(after_batch_);
       after_batch_.clear();

@@ -49,6 +49,7 @@
 #include "common/backoff.hpp"
 #include "common/clock.hpp"
 #include "common/hub_connection_string.hpp"
+#include "common/liveness.hpp"
 #include "common/random.hpp"
 #include "hub/event_source.hpp"
 #include "hub/hub_metrics.hpp"
@@ -82,6 +83,8 @@ struct HubOptions {
   // IoT Hub: the redirect's endpoint is asked for again when it refuses a connection, answers
   // not-found, or keeps failing for this long (it moves after a failover).
   std::chrono::milliseconds redirect_refresh_after{30'000};
+  // Where the AMQP thread shows that it goes round (common/liveness.hpp). Null: not watched.
+  Liveness* liveness = nullptr;
 };
 
 class AmqpEventSource final : public EventSource {

@@ -66,7 +66,8 @@ std::string_view path_name(IngestPath path);
 struct DeliveryStatus {
   Outcome outcome = Outcome::retriable;
   IngestPath path = IngestPath::streaming;
-  std::string reason;                                   // for retriable and rejected: why
+  std::string reason;     // for retriable and rejected: why
+  std::string error_code; // the service's error code, when it gave one (OneApi `code`)
   std::optional<std::chrono::milliseconds> retry_after; // the service asked for this wait
   std::string blob; // queued: the blob that carries the batch (no SAS), for status tracking
   // The service refused the batch's size for streaming (it went queued): batches of its table

@@ -26,11 +26,13 @@
 // Every streaming request takes a turn of the cluster's RequestLimiter first, so however many
 // partitions deliver at once the cluster sees at most its limit. Waits go through an injected
 // Sleeper on the injected clock, so tests see every wait.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,14 +55,42 @@ struct ManagedOptions {
   std::chrono::milliseconds throttle_memory{10'000};
 };
 
+// Why a batch went queued instead of streaming: its size (over the streaming limit, or refused
+// as too large by the service), the table's or database's streaming policy, a cluster that
+// throttled even one request at a time, or streaming attempts that kept failing.
+enum class FallbackReason { size, policy, throttling, transient };
+inline constexpr std::size_t kFallbackReasons = 4;
+
 struct IngestMetrics {
   std::atomic<std::uint64_t> streaming_delivered{0};
   std::atomic<std::uint64_t> queued_delivered{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> retriable{0};
-  std::atomic<std::uint64_t> fallbacks{0};         // batches sent queued after trying streaming
-  std::atomic<std::uint64_t> skipped_streaming{0}; // sent queued at once (size or memory)
+  // Batches sent queued instead of streaming, by FallbackReason: at once or after trying.
+  std::array<std::atomic<std::uint64_t>, kFallbackReasons> fallbacks{};
+  std::atomic<std::uint64_t> skipped_streaming{0}; // of those, sent queued without trying
   std::atomic<std::uint64_t> streaming_attempts{0};
+  // How long each request took (seconds), by path (streaming, queued) and by how it ended:
+  // delivered, rejected as bad data, throttled, or failed otherwise (retriable).
+  enum class RequestEnd { delivered, rejected, throttled, failed };
+  std::array<std::array<Histogram, 4>, 2> request_seconds;
+  std::uint64_t fallbacks_for(FallbackReason why) const {
+    return fallbacks[static_cast<std::size_t>(why)].load(std::memory_order_relaxed);
+  }
+  std::uint64_t fallbacks_total() const {
+    std::uint64_t n = 0;
+    for (const auto& f : fallbacks) {
+      n += f.load(std::memory_order_relaxed);
+    }
+    return n;
+  }
+  void count_fallback(FallbackReason why) {
+    fallbacks[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void time_request(IngestPath path, RequestEnd end, std::chrono::steady_clock::duration took) {
+    request_seconds[path == IngestPath::queued ? 1 : 0][static_cast<std::size_t>(end)].observe(
+        std::chrono::duration<double>(took).count());
+  }
 
   // Every counter above as a series with `labels` (the connection).
   void describe(MetricsSink& out, const MetricLabels& labels) const;
@@ -78,9 +108,11 @@ public:
   const IngestMetrics& metrics() const { return metrics_; }
 
 private:
-  DeliveryStatus queued(const Batch& batch, bool fell_back);
-  bool streaming_skipped(const std::string& table_key, std::size_t bytes);
-  void remember(const std::string& table_key, std::chrono::milliseconds for_how_long);
+  DeliveryStatus queued(const Batch& batch, FallbackReason why, bool tried_streaming);
+  // Why the table's batches of this size go queued without trying streaming, if they do.
+  std::optional<FallbackReason> streaming_skipped(const std::string& table_key, std::size_t bytes);
+  void remember(const std::string& table_key, std::chrono::milliseconds for_how_long,
+                FallbackReason why);
   void remember_too_large(const std::string& table_key, std::size_t bytes);
 
   ManagedOptions options_;
@@ -92,7 +124,11 @@ private:
   Sleeper& sleeper_;
   IngestMetrics metrics_;
   std::mutex mutex_;
-  std::map<std::string, std::chrono::steady_clock::time_point> no_streaming_until_;
+  struct NoStreaming {
+    std::chrono::steady_clock::time_point until;
+    FallbackReason why;
+  };
+  std::map<std::string, NoStreaming> no_streaming_;
   struct SizeCeiling {
     std::size_t bytes; // batches of this size or more go queued
     std::chrono::steady_clock::time_point until;

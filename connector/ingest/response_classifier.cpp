@@ -93,6 +93,7 @@ Classification classify_streaming_response(const azure::HttpResponse& response) 
     c.retry_after = parse_retry_after(*retry_after);
   }
   const std::string code = error ? error->code : std::string();
+  c.error_code = code;
   const std::string message = error ? error->message : std::string(response.body);
 
   if (status == 429) {

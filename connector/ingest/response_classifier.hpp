@@ -46,7 +46,8 @@ struct Classification {
   // dead-lettering.
   DeliveryStatus::TargetProblem target_problem = DeliveryStatus::TargetProblem::none;
   std::optional<std::chrono::milliseconds> retry_after;
-  std::string reason; // one line: status, code and the service's message, never a token
+  std::string reason;     // one line: status, code and the service's message, never a token
+  std::string error_code; // the OneApi error's code, when the answer carried one
 };
 
 Classification classify_streaming_response(const azure::HttpResponse& response);

@@ -42,7 +42,15 @@ struct OpsServer::Impl {
               "only GET and HEAD are served here\n", true};
     }
     if (path == "/healthz") {
-      return {200, "OK", "text/plain; charset=utf-8", "ok\n"};
+      const auto stuck = handlers.liveness ? handlers.liveness() : std::vector<std::string>{};
+      if (stuck.empty()) {
+        return {200, "OK", "text/plain; charset=utf-8", "ok\n"};
+      }
+      std::string body;
+      for (const auto& line : stuck) {
+        body += line + "\n";
+      }
+      return {503, "Service Unavailable", "text/plain; charset=utf-8", body};
     }
     if (path == "/readyz") {
       const Readiness r = handlers.readiness();

@@ -1,7 +1,8 @@
 #pragma once
 // OpsServer: the operator's HTTP endpoints, on their own port:
 //
-//   GET /healthz   200 "ok" while the process serves requests (liveness)
+//   GET /healthz   200 "ok" while the threads that move data make progress, else 503 with one
+//                  line per stuck thread (liveness: a restart would help)
 //   GET /readyz    200 when the service says it is ready, else 503; a JSON body either way:
 //                  {"ready": false, "reasons": ["partition 2 of 'telemetry': recovering", ...]}
 //   GET /metrics   the Prometheus text exposition (text/plain; version=0.0.4)
@@ -37,6 +38,9 @@ struct Readiness {
 struct OpsHandlers {
   std::function<Readiness()> readiness;
   std::function<std::string()> metrics; // the exposition text
+  // Why the process should be restarted (stuck threads), one line each; empty: alive. Unset:
+  // always alive.
+  std::function<std::vector<std::string>()> liveness;
 };
 
 struct OpsLimits {

@@ -58,15 +58,31 @@ std::string escape_help(std::string_view help) {
   return out;
 }
 
+const char* type_name(MetricType type) {
+  switch (type) {
+  case MetricType::counter:
+    return "counter";
+  case MetricType::gauge:
+    return "gauge";
+  case MetricType::histogram:
+    return "histogram";
+  }
+  return "untyped";
+}
+
 } // namespace
 
-void PrometheusText::add(std::string_view name, MetricType type, std::string_view help,
-                         const Labels& labels, double value) {
+PrometheusText::Family& PrometheusText::family(std::string_view name, MetricType type,
+                                               std::string_view help) {
   auto it = families_.find(name);
   if (it == families_.end()) {
     it = families_.emplace(std::string(name), Family{type, std::string(help), {}}).first;
     order_.emplace_back(name);
   }
+  return it->second;
+}
+
+std::string PrometheusText::sample(std::string_view name, const Labels& labels, double value) {
   std::string line(name);
   if (!labels.empty()) {
     line.push_back('{');
@@ -80,7 +96,27 @@ void PrometheusText::add(std::string_view name, MetricType type, std::string_vie
   }
   line.push_back(' ');
   line += format_value(value);
-  it->second.samples.push_back(std::move(line));
+  return line;
+}
+
+void PrometheusText::add(std::string_view name, MetricType type, std::string_view help,
+                         const Labels& labels, double value) {
+  family(name, type, help).samples.push_back(sample(name, labels, value));
+}
+
+void PrometheusText::histogram(std::string_view name, std::string_view help, const Labels& labels,
+                               const Histogram::Snapshot& value) {
+  auto& samples = family(name, MetricType::histogram, help).samples;
+  const std::string bucket = fmt::format("{}_bucket", name);
+  Labels l = labels;
+  l.emplace_back("le", "");
+  for (std::size_t i = 0; i < value.cumulative.size(); ++i) {
+    l.back().second = i < value.bounds.size() ? format_value(value.bounds[i]) : "+Inf";
+    samples.push_back(sample(bucket, l, static_cast<double>(value.cumulative[i])));
+  }
+  samples.push_back(sample(fmt::format("{}_sum", name), labels, value.sum));
+  samples.push_back(
+      sample(fmt::format("{}_count", name), labels, static_cast<double>(value.count)));
 }
 
 std::string PrometheusText::render() const {
@@ -88,7 +124,7 @@ std::string PrometheusText::render() const {
   for (const auto& name : order_) {
     const Family& f = families_.find(name)->second;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(f.help), name,
-                       f.type == MetricType::counter ? "counter" : "gauge");
+                       type_name(f.type));
     for (const auto& s : f.samples) {
       out += s;
       out.push_back('\n');

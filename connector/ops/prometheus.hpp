@@ -18,7 +18,7 @@ namespace hub2kusto::ops {
 
 using Labels = MetricLabels;
 
-enum class MetricType { counter, gauge };
+enum class MetricType { counter, gauge, histogram };
 
 class PrometheusText final : public MetricsSink {
 public:
@@ -34,6 +34,9 @@ public:
              double value) override {
     add(name, MetricType::gauge, help, labels, value);
   }
+  // name_bucket{...,le="..."} for each bound and +Inf, then name_sum and name_count.
+  void histogram(std::string_view name, std::string_view help, const Labels& labels,
+                 const Histogram::Snapshot& value) override;
 
   std::string render() const;
 
@@ -43,6 +46,9 @@ private:
     std::string help;
     std::vector<std::string> samples; // each a full line without the newline
   };
+  Family& family(std::string_view name, MetricType type, std::string_view help);
+  static std::string sample(std::string_view name, const Labels& labels, double value);
+
   std::vector<std::string> order_;
   std::map<std::string, Family, std::less<>> families_;
 };

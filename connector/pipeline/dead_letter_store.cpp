@@ -39,6 +39,33 @@ bool is_utf8(std::string_view s) {
 
 } // namespace
 
+void DeadLetterCounts::add(const std::vector<DeadLetter>& records) {
+  std::lock_guard lock(mutex_);
+  for (const auto& r : records) {
+    ++counts_[{r.stage, r.error_code}];
+  }
+}
+
+std::uint64_t DeadLetterCounts::total() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t n = 0;
+  for (const auto& [key, count] : counts_) {
+    n += count;
+  }
+  return n;
+}
+
+void DeadLetterCounts::describe(MetricsSink& out, const MetricLabels& labels, std::string_view name,
+                                std::string_view help) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, count] : counts_) {
+    MetricLabels l = labels;
+    l.emplace_back("stage", key.first);
+    l.emplace_back("error_code", key.second);
+    out.counter(name, help, l, count);
+  }
+}
+
 std::string to_json_lines(const std::vector<DeadLetter>& records) {
   std::string text;
   for (const auto& r : records) {
@@ -54,6 +81,9 @@ std::string to_json_lines(const std::vector<DeadLetter>& records) {
                            {"mapping", r.mapping},
                            {"batch_id", r.batch_id},
                            {"routed", r.routed}};
+    if (!r.error_code.empty()) {
+      line["error_code"] = r.error_code;
+    }
     if (is_utf8(r.body)) {
       line["body"] = r.body;
     } else {
@@ -79,6 +109,7 @@ Result<DeadLetter> from_json_line(std::string_view line) {
     };
     d.stage = text("stage");
     d.reason = text("reason");
+    d.error_code = text("error_code");
     d.partition = PartitionId(text("partition"));
     d.sequence_number = SequenceNumber(json.value("sequence_number", std::int64_t{-1}));
     d.offset = Offset(text("offset"));

@@ -8,13 +8,17 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "azure/blob_client.hpp"
 #include "base/result.hpp"
 #include "common/clock.hpp"
+#include "common/metrics.hpp"
 #include "common/types.hpp"
 
 namespace hub2kusto::pipeline {
@@ -27,6 +31,9 @@ struct DeadLetter {
   // not kept, and `sequence_number` is the batch's first event)
   std::string stage;
   std::string reason; // the mapping engine's or the service's words
+  // Stages "ingest" and "queued-ingestion": the service's error code (its OneApi `code`, or
+  // the failure report's ErrorCode), when it gave one.
+  std::string error_code;
   PartitionId partition;
   SequenceNumber sequence_number;
   Offset offset;
@@ -50,6 +57,21 @@ public:
   virtual Written prepare() = 0;
   // Appends the records; durable when it returns success.
   virtual Written write(const std::vector<DeadLetter>& records) = 0;
+};
+
+// Dead letters counted by stage and error code, so /metrics answers "why" without reading the
+// store. Any thread (dead letters are rare: a mutex is enough).
+class DeadLetterCounts {
+public:
+  void add(const std::vector<DeadLetter>& records);
+  std::uint64_t total() const;
+  // One `name` series per stage and error code seen, with `labels` and those two.
+  void describe(MetricsSink& out, const MetricLabels& labels, std::string_view name,
+                std::string_view help) const;
+
+private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> counts_;
 };
 
 // The records as JSON lines, the format both stores write (see FileDeadLetterStore).

@@ -108,6 +108,22 @@ DeliveryQueue::Counts DeliveryQueue::counts() const {
   return counts_;
 }
 
+void DeliveryQueue::describe(MetricsSink& out, const MetricLabels& labels) const {
+  const Counts c = counts();
+  out.counter("hub2kusto_delivery_requests_total",
+              "Requests the connection's delivery queue sent, each carrying one or more "
+              "partitions' batches (first attempts).",
+              labels, c.requests);
+  out.counter("hub2kusto_delivery_joined_requests_total",
+              "Of those, requests that joined batches of several partitions.", labels, c.joined);
+  out.histogram("hub2kusto_delivery_request_bytes",
+                "Size of the requests the delivery queue sent, in uncompressed bytes.", labels,
+                request_bytes_.snapshot());
+  out.histogram("hub2kusto_delivery_request_events",
+                "Events in each request the delivery queue sent.", labels,
+                request_events_.snapshot());
+}
+
 std::size_t DeliveryQueue::max_bytes_for(const ingest::IngestTarget& target) {
   return table_limits_.max_bytes(target.database, target.table, options_.limits.max_bytes,
                                  clock_.steady_now());
@@ -174,6 +190,8 @@ void DeliveryQueue::dispatch() {
     }
     ++active_;
     ++counts_.requests;
+    request_bytes_.observe(static_cast<double>(r.bytes));
+    request_events_.observe(static_cast<double>(r.events));
     if (runs->size() > 1) {
       ++counts_.joined;
     }
@@ -198,6 +216,7 @@ void DeliveryQueue::resolve(Waiting& w, bool delivered) {
 }
 
 void DeliveryQueue::deliver(std::vector<Waiting> runs) {
+  const LogFields fields{{"connection", options_.connection}};
   try {
     if (runs.size() > 1) {
       deliver_joined(runs);
@@ -227,6 +246,8 @@ void DeliveryQueue::deliver_joined(std::vector<Waiting>& runs) {
       parts.push_back(w.run);
     }
     const ingest::Batch request = join(parts);
+    const LogFields request_fields{{"batch_id", request.id},
+                                   {"table", request.target.table.value()}};
     const ingest::DeliveryStatus status = ingestor_.ingest(request);
     // Every member reads the answer (its metrics, its /readyz); they share one configuration,
     // so they read it alike.

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/metrics.hpp"
 #include "common/task_pool.hpp"
 #include "ingest/ingestor.hpp"
 #include "pipeline/batcher.hpp"
@@ -77,6 +78,7 @@ public:
     std::chrono::milliseconds retry_max{30'000};
     // How long a table's requests stay smaller after the service refused one as too large.
     std::chrono::milliseconds smaller_batches_for{15 * 60 * 1'000};
+    std::string connection; // a field of the JSON lines logged on the delivery threads
   };
   struct Counts {
     std::uint64_t requests = 0; // sent by the queue, each run alone or joined
@@ -102,6 +104,8 @@ public:
   // Looks again at what waits: the time moved on, or a partition is stopping.
   void wake();
   Counts counts() const;
+  // The counts and the requests' sizes (bytes, events) as series with `labels` (the connection).
+  void describe(MetricsSink& out, const MetricLabels& labels) const;
 
 private:
   struct Waiting {
@@ -136,6 +140,8 @@ private:
   std::size_t active_ = 0;      // requests out (deliveries running)
   std::size_t batching_ = 0;    // partitions with open batches
   Counts counts_;
+  Histogram request_bytes_{Histogram::bytes()};
+  Histogram request_events_{Histogram::events()};
   std::optional<std::chrono::steady_clock::time_point> next_due_;
   std::condition_variable timer_wake_;
   bool ending_ = false;

@@ -134,9 +134,13 @@ bool PartitionPipeline::dead_letter(std::vector<DeadLetter> records,
       pause_unless_stopped(wait);
     }
   }
-  metrics_.events_dead_lettered.fetch_add(records.size(), std::memory_order_relaxed);
+  metrics_.events_dead_lettered.add(records);
   for (const auto& r : records) {
     // ERROR: data did not reach Kusto. No body content in the log (it is in the store).
+    const LogFields fields{{"partition", r.partition.value()},
+                           {"table", r.table},
+                           {"stage", r.stage},
+                           {"error_code", r.error_code}};
     logger("pipeline")
         ->error("event {} of partition {} dead-lettered ({}): {}", r.sequence_number, r.partition,
                 r.stage, r.reason);
@@ -156,7 +160,7 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
                              target, "")})) {
       return false;
     }
-    checkpointer_.track_done(event.sequence_number, event.offset);
+    checkpointer_.track_done(event.sequence_number, event.offset, event.enqueued_time);
     return true;
   }
   // Most events carry no routing property: their route (and its key) is the configured one.
@@ -171,7 +175,7 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
                                target, "")})) {
         return false;
       }
-      checkpointer_.track_done(event.sequence_number, event.offset);
+      checkpointer_.track_done(event.sequence_number, event.offset, event.enqueued_time);
       return true;
     }
     routed = std::move(r).value();
@@ -191,13 +195,14 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
           return false;
         }
       }
-      checkpointer_.track_done(event.sequence_number, event.offset); // nothing to ingest
+      checkpointer_.track_done(event.sequence_number, event.offset,
+                               event.enqueued_time); // nothing to ingest
       return true;
     }
     // The engine wrote the table's columns in order: CSV, no mapping reference.
     const auto token =
         batcher_.add(event, mapped_route_, mapped_key_, {mapped_, false, false}, ready_);
-    checkpointer_.track(event.sequence_number, event.offset, token);
+    checkpointer_.track(event.sequence_number, event.offset, token, event.enqueued_time);
     return true;
   }
   std::string_view body = event.body;
@@ -218,7 +223,7 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
                                "", !configured)})) {
         return false;
       }
-      checkpointer_.track_done(event.sequence_number, event.offset);
+      checkpointer_.track_done(event.sequence_number, event.offset, event.enqueued_time);
       return true;
     }
     inflated_ = std::move(*inflated);
@@ -229,7 +234,7 @@ bool PartitionPipeline::accept(const hub::HubEvent& event) {
   // An inflated body is not the event's: the batcher keeps the original for dead letters.
   const auto token = batcher_.add(event, route, configured ? default_key_ : route.key(),
                                   {body, newline, !route.gzip}, ready_);
-  checkpointer_.track(event.sequence_number, event.offset, token);
+  checkpointer_.track(event.sequence_number, event.offset, token, event.enqueued_time);
   return true;
 }
 
@@ -238,8 +243,20 @@ bool PartitionPipeline::deliver(ReadyBatch& batch,
   if (!deliver_range(batch, 0, batch.events.size(), deadline)) {
     return false;
   }
-  checkpointer_.complete(batch.token);
+  finished(batch);
   return true;
+}
+
+void PartitionPipeline::finished(const ReadyBatch& batch) {
+  checkpointer_.complete(batch.token);
+  if (options_.latency == nullptr) {
+    return;
+  }
+  const auto now = clock_.system_now();
+  Histogram::Tally tally(*options_.latency);
+  for (const BatchedEvent& e : batch.events) {
+    tally.observe(std::chrono::duration<double>(now - e.enqueued_time).count());
+  }
 }
 
 bool PartitionPipeline::configured(const ingest::IngestTarget& target) const {
@@ -266,6 +283,9 @@ bool PartitionPipeline::deliver_range(
     request = &part;
   }
   using TargetProblem = ingest::DeliveryStatus::TargetProblem;
+  const LogFields fields{{"partition", stream_->partition().value()},
+                         {"batch_id", request->id},
+                         {"table", request->target.table.value()}};
   Backoff backoff(retry_policy(options_));
   while (true) {
     ingest::DeliveryStatus status = ingestor_.ingest(*request);
@@ -285,12 +305,13 @@ bool PartitionPipeline::deliver_range(
         return deliver_range(batch, begin, mid, deadline) &&
                deliver_range(batch, mid, end, deadline);
       }
-      return dead_letter(
-          {letter("ingest", status.reason, stream_->partition(), batch.events[begin],
-                  original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id,
-                  !configured(batch.batch.target) ||
-                      batch.batch.target.format != options_.routing.defaults.format)},
-          deadline);
+      DeadLetter d =
+          letter("ingest", status.reason, stream_->partition(), batch.events[begin],
+                 original_body(batch, batch.events[begin]), batch.batch.target, batch.batch.id,
+                 !configured(batch.batch.target) ||
+                     batch.batch.target.format != options_.routing.defaults.format);
+      d.error_code = status.error_code;
+      return dead_letter({std::move(d)}, deadline);
     }
     case ingest::Outcome::retriable:
       break;
@@ -369,6 +390,12 @@ void PartitionPipeline::save_checkpoint(bool now) {
   if (const auto& stored = checkpointer_.saved()) {
     metrics_.checkpoint_sequence_number.store(stored->sequence_number.value(),
                                               std::memory_order_relaxed);
+    if (const auto enqueued = checkpointer_.saved_enqueued_time()) {
+      metrics_.checkpoint_enqueued_unix_ms.store(
+          std::chrono::duration_cast<std::chrono::milliseconds>(enqueued->time_since_epoch())
+              .count(),
+          std::memory_order_relaxed);
+    }
   }
   std::size_t delivering = in_flight_ ? in_flight_->batch->batch.data.size() : 0;
   for (const auto& b : held_) {
@@ -443,7 +470,7 @@ bool PartitionPipeline::settle(bool block) {
   }
   const bool delivered = in_flight_->done.get();
   if (delivered) {
-    checkpointer_.complete(in_flight_->batch->token);
+    finished(*in_flight_->batch);
   } else {
     held_.push_back(std::move(*in_flight_->batch)); // stopping while Kusto refuses: for drain()
   }

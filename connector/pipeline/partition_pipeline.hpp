@@ -76,12 +76,15 @@ struct PipelineOptions {
   std::size_t max_inflated_event_bytes = 4U << 20;
   // How long a table's batches stay smaller after the service refused one as too large.
   std::chrono::milliseconds smaller_batches_for{15 * 60 * 1'000};
+  // Where each delivered event's end-to-end latency goes (seconds from its enqueued time to
+  // Kusto's acknowledgement): the connection's, shared by its partitions. None: not measured.
+  Histogram* latency = nullptr;
 };
 
 struct PipelineMetrics {
   std::atomic<std::uint64_t> events_received{0};
   std::atomic<std::uint64_t> events_ingested{0};
-  std::atomic<std::uint64_t> events_dead_lettered{0};
+  DeadLetterCounts events_dead_lettered; // by stage and the service's error code
   std::atomic<std::uint64_t> batches_delivered{0};
   std::atomic<std::uint64_t> batches_rejected{0};
   std::atomic<std::uint64_t> batch_retries{0};
@@ -91,6 +94,9 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> values_nulled{0}; // local mapping: values that became null
   // Gauges.
   std::atomic<std::int64_t> checkpoint_sequence_number{-1}; // stored; -1: none yet
+  // When the event at the stored checkpoint was enqueued (Unix ms); 0: not known (none stored
+  // by this process yet). Not a series of its own: the lag in seconds is made of it.
+  std::atomic<std::int64_t> checkpoint_enqueued_unix_ms{0};
   // Taken from the hub and not yet delivered: open batches, plus delivering_bytes.
   std::atomic<std::uint64_t> in_flight_bytes{0};
   // Of those, the batches handed to delivery (in flight to Kusto, or held for a retry).
@@ -175,6 +181,8 @@ private:
   // was not delivered (stopping while Kusto refused it), and then it is held for drain().
   bool settle(bool block);
   void save_checkpoint(bool now);
+  // The batch's outcome is final: the checkpointer may pass it, and its events' latency counts.
+  void finished(const ReadyBatch& batch);
   // Tells the queue whether this partition has open batches (their events may join a request
   // that waits), when that changed.
   void report_batching();

@@ -8,9 +8,10 @@ void PipelineMetrics::describe(MetricsSink& out, const MetricLabels& labels) con
               events_received.load(relaxed));
   out.counter("hub2kusto_events_ingested_total", "Events in batches Kusto accepted.", labels,
               events_ingested.load(relaxed));
-  out.counter("hub2kusto_events_dead_lettered_total",
-              "Events written to the dead-letter store with their reason.", labels,
-              events_dead_lettered.load(relaxed));
+  events_dead_lettered.describe(
+      out, labels, "hub2kusto_events_dead_lettered_total",
+      "Events written to the dead-letter store with their reason, by stage (decode, "
+      "decompression, routing, mapping, ingest) and the service's error code (stage ingest).");
   out.counter("hub2kusto_batches_delivered_total",
               "The partition's batches Kusto accepted, in a request of their own or shared "
               "with other partitions' batches.",

@@ -142,7 +142,7 @@ TEST_F(Ingest, PolicyOffGoesQueuedAndTheTableSkipsStreamingWhileRemembered) {
   EXPECT_EQ(d.outcome, Outcome::delivered) << d.reason;
   EXPECT_EQ(d.path, IngestPath::queued);
   EXPECT_EQ(streaming_requests(), 1); // tried once, refused with the policy error
-  EXPECT_EQ(s.managed.metrics().fallbacks.load(), 1U);
+  EXPECT_EQ(s.managed.metrics().fallbacks_for(FallbackReason::policy), 1U);
 
   d = s.managed.ingest(batch("b", 10, 10));
   EXPECT_EQ(d.path, IngestPath::queued);
@@ -171,7 +171,7 @@ TEST_F(Ingest, TwoUnavailableAnswersThenSuccessStayOnStreaming) {
   EXPECT_LE(sleeper_.waits[0], 1000ms);
   EXPECT_GE(sleeper_.waits[1], 1000ms);
   EXPECT_LE(sleeper_.waits[1], 2000ms);
-  EXPECT_EQ(s.managed.metrics().fallbacks.load(), 0U);
+  EXPECT_EQ(s.managed.metrics().fallbacks_total(), 0U);
   EXPECT_EQ(kusto.count("T"), 50);
 }
 
@@ -185,7 +185,7 @@ TEST_F(Ingest, UnavailablePastTheBoundFallsBackToQueued) {
   EXPECT_EQ(d.outcome, Outcome::delivered) << d.reason;
   EXPECT_EQ(d.path, IngestPath::queued);
   EXPECT_EQ(kusto.status().at("streaming_requests"), 3);
-  EXPECT_EQ(s.managed.metrics().fallbacks.load(), 1U);
+  EXPECT_EQ(s.managed.metrics().fallbacks_for(FallbackReason::transient), 1U);
   EXPECT_TRUE(eventually([&] { return kusto.count("T") == 50; }));
 }
 
@@ -376,7 +376,7 @@ TEST_F(IngestAuth, RefusedCredentialsAreAClearRetriableErrorWithoutTheSecret) {
     EXPECT_NE(d.reason.find("HTTP 401"), std::string::npos) << d.reason;
     EXPECT_NE(d.reason.find("refused the credentials"), std::string::npos) << d.reason;
     EXPECT_EQ(d.reason.find("not-a-valid-token"), std::string::npos);
-    EXPECT_EQ(s.managed.metrics().fallbacks.load(), 0U); // queued would be refused too
+    EXPECT_EQ(s.managed.metrics().fallbacks_total(), 0U); // queued would be refused too
   }
   EXPECT_EQ(kusto.count("T", admin_token(kusto)), 0);
 }

@@ -99,6 +99,25 @@ TEST_F(Checkpointer, SavesAreThrottledToTheIntervalAndForwardOnly) {
   EXPECT_EQ(store_.save_attempts(), 2);
 }
 
+TEST_F(Checkpointer, KnowsWhenTheEventAtTheStoredPositionWasEnqueued) {
+  const auto at = [](int s) {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(s));
+  };
+  cp_.track(SequenceNumber(1), Offset("1"), 7, at(100));
+  cp_.track(SequenceNumber(2), Offset("2"), 7, at(101));
+  cp_.track_done(SequenceNumber(3), Offset("3"), at(102));
+  cp_.track(SequenceNumber(4), Offset("4"), 8, at(103));
+  EXPECT_FALSE(cp_.saved_enqueued_time().has_value());
+  cp_.complete(7);
+  ASSERT_TRUE(cp_.flush());
+  EXPECT_EQ(cp_.saved()->sequence_number.value(), 3);
+  EXPECT_EQ(cp_.saved_enqueued_time(), at(102));
+  cp_.complete(8); // the watermark moves; the stored position (and its time) only when saved
+  EXPECT_EQ(cp_.saved_enqueued_time(), at(102));
+  ASSERT_TRUE(cp_.flush());
+  EXPECT_EQ(cp_.saved_enqueued_time(), at(103));
+}
+
 TEST_F(Checkpointer, FlushSavesAtOnce) {
   batch(cp_, 0, 4, 0);
   cp_.complete(0);

@@ -1,6 +1,7 @@
 #include "common/logging.hpp"
 
 #include <cstdio>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -37,6 +38,41 @@ TEST(Logging, JsonLinesCarryLevelLoggerAndMessage) {
   EXPECT_EQ(line.at("logger"), "test");
   EXPECT_EQ(line.at("msg"), "partition 3 attached");
   EXPECT_EQ(line.at("ts").get<std::string>().back(), 'Z');
+}
+
+TEST(Logging, JsonLinesCarryTheFieldsOfTheScopesAroundThemNestedAndRedacted) {
+  const std::string out = capture(spdlog::level::info, LogFormat::json, [] {
+    const LogFields connection{{"connection", "telemetry"}, {"partition", "0"}};
+    {
+      const LogFields batch{
+          {"partition", "3"}, {"batch_id", "3-10-19"}, {"error_code", "SharedAccessKey=c2VjcmV0"}};
+      logger("test")->error("batch rejected");
+    }
+    logger("test")->info("after the batch");
+  });
+  std::istringstream lines(out);
+  std::string first;
+  std::string second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  const auto inner = nlohmann::json::parse(first);
+  EXPECT_EQ(inner.at("msg"), "batch rejected");
+  EXPECT_EQ(inner.at("connection"), "telemetry");
+  EXPECT_EQ(inner.at("partition"), "3"); // the inner scope's
+  EXPECT_EQ(inner.at("batch_id"), "3-10-19");
+  EXPECT_EQ(inner.at("error_code").get<std::string>().find("c2VjcmV0"), std::string::npos)
+      << inner.dump();
+  const auto outer = nlohmann::json::parse(second);
+  EXPECT_EQ(outer.at("partition"), "0");
+  EXPECT_FALSE(outer.contains("batch_id")) << outer.dump();
+  const std::string text = capture(spdlog::level::info, LogFormat::text, [] {
+    const LogFields fields{{"connection", "telemetry"}};
+    logger("test")->info("plain");
+  });
+  EXPECT_EQ(text.find("telemetry"), std::string::npos) << text;
+  const std::string after =
+      capture(spdlog::level::info, LogFormat::json, [] { logger("test")->info("no scope"); });
+  EXPECT_FALSE(nlohmann::json::parse(after.substr(0, after.find('\n'))).contains("connection"));
 }
 
 TEST(Logging, LevelFiltersMessages) {

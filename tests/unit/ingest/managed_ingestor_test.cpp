@@ -55,6 +55,10 @@ protected:
   RequestLimiter limiter_{RequestLimiter::Options{}, clock_};
   ManagedIngestor managed_{ManagedOptions{}, streaming_, queued_, limiter_,
                            clock_,           random_,    sleeper_};
+
+  static std::uint64_t fallbacks(const ManagedIngestor& m, FallbackReason why) {
+    return m.metrics().fallbacks_for(why);
+  }
 };
 
 TEST_F(Managed, ABatchOverTheLimitGoesQueuedWithoutAStreamingAttempt) {
@@ -63,6 +67,7 @@ TEST_F(Managed, ABatchOverTheLimitGoesQueuedWithoutAStreamingAttempt) {
   EXPECT_EQ(d.outcome, Outcome::delivered);
   EXPECT_TRUE(transport_.sent.empty());
   EXPECT_EQ(managed_.metrics().skipped_streaming.load(), 1U);
+  EXPECT_EQ(fallbacks(managed_, FallbackReason::size), 1U);
 }
 
 TEST_F(Managed, AtTheLimitItStreams) {
@@ -85,6 +90,7 @@ TEST_F(Managed, OneTooLargeAnswerSendsThatBatchQueuedAndKeepsStreamingSmallerOne
   EXPECT_EQ(managed_.ingest(batch("small", 1000)).path, IngestPath::streaming);
   EXPECT_EQ(managed_.ingest(batch("big-again", 3000)).path, IngestPath::queued);
   EXPECT_EQ(transport_.sent.size(), 2U);
+  EXPECT_EQ(fallbacks(managed_, FallbackReason::size), 2U);
   // Once the memory lapses, the size is tried again.
   clock_.advance(16min);
   transport_.then(200);
@@ -99,7 +105,8 @@ TEST_F(Managed, TransientFailuresRetryWithDoublingBackoffThenFallBack) {
   EXPECT_EQ(d.path, IngestPath::queued);
   EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{1000ms, 2000ms}));
   EXPECT_EQ(queued_.ids, (std::vector<std::string>{"b1"}));
-  EXPECT_EQ(managed_.metrics().fallbacks.load(), 1U);
+  EXPECT_EQ(fallbacks(managed_, FallbackReason::transient), 1U);
+  EXPECT_EQ(fallbacks(managed_, FallbackReason::throttling), 0U);
   // The request ids count the attempts of one batch.
   ASSERT_EQ(transport_.sent.size(), 3U);
   const auto id = [&](std::size_t i) {
@@ -140,6 +147,8 @@ TEST_F(Managed, ImpossibleStreamingIsRememberedPerTableForFifteenMinutes) {
   EXPECT_EQ(transport_.sent.size(), 1U);
   EXPECT_EQ(managed_.ingest(batch("b")).path, IngestPath::queued);
   EXPECT_EQ(transport_.sent.size(), 1U); // skipped
+  EXPECT_EQ(fallbacks(managed_, FallbackReason::policy), 2U);
+  EXPECT_EQ(managed_.metrics().skipped_streaming.load(), 1U);
   transport_.then(200);
   EXPECT_EQ(managed_.ingest(batch("other", 100, "U")).path, IngestPath::streaming); // per table
   clock_.advance(15min);
@@ -170,6 +179,7 @@ TEST_F(Managed, ThrottlingOneRequestAtATimeIsRememberedForTenSeconds) {
   EXPECT_EQ(managed.ingest(batch("a")).path, IngestPath::streaming);
   EXPECT_EQ(sleeper_.waits, (std::vector<std::chrono::milliseconds>{3000ms}));
   EXPECT_EQ(managed.ingest(batch("b")).path, IngestPath::queued); // within 10 s of the 429
+  EXPECT_EQ(fallbacks(managed, FallbackReason::throttling), 1U);
   clock_.advance(7s);
   transport_.then(200);
   EXPECT_EQ(managed.ingest(batch("c")).path, IngestPath::streaming);
@@ -197,19 +207,37 @@ TEST(IngestMetrics, EveryCounterIsDescribedRequestsByPathAndOutcome) {
   m.queued_delivered = 2;
   m.rejected = 3;
   m.retriable = 4;
-  m.fallbacks = 5;
+  m.count_fallback(FallbackReason::size);
+  m.count_fallback(FallbackReason::throttling);
+  m.count_fallback(FallbackReason::throttling);
   m.skipped_streaming = 6;
   m.streaming_attempts = 7;
+  m.time_request(IngestPath::queued, IngestMetrics::RequestEnd::throttled,
+                 std::chrono::milliseconds(250));
   fakes::RecordingMetrics out;
   m.describe(out, {{"connection", "c"}});
-  EXPECT_EQ(out.samples.size(), 7U);
+  // 4 request counters, 4 fallback reasons, 2 more counters, 8 histograms of 2 samples each.
+  EXPECT_EQ(out.samples.size(), 26U);
   EXPECT_EQ(out.samples["hub2kusto_ingest_requests_total{connection=c,path=streaming,outcome="
                         "delivered}"],
             1);
   EXPECT_EQ(
       out.samples["hub2kusto_ingest_requests_total{connection=c,path=queued,outcome=delivered}"],
       2);
-  EXPECT_EQ(out.samples["hub2kusto_ingest_fallbacks_total{connection=c}"], 5);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_fallbacks_total{connection=c,reason=size}"], 1);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_fallbacks_total{connection=c,reason=policy}"], 0);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_fallbacks_total{connection=c,reason=throttling}"], 2);
+  EXPECT_EQ(out.samples["hub2kusto_ingest_request_duration_seconds_count{connection=c,path=queued,"
+                        "outcome=throttled}"],
+            1);
+  EXPECT_DOUBLE_EQ(
+      out.samples["hub2kusto_ingest_request_duration_seconds_sum{connection=c,path=queued,"
+                  "outcome=throttled}"],
+      0.25);
+  EXPECT_EQ(
+      out.samples["hub2kusto_ingest_request_duration_seconds_count{connection=c,path=streaming,"
+                  "outcome=delivered}"],
+      0);
   EXPECT_EQ(out.samples["hub2kusto_ingest_streaming_skipped_total{connection=c}"], 6);
   EXPECT_EQ(out.samples["hub2kusto_ingest_streaming_attempts_total{connection=c}"], 7);
   EXPECT_TRUE(out.every_help_given);

@@ -72,6 +72,22 @@ std::size_t open_descriptors() {
   return n;
 }
 
+TEST(OpsServer, HealthzFailsWithTheStuckThreadsWhileThereAreAny) {
+  auto stuck = std::make_shared<std::vector<std::string>>();
+  OpsHandlers handlers;
+  handlers.readiness = [] { return Readiness{true, {}}; };
+  handlers.metrics = [] { return std::string(); };
+  handlers.liveness = [stuck] { return *stuck; };
+  auto server = OpsServer::start("127.0.0.1", 0, handlers);
+  ASSERT_TRUE(server) << server.error().message;
+  const std::uint16_t port = (*server)->port();
+  EXPECT_EQ(exchange(port, "GET /healthz HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0), 0U);
+  *stuck = {"thread 'h2k-worker 1' busy on one piece of work for 130 s without progress"};
+  const auto health = exchange(port, "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(health.rfind("HTTP/1.1 503 ", 0), 0U) << health;
+  EXPECT_NE(health.find("\r\n\r\nthread 'h2k-worker 1' busy"), std::string::npos) << health;
+}
+
 TEST(OpsServer, PortZeroListensOnAPickedPortAndServesTheThreePaths) {
   auto server = start();
   ASSERT_NE(server->port(), 0);

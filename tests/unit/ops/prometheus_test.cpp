@@ -1,5 +1,7 @@
 #include "ops/prometheus.hpp"
 
+#include <array>
+
 #include <gtest/gtest.h>
 
 namespace hub2kusto::ops {
@@ -31,6 +33,23 @@ TEST(PrometheusText, LargeCountersStayIntegral) {
   PrometheusText m;
   m.counter("c_total", "C.", {}, 1'234'567'890'123ULL);
   EXPECT_NE(m.render().find("c_total 1234567890123\n"), std::string::npos) << m.render();
+}
+
+TEST(PrometheusText, WritesAHistogramAsCumulativeBucketsThenSumAndCount) {
+  static constexpr std::array<double, 2> bounds{0.5, 2.5};
+  Histogram h(bounds);
+  h.observe(0.25);
+  h.observe(1);
+  h.observe(3);
+  PrometheusText m;
+  m.histogram("d_seconds", "D.", {{"path", "queued"}}, h.snapshot());
+  EXPECT_EQ(m.render(), "# HELP d_seconds D.\n"
+                        "# TYPE d_seconds histogram\n"
+                        "d_seconds_bucket{path=\"queued\",le=\"0.5\"} 1\n"
+                        "d_seconds_bucket{path=\"queued\",le=\"2.5\"} 2\n"
+                        "d_seconds_bucket{path=\"queued\",le=\"+Inf\"} 3\n"
+                        "d_seconds_sum{path=\"queued\"} 4.25\n"
+                        "d_seconds_count{path=\"queued\"} 3\n");
 }
 
 } // namespace

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "support/recording_metrics.hpp"
 #include <nlohmann/json.hpp>
 
 namespace hub2kusto::pipeline {
@@ -120,6 +122,7 @@ TEST(DeadLetterRecord, ReadsBackWhatItWroteBinaryBodiesAndRoutesIncluded) {
   DeadLetter a;
   a.stage = "ingest";
   a.reason = "BadRequest_NoRecordsOrWrongFormat: bad";
+  a.error_code = "BadRequest_NoRecordsOrWrongFormat";
   a.partition = PartitionId("3");
   a.sequence_number = SequenceNumber(77);
   a.offset = Offset("8192");
@@ -137,6 +140,7 @@ TEST(DeadLetterRecord, ReadsBackWhatItWroteBinaryBodiesAndRoutesIncluded) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->stage, a.stage);
   EXPECT_EQ(back->reason, a.reason);
+  EXPECT_EQ(back->error_code, a.error_code);
   EXPECT_EQ(back->partition, a.partition);
   EXPECT_EQ(back->sequence_number, a.sequence_number);
   EXPECT_EQ(back->offset, a.offset);
@@ -148,6 +152,25 @@ TEST(DeadLetterRecord, ReadsBackWhatItWroteBinaryBodiesAndRoutesIncluded) {
   EXPECT_EQ(back->batch_id, a.batch_id);
   EXPECT_TRUE(back->routed);
   EXPECT_EQ(back->body, a.body); // base64 in the file, the bytes again here
+}
+
+TEST(DeadLetterCounts, CountsByStageAndErrorCode) {
+  DeadLetter mapping;
+  mapping.stage = "mapping";
+  DeadLetter rejected;
+  rejected.stage = "ingest";
+  rejected.error_code = "BadRequest_NoRecordsOrWrongFormat";
+  DeadLetterCounts counts;
+  counts.add({mapping, rejected, rejected});
+  counts.add({rejected});
+  EXPECT_EQ(counts.total(), 4U);
+  fakes::RecordingMetrics out;
+  counts.describe(out, {{"partition", "1"}}, "d_total", "D.");
+  EXPECT_EQ(out.samples,
+            (std::map<std::string, double>{{"d_total{partition=1,stage=ingest,error_code="
+                                            "BadRequest_NoRecordsOrWrongFormat}",
+                                            3},
+                                           {"d_total{partition=1,stage=mapping,error_code=}", 1}}));
 }
 
 TEST(DeadLetterRecord, ALineThatIsNotARecordSaysWhy) {

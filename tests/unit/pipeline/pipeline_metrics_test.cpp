@@ -16,7 +16,10 @@ TEST(PipelineMetrics, EveryFieldIsDescribedAndTheCheckpointOnlyOnceStored) {
 
   m.events_received = 1;
   m.events_ingested = 2;
-  m.events_dead_lettered = 3;
+  DeadLetter rejected;
+  rejected.stage = "ingest";
+  rejected.error_code = "BadRequest_NoRecordsOrWrongFormat";
+  m.events_dead_lettered.add({rejected, rejected, rejected});
   m.batches_delivered = 4;
   m.batches_rejected = 5;
   m.batch_retries = 6;
@@ -34,6 +37,9 @@ TEST(PipelineMetrics, EveryFieldIsDescribedAndTheCheckpointOnlyOnceStored) {
   }
   EXPECT_EQ(values, (std::set<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
   EXPECT_EQ(out.samples.size(), 12U);
+  EXPECT_EQ(out.samples["hub2kusto_events_dead_lettered_total{partition=0,stage=ingest,error_code="
+                        "BadRequest_NoRecordsOrWrongFormat}"],
+            3);
   EXPECT_TRUE(out.every_help_given);
 }
 
