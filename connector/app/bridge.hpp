@@ -20,6 +20,7 @@
 #include "app/kusto_sink.hpp"
 #include "base/result.hpp"
 #include "checkpoint/checkpoint_store.hpp"
+#include "common/liveness.hpp"
 #include "common/memory_budget.hpp"
 #include "common/workers.hpp"
 #include "hub/amqp_event_source.hpp"

@@ -15,6 +15,7 @@
 #include "base/text.hpp"
 #include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
+#include "common/liveness.hpp"
 #include "common/proxy.hpp"
 #include "common/redact.hpp"
 
