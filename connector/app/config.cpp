@@ -16,6 +16,7 @@
 #include "app/store_config.hpp"
 #include "azure/storage_connection_string.hpp"
 #include "azure/token_provider.hpp"
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "common/iso8601.hpp"
 #include "common/key_value_list.hpp"
@@ -241,15 +242,12 @@ void read_local_mapping(Section& s, const std::optional<std::string>& schema,
                          "maps events itself: give the mapping's JSON in target.mapping_file");
   }
   if (mapping_file) {
-    std::ifstream in(*mapping_file, std::ios::binary);
-    if (!in) {
+    const auto text = read_whole_file(*mapping_file);
+    if (!text) {
       s.problem("mapping_file", fmt::format("cannot read '{}'", *mapping_file));
       return;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto definition =
-        mappings::parse_mapping(text.str(), mappings::mapping_kind_of(options.format));
+    auto definition = mappings::parse_mapping(*text, mappings::mapping_kind_of(options.format));
     if (!definition) {
       s.problem("mapping_file", fmt::format("'{}': {}", *mapping_file, definition.error().message));
       return;
@@ -453,13 +451,11 @@ std::uint64_t default_max_buffered_bytes(std::optional<std::uint64_t> memory_lim
 Result<Config, ConfigProblems> load_config(const ConfigInput& input) {
   nlohmann::json root = nlohmann::json::object();
   if (input.file_path) {
-    std::ifstream in(*input.file_path, std::ios::binary);
-    if (!in) {
+    const auto file = read_whole_file(*input.file_path);
+    if (!file) {
       return failure(ConfigProblems{{*input.file_path, "cannot read the config file"}});
     }
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    const std::string text = buffer.str();
+    const std::string& text = *file;
     // JSON allows a key twice and the parser keeps the last: in a config that hides a
     // mistake, so a repeated key is an error naming it.
     std::vector<std::set<std::string>> keys; // one set per open object

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "base/files.hpp"
+
 namespace hub2kusto::app {
 namespace {
 
@@ -66,13 +68,11 @@ struct FileText {
 };
 
 FileText read_secret_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto file = read_whole_file(path);
+  if (!file) {
     return {false, {}, fmt::format("cannot read the file '{}'", path)};
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  std::string text = std::move(*file);
   if (!text.empty() && text.back() == '\n') {
     text.pop_back();
     if (!text.empty() && text.back() == '\r') {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.hpp"
+#include "base/files.hpp"
 #include "mappings/engine.hpp"
 #include "mappings/values.hpp"
 
@@ -43,16 +44,6 @@ Exit codes: 0 every event mapped, 1 some events were rejected, 2 bad arguments, 
 mapping.
 )";
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return std::nullopt;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 struct Properties {
   std::vector<std::string> names;
   std::vector<std::string> texts; // backing storage for text values
@@ -61,7 +52,7 @@ struct Properties {
 
 // Reads {"name": value, ...}; values are typed by the property (datetime, long or string).
 std::optional<Properties> read_properties(const std::string& path, std::ostream& err) {
-  const auto text = read_file(path);
+  const auto text = read_whole_file(path);
   if (!text) {
     err << fmt::format("hub2kusto map: cannot read the file '{}'\n", path);
     return std::nullopt;
@@ -95,7 +86,7 @@ std::optional<Properties> read_properties(const std::string& path, std::ostream&
 // Aligns the file's values with the mapper's property order.
 bool resolve_property_values(const std::string& path, Properties& props,
                              const mappings::Mapper& mapper, std::ostream& err) {
-  const auto doc = nlohmann::json::parse(*read_file(path));
+  const auto doc = nlohmann::json::parse(*read_whole_file(path));
   props.texts.reserve(mapper.system_properties().size());
   for (const auto* info : mapper.system_properties()) {
     const auto& v = doc.at(std::string(info->name));
@@ -196,7 +187,7 @@ int run_map_command(const std::vector<std::string>& args, std::istream& in, std:
   options.output =
       output_name == "json" ? mappings::OutputFormat::json : mappings::OutputFormat::csv;
   if (mapping_path) {
-    const auto text = read_file(*mapping_path);
+    const auto text = read_whole_file(*mapping_path);
     if (!text) {
       err << fmt::format("hub2kusto map: --mapping: cannot read the file '{}'\n", *mapping_path);
       return kExitUsage;

@@ -19,6 +19,7 @@
 #include "app/kusto_sink.hpp"
 #include "app/store_config.hpp"
 #include "azure/blob_client.hpp"
+#include "base/files.hpp"
 #include "checkpoint/checkpoint_store.hpp"
 #include "checkpoint/checkpointer.hpp"
 #include "common/clock.hpp"
@@ -291,13 +292,11 @@ Result<std::vector<std::pair<std::string, std::string>>> read_sources(const Conf
                                  "written; choose another with --out",
                                  out_file));
     }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    auto text = read_whole_file(file);
+    if (!text) {
       return failure(fmt::format("{}: cannot be read: {}", file, std::strerror(errno)));
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    sources.emplace_back(file, text.str());
+    sources.emplace_back(file, std::move(*text));
   }
   return sources;
 }

@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "base/files.hpp"
 #include "common/encoding.hpp"
 #include "common/logging.hpp"
 #include "common/process.hpp"
@@ -50,14 +51,11 @@ std::string trim_slash(std::string s) {
 
 // A file's text without trailing line ends; empty when it cannot be read.
 std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  std::string s = read_whole_file(path).value_or("");
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
     s.pop_back();
   }
-  return in ? s : "";
+  return s;
 }
 
 std::optional<std::int64_t> json_number(const nlohmann::json& json, const char* key) {

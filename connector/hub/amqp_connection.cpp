@@ -47,10 +47,9 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
   }
   // Streams carry any route; the proactor, faster, carries plain AMQP without a proxy. An IoT
   // Hub's redirect names a host not known yet, which a proxy may have to carry.
-  const bool may_use_proxy =
-      iot_front_end_
-          ? (options_.proxy && !options_.proxy->empty()) || !https_proxy_from_environment().empty()
-          : proxy_for(target_.network_host, options_.proxy).has_value();
+  const bool may_use_proxy = iot_front_end_
+                                 ? proxy_configured(options_.proxy)
+                                 : proxy_for(target_.network_host, options_.proxy).has_value();
   const bool streams = transport_ == HubTransport::websockets || may_use_proxy;
   io_ = streams ? make_stream_io(*this, kTick) : make_proactor_io(*this, kTick);
   mailbox_->impl = this;

@@ -10,23 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "base/files.hpp"
+
 namespace hub2kusto::ops {
 namespace {
-
-std::optional<std::string> read_text(const char* path) {
-  std::ifstream in(path);
-  if (!in) {
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The fields of /proc/self/stat after the command name (which may hold spaces and parentheses,
 // so it ends at the last ')'); fields()[0] is field 3, the state (proc(5)).
 std::vector<std::string> stat_fields() {
-  const auto text = read_text("/proc/self/stat");
+  const auto text = read_whole_file("/proc/self/stat");
   std::vector<std::string> out;
   if (!text) {
     return out;

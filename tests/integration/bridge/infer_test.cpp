@@ -32,6 +32,14 @@ protected:
     }
     return file.string();
   }
+
+  // Table T as the Kusto emulator holds it: {"Columns": [...], "Rows": [...]}, or null (the
+  // failure said why) when the query did not answer a table.
+  static nlohmann::json table_t(KustoEmulator& kusto) {
+    const auto all = kusto.query("T | take 1000");
+    EXPECT_TRUE(all.contains("Tables")) << all.dump();
+    return all.contains("Tables") ? all["Tables"][0] : nlohmann::json();
+  }
 };
 
 TEST_F(Infer, ProposesTheTableFromTheHubAndApplyingItLetsTheBridgeFillIt) {
@@ -98,9 +106,7 @@ TEST_F(Infer, ProposesTheTableFromTheHubAndApplyingItLetsTheBridgeFillIt) {
     EXPECT_EQ(f.file_size(), 0U) << "dead letter " << f.path() << ": "
                                  << std::ifstream(f.path()).rdbuf();
   }
-  const auto all = kusto.query("T | take 1000");
-  ASSERT_TRUE(all.contains("Tables")) << all.dump();
-  const auto& result = all["Tables"][0];
+  auto result = table_t(kusto); // not const: a missing key reads as null
   ASSERT_EQ(result["Rows"].size(), 400U);
   std::vector<std::string> columns;
   for (const auto& c : result["Columns"]) {
@@ -230,9 +236,7 @@ TEST_F(Infer, ProposesACsvTableFromASampleFileWithAHeader) {
   ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 100; }, 90s))
       << bridge.stderr_text() << " rows: " << kusto.count("T");
   stop(bridge);
-  const auto all = kusto.query("T | take 1000");
-  ASSERT_TRUE(all.contains("Tables")) << all.dump();
-  const auto& rows = all["Tables"][0]["Rows"];
+  auto rows = table_t(kusto)["Rows"];
   ASSERT_EQ(rows.size(), 100U);
   for (const auto& row : rows) {
     ASSERT_EQ(row.size(), 5U) << row.dump();
