@@ -650,7 +650,9 @@ std::string Bridge::metrics_text() const {
       const std::int64_t enqueued = p->last_enqueued.load(relaxed);
       if (enqueued >= 0) {
         const auto seconds_since = [&](std::int64_t unix_ms) {
-          return std::max(0.0, static_cast<double>(now_ms - unix_ms) / 1000.0);
+          // In doubles: an enqueued time may be anything, and int64 arithmetic could overflow.
+          return std::max(0.0,
+                          (static_cast<double>(now_ms) - static_cast<double>(unix_ms)) / 1000.0);
         };
         m.gauge("hub2kusto_partition_last_enqueued_age_seconds",
                 "Seconds since the partition's newest event was enqueued (management node): how "

@@ -71,7 +71,9 @@ public:
 
   // When an event was enqueued in the hub: kept for the stored position, so an operator sees how
   // many seconds the checkpoint is behind (not stored with it).
-  using EnqueuedTime = std::chrono::system_clock::time_point;
+  // Milliseconds, as the hub sends it: any value converts without overflow.
+  using EnqueuedTime =
+      std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
   // An event joined batch `batch`. Events are tracked in partition order; one at or before
   // the stored position is ignored (a replay after a restart).
   void track(SequenceNumber sequence_number, const Offset& offset, BatchToken batch,

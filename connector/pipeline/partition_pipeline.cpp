@@ -252,10 +252,15 @@ void PartitionPipeline::finished(const ReadyBatch& batch) {
   if (options_.latency == nullptr) {
     return;
   }
-  const auto now = clock_.system_now();
+  // In doubles: an event may claim any enqueued time, and int64 arithmetic could overflow.
+  const auto now_ms = static_cast<double>(
+      std::chrono::time_point_cast<std::chrono::milliseconds>(clock_.system_now())
+          .time_since_epoch()
+          .count());
   Histogram::Tally tally(*options_.latency);
   for (const BatchedEvent& e : batch.events) {
-    tally.observe(std::chrono::duration<double>(now - e.enqueued_time).count());
+    tally.observe((now_ms - static_cast<double>(e.enqueued_time.time_since_epoch().count())) /
+                  1000.0);
   }
 }
 

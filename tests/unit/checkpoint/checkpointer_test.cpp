@@ -101,7 +101,7 @@ TEST_F(Checkpointer, SavesAreThrottledToTheIntervalAndForwardOnly) {
 
 TEST_F(Checkpointer, KnowsWhenTheEventAtTheStoredPositionWasEnqueued) {
   const auto at = [](int s) {
-    return std::chrono::system_clock::time_point(std::chrono::seconds(s));
+    return PartitionCheckpointer::EnqueuedTime(std::chrono::seconds(s));
   };
   cp_.track(SequenceNumber(1), Offset("1"), 7, at(100));
   cp_.track(SequenceNumber(2), Offset("2"), 7, at(101));
