@@ -17,10 +17,10 @@ std::shared_ptr<MemoryBudget::Account> MemoryBudget::open(std::function<void()> 
 }
 
 void MemoryBudget::close(Account* account) {
-  account->mark_waiting(false);
-  account->reserve(0);
   {
     std::lock_guard lock(mutex_);
+    set_waiting(*account, false);
+    reserve(*account, 0);
     std::erase(accounts_, account);
     count_.store(accounts_.size(), std::memory_order_relaxed);
   }
@@ -33,9 +33,9 @@ void MemoryBudget::change(std::ptrdiff_t delta) {
     used_.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
     return;
   }
-  used_.fetch_sub(static_cast<std::size_t>(-delta)); // seq_cst: see room()
-  // No account waits: nobody to tell. An account that starts waiting after this load looks at
-  // the budget after counting itself in (room()), so it sees what was just freed.
+  used_.fetch_sub(static_cast<std::size_t>(-delta)); // seq_cst: see Account::room()
+  // No account waits: nobody to tell. An account that starts waiting after this load counts
+  // itself in before it looks at the budget (Account::room()), so it sees what was just freed.
   if (waiting_.load() == 0) {
     return;
   }
@@ -46,8 +46,14 @@ void MemoryBudget::change(std::ptrdiff_t delta) {
   {
     std::lock_guard lock(mutex_);
     for (Account* a : accounts_) {
-      if (a->waiting_.load() && a->available() >= a->wanted_.load(std::memory_order_relaxed) &&
-          a->mark_waiting(false)) {
+      if (!a->waiting_) {
+        continue;
+      }
+      // What it holds may have changed since it was refused (its batches were delivered): its
+      // reservation follows. One refused while it held its whole share reserved nothing, and
+      // once it holds nothing it must not wait behind the others' reservations.
+      reserve(*a, a->unused_share());
+      if ((a->total() == 0 || available(*a) >= a->wanted_) && set_waiting(*a, false)) {
         told.push_back(a->on_room_);
       }
     }
@@ -57,6 +63,41 @@ void MemoryBudget::change(std::ptrdiff_t delta) {
       callback();
     }
   }
+}
+
+std::size_t MemoryBudget::available(const Account& account) const {
+  if (limit_ == 0) {
+    return static_cast<std::size_t>(-1);
+  }
+  const std::size_t used = used_.load();
+  const std::size_t free = limit_ > used ? limit_ - used : 0;
+  // A partition that holds a reservation (it was refused and waits) may take whatever is free:
+  // reservations keep room from partitions that were not refused, not from each other. Counted
+  // against each other they could add up to more than is free (credit granted while fair shares
+  // were larger, to partitions that never used it, stays counted), and then every waiting
+  // partition would wait for the others, and none would be told of room again.
+  if (account.reservation_ > 0) {
+    return free;
+  }
+  return free > reserved_ ? free - reserved_ : 0;
+}
+
+void MemoryBudget::reserve(Account& account, std::size_t bytes) {
+  reserved_ = reserved_ - account.reservation_ + bytes;
+  account.reservation_ = bytes;
+}
+
+bool MemoryBudget::set_waiting(Account& account, bool waiting) {
+  if (account.waiting_ == waiting) {
+    return false;
+  }
+  account.waiting_ = waiting;
+  if (waiting) {
+    waiting_.fetch_add(1); // seq_cst: see Account::room()
+  } else {
+    waiting_.fetch_sub(1);
+  }
+  return true;
 }
 
 MemoryBudget::Account::~Account() {
@@ -90,67 +131,34 @@ void MemoryBudget::Account::move_to_held(std::size_t bytes) {
   }
 }
 
-std::size_t MemoryBudget::Account::available() const {
-  const std::size_t limit = budget_->limit_;
-  if (limit == 0) {
-    return static_cast<std::size_t>(-1);
-  }
-  const std::size_t used = budget_->used_.load();
-  const std::size_t free = limit > used ? limit - used : 0;
-  // A partition that holds a reservation (it was refused and waits) may take whatever is free:
-  // reservations keep room from partitions that were not refused, not from each other. Counted
-  // against each other they could add up to more than is free (credit granted while fair shares
-  // were larger, to partitions that never used it, stays counted), and then every waiting
-  // partition would wait for the others, and none would be told of room again.
-  if (reservation_.load() > 0) {
-    return free;
-  }
-  const std::size_t reserved = budget_->reserved_.load();
-  return free > reserved ? free - reserved : 0;
-}
-
-void MemoryBudget::Account::reserve(std::size_t bytes) {
-  const std::size_t before = reservation_.exchange(bytes);
-  if (bytes > before) {
-    budget_->reserved_.fetch_add(bytes - before);
-  } else if (before > bytes) {
-    budget_->reserved_.fetch_sub(before - bytes);
-  }
-}
-
 std::size_t MemoryBudget::Account::room(std::size_t at_least) {
-  // Waiting first, then looking: room freed in between is seen by one or the other.
-  wanted_.store(std::max<std::size_t>(1, at_least), std::memory_order_relaxed);
-  mark_waiting(true);
-  std::size_t room = available();
+  MemoryBudget& budget = *budget_;
+  std::lock_guard lock(budget.mutex_);
+  wanted_ = std::max<std::size_t>(1, at_least);
+  // Waiting first, then looking (both seq_cst; change() frees, then looks for waiting
+  // accounts): room freed in between is seen by one or the other.
+  budget.set_waiting(*this, true);
+  std::size_t room = budget.available(*this);
   if (room < at_least) {
     // Refused: what is left of this partition's fair share is kept for it, so the room the
     // others free comes to it first, and a partition that was not refused cannot take it. With
     // its reservation it may also take room the other reservations hold (available()): looked
     // at again, as no one would tell it of room that was already free.
-    const std::size_t fair = fair_share();
-    const std::size_t own = total();
-    reserve(own < fair ? fair - own : 0);
-    room = available();
+    budget.reserve(*this, unused_share());
+    room = budget.available(*this);
   }
   if (room >= at_least) {
-    mark_waiting(false);
-    reserve(0);
+    budget.set_waiting(*this, false);
+    budget.reserve(*this, 0);
     return room;
   }
   return 0;
 }
 
-bool MemoryBudget::Account::mark_waiting(bool waiting) {
-  if (waiting_.exchange(waiting) == waiting) {
-    return false;
-  }
-  if (waiting) {
-    budget_->waiting_.fetch_add(1);
-  } else {
-    budget_->waiting_.fetch_sub(1);
-  }
-  return true;
+std::size_t MemoryBudget::Account::unused_share() const {
+  const std::size_t fair = fair_share();
+  const std::size_t own = total();
+  return own < fair ? fair - own : 0;
 }
 
 std::size_t MemoryBudget::Account::fair_share() const {

@@ -71,6 +71,49 @@ TEST(MemoryBudget, ReservationsAddingUpToMoreThanIsFreeDoNotKeepEveryoneWaiting)
   EXPECT_EQ(late->room(5), 10U);
 }
 
+// A partition refused while it held its whole fair share reserves nothing. Once its batches are
+// delivered it holds nothing, and it must be told although another's reservation covers what
+// is free: no later change may come (the others may be at their ends), and a partition that
+// holds nothing may always take an event.
+TEST(MemoryBudget, APartitionRefusedWhileHoldingItsShareIsToldOnceItHoldsNothing) {
+  auto budget = MemoryBudget::create(100);
+  auto stale = budget->open(nullptr);
+  int told_full = 0;
+  int told_empty = 0;
+  auto full = budget->open([&] { ++told_full; });
+  auto empty = budget->open([&] { ++told_empty; }); // 3 accounts: a fair share of 33
+  stale->set_received(70);
+  full->set_held(40);
+  EXPECT_EQ(full->room(10), 0U);  // holds more than its share: nothing reserved for it
+  EXPECT_EQ(empty->room(10), 0U); // reserves its 33
+  full->set_held(0);              // delivered: 30 free
+  EXPECT_EQ(told_empty, 1);
+  EXPECT_EQ(told_full, 1);
+  EXPECT_EQ(full->room(10), 30U); // with its own reservation now, all that is free
+  empty->set_received(25);        // the other took its credit: 5 free
+  EXPECT_EQ(empty->room(10), 0U);
+  EXPECT_EQ(told_empty, 1);
+  stale->set_received(0); // freed: told again
+  EXPECT_EQ(told_empty, 2);
+}
+
+// Its reservation follows what it holds whenever room frees: a partition refused with a small
+// reservation that has delivered since may take what its whole share now covers.
+TEST(MemoryBudget, AWaitingPartitionsReservationGrowsAsItDelivers) {
+  auto budget = MemoryBudget::create(100);
+  int told = 0;
+  auto waiting = budget->open([&] { ++told; });
+  auto busy = budget->open(nullptr); // a fair share of 50
+  waiting->set_held(45);
+  busy->set_received(55);           // full
+  EXPECT_EQ(waiting->room(20), 0U); // reserves 5
+  waiting->set_held(0);             // delivered: 45 free, and 50 of it is its share
+  EXPECT_EQ(told, 1);
+  EXPECT_EQ(busy->room(), 0U); // the freed room is the waiting partition's until it looks
+  EXPECT_EQ(waiting->room(20), 45U);
+  EXPECT_EQ(busy->room(), 45U);
+}
+
 TEST(MemoryBudget, AClosedAccountFreesItsBytesAndItsReservation) {
   auto budget = MemoryBudget::create(900);
   int told = 0;
