@@ -120,12 +120,12 @@ delivered (see --out), 2 on a bad configuration or an unreadable file.
 constexpr std::string_view kInferHelp =
     R"(Usage: hub2kusto infer [--config FILE] [--connection NAME] [--events N]
                        [--from-file FILE | --from-end] [--wait SECONDS]
-                       [--format json|csv] [--header]
+                       [--format json|csv|tsv|tsve|psv|scsv|sohsv] [--header]
                        [--system-properties NAME,...] [--mapping-name NAME] [--apply]
 
 Samples a connection's events and proposes what its target needs: the table's columns with
-Kusto's types, a JSON or CSV ingestion mapping and the streaming ingestion policy, as commands ready
-to paste, then the connection's target settings. Reading the hub is read-only: no checkpoint,
+Kusto's types, a JSON or CSV ingestion mapping (CSV for every delimited format) and the streaming
+ingestion policy, as commands ready to paste, then the connection's target settings. Reading the hub is read-only: no checkpoint,
 no ownership, and a running bridge keeps its partitions.
 
 Options:
@@ -137,9 +137,11 @@ Options:
   --from-end                 sample events as they arrive (default: from the start of each
                              partition, up to its last event)
   --wait SECONDS             stop sampling after this long without an event (default 10)
-  --format json|csv          what the events hold (default: csv when target.format is csv,
-                             else json); CSV: each line of an event is a record
-  --header                   CSV: the first record names the columns (else Column1, ...)
+  --format FORMAT            what the events hold: json, or a delimited format (csv, tsv,
+                             tsve, psv, scsv, sohsv), each line of an event a record
+                             (default: target.format when it is one of these, else json)
+  --header                   delimited: the first record names the columns (else Column1,
+                             ...)
   --system-properties LIST   add columns for these event system properties, e.g.
                              x-opt-enqueued-time,x-opt-sequence-number
   --mapping-name NAME        the mapping's name (default: target.mapping, else
@@ -426,7 +428,7 @@ int cmd_infer(const std::vector<std::string>& args, std::map<std::string, std::s
     }
     const bool takes_value = a == "--config" || a == "--connection" || a == "--events" ||
                              a == "--from-file" || a == "--wait" || a == "--system-properties" ||
-                             a == "--mapping-name";
+                             a == "--mapping-name" || a == "--format";
     if (!takes_value) {
       err << fmt::format("hub2kusto infer: unknown argument '{}' (see 'hub2kusto infer "
                          "--help')\n",
@@ -448,11 +450,14 @@ int cmd_infer(const std::vector<std::string>& args, std::map<std::string, std::s
     } else if (a == "--mapping-name") {
       options.mapping_name = v;
     } else if (a == "--format") {
-      if (v != "json" && v != "csv") {
-        err << fmt::format("hub2kusto infer: --format '{}': infer reads json or csv\n", v);
+      const auto format = parse_ingest_format(v);
+      if (!format || !inferable(*format)) {
+        err << fmt::format("hub2kusto infer: --format '{}': infer reads json, csv, tsv, tsve, "
+                           "psv, scsv or sohsv\n",
+                           v);
         return kExitUsage;
       }
-      options.format = v == "csv" ? SampleFormat::csv : SampleFormat::json;
+      options.format = format;
     } else if (a == "--events") {
       if (!count(a, v, n)) {
         return kExitUsage;

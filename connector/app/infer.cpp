@@ -160,9 +160,10 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
     err << fmt::format("hub2kusto infer: no events in {}: nothing to infer from\n", sample->source);
     return 1;
   }
-  const SampleFormat format = o.format.value_or(
-      c->target.format == IngestFormat::csv ? SampleFormat::csv : SampleFormat::json);
-  const char* const kind = format == SampleFormat::csv ? "csv" : "json";
+  const IngestFormat format =
+      o.format.value_or(inferable(c->target.format) ? c->target.format : IngestFormat::json);
+  const bool json = format == IngestFormat::json;
+  const char* const kind = json ? "json" : "csv"; // the delimited formats take a CSV mapping
   SchemaInference inference(format, o.header);
   for (const auto& body : sample->bodies) {
     inference.add(body);
@@ -170,7 +171,8 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
   const InferredSchema schema = inference.result(o.system_properties);
   if (schema.columns.empty()) {
     err << fmt::format("hub2kusto infer: none of the {} event(s) is {}", schema.events,
-                       format == SampleFormat::csv ? "a CSV record" : "a JSON object with fields");
+                       json ? std::string("a JSON object with fields")
+                            : fmt::format("a record of format {}", ingest_format_name(format)));
     for (const auto& why : schema.skipped) {
       err << "\n  " << why;
     }
@@ -213,7 +215,7 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
   }
   nlohmann::ordered_json target;
   target["table"] = c->target.table.value();
-  target["format"] = kind;
+  target["format"] = ingest_format_name(format);
   if (o.system_properties.empty()) {
     target["mapping"] = mapping;
   } else {

@@ -24,9 +24,10 @@ struct InferOptions {
   bool from_end = false;                 // the hub: wait for new events, not the oldest
   std::chrono::seconds wait{10};         // the hub: how long to wait for events at all
   std::vector<std::string> system_properties;
-  // The events' format: json or csv; default: csv when target.format is csv, else json.
-  std::optional<SampleFormat> format;
-  bool header = false;                     // CSV: the first record names the columns
+  // The events' format: json or a delimited one (inferable()); default: target.format when
+  // infer reads it, else json.
+  std::optional<IngestFormat> format;
+  bool header = false;                     // delimited: the first record names the columns
   std::optional<std::string> mapping_name; // default: target.mapping, else <table>_mapping
   bool apply = false;
 };

@@ -91,12 +91,36 @@ std::string system_property_column(std::string_view property) {
   return out;
 }
 
-// Where the CSV record starting at the front of `body` ends: its newline outside quotes, or
-// the end.
-std::size_t csv_record_end(std::string_view body) {
+// How the delimited formats split a record, as the mapping engine reads them (mappings/
+// record_readers.cpp; learn.microsoft.com/azure/data-explorer/ingestion-supported-formats).
+struct Dialect {
+  char delimiter = ',';
+  bool escapes = false; // tsve: \t, \n, \r, \0 and \<c> in place of quotes
+};
+
+Dialect dialect_of(IngestFormat format) {
+  switch (format) {
+  case IngestFormat::tsv:
+    return {.delimiter = '\t'};
+  case IngestFormat::tsve:
+    return {.delimiter = '\t', .escapes = true};
+  case IngestFormat::psv:
+    return {.delimiter = '|'};
+  case IngestFormat::scsv:
+    return {.delimiter = ';'};
+  case IngestFormat::sohsv:
+    return {.delimiter = '\x01'};
+  default:
+    return {};
+  }
+}
+
+// Where the record starting at the front of `body` ends: its newline outside quotes, or the
+// end.
+std::size_t record_end(std::string_view body, const Dialect& dialect) {
   bool quoted = false;
   for (std::size_t i = 0; i < body.size(); ++i) {
-    if (body[i] == '"') {
+    if (body[i] == '"' && !dialect.escapes) {
       quoted = !quoted; // "" inside quotes toggles twice
     } else if (body[i] == '\n' && !quoted) {
       return i;
@@ -105,14 +129,18 @@ std::size_t csv_record_end(std::string_view body) {
   return body.size();
 }
 
-// RFC 4180 fields of one record: comma-separated, a quoted field may hold commas, newlines and
-// "" for a quote. Nullopt when a quote is never closed.
-std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
+// The fields of one record. RFC 4180: a quoted field may hold delimiters, newlines and "" for
+// a quote; nullopt when a quote is never closed. tsve: a backslash escapes the next character.
+std::optional<std::vector<std::string>> record_fields(std::string_view line,
+                                                      const Dialect& dialect) {
   std::vector<std::string> out(1);
   bool quoted = false;
   for (std::size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
-    if (quoted) {
+    if (dialect.escapes && c == '\\' && i + 1 < line.size()) {
+      const char e = line[++i];
+      out.back() += e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
+    } else if (quoted) {
       if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
         out.back() += '"';
         ++i;
@@ -121,9 +149,9 @@ std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
       } else {
         out.back() += c;
       }
-    } else if (c == '"' && out.back().empty()) {
+    } else if (c == '"' && out.back().empty() && !dialect.escapes) {
       quoted = true;
-    } else if (c == ',') {
+    } else if (c == dialect.delimiter) {
       out.emplace_back();
     } else {
       out.back() += c;
@@ -136,6 +164,21 @@ std::optional<std::vector<std::string>> csv_fields(std::string_view line) {
 }
 
 } // namespace
+
+bool inferable(IngestFormat format) {
+  switch (format) {
+  case IngestFormat::json:
+  case IngestFormat::csv:
+  case IngestFormat::tsv:
+  case IngestFormat::tsve:
+  case IngestFormat::psv:
+  case IngestFormat::scsv:
+  case IngestFormat::sohsv:
+    return true;
+  default:
+    return false;
+  }
+}
 
 std::string quote_name(std::string_view name) {
   return is_identifier(name) ? std::string(name) : fmt::format("['{}']", name);
@@ -155,7 +198,7 @@ std::string InferredSchema::mapping_json() const {
   for (const auto& c : columns) {
     nlohmann::ordered_json entry;
     entry["column"] = c.name;
-    if (format == SampleFormat::json) {
+    if (format == IngestFormat::json) {
       entry["Properties"]["Path"] = c.path;
     } else {
       entry["Properties"]["Ordinal"] = std::to_string(c.ordinal);
@@ -169,19 +212,20 @@ std::string InferredSchema::mapping_json() const {
 }
 
 void SchemaInference::add(std::string_view body) {
-  if (format_ == SampleFormat::json) {
+  if (format_ == IngestFormat::json) {
     add_json(body);
     return;
   }
+  const Dialect dialect = dialect_of(format_);
   while (!body.empty()) {
-    const std::size_t end = csv_record_end(body);
+    const std::size_t end = record_end(body, dialect);
     std::string_view line = body.substr(0, end);
     body.remove_prefix(std::min(end + 1, body.size()));
     if (!line.empty() && line.back() == '\r') {
       line.remove_suffix(1);
     }
     if (!line.empty()) {
-      add_csv_line(line);
+      add_delimited_line(line);
     }
   }
 }
@@ -242,8 +286,8 @@ void SchemaInference::add_json(std::string_view body) {
   }
 }
 
-void SchemaInference::add_csv_line(std::string_view line) {
-  auto fields = csv_fields(line);
+void SchemaInference::add_delimited_line(std::string_view line) {
+  auto fields = record_fields(line, dialect_of(format_));
   if (header_ && header_names_.empty()) {
     if (!fields) {
       skip("the header record has a quoted field that is never closed");
@@ -307,7 +351,7 @@ InferredSchema SchemaInference::result(const std::vector<std::string>& system_pr
     }
     InferredColumn c;
     c.name = name;
-    if (format_ == SampleFormat::json) {
+    if (format_ == IngestFormat::json) {
       c.path = path_to(name);
     } else { // after the system properties, which lead
       c.ordinal = f.position + system_properties.size();
@@ -374,7 +418,7 @@ InferredSchema SchemaInference::result(const std::vector<std::string>& system_pr
     }
     out.columns.push_back(std::move(c));
   }
-  std::size_t leading = 0; // CSV: the properties' ordinals, in ADX's order
+  std::size_t leading = 0; // delimited: the properties' ordinals, in ADX's order
   for (const auto& known : mappings::known_system_properties()) {
     if (std::find(system_properties.begin(), system_properties.end(), known.name) ==
         system_properties.end()) {

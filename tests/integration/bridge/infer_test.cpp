@@ -247,6 +247,50 @@ TEST_F(Infer, ProposesACsvTableFromASampleFileWithAHeader) {
   }
 }
 
+// TSV from the hub, the format named only by target.format: infer splits the records at tabs
+// (a quoted field keeps its tab), proposes a CSV mapping and keeps "format": "tsv", and the
+// bridge then ingests every record with every value.
+TEST_F(Infer, ProposesATableForTabSeparatedEventsFromTheTargetsFormat) {
+  const auto records = dir_ / "records.tsv";
+  {
+    std::ofstream body(records);
+    for (int i = 0; i < 60; ++i) {
+      body << "dev-" << i % 5 << '\t' << i << '\t' << (i % 2 ? "true" : "false")
+           << "\t\"a\ttabbed note\"\n";
+    }
+  }
+  Services services(
+      {"--hub", "telemetry:2", "--preload", records.string(), "--preload-events", "60"});
+  ASSERT_NO_FATAL_FAILURE(start(services, false));
+  auto& [hub, kusto] = services;
+  auto env = environment(hub, kusto);
+  env.emplace_back("HUB2KUSTO_CONNECTIONS_0_TARGET_FORMAT", "tsv");
+  const auto r = run_command({HUB2KUSTO_BINARY, "infer", "--wait", "5", "--apply"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("// 60 event(s) from Event Hub 'telemetry'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(".create-merge table T (Column1:string, Column2:long, Column3:bool, "
+                       "Column4:string)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(".create-or-alter table T ingestion csv mapping 'm' "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(R"("format": "tsv")"), std::string::npos) << r.out;
+
+  ChildProcess bridge({HUB2KUSTO_BINARY, "run"}, env);
+  ASSERT_TRUE(eventually([&] { return kusto.count("T") >= 60; }, 90s))
+      << bridge.stderr_text() << " rows: " << kusto.count("T");
+  stop(bridge);
+  auto rows = table_t(kusto)["Rows"];
+  ASSERT_EQ(rows.size(), 60U);
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 4U) << row.dump();
+    for (const auto& v : row) {
+      EXPECT_FALSE(v.is_null() || v == "") << row.dump();
+    }
+    EXPECT_EQ(row[3], "a\ttabbed note") << row.dump();
+  }
+}
+
 TEST_F(Infer, SaysWhatItCouldNotUse) {
   const auto events = dir_ / "bad.jsonl";
   std::ofstream(events) << "not json\n[1]\n";

@@ -58,6 +58,16 @@ TEST(Cli, UnknownCommandAndArgumentAreUsageErrors) {
   EXPECT_EQ(run({"run", "--config"}).code, kExitUsage);
 }
 
+TEST(Cli, InferReadsJsonAndTheDelimitedFormatsOnly) {
+  const auto r = run({"infer", "--format", "avro"}, kValidEnv);
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_EQ(r.err, "hub2kusto infer: --format 'avro': infer reads json, csv, tsv, tsve, psv, "
+                   "scsv or sohsv\n");
+  EXPECT_EQ(run({"infer", "--format", "xml"}, kValidEnv).code, kExitUsage);
+  const auto help = run({"infer", "--help"});
+  EXPECT_NE(help.out.find("[--format json|csv|tsv|tsve|psv|scsv|sohsv]"), std::string::npos);
+}
+
 TEST(Cli, VersionNamesTheLibraries) {
   const auto r = run({"version"});
   EXPECT_EQ(r.code, kExitOk);

@@ -12,7 +12,7 @@ using mappings::ColumnType;
 
 InferredSchema infer_from(const std::vector<std::string>& events,
                           const std::vector<std::string>& system_properties = {},
-                          SampleFormat format = SampleFormat::json, bool header = false) {
+                          IngestFormat format = IngestFormat::json, bool header = false) {
   SchemaInference inference(format, header);
   for (const auto& e : events) {
     inference.add(e);
@@ -157,7 +157,7 @@ TEST(SchemaInference, ReadsCsvFieldsAsKustoReadsTextsWithTheHeadersNames) {
                              "\"{\"\"a\"\":1}\",\"x, y\"\n",
                              "d2,21.5,false,2026-11-24T10:00:01Z,"
                              "7c9e6679-7425-40de-944b-e07fc1f90ae7,[1],\"say \"\"hi\"\"\""},
-                            {}, SampleFormat::csv, true);
+                            {}, IngestFormat::csv, true);
   EXPECT_EQ(s.events, 2U); // the header is no event
   EXPECT_EQ(s.schema_text(),
             "device:string, temp:real, ok:bool, at:datetime, id:guid, tags:dynamic, note:string");
@@ -172,7 +172,7 @@ TEST(SchemaInference, ReadsCsvFieldsAsKustoReadsTextsWithTheHeadersNames) {
 }
 
 TEST(SchemaInference, NamesCsvColumnsByPositionWithoutAHeaderAndSaysWhatItCouldNotRead) {
-  const auto s = infer_from({"1,,x", "2,3,y", "3,4,\"never closed"}, {}, SampleFormat::csv);
+  const auto s = infer_from({"1,,x", "2,3,y", "3,4,\"never closed"}, {}, IngestFormat::csv);
   EXPECT_EQ(s.events, 3U);
   EXPECT_EQ(s.not_objects, 1U);
   ASSERT_EQ(s.skipped.size(), 1U);
@@ -181,9 +181,38 @@ TEST(SchemaInference, NamesCsvColumnsByPositionWithoutAHeaderAndSaysWhatItCouldN
   EXPECT_EQ(column(s, "Column2").hesitation, "absent or null in 1 of 2 events");
 }
 
+// The other formats a CSV mapping reads split as Kusto splits them: TSV, PSV, SCSV and SOHSV at
+// their delimiter, a quoted field keeping it; TSVE escapes with a backslash, and a quote there is
+// a character like any other.
+TEST(SchemaInference, ReadsEveryDelimitedFormatAtItsDelimiter) {
+  struct Case {
+    IngestFormat format;
+    std::string record;
+  };
+  const std::vector<Case> cases = {
+      {IngestFormat::tsv, "d1\t21\t\"a\tb\""},
+      {IngestFormat::psv, "d1|21|\"a|b\""},
+      {IngestFormat::scsv, "d1;21;\"a;b\""},
+      {IngestFormat::sohsv, "d1\x01"
+                            "21\x01\"a\x01"
+                            "b\""},
+      {IngestFormat::tsve, "d1\t21\t\"a\\tb"},
+  };
+  for (const auto& [format, record] : cases) {
+    const auto s = infer_from({record, record}, {}, format);
+    EXPECT_EQ(s.not_objects, 0U) << ingest_format_name(format);
+    EXPECT_EQ(s.schema_text(), "Column1:string, Column2:long, Column3:string")
+        << ingest_format_name(format);
+    EXPECT_EQ(s.format, format);
+    EXPECT_EQ(s.mapping_json().find("Path"), std::string::npos) << s.mapping_json();
+  }
+  // The same record read as CSV is one field with commas nowhere: a single column.
+  EXPECT_EQ(infer_from({"d1|21|x"}, {}, IngestFormat::csv).schema_text(), "Column1:string");
+}
+
 TEST(SchemaInference, PutsCsvSystemPropertiesFirstInAdxsOrder) {
   const auto s =
-      infer_from({"a,1"}, {"x-opt-sequence-number", "x-opt-enqueued-time"}, SampleFormat::csv);
+      infer_from({"a,1"}, {"x-opt-sequence-number", "x-opt-enqueued-time"}, IngestFormat::csv);
   ASSERT_EQ(s.columns.size(), 4U);
   EXPECT_EQ(column(s, "EnqueuedTime").ordinal, 0U);
   EXPECT_EQ(column(s, "SequenceNumber").ordinal, 1U);
