@@ -21,11 +21,10 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const { spawn, execFileSync } = require('node:child_process');
 const readline = require('node:readline');
 const { Client, KustoConnectionStringBuilder } = require('azure-kusto-data');
-const { startEventHubs, startKusto, createTable, telemetrySchema, telemetryMapping } =
+const { freePort, startEventHubs, startKusto, createTable, telemetrySchema, telemetryMapping } =
     require('../../tests/support/node');
 const { writeCorpus } = require('./corpus.js');
 
@@ -61,15 +60,6 @@ const extraEnv = (() => {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub2kusto-bench-'));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (text) => process.stderr.write(`bench: ${text}\n`);
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // CPU seconds (utime + stime) and memory (VmRSS, VmHWM) of a running process.
 const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })); // of /proc's times

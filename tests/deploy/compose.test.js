@@ -16,9 +16,9 @@ const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const YAML = require('yaml');
 const Ajv2019 = require('ajv/dist/2019').default;
+const { freePort, jsonc, spawnOwned, stopChild } = require('../support/node');
 
 const root = path.join(__dirname, '..', '..');
 const deployDir = path.join(root, 'deploy');
@@ -86,21 +86,6 @@ function hub2kustoImage() {
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(last)[1]);
   assert.deepEqual(entrypoint, ['/usr/local/bin/hub2kusto']);
   return { env, files };
-}
-
-// JSON with // comments, as hub2kusto reads its configuration (no "//" inside its strings).
-function jsonc(text) {
-  return JSON.parse(text.replace(/^\s*\/\/.*$/gm, '').replace(/,(\s*[}\]])/g, '$1'));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 function accepts(port) {
@@ -202,12 +187,7 @@ test("compose.yaml's services, run as local processes, bring the preloaded event
 
   const running = new Map();
   t.after(async () => {
-    for (const [, child] of [...running].reverse()) {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
-      }
-    }
+    for (const [, child] of [...running].reverse()) await stopChild(child);
   });
   const logs = (name) => {
     const child = running.get(name);
@@ -248,7 +228,7 @@ test("compose.yaml's services, run as local processes, bring the preloaded event
     }
     for (const [k, v] of Object.entries(s.environment || {})) env[k] = rewrite(s, v);
     argv = [argv[0], ...rewriteCommand(name, s, argv.slice(1))];
-    const child = spawn(argv[0], argv.slice(1), { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnOwned(argv[0], argv.slice(1), { cwd: work, env });
     child.output = '';
     child.stdout.on('data', (d) => { child.output += d; });
     child.stderr.on('data', (d) => { child.output += d; });

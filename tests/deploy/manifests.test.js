@@ -20,6 +20,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const YAML = require('yaml');
+const { jsonc } = require('../support/node');
 
 const root = path.join(__dirname, '..', '..');
 const top = path.join(root, 'deploy', 'kubernetes');
@@ -90,28 +91,6 @@ function model(apiVersion, kind) {
   const cls = require(module)[kind];
   assert.ok(cls, `no schema for ${apiVersion} ${kind}`);
   return cls;
-}
-
-// JSON with // and /* */ comments, as hub2kusto reads its config.
-function jsonc(text) {
-  let out = '';
-  for (let i = 0; i < text.length; ++i) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') ++i;
-      out += '\n';
-    } else if (c === '/' && text[i + 1] === '*') {
-      i = text.indexOf('*/', i + 2) + 1;
-    } else {
-      out += c;
-    }
-  }
-  return JSON.parse(out);
 }
 
 function seconds(duration) {

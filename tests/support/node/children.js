@@ -25,9 +25,10 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
   });
 }
 
-// spawn() with stdout piped (for the lines a child prints when it is ready) and stderr forwarded.
-function spawnOwned(command, args) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+// spawn() with stdout piped (for the lines a child prints when it is ready) and stderr forwarded;
+// `options` as spawn() takes them (cwd, env).
+function spawnOwned(command, args, options = {}) {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.on('data', (chunk) => process.stderr.write(chunk));
   owned.add(child);
   child.once('exit', () => owned.delete(child));

@@ -1,7 +1,8 @@
 // What the Node side of the tests, the benchmark (bench/e2e) and the demo (scripts/lib/demo.js)
 // share: the emulators and Azurite as child processes (emulators.js, over children.js), sample
-// events and the official SDK's producer and consumer (events.js), table set-up (kusto.js), and
-// throw-away certificates with a TLS front for an HTTP emulator (tls.js).
+// events and the official SDK's producer and consumer (events.js), table set-up (kusto.js),
+// throw-away certificates with a TLS front for an HTTP emulator (tls.js), free ports (net.js)
+// and configuration files read as hub2kusto reads them (config.js).
 //   const { startEventHubs, startKusto, sendSpread, line } = require('<root>/tests/support/node');
 'use strict';
 
@@ -15,9 +16,11 @@ function runMain(main) {
 
 module.exports = {
   ...require('./children.js'),
+  ...require('./config.js'),
   ...require('./emulators.js'),
   ...require('./events.js'),
   ...require('./kusto.js'),
+  ...require('./net.js'),
   ...require('./tls.js'),
   runMain,
 };
