@@ -18,6 +18,15 @@
 
 namespace hub2kusto::testing {
 
+// The program a test runs: the one this build made, or the one the environment variable
+// `variable` names. scripts/test's sanitizer steps use that to pair one build's program under
+// test with the plain build's others (its emulators, say). Not HUB2KUSTO_...: hub2kusto, which
+// inherits the environment, would refuse it as an unknown setting.
+inline std::string built_or_named(const char* variable, const char* built) {
+  const char* named = std::getenv(variable);
+  return named != nullptr && *named != '\0' ? std::string(named) : std::string(built);
+}
+
 class ChildProcess {
 public:
   // `environment`: variables set in the child on top of this process's environment.

@@ -11,10 +11,16 @@ namespace hub2kusto::testing {
 namespace {
 
 std::vector<std::string> eventhubs_command(const std::vector<std::string>& args) {
-  // Strict as the service: management requests carry their own token.
+  // Strict as the service: management requests carry their own token. TEST_EVENTHUBS_EMULATOR
+  // names another build's emulator, as for the Kusto emulator (kusto_emulator.cpp).
   std::vector<std::string> argv = {
-      HUB2KUSTO_EVENTHUBS_EMULATOR, "--port",  "0", "--control-port", "0",
-      "--management-token",         "required"};
+      built_or_named("TEST_EVENTHUBS_EMULATOR", HUB2KUSTO_EVENTHUBS_EMULATOR),
+      "--port",
+      "0",
+      "--control-port",
+      "0",
+      "--management-token",
+      "required"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -63,11 +63,9 @@ namespace {
 
 std::vector<std::string> kusto_command(const std::vector<std::string>& args,
                                        const std::optional<Azurite>& azurite) {
-  // TEST_KUSTO_EMULATOR names another build's emulator: scripts/test's ThreadSanitizer step
-  // runs the hub's tests against the plain one, as only the hub is under test there.
-  const char* other = std::getenv("TEST_KUSTO_EMULATOR");
-  std::vector<std::string> argv = {other != nullptr && *other != '\0' ? other
-                                                                      : HUB2KUSTO_KUSTO_EMULATOR,
+  // TEST_KUSTO_EMULATOR names another build's emulator: scripts/test's sanitizer steps run
+  // against the plain one, as the emulator is not what they check.
+  std::vector<std::string> argv = {built_or_named("TEST_KUSTO_EMULATOR", HUB2KUSTO_KUSTO_EMULATOR),
                                    "--port", "0", "--database", "db"};
   if (azurite) {
     const auto flags = azurite->kusto_flags();

@@ -37,11 +37,9 @@ using namespace std::chrono_literals;
 
 // The hub2kusto the tests run: the one this build made, or the one TEST_HUB2KUSTO_BINARY names
 // (scripts/test runs these tests against its ThreadSanitizer build of hub2kusto that way, with
-// the emulators of the plain build around it). Not HUB2KUSTO_...: hub2kusto, which inherits
-// the environment, would refuse it as an unknown setting.
+// the emulators of the plain build around it).
 inline std::string hub2kusto_binary() {
-  const char* other = std::getenv("TEST_HUB2KUSTO_BINARY");
-  return other != nullptr && *other != '\0' ? std::string(other) : HUB2KUSTO_BUILT_BINARY;
+  return testing::built_or_named("TEST_HUB2KUSTO_BINARY", HUB2KUSTO_BUILT_BINARY);
 }
 #define HUB2KUSTO_BINARY ::hub2kusto::bridge_test::hub2kusto_binary()
 using testing::ChildProcess;
