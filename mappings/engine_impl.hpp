@@ -456,10 +456,7 @@ struct Mapper::Impl {
 
   void map_json(std::string_view body);
 
-  // Splits one tabular record at `pos` into `fields`; returns the position after it.
-  // CSV-family formats quote with '"' (RFC 4180); tsve escapes with '\'.
-  std::optional<std::size_t> split_record(std::string_view body, std::size_t pos, char delimiter);
-
+  // The delimited formats (delimited.hpp), txt and raw.
   void map_tabular(std::string_view body);
 };
 

@@ -1,3 +1,4 @@
+#include "mappings/delimited.hpp"
 #include "mappings/engine_impl.hpp"
 
 namespace hub2kusto::mappings {
@@ -285,88 +286,6 @@ void Mapper::Impl::map_json(std::string_view body) {
   }
 }
 
-std::optional<std::size_t> Mapper::Impl::split_record(std::string_view body, std::size_t pos,
-                                                      char delimiter) {
-  fields.clear();
-  const bool escapes = format == DataFormat::tsve;
-  while (true) {
-    if (!escapes && pos < body.size() && body[pos] == '"') {
-      const std::size_t start = fields_storage.size();
-      std::size_t i = pos + 1;
-      bool closed = false;
-      while (i < body.size()) {
-        if (body[i] == '"') {
-          if (i + 1 < body.size() && body[i + 1] == '"') {
-            fields_storage += '"';
-            i += 2;
-            continue;
-          }
-          closed = true;
-          ++i;
-          break;
-        }
-        fields_storage += body[i++];
-      }
-      if (!closed) {
-        reject(record, pos,
-               "record " + std::to_string(record) + " has a quoted field that is never closed");
-        return std::nullopt;
-      }
-      fields.emplace_back(fields_storage.data() + start, fields_storage.size() - start);
-      pos = i;
-    } else {
-      const std::size_t start = pos;
-      bool copied = false;
-      std::size_t storage_start = fields_storage.size();
-      while (pos < body.size() && body[pos] != delimiter && body[pos] != '\n' &&
-             !(body[pos] == '\r' && pos + 1 < body.size() && body[pos + 1] == '\n')) {
-        if (escapes && body[pos] == '\\' && pos + 1 < body.size()) {
-          if (!copied) {
-            fields_storage.append(body.substr(start, pos - start));
-            copied = true;
-          }
-          const char e = body[pos + 1];
-          fields_storage += e == 't'   ? '\t'
-                            : e == 'n' ? '\n'
-                            : e == 'r' ? '\r'
-                            : e == '0' ? '\0'
-                                       : e;
-          pos += 2;
-          continue;
-        }
-        if (copied) {
-          fields_storage += body[pos];
-        }
-        ++pos;
-      }
-      if (copied) {
-        fields.emplace_back(fields_storage.data() + storage_start,
-                            fields_storage.size() - storage_start);
-      } else {
-        std::size_t end = pos;
-        if (end == body.size() && end > start && body[end - 1] == '\r') {
-          --end;
-        }
-        fields.push_back(body.substr(start, end - start));
-      }
-    }
-    if (pos < body.size() && body[pos] == delimiter) {
-      ++pos;
-      continue;
-    }
-    if (pos < body.size() && body[pos] == '\r') {
-      ++pos;
-    }
-    if (pos < body.size() && body[pos] == '\n') {
-      ++pos;
-    } else if (pos < body.size()) {
-      reject(record, pos, "record " + std::to_string(record) + " has text after a closing quote");
-      return std::nullopt;
-    }
-    return pos;
-  }
-}
-
 void Mapper::Impl::map_tabular(std::string_view body) {
   fields_storage.clear();
   fields_storage.reserve(body.size()); // views into it must not move
@@ -377,32 +296,13 @@ void Mapper::Impl::map_tabular(std::string_view body) {
     tabular_row();
     return;
   }
-  char delimiter = ',';
-  switch (format) {
-  case DataFormat::tsv:
-  case DataFormat::tsve:
-    delimiter = '\t';
-    break;
-  case DataFormat::psv:
-    delimiter = '|';
-    break;
-  case DataFormat::scsv:
-    delimiter = ';';
-    break;
-  case DataFormat::sohsv:
-    delimiter = '\x01';
-    break;
-  default:
-    break;
-  }
+  const auto dialect = dialect_of(format); // nullopt: txt
   std::size_t pos = 0;
   record = 0;
   while (pos < body.size()) {
-    // Empty lines are not records.
-    if (body[pos] == '\n' ||
-        (body[pos] == '\r' && pos + 1 < body.size() && body[pos + 1] == '\n')) {
-      pos += body[pos] == '\n' ? 1 : 2;
-      continue;
+    pos = skip_empty_lines(body, pos);
+    if (pos == body.size()) {
+      break;
     }
     ++record;
     if (record == 2 && !properties.empty()) {
@@ -421,11 +321,13 @@ void Mapper::Impl::map_tabular(std::string_view body) {
       fields.assign(1, line);
       pos = eol == std::string_view::npos ? body.size() : eol + 1;
     } else {
-      const auto next = split_record(body, pos, delimiter);
+      const auto next = split_record(body, pos, *dialect, fields, fields_storage);
       if (!next) {
+        reject(record, next.error().position,
+               "record " + std::to_string(record) + " " + std::string(next.error().why));
         return;
       }
-      pos = *next;
+      pos = next.value();
     }
     tabular_row();
   }

@@ -11,6 +11,7 @@
 #include "app/preflight.hpp"
 #include "app/schema_inference.hpp"
 #include "azure/token_provider.hpp"
+#include "base/text.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
 #include "hub/amqp_event_source.hpp"
@@ -163,7 +164,7 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
   const IngestFormat format =
       o.format.value_or(inferable(c->target.format) ? c->target.format : IngestFormat::json);
   const bool json = format == IngestFormat::json;
-  const char* const kind = json ? "json" : "csv"; // the delimited formats take a CSV mapping
+  const std::string kind = text::lower(mapping_kind(format)); // delimited: a CSV mapping
   SchemaInference inference(format, o.header);
   for (const auto& body : sample->bodies) {
     inference.add(body);

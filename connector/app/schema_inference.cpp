@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/text.hpp"
+#include "mappings/delimited.hpp"
 #include "mappings/system_properties.hpp"
 #include "mappings/values.hpp"
 
@@ -62,12 +63,12 @@ std::optional<std::string> unix_time_transform(long double low, long double high
   return std::nullopt;
 }
 
-bool looks_like_datetime(const std::string& s) {
+bool looks_like_datetime(std::string_view s) {
   // Kusto's datetime() also reads RFC 1123 forms; a sample of those is as clear.
   return s.size() >= 8 && mappings::values::parse_datetime(s).has_value();
 }
 
-bool looks_like_guid(const std::string& s) {
+bool looks_like_guid(std::string_view s) {
   std::string ignored;
   return mappings::values::append_guid(ignored, s);
 }
@@ -87,78 +88,6 @@ std::string system_property_column(std::string_view property) {
     }
     out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
     upper = false;
-  }
-  return out;
-}
-
-// How the delimited formats split a record, as the mapping engine reads them (mappings/
-// record_readers.cpp; learn.microsoft.com/azure/data-explorer/ingestion-supported-formats).
-struct Dialect {
-  char delimiter = ',';
-  bool escapes = false; // tsve: \t, \n, \r, \0 and \<c> in place of quotes
-};
-
-Dialect dialect_of(IngestFormat format) {
-  switch (format) {
-  case IngestFormat::tsv:
-    return {.delimiter = '\t'};
-  case IngestFormat::tsve:
-    return {.delimiter = '\t', .escapes = true};
-  case IngestFormat::psv:
-    return {.delimiter = '|'};
-  case IngestFormat::scsv:
-    return {.delimiter = ';'};
-  case IngestFormat::sohsv:
-    return {.delimiter = '\x01'};
-  default:
-    return {};
-  }
-}
-
-// Where the record starting at the front of `body` ends: its newline outside quotes, or the
-// end.
-std::size_t record_end(std::string_view body, const Dialect& dialect) {
-  bool quoted = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    if (body[i] == '"' && !dialect.escapes) {
-      quoted = !quoted; // "" inside quotes toggles twice
-    } else if (body[i] == '\n' && !quoted) {
-      return i;
-    }
-  }
-  return body.size();
-}
-
-// The fields of one record. RFC 4180: a quoted field may hold delimiters, newlines and "" for
-// a quote; nullopt when a quote is never closed. tsve: a backslash escapes the next character.
-std::optional<std::vector<std::string>> record_fields(std::string_view line,
-                                                      const Dialect& dialect) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (dialect.escapes && c == '\\' && i + 1 < line.size()) {
-      const char e = line[++i];
-      out.back() += e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
-    } else if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        out.back() += c;
-      }
-    } else if (c == '"' && out.back().empty() && !dialect.escapes) {
-      quoted = true;
-    } else if (c == dialect.delimiter) {
-      out.emplace_back();
-    } else {
-      out.back() += c;
-    }
-  }
-  if (quoted) {
-    return std::nullopt;
   }
   return out;
 }
@@ -216,17 +145,30 @@ void SchemaInference::add(std::string_view body) {
     add_json(body);
     return;
   }
-  const Dialect dialect = dialect_of(format_);
-  while (!body.empty()) {
-    const std::size_t end = record_end(body, dialect);
-    std::string_view line = body.substr(0, end);
-    body.remove_prefix(std::min(end + 1, body.size()));
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
+  // Split as the mapping engine will split them (mappings/delimited.hpp).
+  const auto data_format = mappings::parse_data_format(ingest_format_name(format_));
+  const auto dialect = data_format ? mappings::dialect_of(*data_format) : std::nullopt;
+  if (!dialect) {
+    skip(fmt::format("event {}: format {} is neither JSON nor delimited", events_ + 1,
+                     ingest_format_name(format_)));
+    return;
+  }
+  std::vector<std::string_view> fields;
+  std::string unescaped;
+  unescaped.reserve(body.size());
+  std::size_t pos = 0;
+  while ((pos = mappings::skip_empty_lines(body, pos)) < body.size()) {
+    const auto next = mappings::split_record(body, pos, *dialect, fields, unescaped);
+    if (!next) {
+      // The engine would refuse the whole event; the records after this one are not read.
+      const bool header = header_ && header_names_.empty();
+      skip(header ? fmt::format("the header record {}", next.error().why)
+                  : fmt::format("record {} {}", events_ + 1, next.error().why));
+      events_ += header ? 0 : 1;
+      return;
     }
-    if (!line.empty()) {
-      add_delimited_line(line);
-    }
+    pos = next.value();
+    add_delimited_record(fields);
   }
 }
 
@@ -286,33 +228,24 @@ void SchemaInference::add_json(std::string_view body) {
   }
 }
 
-void SchemaInference::add_delimited_line(std::string_view line) {
-  auto fields = record_fields(line, dialect_of(format_));
+void SchemaInference::add_delimited_record(const std::vector<std::string_view>& fields) {
   if (header_ && header_names_.empty()) {
-    if (!fields) {
-      skip("the header record has a quoted field that is never closed");
-      return;
-    }
-    header_names_ = std::move(*fields);
+    header_names_.assign(fields.begin(), fields.end());
     return;
   }
   ++events_;
-  if (!fields) {
-    skip(fmt::format("record {}: a quoted field is never closed", events_));
-    return;
-  }
-  for (std::size_t i = 0; i < fields->size(); ++i) {
+  for (std::size_t i = 0; i < fields.size(); ++i) {
     const std::string name = i < header_names_.size() && !header_names_[i].empty()
                                  ? header_names_[i]
                                  : fmt::format("Column{}", i + 1);
-    const std::string& v = (*fields)[i];
+    const std::string_view v = fields[i];
     namespace values = mappings::values;
     if (v.empty()) {
       observe(name, null);
     } else if (text::iequals(v, "true") || text::iequals(v, "false")) {
       observe(name, boolean);
     } else if (const auto n = values::parse_integer(v);
-               n && v.find_first_of(" \t") == std::string::npos) {
+               n && v.find_first_of(" \t") == std::string_view::npos) {
       observe(name, integer, static_cast<long double>(*n));
     } else if (values::is_decimal_text(v)) {
       observe(name, real);

@@ -69,7 +69,9 @@ public:
       : format_(format), header_(header) {}
 
   // One event's body. JSON: bodies that are not a JSON object count as events, not as
-  // columns. Delimited: each line of the body is a record.
+  // columns. Delimited: each record of the body (a line, unless quotes hold a line end);
+  // a record that cannot be read is left out with the rest of its event, as the mapping
+  // engine refuses such an event.
   void add(std::string_view body);
 
   // The schema from what was added, fields in the order first seen (CSV: by position), then
@@ -88,7 +90,7 @@ private:
   };
 
   void add_json(std::string_view body);
-  void add_delimited_line(std::string_view line);
+  void add_delimited_record(const std::vector<std::string_view>& fields);
   // One value of field `name`: its kind, and an integer's value.
   void observe(const std::string& name, Kind kind, std::optional<long double> value = {});
   void skip(std::string why); // an event or record left out

@@ -176,9 +176,20 @@ TEST(SchemaInference, NamesCsvColumnsByPositionWithoutAHeaderAndSaysWhatItCouldN
   EXPECT_EQ(s.events, 3U);
   EXPECT_EQ(s.not_objects, 1U);
   ASSERT_EQ(s.skipped.size(), 1U);
-  EXPECT_EQ(s.skipped[0], "record 3: a quoted field is never closed");
+  EXPECT_EQ(s.skipped[0], "record 3 has a quoted field that is never closed");
   EXPECT_EQ(s.schema_text(), "Column1:long, Column2:long, Column3:string");
   EXPECT_EQ(column(s, "Column2").hesitation, "absent or null in 1 of 2 events");
+}
+
+// Inference reads records with the mapping engine's reader: what the engine refuses (text after
+// a closing quote) is left out, and a quoted line end keeps a record whole.
+TEST(SchemaInference, ReadsDelimitedRecordsAsTheMappingEngineReadsThem) {
+  const auto s = infer_from({"1,\"two\nlines\"\r\n2,x", "3,\"a\"b"}, {}, IngestFormat::csv);
+  EXPECT_EQ(s.events, 3U);
+  EXPECT_EQ(s.not_objects, 1U);
+  ASSERT_EQ(s.skipped.size(), 1U);
+  EXPECT_EQ(s.skipped[0], "record 3 has text after a closing quote");
+  EXPECT_EQ(s.schema_text(), "Column1:long, Column2:string");
 }
 
 // The other formats a CSV mapping reads split as Kusto splits them: TSV, PSV, SCSV and SOHSV at
