@@ -77,13 +77,6 @@ struct IngestMetrics {
   std::uint64_t fallbacks_for(FallbackReason why) const {
     return fallbacks[static_cast<std::size_t>(why)].load(std::memory_order_relaxed);
   }
-  std::uint64_t fallbacks_total() const {
-    std::uint64_t n = 0;
-    for (const auto& f : fallbacks) {
-      n += f.load(std::memory_order_relaxed);
-    }
-    return n;
-  }
   void count_fallback(FallbackReason why) {
     fallbacks[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
   }

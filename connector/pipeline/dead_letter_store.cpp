@@ -46,15 +46,6 @@ void DeadLetterCounts::add(const std::vector<DeadLetter>& records) {
   }
 }
 
-std::uint64_t DeadLetterCounts::total() const {
-  std::lock_guard lock(mutex_);
-  std::uint64_t n = 0;
-  for (const auto& [key, count] : counts_) {
-    n += count;
-  }
-  return n;
-}
-
 void DeadLetterCounts::describe(MetricsSink& out, const MetricLabels& labels, std::string_view name,
                                 std::string_view help) const {
   std::lock_guard lock(mutex_);

@@ -64,7 +64,6 @@ public:
 class DeadLetterCounts {
 public:
   void add(const std::vector<DeadLetter>& records);
-  std::uint64_t total() const;
   // One `name` series per stage and error code seen, with `labels` and those two.
   void describe(MetricsSink& out, const MetricLabels& labels, std::string_view name,
                 std::string_view help) const;

@@ -114,6 +114,17 @@ inline HubOptions iot_hub_options(const testing::EventHubsEmulator& em) {
 
 class HubConsumer : public ::testing::Test {
 protected:
+  // A connection that trusts only the system store, which does not know the test CA: nothing
+  // is received, and the error says why.
+  void expect_untrusted(const std::string& connection_string) {
+    AmqpEventSource source(options_for(connection_string), clock_, random_);
+    auto hub = source.hub_properties(std::chrono::seconds(3));
+    ASSERT_FALSE(hub.ok());
+    EXPECT_NE(hub.error().message.find("certificate verify failed"), std::string::npos)
+        << hub.error().message;
+    EXPECT_EQ(source.metrics().connections_opened.load(), 0U);
+  }
+
   SystemClock clock_;
   SystemRandom random_;
 };
