@@ -92,21 +92,16 @@ std::string system_property_column(std::string_view property) {
   return out;
 }
 
+// How records of `format` split, as the mapping engine splits them; nullopt unless delimited.
+std::optional<mappings::Dialect> delimited_dialect(IngestFormat format) {
+  const auto data_format = mappings::parse_data_format(ingest_format_name(format));
+  return data_format ? mappings::dialect_of(*data_format) : std::nullopt;
+}
+
 } // namespace
 
 bool inferable(IngestFormat format) {
-  switch (format) {
-  case IngestFormat::json:
-  case IngestFormat::csv:
-  case IngestFormat::tsv:
-  case IngestFormat::tsve:
-  case IngestFormat::psv:
-  case IngestFormat::scsv:
-  case IngestFormat::sohsv:
-    return true;
-  default:
-    return false;
-  }
+  return format == IngestFormat::json || delimited_dialect(format).has_value();
 }
 
 std::string quote_name(std::string_view name) {
@@ -145,9 +140,7 @@ void SchemaInference::add(std::string_view body) {
     add_json(body);
     return;
   }
-  // Split as the mapping engine will split them (mappings/delimited.hpp).
-  const auto data_format = mappings::parse_data_format(ingest_format_name(format_));
-  const auto dialect = data_format ? mappings::dialect_of(*data_format) : std::nullopt;
+  const auto dialect = delimited_dialect(format_);
   if (!dialect) {
     skip(fmt::format("event {}: format {} is neither JSON nor delimited", events_ + 1,
                      ingest_format_name(format_)));
