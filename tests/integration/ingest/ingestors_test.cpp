@@ -50,7 +50,7 @@ Batch batch(const std::string& id, int n, int first = 0, const std::string& mapp
   return b;
 }
 
-// Table T with a JSON mapping 'm'; the streaming policy as asked.
+// Batches the managed ingestor sent queued instead of streaming, for every reason.
 std::uint64_t fallbacks(const IngestMetrics& m) {
   std::uint64_t n = 0;
   for (const auto& f : m.fallbacks) {
@@ -59,6 +59,7 @@ std::uint64_t fallbacks(const IngestMetrics& m) {
   return n;
 }
 
+// Table T with a JSON mapping 'm'; the streaming policy as asked.
 void create_table(KustoEmulator& kusto, bool streaming, const std::string& token = "") {
   ASSERT_FALSE(
       kusto.mgmt(".create table T (deviceId:string, temperature:real, line:long)", "db", token)
