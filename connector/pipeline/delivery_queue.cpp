@@ -92,6 +92,9 @@ std::future<bool> DeliveryQueue::submit(std::shared_ptr<const ReadyBatch> run,
   Waiting w;
   w.joinable = options_.join && !is_binary(run->batch.target.format);
   w.key = target_key(run->batch.target);
+  // A due run waits this long for company: partitions that each close a batch at the linger
+  // hand them in one after another, and each would otherwise leave on its own.
+  w.company_until = std::max(run->due, clock_.steady_now()) + options_.limits.linger / 10;
   w.run = std::move(run);
   w.member = &member;
   w.done = std::move(done);
@@ -164,9 +167,6 @@ void DeliveryQueue::dispatch() {
     requests.push_back({{i}, bytes, events, !w.joinable || w.run->full});
   }
   const auto now = clock_.steady_now();
-  // A due run waits this long for company: partitions that each close a batch at the linger
-  // hand them in one after another, and each would otherwise leave on its own.
-  const auto gather = options_.limits.linger / 10;
   next_due_.reset();
   for (const Request& r : requests) {
     if (active_ >= options_.max_requests) {
@@ -175,10 +175,9 @@ void DeliveryQueue::dispatch() {
     auto due = std::chrono::steady_clock::time_point::max();
     bool stopping = false;
     for (const std::size_t i : r.runs) {
-      due = std::min(due, waiting_[i].run->due);
+      due = std::min(due, waiting_[i].company_until);
       stopping = stopping || waiting_[i].member->stopping();
     }
-    due += gather;
     if (!(r.full || due <= now || batching_ == 0 || stopping)) {
       next_due_ = std::min(next_due_.value_or(due), due); // waits for company until then
       continue;

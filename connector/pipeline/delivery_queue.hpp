@@ -8,7 +8,10 @@
 //     batch limits by itself (a busy partition's), or
 //   - one of its runs is due: its first event arrived a linger ago, and a tenth of the linger
 //     more has passed, for company (partitions that each close a batch at the linger hand them
-//     in one after another; without it, each left on its own as it came), or
+//     in one after another; without it, each left on its own as it came); a run handed in
+//     after it came due waits that tenth from when it came (under load a partition hands in
+//     its next run only when its last request ended, late, together with the partitions whose
+//     runs that request carried), or
 //   - no partition of the connection is batching events: nothing else is coming, or
 //   - a partition of it is stopping.
 // So a quiet connection sends each run at once, and a busy one, or one with hundreds of
@@ -113,6 +116,10 @@ private:
     bool joinable = true;
     bool taken = false; // moved into a request: erased from waiting_ after dispatch()
     std::shared_ptr<const ReadyBatch> run;
+    // Until when it waits for company while others batch: a tenth of the linger after it came
+    // due, or after it was handed in when it came in late (its partition's previous request
+    // was out), so the runs of partitions that one request carried join again.
+    std::chrono::steady_clock::time_point company_until;
     DeliveryMember* member = nullptr;
     std::promise<bool> outcome;
     std::function<void()> done;

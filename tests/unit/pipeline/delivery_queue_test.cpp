@@ -290,6 +290,36 @@ TEST_F(Queue, ARunThatComesDueWaitsATenthOfTheLingerForCompanyWhileOthersBatch) 
   EXPECT_EQ(sent[0].parts, (std::vector<std::string>{"1-0-1", "2-0-2"}));
 }
 
+// Under load a partition hands in its next run only when its last request ended, long after
+// the run came due, together with the other partitions that request carried: the first of them
+// still waits a tenth of the linger for the rest, instead of leaving alone at once.
+TEST_F(Queue, ARunHandedInAfterItCameDueStillWaitsATenthOfTheLingerForCompany) {
+  DeliveryQueue::Options o;
+  o.limits.linger = 1s;
+  auto& q = queue(o);
+  q.batching(true); // other partitions have open batches
+  auto late = std::make_shared<ReadyBatch>(*run("1", 2));
+  late->due = clock_.steady_now() - 500ms;
+  auto first = q.submit(late, a_, nullptr);
+  EXPECT_EQ(q.counts().requests, 0U); // due long ago, but only just handed in
+  clock_.advance(30ms);
+  auto also_late = std::make_shared<ReadyBatch>(*run("2", 3));
+  also_late->due = clock_.steady_now() - 400ms;
+  auto second = q.submit(also_late, b_, nullptr);
+  q.wake();
+  EXPECT_EQ(q.counts().requests, 0U);
+  clock_.advance(70ms); // a tenth of the linger since the first was handed in
+  q.wake();
+  EXPECT_EQ(q.counts().requests, 1U);
+  q.batching(false);
+  ingestor_.release();
+  EXPECT_TRUE(first.get());
+  EXPECT_TRUE(second.get());
+  const auto sent = ingestor_.sent();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].parts, (std::vector<std::string>{"1-0-1", "2-0-2"}));
+}
+
 TEST_F(Queue, NoMoreRequestsAreOutThanTheLimit) {
   // Two at a time: the third run waits for a slot even though it cannot join (another table).
   DeliveryQueue::Options o;
