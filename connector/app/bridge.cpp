@@ -315,7 +315,9 @@ Result<std::monostate> Bridge::start_connection(const ConnectionConfig& c) {
                                              : checkpoint::BalancingStrategy::balanced},
         connection.clock, connection.random,
         checkpoint::Balancer::Hooks{
-            [this, &connection](const PartitionId& id) { gain_partition(connection, id); },
+            [this, &connection](const std::vector<PartitionId>& ids) {
+              gain_partitions(connection, ids);
+            },
             [this, &connection](const PartitionId& id) { lose_partition(connection, id); }});
     log->info("connection '{}': {} partition(s) shared with the other owners of {} as '{}'", c.name,
               partitions.size(), connection.place, o.owner_id);
@@ -446,25 +448,46 @@ void reap(decltype(Bridge::Connection::running)& running) {
 
 } // namespace
 
-void Bridge::gain_partition(Connection& c, const PartitionId& id) {
+void Bridge::gain_partitions(Connection& c, const std::vector<PartitionId>& gained) {
+  std::vector<PartitionId> ids;
   {
     std::lock_guard lock(c.running_mutex);
     reap(c.running);
-    if (stopping_ || c.running.contains(id.value())) {
-      return; // stopping: released with the others; or the last owner's thread is ending
+    if (stopping_) {
+      return; // released with the others
+    }
+    for (const auto& id : gained) {
+      if (!c.running.contains(id.value())) { // else the last owner's thread is ending
+        ids.push_back(id);
+      }
     }
   }
-  auto stored = load_checkpoints(c, {id});
-  if (!stored) {
-    // Reading it from its default position could skip or repeat data: the claim lapses instead
-    // and the partition is claimed again (here or elsewhere) when it expires.
-    logger("app")->error("connection '{}' partition {}: claimed but its checkpoint cannot be "
-                         "read, so it is not read: {}",
-                         c.name, id, stored.error().message);
-    c.balancer->forget(id);
+  if (ids.empty()) {
     return;
   }
-  start_partition(c, id, stored.value().front());
+  // Together first: one listing for many (blob_checkpoint_store.hpp). If that fails, each on
+  // its own, so one unreadable checkpoint holds back only its own partition.
+  if (auto stored = load_checkpoints(c, ids); stored || ids.size() == 1) {
+    for (std::size_t i = 0; stored && i < ids.size(); ++i) {
+      start_partition(c, ids[i], stored.value()[i]);
+    }
+    if (stored) {
+      return;
+    }
+  }
+  for (const auto& id : ids) {
+    auto stored = load_checkpoints(c, {id});
+    if (!stored) {
+      // Reading it from its default position could skip or repeat data: the claim lapses
+      // instead and the partition is claimed again (here or elsewhere) when it expires.
+      logger("app")->error("connection '{}' partition {}: claimed but its checkpoint cannot be "
+                           "read, so it is not read: {}",
+                           c.name, id, stored.error().message);
+      c.balancer->forget(id);
+      continue;
+    }
+    start_partition(c, id, stored.value().front());
+  }
 }
 
 void Bridge::lose_partition(Connection& c, const PartitionId& id) {

@@ -75,7 +75,7 @@ private:
   void start_partition(Connection& c, const PartitionId& id,
                        const std::optional<checkpoint::Checkpoint>& stored);
   // The balancer's hooks (balancer.hpp), on its thread.
-  void gain_partition(Connection& c, const PartitionId& id);
+  void gain_partitions(Connection& c, const std::vector<PartitionId>& ids);
   void lose_partition(Connection& c, const PartitionId& id);
   // The monitor thread: every ops.refresh_interval, reads each partition's last enqueued
   // sequence number from the hub's management node (for the lag series) and probes each

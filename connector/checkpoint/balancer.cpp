@@ -135,6 +135,8 @@ bool Balancer::cycle() {
     return false;
   }
   std::vector<Ownership>& ownerships = *listed;
+  std::vector<PartitionId> gained; // adopted, then claimed
+  std::size_t adopted = 0;
   // Renew what we hold; adopt what the listing says is ours from before a restart.
   for (auto& o : ownerships) {
     const auto mine = held.find(o.partition.value());
@@ -177,7 +179,8 @@ bool Balancer::cycle() {
     if (adopt) {
       log->info("{}: partition {} adopted (this owner's claim from before a restart)",
                 options_.owner_id, o.partition);
-      hooks_.gained(o.partition);
+      gained.push_back(o.partition);
+      ++adopted;
     }
   }
   // Held but not listed (the blob was deleted): ours no more.
@@ -188,7 +191,6 @@ bool Balancer::cycle() {
       lose(partition, "its ownership blob is gone");
     }
   }
-  bool gained = false;
   const auto claims = choose_claims(partitions_, ownerships, options_.owner_id, options_.expiration,
                                     options_.strategy, random_);
   for (const auto& c : claims) {
@@ -209,13 +211,16 @@ bool Balancer::cycle() {
     hold(c.partition, **won);
     log->info("{}: partition {} claimed{}{}", options_.owner_id, c.partition,
               c.previous_owner.empty() ? "" : " from ", c.previous_owner);
-    gained = true;
-    hooks_.gained(c.partition);
+    gained.push_back(c.partition);
+  }
+  if (!gained.empty()) {
+    hooks_.gained(gained);
   }
   metrics_.last_cycle_us.store(
       std::chrono::duration_cast<std::chrono::microseconds>(clock_.steady_now() - began).count(),
       std::memory_order_relaxed);
-  return gained; // the next cycle soon: the share may allow more
+  // The next cycle soon when this one claimed: the share may allow more.
+  return gained.size() > adopted;
 }
 
 void Balancer::release_all() {

@@ -15,9 +15,10 @@
 // share may allow more), so replicas that start together divide a hub within seconds. On stop it
 // releases what it holds (an empty owner, claimable at once), after the bridge drained it.
 //
-// The bridge hears of changes through `Hooks`, on this thread: gained -> start the partition
-// after its checkpoint; lost -> stop it at once, deliver nothing more that was not in flight,
-// write no checkpoint.
+// The bridge hears of changes through `Hooks`, on this thread: gained -> start the partitions
+// after their checkpoints (all won in one cycle together, so a greedy start at hundreds of
+// partitions reads their checkpoints in one listing, not one request each); lost -> stop it at
+// once, deliver nothing more that was not in flight, write no checkpoint.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -59,7 +60,7 @@ struct BalancerMetrics {
 class Balancer {
 public:
   struct Hooks {
-    std::function<void(const PartitionId&)> gained;
+    std::function<void(const std::vector<PartitionId>&)> gained; // once a cycle, when any
     std::function<void(const PartitionId&)> lost;
   };
 

@@ -3,6 +3,7 @@
 // official JS blob checkpoint store reads our ownerships and we read its claims.
 #include "checkpoint/blob_ownership_store.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -71,7 +72,12 @@ TEST_F(Ownerships, ABalancerRenewsEachPartitionOncePerUpdateIntervalNotInEveryCy
   Balancer balancer(
       store_, {PartitionId("0"), PartitionId("1"), PartitionId("2"), PartitionId("3")},
       {.owner_id = "replica-a", .update_interval = 10s, .expiration = 120s}, clock, random,
-      {[&](const PartitionId& p) { gained.push_back(p.value()); }, [](const PartitionId&) {}});
+      {[&](const std::vector<PartitionId>& ids) {
+         for (const auto& p : ids) {
+           gained.push_back(p.value());
+         }
+       },
+       [](const PartitionId&) {}});
   const auto etags = [&] {
     std::map<std::string, std::string> out;
     auto listed = store_.list();
@@ -103,6 +109,42 @@ TEST_F(Ownerships, ABalancerRenewsEachPartitionOncePerUpdateIntervalNotInEveryCy
     EXPECT_NE(etag, renewed.at(partition)) << partition;
   }
   EXPECT_EQ(balancer.metrics().losses.load(), 0U);
+}
+
+// A greedy replica that wins every partition in its first cycle tells the bridge of them in one
+// call, so it reads their checkpoints in one listing, not one request each; a restart adopts
+// them together too.
+TEST_F(Ownerships, AGreedyBalancerHandsEveryPartitionItWonInACycleOverTogether) {
+  ManualClock clock(std::chrono::system_clock::now());
+  SystemRandom random;
+  const std::vector<PartitionId> partitions{PartitionId("0"), PartitionId("1"), PartitionId("2"),
+                                            PartitionId("3")};
+  std::vector<std::vector<std::string>> calls;
+  const Balancer::Hooks hooks{[&](const std::vector<PartitionId>& ids) {
+                                std::vector<std::string> call;
+                                for (const auto& p : ids) {
+                                  call.push_back(p.value());
+                                }
+                                calls.push_back(call);
+                              },
+                              [](const PartitionId&) {}};
+  const BalancerOptions options{.owner_id = "replica-a",
+                                .update_interval = 10s,
+                                .expiration = 120s,
+                                .strategy = BalancingStrategy::greedy};
+  {
+    Balancer balancer(store_, partitions, options, clock, random, hooks);
+    EXPECT_TRUE(balancer.cycle()); // claimed: the next cycle comes soon
+    EXPECT_FALSE(balancer.cycle());
+  }
+  ASSERT_EQ(calls.size(), 1U);
+  std::sort(calls[0].begin(), calls[0].end());
+  EXPECT_EQ(calls[0], (std::vector<std::string>{"0", "1", "2", "3"}));
+  calls.clear();
+  Balancer restarted(store_, partitions, options, clock, random, hooks);
+  EXPECT_FALSE(restarted.cycle()); // adopted, nothing claimed: no hurry for the next cycle
+  ASSERT_EQ(calls.size(), 1U);
+  EXPECT_EQ(calls[0].size(), 4U);
 }
 
 TEST_F(Ownerships, OfTwoFirstClaimsExactlyOneWins) {
