@@ -465,28 +465,33 @@ void Bridge::gain_partitions(Connection& c, const std::vector<PartitionId>& gain
   if (ids.empty()) {
     return;
   }
-  // Together first: one listing for many (blob_checkpoint_store.hpp). If that fails, each on
-  // its own, so one unreadable checkpoint holds back only its own partition.
-  if (auto stored = load_checkpoints(c, ids); stored || ids.size() == 1) {
-    for (std::size_t i = 0; stored && i < ids.size(); ++i) {
+  // Reading it from its default position could skip or repeat data: the claim lapses instead
+  // and the partition is claimed again (here or elsewhere) when it expires.
+  const auto not_read = [&](const PartitionId& id, const Error& why) {
+    logger("app")->error("connection '{}' partition {}: claimed but its checkpoint cannot be "
+                         "read, so it is not read: {}",
+                         c.name, id, why.message);
+    c.balancer->forget(id);
+  };
+  // Together: one listing for many (blob_checkpoint_store.hpp).
+  auto stored = load_checkpoints(c, ids);
+  if (stored) {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
       start_partition(c, ids[i], stored.value()[i]);
     }
-    if (stored) {
-      return;
-    }
+    return;
   }
+  if (ids.size() == 1) {
+    not_read(ids.front(), stored.error());
+    return;
+  }
+  // Each on its own, so one unreadable checkpoint holds back only its own partition.
   for (const auto& id : ids) {
-    auto stored = load_checkpoints(c, {id});
-    if (!stored) {
-      // Reading it from its default position could skip or repeat data: the claim lapses
-      // instead and the partition is claimed again (here or elsewhere) when it expires.
-      logger("app")->error("connection '{}' partition {}: claimed but its checkpoint cannot be "
-                           "read, so it is not read: {}",
-                           c.name, id, stored.error().message);
-      c.balancer->forget(id);
-      continue;
+    if (auto one = load_checkpoints(c, {id}); one) {
+      start_partition(c, id, one.value().front());
+    } else {
+      not_read(id, one.error());
     }
-    start_partition(c, id, stored.value().front());
   }
 }
 

@@ -136,7 +136,7 @@ bool Balancer::cycle() {
   }
   std::vector<Ownership>& ownerships = *listed;
   std::vector<PartitionId> gained; // adopted, then claimed
-  std::size_t adopted = 0;
+  bool claimed = false;
   // Renew what we hold; adopt what the listing says is ours from before a restart.
   for (auto& o : ownerships) {
     const auto mine = held.find(o.partition.value());
@@ -180,7 +180,6 @@ bool Balancer::cycle() {
       log->info("{}: partition {} adopted (this owner's claim from before a restart)",
                 options_.owner_id, o.partition);
       gained.push_back(o.partition);
-      ++adopted;
     }
   }
   // Held but not listed (the blob was deleted): ours no more.
@@ -212,6 +211,7 @@ bool Balancer::cycle() {
     log->info("{}: partition {} claimed{}{}", options_.owner_id, c.partition,
               c.previous_owner.empty() ? "" : " from ", c.previous_owner);
     gained.push_back(c.partition);
+    claimed = true;
   }
   if (!gained.empty()) {
     hooks_.gained(gained);
@@ -220,7 +220,7 @@ bool Balancer::cycle() {
       std::chrono::duration_cast<std::chrono::microseconds>(clock_.steady_now() - began).count(),
       std::memory_order_relaxed);
   // The next cycle soon when this one claimed: the share may allow more.
-  return gained.size() > adopted;
+  return claimed;
 }
 
 void Balancer::release_all() {

@@ -36,7 +36,8 @@ protected:
 
   // hub2kusto as replica `id`, its checkpoints and ownership in `storage`'s "checkpoints".
   Replica start_replica(const EventHubsEmulator& hub, const KustoEmulator& kusto,
-                        const std::string& storage, const std::string& id) {
+                        const std::string& storage, const std::string& id,
+                        const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     auto env = environment(hub, kusto);
     std::erase_if(env, [](const auto& kv) { return kv.first == "HUB2KUSTO_CHECKPOINT_DIRECTORY"; });
     env.insert(env.end(), {{"HUB2KUSTO_CHECKPOINT_STORE", "blob"},
@@ -46,6 +47,7 @@ protected:
                            {"HUB2KUSTO_OWNERSHIP_UPDATE_INTERVAL", "1s"},
                            {"HUB2KUSTO_OWNERSHIP_EXPIRATION", "4s"},
                            {"HUB2KUSTO_CONNECTIONS_0_BATCHING_MAX_EVENTS", "100"}});
+    env.insert(env.end(), extra.begin(), extra.end());
     return {id, ops_port_,
             std::make_unique<ChildProcess>(std::vector<std::string>{HUB2KUSTO_BINARY, "run"}, env)};
   }
@@ -134,6 +136,60 @@ TEST_F(Replicas, ShareTwelvePartitionsAndTakeOverAStoppedAndAKilledReplicasParti
 // checkpoint store) in one consumer group: each holds a fair share, by the ownership blobs and
 // by what it reads. When the SDK processor stops, the replicas take its partitions and resume
 // after its checkpoints; between them every event arrives.
+// A greedy replica wins all twelve partitions in one cycle and reads their checkpoints in one
+// listing. One checkpoint blob holds a position that is not a number: the listing fails, each
+// partition is read on its own, and only that one is held back (its claim lapses and is tried
+// again); the other eleven are read to their end.
+TEST_F(Replicas, AnUnreadableCheckpointHoldsBackOnlyItsOwnPartitionOnAGreedyStart) {
+  constexpr int kEvents = 1'200; // 100 a partition (the emulator deals them out in turn)
+  std::optional<Services> services;
+  ASSERT_NO_FATAL_FAILURE(start_services(services, kEvents, 0));
+  auto& [hub, kusto] = *services;
+  const std::string storage = kusto.azurite()->blob_connection_string();
+  ASSERT_EQ(checkpoint::official_store({"create", storage, "checkpoints"}), "created");
+  const std::string broken = "127.0.0.1/telemetry/$default/checkpoint/5";
+  ASSERT_EQ(checkpoint::official_store(
+                {"put-blob", storage, "checkpoints", broken, "sequencenumber=five", "offset=5"}),
+            "put");
+  auto a =
+      start_replica(hub, kusto, storage, "replica-a", {{"HUB2KUSTO_OWNERSHIP_STRATEGY", "greedy"}});
+  // The stored positions, as hub2kusto's series say (the official store's listing refuses the
+  // broken blob, as it should).
+  const auto checkpoints = [&] {
+    return metric_sum(http_get(a.ops_port, "/metrics").second,
+                      "hub2kusto_checkpoint_sequence_number{");
+  };
+  const std::string refused = "partition 5: claimed but its checkpoint cannot be read";
+  const auto refusals = [&] {
+    const std::string text = a.process->stderr_text();
+    std::size_t n = 0;
+    for (auto at = text.find(refused); at != std::string::npos; at = text.find(refused, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  // Done when the other eleven checkpoints name their last events (sequence number 99 each)
+  // and partition 5 was refused again after that: it had every chance to be read.
+  ASSERT_TRUE(eventually([&] { return checkpoints() == 11 * 99; }, 60s))
+      << a.process->stderr_text();
+  const std::size_t before = refusals();
+  ASSERT_GE(before, 1U) << a.process->stderr_text();
+  ASSERT_TRUE(eventually([&] { return refusals() > before; }, 30s)) << a.process->stderr_text();
+  EXPECT_EQ(kusto.count("T"), kEvents - kEvents / 12);
+  EXPECT_EQ(checkpoints(), 11 * 99); // none for partition 5
+  EXPECT_NE(a.process->stderr_text().find("metadata sequencenumber 'five' is not a number"),
+            std::string::npos)
+      << a.process->stderr_text();
+  for (int p = 0; p < 12; ++p) {
+    if (p != 5) {
+      EXPECT_EQ(a.process->stderr_text().find("partition " + std::to_string(p) + ": claimed but"),
+                std::string::npos)
+          << p;
+    }
+  }
+  stop(*a.process);
+}
+
 TEST_F(Replicas, ShareAHubWithAnOfficialSdkProcessorAndResumeAfterItsCheckpoints) {
   constexpr int kEvents = 60'000;
   std::optional<Services> services;

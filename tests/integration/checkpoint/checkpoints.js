@@ -17,6 +17,9 @@
 //     processor starts); prints "created"
 //   node checkpoints.js blobs <storage connection string> <container>
 //     prints one JSON line: {"<blob name>": "<content>", ...} for every blob in the container
+//   node checkpoints.js put-blob <storage connection string> <container> <blob> <key>=<value>...
+//     writes an empty blob with exactly that metadata (a checkpoint no SDK would write, as a
+//     hand-edit or another tool leaves one); prints "put"
 'use strict';
 const { ContainerClient } = require('@azure/storage-blob');
 const { BlobCheckpointStore } = require('@azure/eventhubs-checkpointstore-blob');
@@ -36,6 +39,15 @@ async function main() {
       out[blob.name] = (await client.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
     }
     console.log(JSON.stringify(out));
+    return;
+  }
+  if (command === 'put-blob') {
+    const [blob, ...pairs] = [namespace, hub, group, ...rest].filter((a) => a !== undefined);
+    const metadata = Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf('=')),
+                                                           kv.slice(kv.indexOf('=') + 1)]));
+    await new ContainerClient(connectionString, container).getBlockBlobClient(blob)
+        .upload('', 0, { metadata });
+    console.log('put');
     return;
   }
   const store = new BlobCheckpointStore(new ContainerClient(connectionString, container));
