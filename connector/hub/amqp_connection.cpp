@@ -45,13 +45,7 @@ AmqpEventSource::Impl::Impl(HubOptions options, const Clock& clock, RandomSource
       iot_front_end_->port = target_.port;
     }
   }
-  // Streams carry any route; the proactor, faster, carries plain AMQP without a proxy. An IoT
-  // Hub's redirect names a host not known yet, which a proxy may have to carry.
-  const bool may_use_proxy = iot_front_end_
-                                 ? proxy_configured(options_.proxy)
-                                 : proxy_for(target_.network_host, options_.proxy).has_value();
-  const bool streams = transport_ == HubTransport::websockets || may_use_proxy;
-  io_ = streams ? make_stream_io(*this, kTick) : make_proactor_io(*this, kTick);
+  io_ = make_stream_io(*this, kTick);
   mailbox_->impl = this;
   thread_ = std::thread([this] { run(); });
   post([this] {
@@ -133,9 +127,6 @@ void AmqpEventSource::Impl::run() {
   }
   io_.reset(); // frees the connection, if any
   connection_ = nullptr;
-  if (ssl_domain_ != nullptr) {
-    pn_ssl_domain_free(ssl_domain_);
-  }
 }
 
 void AmqpEventSource::Impl::handle(pn_event_t* e) {
@@ -319,25 +310,13 @@ void AmqpEventSource::Impl::connect() {
   route.hostname = target_.hostname;
   route.tls = target_.tls;
   route.ca_file = options_.ca_file;
+  // Asked on every partition receiver, as current SDKs do (docs/protocols.md, "Receiver links
+  // and start positions"); Proton cannot, so the io writes it into the attach.
+  route.receiver_capabilities = {std::string(kGeoReplicationCapability)};
   if (transport_ == HubTransport::websockets) {
     // An IoT Hub's own host has its own path; its Event Hub-compatible endpoint is a namespace
     // (docs/protocols.md, "AMQP over WebSockets").
     route.websocket_path = target_.iot_front_end ? "/$iothub/websocket" : "/$servicebus/websocket";
-  } else if (target_.tls) {
-    if (ssl_domain_ == nullptr) {
-      ssl_domain_ = pn_ssl_domain(PN_SSL_MODE_CLIENT);
-      if (!options_.ca_file.empty()) {
-        pn_ssl_domain_set_trusted_ca_db(ssl_domain_, options_.ca_file.c_str());
-      }
-      // Verify the certificate chain and that it names the host (the system trust store
-      // unless a CA file is given).
-      pn_ssl_domain_set_peer_authentication(ssl_domain_, PN_SSL_VERIFY_PEER_NAME,
-                                            options_.ca_file.empty() ? nullptr
-                                                                     : options_.ca_file.c_str());
-    }
-    pn_ssl_t* ssl = pn_ssl(transport);
-    pn_ssl_init(ssl, ssl_domain_, nullptr);
-    pn_ssl_set_peer_hostname(ssl, target_.hostname.c_str());
   }
   if (const auto proxy = proxy_for(target_.network_host, options_.proxy)) {
     if (!proxy_ || proxy_->first != *proxy) {

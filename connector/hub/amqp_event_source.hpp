@@ -2,7 +2,7 @@
 // AmqpEventSource: the EventSource over AMQP 1.0 with Qpid Proton (docs/protocols.md, "Event
 // Hubs").
 //
-// Why Proton's C proactor and not its C++ messaging_handler: Proton C++ decodes every
+// Why Proton's C API and not its C++ messaging_handler: Proton C++ decodes every
 // transfer into a proton::message before a handler sees it, and that decode alone cost more
 // than everything else a receiver does; reading the transfer's bytes ourselves
 // (message_decoder.hpp) more than doubled the events per core (bench/REPORT.md). It also shows
@@ -10,7 +10,7 @@
 // $management, small and rare, are still built and read with proton::message.
 //
 // Threading (docs/architecture.md, "Threads", the rule of Proton's cpp/docs/mt.md): the source owns
-// one io (amqp_io.hpp: Proton's proactor, or Asio streams for WebSockets and proxies) run by
+// one io (amqp_io.hpp: Asio streams under a Proton connection driver) run by
 // exactly one thread, the AMQP thread. Every Proton object lives on it and nothing locks one.
 // Other threads hand work in through post(): a mutex-guarded inbox, drained when the thread is
 // woken (on the open connection, so the work runs in the connection's own batch and the credit it

@@ -14,7 +14,6 @@
 #include <proton/link.h>
 #include <proton/sasl.h>
 #include <proton/session.h>
-#include <proton/ssl.h>
 #include <proton/terminus.h>
 #include <proton/transport.h>
 
@@ -55,6 +54,9 @@ using ManagementReply = std::function<void(Result<ManagementBody>)>;
 // The selector filter's descriptor: apache.org domain 0x468C, code 4 (docs/protocols.md, "Receiver
 // links and start positions").
 constexpr std::uint64_t kSelectorFilterCode = 0x0000468C00000004ULL;
+// The desired capability current SDKs ask for on receiver links, so that a geo-replicated
+// namespace serves them (docs/protocols.md, "Receiver links and start positions").
+constexpr std::string_view kGeoReplicationCapability = "com.microsoft:georeplication";
 // How finely timers (backoffs, renewals) are run; the AMQP thread wakes this often.
 constexpr milliseconds kTick{20};
 // How long a clean close may take before the connection is simply dropped.
@@ -542,7 +544,7 @@ private:
   std::string event_hubs_namespace_;
 
   HubTransport transport_ = HubTransport::amqp;
-  std::unique_ptr<AmqpIo> io_; // the proactor, or streams for WebSockets and proxies
+  std::unique_ptr<AmqpIo> io_;
   std::thread thread_;
   std::once_flag close_once_;
 
@@ -565,7 +567,6 @@ private:
   bool redirect_just_followed_ = false; // connect to the new endpoint at once
   bool endpoint_not_found_ = false;     // a link there answered amqp:not-found
   pn_connection_t* connection_ = nullptr;
-  pn_ssl_domain_t* ssl_domain_ = nullptr;
   // The proxy URL last used and what parsing it gave: parsed once, not on every reconnect.
   std::optional<std::pair<std::string, Result<ProxyUrl>>> proxy_;
   std::uint64_t generation_ = 0; // one per connection attempt; stale timers compare it

@@ -1,13 +1,12 @@
 #pragma once
 // How the AMQP thread's connection reaches the hub. Internal to hub/.
 //
-// Two implementations share one contract, so the connection's logic (amqp_connection.cpp) does
-// not know which carries its frames:
-//   - the proactor (make_proactor_io): Proton's own sockets, AMQP over TCP with Proton's TLS.
-//     The fast path and the default.
-//   - streams (make_stream_io): Boost.Asio sockets feeding a pn_connection_driver, for what the
-//     proactor cannot do: an HTTP CONNECT tunnel through a proxy, and AMQP over WebSockets
-//     (Boost.Beast, TLS by OpenSSL through Asio; docs/protocols.md, "AMQP over WebSockets").
+// The contract between the connection's logic (amqp_connection.cpp) and what carries its
+// frames: Boost.Asio sockets feeding a pn_connection_driver (make_stream_io). They carry AMQP
+// over TCP, TLS by OpenSSL through Asio, an HTTP CONNECT tunnel through a proxy, and AMQP over
+// WebSockets (Boost.Beast; docs/protocols.md, "AMQP over WebSockets"). Not Proton's proactor:
+// it keeps the frames out of reach, and they must be seen to ask for a receiver's desired
+// capabilities (attach_capabilities.hpp; docs/decisions.md).
 //
 // Threading: one thread (the AMQP thread) calls run_once() in a loop; everything the io calls
 // back runs on it, inside run_once(). interrupt() is the only call other threads make.
@@ -15,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <proton/connection.h>
 #include <proton/event.h>
@@ -29,12 +29,13 @@ struct AmqpRoute {
   std::string network_host; // what is connected to (or asked of the proxy)
   std::uint16_t port = 5671;
   std::string hostname; // the TLS server name and the WebSocket Host
-  // WebSockets: the TLS of wss:// (the io's). AMQP: Proton's TLS layer, already on the
-  // transport; the io only carries bytes.
-  bool tls = true;
+  bool tls = true;      // amqps:// or wss://, the io's (the transport has no TLS layer)
   std::optional<std::string> websocket_path; // set: AMQP over WebSockets at this path
   std::optional<ProxyUrl> proxy;             // set: through this proxy's CONNECT tunnel
-  std::string ca_file;                       // wss:// trust; empty: the system store
+  std::string ca_file;                       // TLS trust; empty: the system store
+  // Desired capabilities written into every receiver's attach but the $cbs and $management
+  // replies' (attach_capabilities.hpp).
+  std::vector<std::string> receiver_capabilities;
 };
 
 class AmqpIo {
@@ -66,9 +67,6 @@ public:
   // AMQP thread: waits for the next events and hands them to the handler.
   virtual void run_once() = 0;
 };
-
-// Proton's proactor. It carries plain AMQP only: no proxy, no WebSockets.
-std::unique_ptr<AmqpIo> make_proactor_io(AmqpIo::Handler& handler, std::chrono::milliseconds tick);
 
 // Asio streams with a connection driver: any route.
 std::unique_ptr<AmqpIo> make_stream_io(AmqpIo::Handler& handler, std::chrono::milliseconds tick);

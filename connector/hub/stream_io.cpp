@@ -3,16 +3,19 @@
 // One connection's life:
 //   resolve -> TCP connect (to the proxy, if any)
 //     -> proxy: CONNECT <host>:<port>, Basic credentials from the proxy URL; 200 opens the tunnel
-//     -> WebSockets: TLS (verified, with SNI) unless plain, then the upgrade to `path` with the
-//        subprotocol AMQPWSB10; each binary message carries AMQP bytes
-//        AMQP: the bytes as they are (Proton's TLS layer is on the transport)
+//     -> TLS (OpenSSL through Asio, verified, with SNI) unless plain
+//     -> WebSockets: the upgrade to `path` with the subprotocol AMQPWSB10; each binary message
+//        carries AMQP bytes. AMQP: the bytes as they are
 //     -> established: one read and one write in flight at a time, Proton's buffers copied
-//        in and out (so Proton may grow or move them while Asio waits)
+//        in and out (so Proton may grow or move them while Asio waits); on the way out, the
+//        receivers' attach frames get the route's desired capabilities (attach_capabilities.hpp)
 // Every failure before or after becomes the transport's error condition and closes it, so the
 // connection ends the way a proactor connection ends: PN_TRANSPORT_ERROR, PN_TRANSPORT_CLOSED.
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
@@ -40,6 +43,7 @@
 #include "common/encoding.hpp"
 #include "common/endpoint.hpp"
 #include "hub/amqp_io.hpp"
+#include "hub/attach_capabilities.hpp"
 
 namespace hub2kusto::hub {
 namespace {
@@ -72,24 +76,6 @@ public:
   virtual void close() = 0;
 };
 
-class RawLayer final : public Layer {
-public:
-  explicit RawLayer(tcp::socket socket) : socket_(std::move(socket)) {}
-  void read_some(asio::mutable_buffer into, Done done) override {
-    socket_.async_read_some(into, std::move(done));
-  }
-  void write(asio::const_buffer bytes, Done done) override {
-    asio::async_write(socket_, bytes, std::move(done));
-  }
-  void close() override {
-    error_code ignored;
-    socket_.close(ignored);
-  }
-
-private:
-  tcp::socket socket_;
-};
-
 // ws://: a TCP socket read ahead in large pieces. Beast reads a frame's header into a small
 // buffer of its own and then the payload, so a peer that sends small frames would cost two
 // system calls per frame without it; TLS (wss://) reads ahead in records already.
@@ -107,6 +93,45 @@ public:
   }
 };
 using Tls = beast::ssl_stream<tcp::socket>;
+using Opened = std::function<void(std::string)>; // empty, or why the layer could not open
+
+// TLS as a client of `route`: SNI, and the certificate must name the host.
+void tls_handshake(Tls& tls, const AmqpRoute& route, Opened done) {
+  SSL_set_tlsext_host_name(tls.native_handle(), route.hostname.c_str());
+  tls.set_verify_callback(asio::ssl::host_name_verification(route.hostname));
+  tls.async_handshake(
+      asio::ssl::stream_base::client, [route, done = std::move(done)](error_code ec) {
+        done(ec ? fmt::format("the TLS handshake with {} failed: {}",
+                              format_host_port(route.hostname, route.port), ec.message())
+                : std::string());
+      });
+}
+
+// AMQP's bytes as they are over `Stream`: a TCP socket (amqp://), or TLS over one (amqps://),
+// OpenSSL through Asio under the transport, so that the frames are still the io's to see
+// (attach_capabilities.hpp).
+template <class Stream> class ByteLayer final : public Layer {
+public:
+  template <class... Args>
+  explicit ByteLayer(Args&&... args) : stream_(std::forward<Args>(args)...) {}
+
+  void open(const AmqpRoute& route, Opened done) requires std::is_same_v<Stream, Tls> {
+    tls_handshake(stream_, route, std::move(done));
+  }
+  void read_some(asio::mutable_buffer into, Done done) override {
+    stream_.async_read_some(into, std::move(done));
+  }
+  void write(asio::const_buffer bytes, Done done) override {
+    asio::async_write(stream_, bytes, std::move(done));
+  }
+  void close() override {
+    error_code ignored;
+    beast::get_lowest_layer(stream_).close(ignored);
+  }
+
+private:
+  Stream stream_;
+};
 
 // AMQP in binary WebSocket messages over `Next`: ReadAhead (ws://) or Tls (wss://).
 template <class Next> class WebSocketLayer final : public Layer {
@@ -119,23 +144,19 @@ public:
     }
   }
 
-  // TLS (wss://), then the upgrade; `done` gets an empty string or why it failed.
-  void open(const AmqpRoute& route, std::function<void(std::string)> done) {
+  // TLS (wss://), then the upgrade.
+  void open(const AmqpRoute& route, Opened done) {
     if constexpr (std::is_same_v<Next, ReadAhead>) {
       upgrade(route, std::move(done));
     } else {
-      auto& tls = ws_.next_layer();
-      SSL_set_tlsext_host_name(tls.native_handle(), route.hostname.c_str());
-      tls.set_verify_callback(asio::ssl::host_name_verification(route.hostname));
-      tls.async_handshake(asio::ssl::stream_base::client, [this, route, done = std::move(done)](
-                                                              error_code ec) mutable {
-        if (ec) {
-          done(fmt::format("the TLS handshake with {} failed: {}",
-                           format_host_port(route.hostname, route.port), ec.message()));
-          return;
-        }
-        upgrade(route, std::move(done));
-      });
+      tls_handshake(ws_.next_layer(), route,
+                    [this, route, done = std::move(done)](std::string why) mutable {
+                      if (!why.empty()) {
+                        done(std::move(why));
+                        return;
+                      }
+                      upgrade(route, std::move(done));
+                    });
     }
   }
 
@@ -151,7 +172,7 @@ public:
   }
 
 private:
-  void upgrade(const AmqpRoute& route, std::function<void(std::string)> done) {
+  void upgrade(const AmqpRoute& route, Opened done) {
     ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
       request.set(http::field::sec_websocket_protocol, kSubprotocol);
       request.set(http::field::user_agent, "hub2kusto");
@@ -186,8 +207,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 public:
   Connection(asio::io_context& io, asio::ssl::context* tls, AmqpIo::Handler& handler,
              pn_connection_t* connection, pn_transport_t* transport, AmqpRoute route)
-      : tls_(tls), handler_(handler), route_(std::move(route)), resolver_(io), socket_(io),
-        deadline_(io), read_buffer_(kReadSize) {
+      : tls_(tls), handler_(handler), route_(std::move(route)),
+        outgoing_(route_.receiver_capabilities), resolver_(io), socket_(io), deadline_(io),
+        read_buffer_(kReadSize) {
     pn_connection_driver_init(&driver_, connection, transport);
     pn_connection_driver_bind(&driver_);
   }
@@ -195,7 +217,13 @@ public:
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  void start() {
+  // Connects, unless `problem` says why it cannot: then the connection ends with it.
+  void start(std::string problem) {
+    if (!problem.empty()) {
+      asio::post(deadline_.get_executor(),
+                 [self = shared_from_this(), problem] { self->fail(problem); });
+      return;
+    }
     deadline_.expires_after(kEstablishDeadline);
     deadline_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec && self->layer_ == nullptr && !self->ended_) {
@@ -242,8 +270,12 @@ public:
       if (out.size == 0) {
         break;
       }
-      write_buffer_.assign(out.start, out.start + out.size);
+      write_buffer_.clear();
+      outgoing_.rewrite({out.start, out.size}, write_buffer_);
       pn_connection_driver_write_done(&driver_, out.size); // may raise events: go round again
+      if (write_buffer_.empty()) {
+        continue; // the start of a frame, kept back until its rest is written
+      }
       writing_ = true;
       layer_->write(asio::buffer(write_buffer_), [self = shared_from_this()](error_code ec,
                                                                              std::size_t) {
@@ -406,23 +438,23 @@ private:
   }
 
   void open_layer() {
-    if (!route_.websocket_path) {
-      established(std::make_unique<RawLayer>(std::move(socket_)));
-      return;
-    }
-    if (route_.tls) {
-      auto layer = std::make_unique<WebSocketLayer<Tls>>(std::move(socket_), *tls_);
-      auto& ref = *layer;
-      opening_ = std::move(layer);
-      ref.open(route_,
-               [self = shared_from_this()](std::string why) { self->on_opened(std::move(why)); });
+    if (route_.websocket_path && route_.tls) {
+      opening(std::make_unique<WebSocketLayer<Tls>>(std::move(socket_), *tls_));
+    } else if (route_.websocket_path) {
+      opening(std::make_unique<WebSocketLayer<ReadAhead>>(std::move(socket_)));
+    } else if (route_.tls) {
+      opening(std::make_unique<ByteLayer<Tls>>(std::move(socket_), *tls_));
     } else {
-      auto layer = std::make_unique<WebSocketLayer<ReadAhead>>(std::move(socket_));
-      auto& ref = *layer;
-      opening_ = std::move(layer);
-      ref.open(route_,
-               [self = shared_from_this()](std::string why) { self->on_opened(std::move(why)); });
+      established(std::make_unique<ByteLayer<tcp::socket>>(std::move(socket_)));
     }
+  }
+
+  // `layer` does its handshakes, then carries the connection.
+  template <class L> void opening(std::unique_ptr<L> layer) {
+    L& ref = *layer;
+    opening_ = std::move(layer);
+    ref.open(route_,
+             [self = shared_from_this()](std::string why) { self->on_opened(std::move(why)); });
   }
 
   void on_opened(std::string why) {
@@ -478,13 +510,14 @@ private:
   AmqpIo::Handler& handler_;
   pn_connection_driver_t driver_{};
   AmqpRoute route_;
+  AttachCapabilities outgoing_; // the receivers' attach frames, on their way out
   tcp::resolver resolver_;
   tcp::socket socket_; // until a layer takes it
   asio::steady_timer deadline_;
   std::string proxy_request_;
   beast::flat_buffer proxy_buffer_;
   http::response_parser<http::empty_body> proxy_reply_;
-  std::unique_ptr<Layer> opening_; // a WebSocket layer during its handshakes
+  std::unique_ptr<Layer> opening_; // a TLS or WebSocket layer during its handshakes
   std::unique_ptr<Layer> layer_;
   std::vector<char> read_buffer_;
   std::vector<char> write_buffer_;
@@ -503,13 +536,23 @@ public:
 
   void connect(pn_connection_t* connection, pn_transport_t* transport,
                const AmqpRoute& route) override {
-    if (route.websocket_path && route.tls && !tls_) {
-      tls_.emplace(asio::ssl::context::tls_client);
-      tls_->set_verify_mode(asio::ssl::verify_peer);
+    std::string trust_problem;
+    if (route.tls && !tls_) {
+      asio::ssl::context context(asio::ssl::context::tls_client);
+      context.set_verify_mode(asio::ssl::verify_peer);
+      error_code ec;
       if (route.ca_file.empty()) {
-        tls_->set_default_verify_paths();
+        context.set_default_verify_paths(ec);
       } else {
-        tls_->load_verify_file(route.ca_file);
+        context.load_verify_file(route.ca_file, ec);
+      }
+      if (ec) {
+        trust_problem =
+            route.ca_file.empty()
+                ? fmt::format("cannot load the system's trusted CAs: {}", ec.message())
+                : fmt::format("cannot load the CA file '{}': {}", route.ca_file, ec.message());
+      } else {
+        tls_.emplace(std::move(context));
       }
     }
     if (current_ != nullptr) {
@@ -517,7 +560,7 @@ public:
     }
     current_ = std::make_shared<Connection>(io_, tls_ ? &*tls_ : nullptr, handler_, connection,
                                             transport, route);
-    current_->start();
+    current_->start(std::move(trust_problem));
   }
 
   void interrupt(pn_connection_t*) override {

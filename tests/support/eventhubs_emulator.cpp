@@ -11,8 +11,9 @@ namespace hub2kusto::testing {
 namespace {
 
 std::vector<std::string> eventhubs_command(const std::vector<std::string>& args) {
-  // Strict as the service: management requests carry their own token. TEST_EVENTHUBS_EMULATOR
-  // names another build's emulator, as for the Kusto emulator (kusto_emulator.cpp).
+  // Strict as the service and the SDKs: management requests carry their own token, and
+  // receivers ask for geo-replication as current SDKs do. TEST_EVENTHUBS_EMULATOR names another
+  // build's emulator, as for the Kusto emulator (kusto_emulator.cpp).
   std::vector<std::string> argv = {
       built_or_named("TEST_EVENTHUBS_EMULATOR", HUB2KUSTO_EVENTHUBS_EMULATOR),
       "--port",
@@ -20,7 +21,9 @@ std::vector<std::string> eventhubs_command(const std::vector<std::string>& args)
       "--control-port",
       "0",
       "--management-token",
-      "required"};
+      "required",
+      "--require-receiver-capability",
+      "com.microsoft:georeplication"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

@@ -208,3 +208,27 @@ test('a JSON config file sets hubs, consumer groups and rules; a bad one names t
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('receivers must ask for the georeplication capability: the SDK does, a bare attach is refused', async () => {
+  const capability = 'com.microsoft:georeplication';
+  const em = await startEventHubs(['--hub', 'telemetry:1', '--require-receiver-capability',
+                                  capability]);
+  const client = await connect(em.port);
+  try {
+    await send(em.connectionString(), [{ options: { partitionId: '0' }, events: [{ body: 'a' }] }]);
+    // The official SDK asks for it on every receiver link: the emulator admits it.
+    const events = await receive(em.connectionString(), '0', { sequenceNumber: -1 }, 1);
+    assert.equal(events[0].body, 'a');
+    // A receiver whose attach does not name it is refused, saying which capability it lacks.
+    const audience = `sb://127.0.0.1:${em.port}/telemetry`;
+    assert.equal(await client.putToken(audience, await eventHubsToken(audience)), 202);
+    const bare = client.receiver('telemetry/ConsumerGroups/$Default/Partitions/0');
+    const error = await new Promise((r) => bare.link.once('receiver_error', (c) => r(c.receiver.error)));
+    assert.equal(error.condition, 'amqp:precondition-failed');
+    assert.match(error.description, new RegExp(`desired capability '${capability}'`));
+    assert.equal(bare.events.length, 0);
+  } finally {
+    await client.close();
+    await em.stop();
+  }
+});

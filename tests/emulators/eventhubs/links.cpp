@@ -2,6 +2,54 @@
 
 namespace hub2kusto::emulator {
 
+AttachWitness::AttachWitness(pn_transport_t* transport, std::vector<std::string> wanted)
+    : transport_(transport), wanted_(std::move(wanted)) {
+  pn_logger_t* logger = pn_transport_logger(transport_);
+  pn_logger_set_log_sink(logger, &AttachWitness::sink, reinterpret_cast<intptr_t>(this));
+  pn_logger_set_mask(logger, PN_SUBSYSTEM_AMQP, PN_LEVEL_FRAME);
+}
+
+AttachWitness::~AttachWitness() {
+  pn_logger_t* logger = pn_transport_logger(transport_);
+  pn_logger_reset_mask(logger, PN_SUBSYSTEM_ALL, PN_LEVEL_ALL);
+  pn_logger_set_log_sink(
+      logger, [](intptr_t, pn_log_subsystem_t, pn_log_level_t, const char*) {}, 0);
+}
+
+// An incoming attach reads, in Proton's trace:
+//   <- @attach(18) [name="...", handle=0, role=true, ...,
+//      desired-capabilities=@PN_SYMBOL[:"com.microsoft:georeplication"], properties={...}]
+// Desired capabilities are the attach's 13th field, followed only by its properties.
+void AttachWitness::sink(intptr_t self, pn_log_subsystem_t, pn_log_level_t, const char* message) {
+  const std::string_view m(message);
+  if (m.find("<- @attach(18)") == std::string_view::npos) {
+    return;
+  }
+  const auto name_at = m.find("name=\"");
+  if (name_at == std::string_view::npos) {
+    return;
+  }
+  const auto name_from = name_at + 6;
+  const auto name_end = m.find('"', name_from);
+  std::string_view asked;
+  if (const auto at = m.find("desired-capabilities="); at != std::string_view::npos) {
+    asked = m.substr(at);
+    asked = asked.substr(0, asked.find(", properties="));
+  }
+  reinterpret_cast<AttachWitness*>(self)
+      ->asked_[std::string(m.substr(name_from, name_end - name_from))] = std::string(asked);
+}
+
+std::string AttachWitness::missing(const std::string& link_name) const {
+  const auto it = asked_.find(link_name);
+  for (const std::string& w : wanted_) {
+    if (it == asked_.end() || it->second.find(":\"" + w + "\"") == std::string::npos) {
+      return w;
+    }
+  }
+  return {};
+}
+
 void Server::Impl::refuse(pn_link_t* link, const std::string& condition,
                           const std::string& description) {
   // attach with null source and target, then detach with the error (docs/protocols.md, "Receiver
@@ -248,6 +296,13 @@ void Server::Impl::on_link_open(pn_link_t* link) {
       return;
     }
     selector = *parsed;
+  }
+  if (const auto& attaches = connections[c].attaches; attaches != nullptr) {
+    if (const std::string missing = attaches->missing(pn_link_name(link)); !missing.empty()) {
+      refuse(link, "amqp:precondition-failed",
+             "The receiver did not ask for the desired capability '" + missing + "'.");
+      return;
+    }
   }
   read_link_properties(link, ls);
   if (!admit_consumer(link, ls)) {

@@ -40,6 +40,10 @@ bool Server::Impl::handle(pn_event_t* e) {
     if (l == tls_listener) {
       pn_ssl_init(pn_ssl(t), tls_domain, nullptr);
     }
+    if (!config.required_receiver_capabilities.empty()) {
+      connections[c].attaches =
+          std::make_unique<AttachWitness>(t, config.required_receiver_capabilities);
+    }
     pn_listener_accept2(l, c, t);
     connections[c].iothub = l == iothub_listener;
     break;

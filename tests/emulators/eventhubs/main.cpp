@@ -53,6 +53,10 @@ constexpr const char* kUsage = R"(Usage: eventhubs-emulator [options]
   --websocket-frame-bytes N split what the AMQP side writes into WebSocket frames of at most N
                             bytes, one message fragmented over them (default 0: one frame per
                             write)
+  --require-receiver-capability SYMBOL
+                            refuse a receiver's attach that does not ask for this desired
+                            capability (repeatable; current SDKs ask for
+                            com.microsoft:georeplication)
   --management-token required|connection
                             required: every $management request carries its own security_token
                             (as the SDKs send it); connection (default): a put token is enough
@@ -276,9 +280,9 @@ int main(int argc, char** argv) {
                           a == "--websocket-port" || a == "--websocket-tls-port" ||
                           a == "--websocket-frame-bytes" || a == "--auth-grace-ms" ||
                           a == "--management-token" || a == "--token-lifetime" ||
-                          a == "--retention-events" || a == "--data-dir" || a == "--config" ||
-                          a == "--jwt-key" || a == "--jwt-audience" || a == "--jwt-issuer" ||
-                          a == "--jwt-receiver"
+                          a == "--require-receiver-capability" || a == "--retention-events" ||
+                          a == "--data-dir" || a == "--config" || a == "--jwt-key" ||
+                          a == "--jwt-audience" || a == "--jwt-issuer" || a == "--jwt-receiver"
                       ? a + " needs a value"
                       : "unknown argument '" + a + "'");
     }
@@ -338,6 +342,8 @@ int main(int argc, char** argv) {
         usage_error("--management-token: expected required or connection");
       }
       config.require_management_token = v == "required";
+    } else if (a == "--require-receiver-capability") {
+      config.required_receiver_capabilities.push_back(v);
     } else if (a == "--token-lifetime") {
       config.token_lifetime_seconds = to_int(v, a);
     } else if (a == "--retention-events") {

@@ -69,6 +69,10 @@ struct EmulatorConfig {
   // Every $management request must carry its own `security_token` application property, as
   // every official SDK sends it; off, a token put on the connection is enough.
   bool require_management_token = false;
+  // Desired capabilities every receiver link must ask for in its attach (current SDKs ask for
+  // com.microsoft:georeplication); one missing refuses the attach. Proton's C API does not show
+  // a link's remote capabilities, so the emulator reads them from its own frame trace.
+  std::vector<std::string> required_receiver_capabilities;
   std::int64_t token_lifetime_seconds = 0;
   // Microsoft Entra ID (docs/protocols.md, "Claims-based security ($cbs)"): put-token of type
   // "jwt" with an RS256 token whose signature the public half of `jwt_key_file` verifies (the

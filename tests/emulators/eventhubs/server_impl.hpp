@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -27,6 +28,7 @@
 #include <proton/event.h>
 #include <proton/link.h>
 #include <proton/listener.h>
+#include <proton/logger.h>
 #include <proton/message.h>
 #include <proton/netaddr.h>
 #include <proton/proactor.h>
@@ -211,11 +213,33 @@ struct LinkState {
   std::optional<std::pair<std::string, std::string>> pending_close;
 };
 
+// What the attach frames of one connection asked for, read from its frame trace: Proton's C
+// API has no remote desired capabilities of a link. The trace comes before the link's
+// PN_LINK_REMOTE_OPEN, so the attach is judged with its frame already read.
+class AttachWitness {
+public:
+  AttachWitness(pn_transport_t* transport, std::vector<std::string> wanted);
+  ~AttachWitness();
+  AttachWitness(const AttachWitness&) = delete;
+  AttachWitness& operator=(const AttachWitness&) = delete;
+
+  // The first wanted capability the link named `link_name` did not ask for; empty: none.
+  std::string missing(const std::string& link_name) const;
+
+private:
+  static void sink(intptr_t self, pn_log_subsystem_t, pn_log_level_t, const char* message);
+
+  pn_transport_t* transport_;
+  std::vector<std::string> wanted_;
+  std::map<std::string, std::string> asked_; // link name -> its desired-capabilities, as traced
+};
+
 struct ConnectionState {
   std::vector<Grant> grants;
   std::vector<pn_link_t*> links;
   bool iothub = false;        // accepted on the IoT Hub front end
   std::int64_t opened_ms = 0; // when the client's open arrived (the grace rule counts from it)
+  std::unique_ptr<AttachWitness> attaches; // set when receivers must ask for capabilities
 };
 
 // The IoT Hub device a producer link sends as: "devices/<id>/messages/events" (docs/protocols.md,

@@ -494,6 +494,32 @@ TEST_F(HubConsumer, SpeaksTlsAndVerifiesTheCertificate) {
   expect_untrusted(cs);
 }
 
+// Current SDKs ask for com.microsoft:georeplication on every receiver link; Proton cannot, so
+// the io writes it into the attach frames, under TLS as over plain AMQP. The emulator refuses
+// a receiver whose attach lacks it (reading its own frame trace).
+TEST_F(HubConsumer, EveryReceiverAsksForGeoReplicationAsTheSdksDo) {
+  const std::string certs = make_certificates();
+  ASSERT_FALSE(certs.empty()) << "openssl could not make the test certificates";
+  EventHubsEmulator em(
+      serving_tls(certs, {"--hub", "telemetry:2", "--tls-port", "0", "--preload",
+                          preload_file("geo"), "--preload-events", "30",
+                          "--require-receiver-capability", "com.microsoft:georeplication"}));
+  ASSERT_TRUE(em.running() && em.tls_port() > 0) << em.stderr_text();
+  const std::string amqps = "Endpoint=sb://localhost:" + std::to_string(em.tls_port()) +
+                            ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey="
+                            "SAS_KEY_VALUE;EntityPath=telemetry";
+  for (const std::string& cs : {em.connection_string(), amqps}) {
+    HubOptions o = options_for(cs);
+    o.ca_file = certs + "ca.pem";
+    AmqpEventSource source(o, clock_, random_);
+    auto got = read_all({source.open_partition(PartitionId("0"), StartPosition::earliest()),
+                         source.open_partition(PartitionId("1"), StartPosition::earliest())},
+                        30);
+    EXPECT_EQ(got["0"].size(), 15U) << cs.substr(0, cs.find(';'));
+    EXPECT_EQ(got["1"].size(), 15U) << cs.substr(0, cs.find(';'));
+  }
+}
+
 TEST_F(HubConsumer, ANonRetriableDetachFailsThatPartitionWithTheServiceReason) {
   EventHubsEmulator em(
       {"--hub", "telemetry:2", "--preload", preload_file("disabled"), "--preload-events", "200"});
