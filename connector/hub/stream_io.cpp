@@ -10,7 +10,7 @@
 //        in and out (so Proton may grow or move them while Asio waits); on the way out, the
 //        receivers' attach frames get the route's desired capabilities (attach_capabilities.hpp)
 // Every failure before or after becomes the transport's error condition and closes it, so the
-// connection ends the way a proactor connection ends: PN_TRANSPORT_ERROR, PN_TRANSPORT_CLOSED.
+// connection ends the way Proton's own I/O ends one: PN_TRANSPORT_ERROR, PN_TRANSPORT_CLOSED.
 #include <chrono>
 #include <cstring>
 #include <functional>
