@@ -96,10 +96,6 @@ bool no_proxy_lists(std::string_view host) {
   return false;
 }
 
-bool proxy_configured(const std::optional<std::string>& configured) {
-  return (configured && !configured->empty()) || !https_proxy_from_environment().empty();
-}
-
 std::optional<std::string> proxy_for(std::string_view host,
                                      const std::optional<std::string>& configured) {
   if (no_proxy_lists(host)) {

@@ -45,8 +45,4 @@ bool no_proxy_lists(std::string_view host);
 std::optional<std::string> proxy_for(std::string_view host,
                                      const std::optional<std::string>& configured);
 
-// Whether any proxy may apply, whatever the host: `configured`, or the environment's. For a
-// connection whose host is not known in advance (an IoT Hub's redirect).
-bool proxy_configured(const std::optional<std::string>& configured);
-
 } // namespace hub2kusto

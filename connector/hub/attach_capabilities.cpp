@@ -173,13 +173,13 @@ std::string encode_symbols(pn_data_t* data, const std::vector<std::string>& symb
   return bytes;
 }
 
-// `body` (the attach performative and whatever follows it in the frame) with `wanted` among
-// its desired capabilities; none when it stays as it is: not a receiver's attach, a reply link,
-// every capability there already, or not encoded as expected.
-std::optional<std::string> with_capabilities(std::string_view body,
+// `body` (an attach performative whose descriptor takes its first `descriptor` bytes, and
+// whatever follows it in the frame) with `wanted` among its desired capabilities; none when it
+// stays as it is: not a receiver's, a reply link, every capability there already, or not
+// encoded as expected.
+std::optional<std::string> with_capabilities(std::string_view body, std::size_t descriptor,
                                              const std::vector<std::string>& wanted) {
-  const std::size_t descriptor = attach_descriptor(body);
-  const auto list = descriptor > 0 ? list_at(body, descriptor) : std::nullopt;
+  const auto list = list_at(body, descriptor);
   if (!list) {
     return std::nullopt;
   }
@@ -243,11 +243,14 @@ std::optional<std::string> with_capabilities(std::string_view body,
 std::optional<std::string> rewritten_frame(std::string_view frame,
                                            const std::vector<std::string>& wanted) {
   const std::size_t body_at = std::size_t{byte_at(frame, 4)} * 4;
-  if (frame[5] != kAmqpFrame || body_at < kHeader || body_at > frame.size() ||
-      attach_descriptor(frame.substr(body_at)) == 0) {
+  if (frame[5] != kAmqpFrame || body_at < kHeader || body_at > frame.size()) {
     return std::nullopt;
   }
-  const auto body = with_capabilities(frame.substr(body_at), wanted);
+  const std::size_t descriptor = attach_descriptor(frame.substr(body_at));
+  if (descriptor == 0) {
+    return std::nullopt;
+  }
+  const auto body = with_capabilities(frame.substr(body_at), descriptor, wanted);
   if (!body) {
     return std::nullopt;
   }

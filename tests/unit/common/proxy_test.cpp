@@ -73,13 +73,5 @@ TEST_F(ProxyFor, AConfiguredProxyWinsAndReachesLoopbackUnlessNoProxyListsIt) {
   EXPECT_FALSE(proxy_for("ns.servicebus.windows.net", std::string("http://mine:1")));
 }
 
-TEST_F(ProxyFor, AProxyIsConfiguredWhenGivenOrInTheEnvironment) {
-  EXPECT_FALSE(proxy_configured(std::nullopt));
-  EXPECT_FALSE(proxy_configured(std::string()));
-  EXPECT_TRUE(proxy_configured(std::string("http://mine:1")));
-  ::setenv("https_proxy", "http://env-proxy:8080", 1);
-  EXPECT_TRUE(proxy_configured(std::nullopt));
-}
-
 } // namespace
 } // namespace hub2kusto
