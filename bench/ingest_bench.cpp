@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   kusto.mgmt(".alter table T policy streamingingestion enable");
 
   SystemClock clock;
-  auto transport = azure::make_cpprest_transport();
+  auto transport = azure::make_http_transport();
   const auto connection =
       parse_kusto_connection_string("Data Source=" + kusto.url() + ";Initial Catalog=db").value();
   auto tokens = azure::make_token_provider(connection, azure::AuthEnvironment{}, *transport, clock);

@@ -423,12 +423,15 @@ async function sweepPoint(partitions, events, file) {
     const metrics = await (await fetch(`http://127.0.0.1:${h.opsPort}/metrics`)).text();
     const gauge = (name) => metrics.split('\n').filter((l) => l.startsWith(`${name}{`))
         .reduce((most, l) => Math.max(most, Number(l.slice(l.lastIndexOf(' ') + 1))), 0);
+    const sum = (name) => metrics.split('\n').filter((l) => l.startsWith(`${name}{`))
+        .reduce((all, l) => all + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     await stop(h);
     const status = await kusto.status();
     return { partitions, events, seconds, threads, rss: u.hwm, cpu: u.cpu,
              cpuPerMillion: (u.cpu / events) * 1e6, eventsPerSecond: events / seconds,
              requests: status.streaming_requests, peakAtKusto: status.streaming_in_flight_peak,
              peakAtHub2kusto: gauge('hub2kusto_kusto_requests_in_flight_peak'),
+             runs: sum('hub2kusto_batches_delivered_total'),
              limit: gauge('hub2kusto_kusto_requests_limit') };
   } finally {
     client.close();
@@ -459,15 +462,17 @@ function renderSweep(points) {
              'settings, blob checkpoints, greedy ownership) into the Kusto emulator by streaming ingestion. Threads ' +
              'and peak RSS of hub2kusto (threads sampled every 100 ms); Kusto requests and the most ' +
              'in flight at once as the emulator counts them (it sets no limit here) and as ' +
-             'hub2kusto\'s `hub2kusto_kusto_requests_in_flight_peak` says.');
+             'hub2kusto\'s `hub2kusto_kusto_requests_in_flight_peak` says. Partition runs: ' +
+             'the partitions\' parts of the accepted requests (`hub2kusto_batches_delivered_total`), ' +
+             'each followed by that partition\'s checkpoint write.');
   lines.push(`* **Machine:** ${machine()}.`);
   lines.push(`* **Command:** \`scripts/bench ${process.argv.slice(2).join(' ')}\`.`);
   lines.push(`* **Date:** ${new Date().toISOString().slice(0, 10)}.`, '');
-  lines.push('| partitions | threads | peak RSS | CPU s per 10^6 events | events/s | Kusto requests | most in flight (emulator / hub2kusto) |');
-  lines.push('|---|---|---|---|---|---|---|');
+  lines.push('| partitions | threads | peak RSS | CPU s per 10^6 events | events/s | Kusto requests | partition runs | most in flight (emulator / hub2kusto) |');
+  lines.push('|---|---|---|---|---|---|---|---|');
   for (const p of points) {
     lines.push(`| ${p.partitions} | ${p.threads} | ${mib(p.rss)} MiB | ${f1(p.cpuPerMillion)} | ` +
-               `${f0(p.eventsPerSecond)} | ${f0(p.requests)} | ${p.peakAtKusto} / ${p.peakAtHub2kusto} |`);
+               `${f0(p.eventsPerSecond)} | ${f0(p.requests)} | ${f0(p.runs)} | ${p.peakAtKusto} / ${p.peakAtHub2kusto} |`);
   }
   const first = points[0];
   const last = points[points.length - 1];

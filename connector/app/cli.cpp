@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include <cpprest/version.h>
+#include <boost/version.hpp>
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
 #include <proton/version.h>
@@ -589,8 +589,8 @@ int cmd_version(const std::vector<std::string>& args, std::ostream& out, std::os
   out << fmt::format("hub2kusto {} ({})\n", kVersion, kGitRevision);
   out << fmt::format("  qpid-proton {}.{}.{}\n", PN_VERSION_MAJOR, PN_VERSION_MINOR,
                      PN_VERSION_POINT);
-  out << fmt::format("  cpprestsdk  {}.{}.{}\n", CPPREST_VERSION_MAJOR, CPPREST_VERSION_MINOR,
-                     CPPREST_VERSION_REVISION);
+  out << fmt::format("  boost       {}.{}.{}\n", BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
+                     BOOST_VERSION % 100);
   out << fmt::format("  spdlog      {}.{}.{}\n", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR,
                      SPDLOG_VER_PATCH);
   out << fmt::format("  openssl     {}\n", OPENSSL_VERSION_TEXT);

@@ -237,7 +237,7 @@ int infer(const Config& config, const InferOptions& o, std::ostream& out, std::o
 
   const auto& t = c->target;
   SystemClock clock;
-  auto transport = azure::make_cpprest_transport();
+  auto transport = azure::make_http_transport();
   auto tokens = azure::make_cluster_token_provider(t.connection, t.credential, *transport, clock);
   ingest::KustoManagement engine(t.connection.engine_url(), *transport, *tokens, "hub2kusto",
                                  "infer");

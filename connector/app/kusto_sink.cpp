@@ -18,7 +18,7 @@ std::unique_ptr<KustoSink> make_kusto_sink(const ConnectionConfig& c, std::strin
                                            const Clock& clock, RandomSource& random,
                                            Sleeper& sleeper) {
   auto sink = std::make_unique<KustoSink>();
-  sink->transport = azure::make_cpprest_transport();
+  sink->transport = azure::make_http_transport();
   std::string token_note;
   sink->tokens = azure::make_cluster_token_provider(c.target.connection, c.target.credential,
                                                     *sink->transport, clock, &token_note);

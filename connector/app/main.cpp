@@ -22,10 +22,6 @@ int main(int argc, char** argv) {
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
     mallopt(M_ARENA_MAX, 2);
   }
-  // Every HTTP request of the process (Kusto, Storage, tokens) waits on the calling thread; the
-  // I/O threads only move bytes and run callbacks. cpprestsdk's 40 by default cost a thread
-  // switch per callback for nothing: the cores are enough (bench/REPORT.md, partitions sweep).
-  hub2kusto::azure::set_http_io_threads(std::max(2U, std::thread::hardware_concurrency()));
   std::vector<std::string> args(argv + 1, argv + argc);
   return hub2kusto::app::run_cli(args, hub2kusto::app::process_environment(), std::cout, std::cerr);
 }

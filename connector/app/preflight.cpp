@@ -225,7 +225,7 @@ void check_kusto(const ConnectionConfig& c, milliseconds timeout, Findings& out)
   const std::string table = t.table.value();
   const std::string subject = fmt::format("connection '{}' Kusto {}.{}", c.name, db, table);
   SystemClock clock;
-  auto transport = azure::make_cpprest_transport();
+  auto transport = azure::make_http_transport();
   auto tokens = azure::make_cluster_token_provider(t.connection, t.credential, *transport, clock);
   ingest::KustoManagement engine(t.connection.engine_url(), *transport, *tokens, "hub2kusto",
                                  "preflight");
@@ -409,7 +409,7 @@ void check_directory(const std::string& subject, const std::string& directory, F
 void check_container(const std::string& subject, const StoreConfig& store, milliseconds timeout,
                      Findings& out) {
   SystemClock clock;
-  auto transport = azure::make_cpprest_transport();
+  auto transport = azure::make_http_transport();
   const auto client = make_blob_client(store, *transport, clock, timeout);
   auto& blobs = *client;
   const std::string& container = store.container;

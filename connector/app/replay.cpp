@@ -260,7 +260,7 @@ Result<std::vector<std::pair<std::string, std::string>>> read_sources(const Conf
       return failure("--from-blob needs dead_letter.store 'blob' in the configuration");
     }
     SystemClock clock;
-    auto transport = azure::make_cpprest_transport();
+    auto transport = azure::make_http_transport();
     const auto client = make_blob_client(config.dead_letter, *transport, clock);
     auto& blobs = *client;
     const auto& container = config.dead_letter.container;

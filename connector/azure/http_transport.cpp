@@ -2,22 +2,27 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <map>
 #include <mutex>
-#include <tuple>
+#include <optional>
+#include <unordered_map>
 
-// fmt before cpprestsdk: cpprestsdk defines a macro `U`, which breaks fmt's templates.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
-#include <cpprest/http_client.h>
-#include <pplx/threadpool.h>
-
 #include "base/text.hpp"
+#include "common/encoding.hpp"
 #include "common/endpoint.hpp"
 #include "common/key_value_list.hpp"
 #include "common/liveness.hpp"
 #include "common/proxy.hpp"
 #include "common/redact.hpp"
+#include "common/tls_client.hpp"
 
 namespace hub2kusto::azure {
 
@@ -52,6 +57,13 @@ std::string url_encode(std::string_view text) {
 
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Steady = std::chrono::steady_clock;
+
 std::string env(const char* upper, const char* lower_name) {
   if (const char* v = std::getenv(upper); v != nullptr && *v != '\0') {
     return v;
@@ -72,95 +84,385 @@ std::string printable(const std::string& url) {
   return url.substr(0, url.find('?'));
 }
 
-} // namespace
+// What a request needs of its absolute URL: scheme://host[:port][/path][?query].
+struct Target {
+  bool tls = false;
+  std::string host; // an IPv6 literal without its brackets
+  std::uint16_t port = 0;
+  std::string resource; // /path?query, "/" at least
 
-void set_http_io_threads(std::size_t threads) {
-  try {
-    crossplat::threadpool::initialize_with_threads(threads);
-  } catch (const std::exception&) {
-    // Already running: the threads it has stay.
+  std::string authority() const { return format_host_port(host, port); }
+  // The Host header: the port only when it is not the scheme's.
+  std::string host_header() const {
+    const std::string a = authority();
+    return port == (tls ? 443 : 80) ? a.substr(0, a.rfind(':')) : a;
   }
+};
+
+std::optional<Target> split_url(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    return std::nullopt;
+  }
+  const std::string scheme = text::lower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") {
+    return std::nullopt;
+  }
+  Target t;
+  t.tls = scheme == "https";
+  const auto authority_start = scheme_end + 3;
+  const auto authority_end = url.find_first_of("/?#", authority_start);
+  const std::string_view authority = std::string_view(url).substr(
+      authority_start,
+      authority_end == std::string::npos ? std::string::npos : authority_end - authority_start);
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return std::nullopt;
+    }
+    t.host = std::string(authority.substr(1, close - 1));
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') {
+        return std::nullopt;
+      }
+      port = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.find(':');
+    t.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+    }
+  }
+  t.port = t.tls ? 443 : 80;
+  if (!port.empty()) {
+    unsigned value = 0;
+    for (const char c : port) {
+      if (c < '0' || c > '9' || value > 65535) {
+        return std::nullopt;
+      }
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value == 0 || value > 65535) {
+      return std::nullopt;
+    }
+    t.port = static_cast<std::uint16_t>(value);
+  }
+  if (t.host.empty()) {
+    return std::nullopt;
+  }
+  t.resource = authority_end == std::string::npos ? "/" : url.substr(authority_end);
+  if (t.resource.starts_with('#')) {
+    t.resource = "/";
+  } else if (t.resource.starts_with('?')) {
+    t.resource.insert(0, "/");
+  }
+  if (const auto fragment = t.resource.find('#'); fragment != std::string::npos) {
+    t.resource.resize(fragment);
+  }
+  return t;
 }
 
-namespace {
+// One kept-alive connection to an origin (or to a proxy for it). Its I/O runs on its own
+// io_context, on the thread that sends the request: no hand-off to another thread, and each
+// step bounded by the request's deadline.
+struct Connection {
+  asio::io_context io{1};
+  beast::tcp_stream tcp{io};
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  Steady::time_point idle_since;
 
-class CppRestTransport final : public HttpTransport {
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : tcp; }
+
+  // Starts `start(handler)`, runs it to its end on this thread and returns its error.
+  template <class Start> error_code run(Start start) {
+    error_code result = asio::error::would_block;
+    start([&result](error_code ec, auto&&...) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
+  }
+
+  template <class Message> error_code write(Message& message) {
+    return tls ? run([&](auto h) { http::async_write(*tls, message, std::move(h)); })
+               : run([&](auto h) { http::async_write(tcp, message, std::move(h)); });
+  }
+
+  template <class Parser> error_code read(Parser& parser) {
+    return tls ? run([&](auto h) { http::async_read(*tls, buffer, parser, std::move(h)); })
+               : run([&](auto h) { http::async_read(tcp, buffer, parser, std::move(h)); });
+  }
+};
+
+std::string describe(const error_code& ec) {
+  return ec == beast::error::timeout ? std::string("timed out") : ec.message();
+}
+
+// Idle connections older than this are closed rather than reused: servers end idle keep-alive
+// connections after a while (Node's default, Azurite's, is 5 s), and a request written into one
+// they are closing would have to be sent again.
+constexpr auto max_idle = std::chrono::seconds(4);
+
+// Boost.Beast over Boost.Asio and OpenSSL: HTTP/1.1 with keep-alive, connections pooled per
+// origin and proxy, TLS verified against the system's (or the given) CAs and the host name, with
+// SNI. A request whose kept-alive connection turns out closed before any answer is sent once
+// more on a new connection, as browsers and cpprestsdk do.
+class BeastTransport final : public HttpTransport {
 public:
-  explicit CppRestTransport(HttpTransportOptions options) : options_(std::move(options)) {}
+  explicit BeastTransport(HttpTransportOptions options) : options_(std::move(options)) {}
 
   HttpResponse send(const HttpRequest& request) override {
     Liveness::beat(); // a bounded wait (request.timeout): the calling thread goes on
-    HttpResponse out;
-    try {
-      const web::uri uri(utility::conversions::to_string_t(request.url));
-      auto& client = client_for(uri, request.timeout);
-      web::http::http_request r(utility::conversions::to_string_t(request.method));
-      r.set_request_uri(uri.resource());
-      if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
-        r.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
-      }
-      for (const auto& [k, v] : request.headers) {
-        r.headers().remove(k); // ours replace cpprestsdk's defaults (Content-Type)
-        r.headers().add(k, v);
-      }
-      auto response = client.request(r).get();
-      out.status = response.status_code();
-      for (const auto& [k, v] : response.headers()) {
-        out.headers.emplace_back(k, v);
-      }
-      const auto bytes = response.extract_vector().get();
-      out.body.assign(bytes.begin(), bytes.end());
-    } catch (const std::exception& e) {
-      out.status = 0;
-      out.body.clear();
-      out.transport_error =
-          redact_text(fmt::format("{} {}: {}", request.method, printable(request.url), e.what()));
+    const auto deadline = Steady::now() + request.timeout;
+    const auto target = split_url(request.url);
+    if (!target) {
+      return failed(request, "not an absolute http:// or https:// URL");
     }
-    return out;
+    asio::ssl::context* tls = nullptr;
+    if (target->tls) {
+      std::string trust_problem;
+      tls = tls_context(trust_problem);
+      if (tls == nullptr) {
+        return failed(request, trust_problem);
+      }
+    }
+    std::optional<ProxyUrl> proxy;
+    const std::string proxy_url = options_.proxy.value_or(
+        target->tls ? env("HTTPS_PROXY", "https_proxy") : env("HTTP_PROXY", "http_proxy"));
+    if (!proxy_url.empty() && !bypasses_proxy(target->host)) {
+      auto parsed = parse_proxy_url(proxy_url);
+      if (!parsed) {
+        return failed(request, parsed.error().message);
+      }
+      proxy = std::move(*parsed);
+    }
+    const std::string key =
+        fmt::format("{}://{}{}", target->tls ? "https" : "http", target->authority(),
+                    proxy ? " via " + proxy->label() : std::string());
+    // Absolute-form through a proxy for http://; https:// goes through a CONNECT tunnel.
+    const bool absolute_form = proxy && !target->tls;
+
+    http::request<http::span_body<const char>> message;
+    if (const auto verb = http::string_to_verb(request.method); verb != http::verb::unknown) {
+      message.method(verb);
+    } else {
+      message.method_string(request.method);
+    }
+    message.target(absolute_form ? request.url.substr(0, request.url.find('#')) : target->resource);
+    message.version(11);
+    message.set(http::field::host, target->host_header());
+    message.set(http::field::user_agent, "hub2kusto");
+    if (absolute_form && !proxy->user.empty()) {
+      message.set(http::field::proxy_authorization, basic_credentials(*proxy));
+    }
+    for (const auto& [name, value] : request.headers) {
+      message.set(name, value); // ours replace the defaults above
+    }
+    message.body() = beast::span<const char>(request.body.data(), request.body.size());
+    if (!request.body.empty() || message.method() == http::verb::post ||
+        message.method() == http::verb::put) {
+      message.prepare_payload();
+    }
+
+    for (int attempt = 0;; ++attempt) {
+      std::unique_ptr<Connection> c = attempt == 0 ? take_idle(key) : nullptr;
+      const bool reused = c != nullptr;
+      if (!c) {
+        std::string why;
+        c = open(*target, proxy, tls, deadline, why);
+        if (!c) {
+          return failed(request, why);
+        }
+      }
+      c->lowest().expires_at(deadline);
+      http::response_parser<http::string_body> parser;
+      // Kusto's answers to queries may be large. (A number: Boost 1.74's parser takes
+      // `boost::none` for a length above every limit.)
+      parser.body_limit(std::uint64_t{1} << 30);
+      parser.header_limit(64 * 1024);
+      if (message.method() == http::verb::head) {
+        parser.skip(true);
+      }
+      error_code ec = c->write(message);
+      if (!ec) {
+        ec = c->read(parser);
+      }
+      if (ec) {
+        if (reused && attempt == 0 && !parser.got_some() && ec != beast::error::timeout) {
+          continue; // the server had closed the kept-alive connection: once more, on a new one
+        }
+        return failed(request, ec == beast::error::timeout
+                                   ? fmt::format("no answer within {} ms", request.timeout.count())
+                                   : "the connection failed: " + ec.message());
+      }
+      auto response = parser.release();
+      HttpResponse out;
+      out.status = static_cast<int>(response.result_int());
+      for (const auto& field : response) {
+        const auto name = field.name_string();
+        const auto value = field.value();
+        out.headers.emplace_back(std::string(name.data(), name.size()),
+                                 std::string(value.data(), value.size()));
+      }
+      const bool keep = response.keep_alive() && !response.need_eof();
+      out.body = std::move(response.body());
+      if (keep) {
+        give_back(key, std::move(c));
+      }
+      return out;
+    }
   }
 
 private:
-  web::http::client::http_client& client_for(const web::uri& uri,
-                                             std::chrono::milliseconds timeout) {
-    const int port = uri.port() > 0 ? uri.port() : (uri.scheme() == "https" ? 443 : 80);
-    const std::string origin = fmt::format("{}://{}:{}", uri.scheme(), uri.host(), port);
+  static std::string basic_credentials(const ProxyUrl& proxy) {
+    return "Basic " +
+           encoding::base64_encode(fmt::format("{}:{}", proxy.user, proxy.password.reveal()));
+  }
+
+  static HttpResponse failed(const HttpRequest& request, const std::string& why) {
+    HttpResponse out;
+    out.transport_error =
+        redact_text(fmt::format("{} {}: {}", request.method, printable(request.url), why));
+    return out;
+  }
+
+  std::unique_ptr<Connection> take_idle(const std::string& key) {
     std::lock_guard lock(mutex_);
-    const auto key = std::make_pair(origin, timeout.count());
-    if (auto it = clients_.find(key); it != clients_.end()) {
-      return *it->second;
+    auto it = idle_.find(key);
+    if (it == idle_.end()) {
+      return nullptr;
     }
-    web::http::client::http_client_config config;
-    config.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
-    config.set_validate_certificates(true);
-    if (!options_.ca_file.empty()) {
-      const std::string ca = options_.ca_file;
-      config.set_ssl_context_callback(
-          [ca](boost::asio::ssl::context& context) { context.load_verify_file(ca); });
+    auto& list = it->second;
+    const auto now = Steady::now();
+    while (!list.empty()) {
+      auto c = std::move(list.back());
+      list.pop_back();
+      if (now - c->idle_since < max_idle) {
+        return c;
+      }
     }
-    std::string proxy =
-        options_.proxy.value_or(uri.scheme() == "https" ? env("HTTPS_PROXY", "https_proxy")
-                                                        : env("HTTP_PROXY", "http_proxy"));
-    if (!proxy.empty() && !bypasses_proxy(uri.host())) {
-      config.set_proxy(web::web_proxy(utility::conversions::to_string_t(proxy)));
+    return nullptr;
+  }
+
+  void give_back(const std::string& key, std::unique_ptr<Connection> c) {
+    c->idle_since = Steady::now();
+    std::lock_guard lock(mutex_);
+    idle_[key].push_back(std::move(c));
+  }
+
+  // A new connection to the target, through the proxy if there is one, TLS done; nullptr with
+  // `why` when it cannot be had before the deadline.
+  std::unique_ptr<Connection> open(const Target& target, const std::optional<ProxyUrl>& proxy,
+                                   asio::ssl::context* tls, Steady::time_point deadline,
+                                   std::string& why) {
+    auto c = std::make_unique<Connection>();
+    const std::string& host = proxy ? proxy->host : target.host;
+    const std::uint16_t port = proxy ? proxy->port : target.port;
+    const std::string where = proxy ? fmt::format("the proxy {}", proxy->label())
+                                    : format_host_port(target.host, target.port);
+    error_code ec;
+    // getaddrinfo on this thread: Asio's asynchronous resolver would start a thread per
+    // io_context, and a request that waits for its answer waits either way.
+    const auto endpoints = tcp::resolver(c->io).resolve(host, std::to_string(port), ec);
+    if (ec) {
+      why = fmt::format("cannot resolve {}: {}", where, ec.message());
+      return nullptr;
     }
-    auto client = std::make_unique<web::http::client::http_client>(
-        web::uri_builder().set_scheme(uri.scheme()).set_host(uri.host()).set_port(port).to_uri(),
-        config);
-    auto& ref = *client;
-    clients_.emplace(key, std::move(client));
-    return ref;
+    c->tcp.expires_at(deadline);
+    ec = c->run([&](auto h) { c->tcp.async_connect(endpoints, std::move(h)); });
+    if (ec) {
+      why = fmt::format("cannot connect to {}: {}", where, describe(ec));
+      return nullptr;
+    }
+    error_code ignored;
+    c->tcp.socket().set_option(tcp::no_delay(true), ignored);
+    if (proxy && target.tls && !tunnel(*c, target, *proxy, why)) {
+      return nullptr;
+    }
+    if (target.tls) {
+      c->tls.emplace(std::move(c->tcp), *tls);
+      SSL_set_tlsext_host_name(c->tls->native_handle(), target.host.c_str());
+      c->tls->set_verify_callback(asio::ssl::host_name_verification(target.host));
+      ec = c->run([&](auto h) { c->tls->async_handshake(asio::ssl::stream_base::client, h); });
+      if (ec) {
+        why = fmt::format("the TLS handshake with {} failed: {}", target.authority(), describe(ec));
+        return nullptr;
+      }
+    }
+    return c;
+  }
+
+  // HTTP CONNECT: the proxy opens a TCP tunnel to the target, or says why not.
+  static bool tunnel(Connection& c, const Target& target, const ProxyUrl& proxy, std::string& why) {
+    http::request<http::empty_body> connect(http::verb::connect, target.authority(), 11);
+    connect.set(http::field::host, target.authority());
+    connect.set(http::field::user_agent, "hub2kusto");
+    if (!proxy.user.empty()) {
+      connect.set(http::field::proxy_authorization, basic_credentials(proxy));
+    }
+    http::response_parser<http::empty_body> reply;
+    reply.skip(true); // a CONNECT answer has no body
+    error_code ec = c.run([&](auto h) { http::async_write(c.tcp, connect, std::move(h)); });
+    if (!ec) {
+      ec = c.run([&](auto h) { http::async_read_header(c.tcp, c.buffer, reply, std::move(h)); });
+    }
+    if (ec) {
+      why = fmt::format("the proxy {} did not answer the CONNECT for {}: {}", proxy.label(),
+                        target.authority(), describe(ec));
+      return false;
+    }
+    const unsigned status = reply.get().result_int();
+    const auto reason = reply.get().reason();
+    const std::string said =
+        fmt::format("{} {}", status, std::string_view(reason.data(), reason.size()));
+    // 407 is the standard answer; some proxies (tinyproxy among them) answer with 401.
+    if (status == 407 || status == 401) {
+      why = proxy.user.empty()
+                ? fmt::format("the proxy {} asks for credentials ({}); give them in the proxy "
+                              "URL as http://user:password@host:port",
+                              proxy.label(), said)
+                : fmt::format("the proxy {} refused the credentials of user '{}' ({})",
+                              proxy.label(), proxy.user, said);
+      return false;
+    }
+    if (status / 100 != 2) {
+      why = fmt::format("the proxy {} could not open a tunnel to {} ({})", proxy.label(),
+                        target.authority(), said);
+      return false;
+    }
+    if (c.buffer.size() != 0) {
+      why = fmt::format("the proxy {} sent data before the tunnel to {} was used", proxy.label(),
+                        target.authority());
+      return false;
+    }
+    return true;
+  }
+
+  // The TLS settings, made at the first https:// request: loading the trusted CAs reads the
+  // whole system bundle (tens of milliseconds), which a transport for http:// only never needs.
+  // nullptr, with the reason, when the CAs cannot be loaded.
+  asio::ssl::context* tls_context(std::string& problem) {
+    std::lock_guard lock(mutex_);
+    if (!tls_context_ && trust_problem_.empty()) {
+      tls_context_ = make_tls_client_context(options_.ca_file, trust_problem_);
+    }
+    problem = trust_problem_;
+    return tls_context_ ? &*tls_context_ : nullptr;
   }
 
   HttpTransportOptions options_;
-  std::mutex mutex_;
-  std::map<std::pair<std::string, std::int64_t>, std::unique_ptr<web::http::client::http_client>>
-      clients_;
+  std::mutex mutex_;                              // guards what follows
+  std::optional<asio::ssl::context> tls_context_; // outlives every connection's TLS stream
+  std::string trust_problem_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
 
 } // namespace
 
-std::unique_ptr<HttpTransport> make_cpprest_transport(HttpTransportOptions options) {
-  return std::make_unique<CppRestTransport>(std::move(options));
+std::unique_ptr<HttpTransport> make_http_transport(HttpTransportOptions options) {
+  return std::make_unique<BeastTransport>(std::move(options));
 }
 
 } // namespace hub2kusto::azure

@@ -1,6 +1,7 @@
 #pragma once
-// The HTTP client behind every ingest and token request: a small interface so the ingestors
-// and token providers are tested against a fake, and one implementation on cpprestsdk.
+// The HTTP client behind every ingest, storage and token request: a small interface so the
+// ingestors and token providers are tested against a fake, and one implementation on
+// Boost.Beast.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -45,13 +46,10 @@ struct HttpTransportOptions {
   std::optional<std::string> proxy;
 };
 
-// cpprestsdk (Boost.Asio): one http_client per scheme://host:port, kept for keep-alive; TLS
-// verified (host name included); bodies and headers passed as given.
-std::unique_ptr<HttpTransport> make_cpprest_transport(HttpTransportOptions options = {});
-
-// Sizes the I/O threads that every cpprestsdk transport of the process shares (cpprestsdk's own
-// default is 40). Call once, before the first request; later calls change nothing.
-void set_http_io_threads(std::size_t threads);
+// Boost.Beast: HTTP/1.1 on the calling thread (no I/O threads of its own), connections kept
+// alive per origin; TLS verified (host name included, SNI); bodies and headers passed as given,
+// with Host, User-Agent and Content-Length added unless given.
+std::unique_ptr<HttpTransport> make_http_transport(HttpTransportOptions options = {});
 
 // Form encoding (application/x-www-form-urlencoded) and percent-encoding of URL parts.
 std::string url_encode(std::string_view text);

@@ -56,7 +56,7 @@ namespace {
 class StandaloneTokenProvider final : public AccessTokens {
 public:
   StandaloneTokenProvider(const Credential& credential, const std::string& audience)
-      : transport_(make_cpprest_transport()),
+      : transport_(make_http_transport()),
         provider_(make_token_source(credential, audience,
                                     AuthEnvironment::from_process_environment(), *transport_,
                                     clock_),

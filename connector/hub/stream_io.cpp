@@ -42,6 +42,7 @@
 
 #include "common/encoding.hpp"
 #include "common/endpoint.hpp"
+#include "common/tls_client.hpp"
 #include "hub/amqp_io.hpp"
 #include "hub/attach_capabilities.hpp"
 
@@ -538,22 +539,7 @@ public:
                const AmqpRoute& route) override {
     std::string trust_problem;
     if (route.tls && !tls_) {
-      asio::ssl::context context(asio::ssl::context::tls_client);
-      context.set_verify_mode(asio::ssl::verify_peer);
-      error_code ec;
-      if (route.ca_file.empty()) {
-        context.set_default_verify_paths(ec);
-      } else {
-        context.load_verify_file(route.ca_file, ec);
-      }
-      if (ec) {
-        trust_problem =
-            route.ca_file.empty()
-                ? fmt::format("cannot load the system's trusted CAs: {}", ec.message())
-                : fmt::format("cannot load the CA file '{}': {}", route.ca_file, ec.message());
-      } else {
-        tls_.emplace(std::move(context));
-      }
+      tls_ = make_tls_client_context(route.ca_file, trust_problem);
     }
     if (current_ != nullptr) {
       retired_.push_back(std::move(current_));

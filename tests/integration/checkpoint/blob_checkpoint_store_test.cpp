@@ -45,7 +45,7 @@ protected:
   }
   Azurite azurite_;
   SystemClock clock_;
-  std::unique_ptr<azure::HttpTransport> transport_ = azure::make_cpprest_transport();
+  std::unique_ptr<azure::HttpTransport> transport_ = azure::make_http_transport();
   CountingTransport counting_{*transport_};
   std::unique_ptr<azure::BlobClient> blobs_;
 };
@@ -161,7 +161,7 @@ TEST(BlobDeadLetters, EachWriteIsABlobOfJsonLinesTheSdkReads) {
   testing::Azurite azurite;
   ASSERT_TRUE(azurite.running()) << azurite.stderr_text();
   SystemClock clock;
-  auto transport = azure::make_cpprest_transport();
+  auto transport = azure::make_http_transport();
   azure::BlobClient blobs(
       azure::parse_storage_connection_string(azurite.blob_connection_string()).value(), *transport,
       clock);

@@ -55,7 +55,7 @@ protected:
 
   Azurite azurite_;
   SystemClock clock_;
-  std::unique_ptr<azure::HttpTransport> transport_ = azure::make_cpprest_transport();
+  std::unique_ptr<azure::HttpTransport> transport_ = azure::make_http_transport();
   azure::BlobClient blobs_{
       azure::parse_storage_connection_string(azurite_.blob_connection_string()).value(),
       *transport_, clock_};

@@ -82,7 +82,7 @@ struct Stack {
   Stack(const std::string& connection_string, const std::string& url, ManualClock& clock,
         RandomSource& random, Sleeper& sleeper, ManagedOptions options = {},
         azure::AuthEnvironment environment = {}, int max_concurrent_requests = 4)
-      : transport(azure::make_cpprest_transport()),
+      : transport(azure::make_http_transport()),
         connection(parse_kusto_connection_string(connection_string).value()),
         tokens(azure::make_token_provider(connection, environment, *transport, clock)),
         streaming(StreamingOptions{.engine_url = url, .app_version = "test"}, *transport, *tokens),

@@ -20,7 +20,7 @@ TEST(HttpTransport, HeadersAreFoundWhateverTheirCase) {
 }
 
 TEST(HttpTransport, NoAnswerIsAValueWithoutTheQueryString) {
-  auto t = make_cpprest_transport();
+  auto t = make_http_transport();
   HttpRequest r;
   r.url = "http://127.0.0.1:1/container/blob?sv=1&sig=SECRETSIG";
   r.timeout = std::chrono::milliseconds(2'000);
