@@ -18,7 +18,6 @@
 #include "base/text.hpp"
 #include "common/encoding.hpp"
 #include "common/endpoint.hpp"
-#include "common/key_value_list.hpp"
 #include "common/liveness.hpp"
 #include "common/proxy.hpp"
 #include "common/redact.hpp"
@@ -228,50 +227,21 @@ public:
         return failed(request, trust_problem);
       }
     }
-    std::optional<ProxyUrl> proxy;
-    const std::string proxy_url = options_.proxy.value_or(
-        target->tls ? env("HTTPS_PROXY", "https_proxy") : env("HTTP_PROXY", "http_proxy"));
-    if (!proxy_url.empty() && !bypasses_proxy(target->host)) {
-      auto parsed = parse_proxy_url(proxy_url);
-      if (!parsed) {
-        return failed(request, parsed.error().message);
-      }
-      proxy = std::move(*parsed);
+    auto proxy = proxy_for(*target);
+    if (!proxy) {
+      return failed(request, proxy.error().message);
     }
     const std::string key =
         fmt::format("{}://{}{}", target->tls ? "https" : "http", target->authority(),
-                    proxy ? " via " + proxy->label() : std::string());
-    // Absolute-form through a proxy for http://; https:// goes through a CONNECT tunnel.
-    const bool absolute_form = proxy && !target->tls;
-
-    http::request<http::span_body<const char>> message;
-    if (const auto verb = http::string_to_verb(request.method); verb != http::verb::unknown) {
-      message.method(verb);
-    } else {
-      message.method_string(request.method);
-    }
-    message.target(absolute_form ? request.url.substr(0, request.url.find('#')) : target->resource);
-    message.version(11);
-    message.set(http::field::host, target->host_header());
-    message.set(http::field::user_agent, "hub2kusto");
-    if (absolute_form && !proxy->user.empty()) {
-      message.set(http::field::proxy_authorization, basic_credentials(*proxy));
-    }
-    for (const auto& [name, value] : request.headers) {
-      message.set(name, value); // ours replace the defaults above
-    }
-    message.body() = beast::span<const char>(request.body.data(), request.body.size());
-    if (!request.body.empty() || message.method() == http::verb::post ||
-        message.method() == http::verb::put) {
-      message.prepare_payload();
-    }
+                    *proxy ? " via " + (*proxy)->label() : std::string());
+    const auto message = request_message(request, *target, *proxy);
 
     for (int attempt = 0;; ++attempt) {
       std::unique_ptr<Connection> c = attempt == 0 ? take_idle(key) : nullptr;
       const bool reused = c != nullptr;
       if (!c) {
         std::string why;
-        c = open(*target, proxy, tls, deadline, why);
+        c = open(*target, *proxy, tls, deadline, why);
         if (!c) {
           return failed(request, why);
         }
@@ -316,6 +286,52 @@ public:
   }
 
 private:
+  using Message = http::request<http::span_body<const char>>;
+
+  // The proxy a request to `target` goes through: the configured one or the environment's,
+  // never for loopback or NO_PROXY hosts; nullopt: none.
+  Result<std::optional<ProxyUrl>> proxy_for(const Target& target) const {
+    const std::string url = options_.proxy.value_or(target.tls ? env("HTTPS_PROXY", "https_proxy")
+                                                               : env("HTTP_PROXY", "http_proxy"));
+    if (url.empty() || bypasses_proxy(target.host)) {
+      return std::optional<ProxyUrl>();
+    }
+    auto parsed = parse_proxy_url(url);
+    if (!parsed) {
+      return failure(parsed.error());
+    }
+    return std::optional<ProxyUrl>(std::move(*parsed));
+  }
+
+  // The request as written on the wire; its body is a view of `request`'s.
+  static Message request_message(const HttpRequest& request, const Target& target,
+                                 const std::optional<ProxyUrl>& proxy) {
+    // Absolute-form through a proxy for http://; https:// goes through a CONNECT tunnel.
+    const bool absolute_form = proxy && !target.tls;
+    Message message;
+    if (const auto verb = http::string_to_verb(request.method); verb != http::verb::unknown) {
+      message.method(verb);
+    } else {
+      message.method_string(request.method);
+    }
+    message.target(absolute_form ? request.url.substr(0, request.url.find('#')) : target.resource);
+    message.version(11);
+    message.set(http::field::host, target.host_header());
+    message.set(http::field::user_agent, "hub2kusto");
+    if (absolute_form && !proxy->user.empty()) {
+      message.set(http::field::proxy_authorization, basic_credentials(*proxy));
+    }
+    for (const auto& [name, value] : request.headers) {
+      message.set(name, value); // ours replace the defaults above
+    }
+    message.body() = beast::span<const char>(request.body.data(), request.body.size());
+    if (!request.body.empty() || message.method() == http::verb::post ||
+        message.method() == http::verb::put) {
+      message.prepare_payload();
+    }
+    return message;
+  }
+
   static std::string basic_credentials(const ProxyUrl& proxy) {
     return "Basic " +
            encoding::base64_encode(fmt::format("{}:{}", proxy.user, proxy.password.reveal()));
