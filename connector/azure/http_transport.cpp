@@ -1,7 +1,7 @@
 #include "azure/http_transport.hpp"
 
+#include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -16,7 +16,6 @@
 #include <fmt/format.h>
 
 #include "base/text.hpp"
-#include "common/encoding.hpp"
 #include "common/endpoint.hpp"
 #include "common/liveness.hpp"
 #include "common/proxy.hpp"
@@ -63,21 +62,6 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using Steady = std::chrono::steady_clock;
 
-std::string env(const char* upper, const char* lower_name) {
-  if (const char* v = std::getenv(upper); v != nullptr && *v != '\0') {
-    return v;
-  }
-  if (const char* v = std::getenv(lower_name); v != nullptr && *v != '\0') {
-    return v;
-  }
-  return {};
-}
-
-// Loopback is never proxied; NO_PROXY lists the rest (common/proxy.hpp).
-bool bypasses_proxy(const std::string& host) {
-  return is_loopback_host(host) || host == "[::1]" || no_proxy_lists(host);
-}
-
 // The URL as it may appear in an error: no query (a SAS lives there).
 std::string printable(const std::string& url) {
   return url.substr(0, url.find('?'));
@@ -98,59 +82,26 @@ struct Target {
   }
 };
 
-std::optional<Target> split_url(const std::string& url) {
+Result<Target> split_url(const std::string& url) {
   const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) {
-    return std::nullopt;
-  }
-  const std::string scheme = text::lower(url.substr(0, scheme_end));
+  const std::string scheme =
+      scheme_end == std::string::npos ? std::string() : text::lower(url.substr(0, scheme_end));
   if (scheme != "http" && scheme != "https") {
-    return std::nullopt;
+    return failure(std::string("not an absolute http:// or https:// URL"));
+  }
+  const auto authority_start = scheme_end + 3;
+  const auto authority_end = url.find_first_of("/?#", authority_start);
+  const auto authority = std::string_view(url).substr(
+      authority_start,
+      authority_end == std::string::npos ? std::string::npos : authority_end - authority_start);
+  auto endpoint = parse_host_port(authority, "the URL");
+  if (!endpoint) {
+    return failure(endpoint.error());
   }
   Target t;
   t.tls = scheme == "https";
-  const auto authority_start = scheme_end + 3;
-  const auto authority_end = url.find_first_of("/?#", authority_start);
-  const std::string_view authority = std::string_view(url).substr(
-      authority_start,
-      authority_end == std::string::npos ? std::string::npos : authority_end - authority_start);
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return std::nullopt;
-    }
-    t.host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') {
-        return std::nullopt;
-      }
-      port = authority.substr(close + 2);
-    }
-  } else {
-    const auto colon = authority.find(':');
-    t.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-    }
-  }
-  t.port = t.tls ? 443 : 80;
-  if (!port.empty()) {
-    unsigned value = 0;
-    for (const char c : port) {
-      if (c < '0' || c > '9' || value > 65535) {
-        return std::nullopt;
-      }
-      value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value == 0 || value > 65535) {
-      return std::nullopt;
-    }
-    t.port = static_cast<std::uint16_t>(value);
-  }
-  if (t.host.empty()) {
-    return std::nullopt;
-  }
+  t.host = std::move(endpoint->host);
+  t.port = endpoint->port.value_or(t.tls ? 443 : 80);
   t.resource = authority_end == std::string::npos ? "/" : url.substr(authority_end);
   if (t.resource.starts_with('#')) {
     t.resource = "/";
@@ -217,7 +168,7 @@ public:
     const auto deadline = Steady::now() + request.timeout;
     const auto target = split_url(request.url);
     if (!target) {
-      return failed(request, "not an absolute http:// or https:// URL");
+      return failed(request, target.error().message);
     }
     asio::ssl::context* tls = nullptr;
     if (target->tls) {
@@ -227,21 +178,20 @@ public:
         return failed(request, trust_problem);
       }
     }
-    auto proxy = proxy_for(*target);
-    if (!proxy) {
-      return failed(request, proxy.error().message);
+    const auto& route = route_for(*target);
+    if (!route) {
+      return failed(request, route.error().message);
     }
-    const std::string key =
-        fmt::format("{}://{}{}", target->tls ? "https" : "http", target->authority(),
-                    *proxy ? " via " + (*proxy)->label() : std::string());
-    const auto message = request_message(request, *target, *proxy);
+    const std::string& key = route->pool_key;
+    const std::optional<ProxyUrl>& proxy = route->proxy;
+    const auto message = request_message(request, *target, proxy);
 
     for (int attempt = 0;; ++attempt) {
       std::unique_ptr<Connection> c = attempt == 0 ? take_idle(key) : nullptr;
       const bool reused = c != nullptr;
       if (!c) {
         std::string why;
-        c = open(*target, *proxy, tls, deadline, why);
+        c = open(*target, proxy, tls, deadline, why);
         if (!c) {
           return failed(request, why);
         }
@@ -288,19 +238,34 @@ public:
 private:
   using Message = http::request<http::span_body<const char>>;
 
-  // The proxy a request to `target` goes through: the configured one or the environment's,
-  // never for loopback or NO_PROXY hosts; nullopt: none.
-  Result<std::optional<ProxyUrl>> proxy_for(const Target& target) const {
-    const std::string url = options_.proxy.value_or(target.tls ? env("HTTPS_PROXY", "https_proxy")
-                                                               : env("HTTP_PROXY", "http_proxy"));
-    if (url.empty() || bypasses_proxy(target.host)) {
-      return std::optional<ProxyUrl>();
+  // How requests to one origin go, decided at its first request: the environment is read and
+  // the proxy URL parsed once, not on every request.
+  struct Route {
+    std::optional<ProxyUrl> proxy; // the configured one or the environment's; never for
+                                   // loopback or NO_PROXY hosts (common/proxy.hpp)
+    std::string pool_key;          // origin and proxy: connections are kept per key
+  };
+
+  const Result<Route>& route_for(const Target& target) {
+    std::string origin = fmt::format("{}://{}", target.tls ? "https" : "http", target.authority());
+    std::lock_guard lock(mutex_);
+    if (const auto it = routes_.find(origin); it != routes_.end()) {
+      return it->second;
     }
-    auto parsed = parse_proxy_url(url);
-    if (!parsed) {
-      return failure(parsed.error());
-    }
-    return std::optional<ProxyUrl>(std::move(*parsed));
+    auto route = [&]() -> Result<Route> {
+      const std::string url = options_.proxy.value_or(target.tls ? https_proxy_from_environment()
+                                                                 : http_proxy_from_environment());
+      if (url.empty() || is_loopback_host(target.host) || no_proxy_lists(target.host)) {
+        return Route{.proxy = std::nullopt, .pool_key = origin};
+      }
+      auto proxy = parse_proxy_url(url);
+      if (!proxy) {
+        return failure(proxy.error());
+      }
+      std::string key = fmt::format("{} via {}", origin, proxy->label());
+      return Route{.proxy = std::move(*proxy), .pool_key = std::move(key)};
+    }();
+    return routes_.emplace(std::move(origin), std::move(route)).first->second;
   }
 
   // The request as written on the wire; its body is a view of `request`'s.
@@ -319,7 +284,7 @@ private:
     message.set(http::field::host, target.host_header());
     message.set(http::field::user_agent, "hub2kusto");
     if (absolute_form && !proxy->user.empty()) {
-      message.set(http::field::proxy_authorization, basic_credentials(*proxy));
+      message.set(http::field::proxy_authorization, proxy->basic_authorization());
     }
     for (const auto& [name, value] : request.headers) {
       message.set(name, value); // ours replace the defaults above
@@ -332,11 +297,6 @@ private:
     return message;
   }
 
-  static std::string basic_credentials(const ProxyUrl& proxy) {
-    return "Basic " +
-           encoding::base64_encode(fmt::format("{}:{}", proxy.user, proxy.password.reveal()));
-  }
-
   static HttpResponse failed(const HttpRequest& request, const std::string& why) {
     HttpResponse out;
     out.transport_error =
@@ -344,28 +304,37 @@ private:
     return out;
   }
 
+  // The most recently used idle connection to `key` that is young enough to reuse.
   std::unique_ptr<Connection> take_idle(const std::string& key) {
     std::lock_guard lock(mutex_);
-    auto it = idle_.find(key);
+    const auto it = idle_.find(key);
     if (it == idle_.end()) {
       return nullptr;
     }
-    auto& list = it->second;
-    const auto now = Steady::now();
-    while (!list.empty()) {
-      auto c = std::move(list.back());
-      list.pop_back();
-      if (now - c->idle_since < max_idle) {
-        return c;
-      }
+    close_stale(it->second);
+    if (it->second.empty()) {
+      return nullptr;
     }
-    return nullptr;
+    auto c = std::move(it->second.back());
+    it->second.pop_back();
+    return c;
   }
 
   void give_back(const std::string& key, std::unique_ptr<Connection> c) {
     c->idle_since = Steady::now();
     std::lock_guard lock(mutex_);
-    idle_[key].push_back(std::move(c));
+    auto& list = idle_[key];
+    close_stale(list);
+    list.push_back(std::move(c));
+  }
+
+  // Under the lock. Closes the connections idle for max_idle or longer: they are the oldest,
+  // at the front, since connections are given back in the order they are last used.
+  static void close_stale(std::vector<std::unique_ptr<Connection>>& list) {
+    const auto now = Steady::now();
+    const auto fresh = std::find_if(list.begin(), list.end(),
+                                    [&](const auto& c) { return now - c->idle_since < max_idle; });
+    list.erase(list.begin(), fresh);
   }
 
   // A new connection to the target, through the proxy if there is one, TLS done; nullptr with
@@ -416,7 +385,7 @@ private:
     connect.set(http::field::host, target.authority());
     connect.set(http::field::user_agent, "hub2kusto");
     if (!proxy.user.empty()) {
-      connect.set(http::field::proxy_authorization, basic_credentials(proxy));
+      connect.set(http::field::proxy_authorization, proxy.basic_authorization());
     }
     http::response_parser<http::empty_body> reply;
     reply.skip(true); // a CONNECT answer has no body
@@ -425,32 +394,15 @@ private:
       ec = c.run([&](auto h) { http::async_read_header(c.tcp, c.buffer, reply, std::move(h)); });
     }
     if (ec) {
-      why = fmt::format("the proxy {} did not answer the CONNECT for {}: {}", proxy.label(),
-                        target.authority(), describe(ec));
+      why = tunnel_unanswered(proxy, target.authority(), describe(ec));
       return false;
     }
-    const unsigned status = reply.get().result_int();
     const auto reason = reply.get().reason();
-    const std::string said =
-        fmt::format("{} {}", status, std::string_view(reason.data(), reason.size()));
-    // 407 is the standard answer; some proxies (tinyproxy among them) answer with 401.
-    if (status == 407 || status == 401) {
-      why = proxy.user.empty()
-                ? fmt::format("the proxy {} asks for credentials ({}); give them in the proxy "
-                              "URL as http://user:password@host:port",
-                              proxy.label(), said)
-                : fmt::format("the proxy {} refused the credentials of user '{}' ({})",
-                              proxy.label(), proxy.user, said);
-      return false;
-    }
-    if (status / 100 != 2) {
-      why = fmt::format("the proxy {} could not open a tunnel to {} ({})", proxy.label(),
-                        target.authority(), said);
-      return false;
-    }
-    if (c.buffer.size() != 0) {
-      why = fmt::format("the proxy {} sent data before the tunnel to {} was used", proxy.label(),
-                        target.authority());
+    if (auto refusal = tunnel_refusal(proxy, target.authority(),
+                                      {.status = reply.get().result_int(),
+                                       .reason = std::string_view(reason.data(), reason.size()),
+                                       .early_bytes = c.buffer.size() != 0})) {
+      why = std::move(*refusal);
       return false;
     }
     return true;
@@ -472,6 +424,7 @@ private:
   std::mutex mutex_;                              // guards what follows
   std::optional<asio::ssl::context> tls_context_; // outlives every connection's TLS stream
   std::string trust_problem_;
+  std::unordered_map<std::string, Result<Route>> routes_; // by origin; never erased
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
 

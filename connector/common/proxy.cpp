@@ -26,6 +26,10 @@ std::string ProxyUrl::label() const {
   return format_host_port(host, port);
 }
 
+std::string ProxyUrl::basic_authorization() const {
+  return "Basic " + encoding::base64_encode(fmt::format("{}:{}", user, password.reveal()));
+}
+
 Result<ProxyUrl> parse_proxy_url(std::string_view url) {
   constexpr std::string_view what = "the proxy URL";
   ProxyUrl out;
@@ -75,6 +79,10 @@ std::string https_proxy_from_environment() {
   return environment("HTTPS_PROXY", "https_proxy");
 }
 
+std::string http_proxy_from_environment() {
+  return environment("HTTP_PROXY", "http_proxy");
+}
+
 bool no_proxy_lists(std::string_view host) {
   const std::string list = environment("NO_PROXY", "no_proxy");
   const std::string h = text::lower(host);
@@ -112,6 +120,38 @@ std::optional<std::string> proxy_for(std::string_view host,
     return std::nullopt;
   }
   return from_environment;
+}
+
+std::optional<std::string> tunnel_refusal(const ProxyUrl& proxy, std::string_view target,
+                                          const ConnectAnswer& answer) {
+  const std::string said = fmt::format("{} {}", answer.status, answer.reason);
+  // 407 is the standard answer; some proxies (tinyproxy among them) answer a CONNECT with 401.
+  if (answer.status == 407 || answer.status == 401) {
+    return proxy.user.empty()
+               ? fmt::format("the proxy {} asks for credentials ({}); give them in the proxy URL "
+                             "as http://user:password@host:port",
+                             proxy.label(), said)
+               : fmt::format("the proxy {} refused the credentials of user '{}' ({})",
+                             proxy.label(), proxy.user, said);
+  }
+  if (answer.status == 403) {
+    return fmt::format("the proxy {} refused a tunnel to {} ({})", proxy.label(), target, said);
+  }
+  if (answer.status / 100 != 2) {
+    return fmt::format("the proxy {} could not open a tunnel to {} ({})", proxy.label(), target,
+                       said);
+  }
+  if (answer.early_bytes) {
+    return fmt::format("the proxy {} sent data before the tunnel to {} was used", proxy.label(),
+                       target);
+  }
+  return std::nullopt;
+}
+
+std::string tunnel_unanswered(const ProxyUrl& proxy, std::string_view target,
+                              std::string_view error) {
+  return fmt::format("the proxy {} did not answer the CONNECT for {}: {}", proxy.label(), target,
+                     error);
 }
 
 } // namespace hub2kusto

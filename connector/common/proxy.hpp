@@ -29,6 +29,9 @@ struct ProxyUrl {
 
   // host:port, for messages.
   std::string label() const;
+  // The Proxy-Authorization value for the user and password: "Basic ..." (RFC 7617). A secret:
+  // never log it.
+  std::string basic_authorization() const;
 };
 
 // Errors say what is wrong with "the proxy URL" and never quote it.
@@ -36,6 +39,8 @@ Result<ProxyUrl> parse_proxy_url(std::string_view url);
 
 // HTTPS_PROXY, then https_proxy; empty when neither is set.
 std::string https_proxy_from_environment();
+// HTTP_PROXY, then http_proxy (for plain http:// requests); empty when neither is set.
+std::string http_proxy_from_environment();
 
 // Whether NO_PROXY (or no_proxy) lists `host`.
 bool no_proxy_lists(std::string_view host);
@@ -44,5 +49,20 @@ bool no_proxy_lists(std::string_view host);
 // (see above); nullopt: connect directly.
 std::optional<std::string> proxy_for(std::string_view host,
                                      const std::optional<std::string>& configured);
+
+// The proxy's answer to a CONNECT for a tunnel to `target` (host:port), as far as the tunnel
+// depends on it (RFC 9110, section 9.3.6).
+struct ConnectAnswer {
+  unsigned status = 0;
+  std::string_view reason;
+  bool early_bytes = false; // bytes followed the answer before the tunnel was used
+};
+// Why the answer opened no tunnel, naming the proxy, the target and, when credentials were
+// refused, the user (never the password); nullopt: the tunnel is open.
+std::optional<std::string> tunnel_refusal(const ProxyUrl& proxy, std::string_view target,
+                                          const ConnectAnswer& answer);
+// The CONNECT got no answer; `error` says why.
+std::string tunnel_unanswered(const ProxyUrl& proxy, std::string_view target,
+                              std::string_view error);
 
 } // namespace hub2kusto

@@ -40,7 +40,6 @@
 
 #include <proton/connection_driver.h>
 
-#include "common/encoding.hpp"
 #include "common/endpoint.hpp"
 #include "common/tls_client.hpp"
 #include "hub/amqp_io.hpp"
@@ -380,9 +379,7 @@ private:
     proxy_request_ =
         fmt::format("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\nUser-Agent: hub2kusto\r\n", target);
     if (!proxy.user.empty()) {
-      proxy_request_ += fmt::format(
-          "Proxy-Authorization: Basic {}\r\n",
-          encoding::base64_encode(fmt::format("{}:{}", proxy.user, proxy.password.reveal())));
+      proxy_request_ += fmt::format("Proxy-Authorization: {}\r\n", proxy.basic_authorization());
     }
     proxy_request_ += "\r\n";
     asio::async_write(socket_, asio::buffer(proxy_request_),
@@ -410,29 +407,15 @@ private:
     const ProxyUrl& proxy = *route_.proxy;
     const std::string target = format_host_port(route_.network_host, route_.port);
     if (ec) {
-      fail(fmt::format("the proxy {} did not answer the CONNECT for {}: {}", proxy.label(), target,
-                       ec.message()));
+      fail(tunnel_unanswered(proxy, target, ec.message()));
       return;
     }
     const auto& reply = proxy_reply_.get();
-    const unsigned status = reply.result_int();
-    const std::string said = fmt::format("{} {}", status, text_of(reply.reason()));
-    // 407 is the standard answer; some proxies (tinyproxy among them) answer a CONNECT with 401.
-    if (status == 407 || status == 401) {
-      fail(proxy.user.empty()
-               ? fmt::format("the proxy {} asks for credentials ({}); give them in the proxy "
-                             "URL as http://user:password@host:port",
-                             proxy.label(), said)
-               : fmt::format("the proxy {} refused the credentials of user '{}' ({})",
-                             proxy.label(), proxy.user, said));
-    } else if (status == 403) {
-      fail(fmt::format("the proxy {} refused a tunnel to {} ({})", proxy.label(), target, said));
-    } else if (status / 100 != 2) {
-      fail(fmt::format("the proxy {} could not open a tunnel to {} ({})", proxy.label(), target,
-                       said));
-    } else if (proxy_buffer_.size() != 0) {
-      fail(fmt::format("the proxy {} sent data before the tunnel to {} was used", proxy.label(),
-                       target));
+    if (auto refusal = tunnel_refusal(proxy, target,
+                                      {.status = reply.result_int(),
+                                       .reason = text_of(reply.reason()),
+                                       .early_bytes = proxy_buffer_.size() != 0})) {
+      fail(*refusal);
     } else {
       open_layer();
     }

@@ -15,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -226,43 +227,71 @@ TEST(HttpTransport, NoAnswerWithinTheTimeoutIsAnError) {
   EXPECT_EQ(server.requests().size(), 1U);
 }
 
-// 0.0.0.0 reaches this machine without being a loopback name, which is never proxied.
+// A TLS and a plain server behind tinyproxy, which asks for user "user", password "pr0xy-pa55".
+// The servers are addressed as 0.0.0.0: it reaches this machine without being a loopback name,
+// which is never proxied.
+struct BehindAProxy {
+  static testing::Tinyproxy::Options with_credentials() {
+    testing::Tinyproxy::Options options;
+    options.basic_auth = {"user", "pr0xy-pa55"};
+    return options;
+  }
+  std::string url(const TestServer& server, const char* path) const {
+    return fmt::format("{}://0.0.0.0:{}{}", &server == &secure ? "https" : "http", server.port(),
+                       path);
+  }
+
+  TestServer secure{{.tls = true, .certificate_ip = "0.0.0.0"}};
+  TestServer plain{{}};
+  testing::Tinyproxy proxy{with_credentials()};
+};
+
 TEST(HttpTransport, HttpsGoesThroughTheProxysTunnelAndHttpThroughTheProxyItself) {
-  TestServer secure({.tls = true, .certificate_ip = "0.0.0.0"});
-  TestServer plain({});
-  testing::Tinyproxy::Options auth;
-  auth.basic_auth = {"user", "pr0xy-pa55"};
-  testing::Tinyproxy proxy(auth);
-  ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
-  auto transport =
-      make_http_transport({.ca_file = secure.ca_file(), .proxy = proxy.url("user", "pr0xy-pa55")});
-  const auto tls = transport->send(get("https://0.0.0.0:" + std::to_string(secure.port()) + "/t"));
+  BehindAProxy net;
+  ASSERT_TRUE(net.proxy.running()) << "tinyproxy did not start";
+  auto transport = make_http_transport(
+      {.ca_file = net.secure.ca_file(), .proxy = net.proxy.url("user", "pr0xy-pa55")});
+  const auto tls = transport->send(get(net.url(net.secure, "/t")));
   ASSERT_EQ(tls.status, 200) << tls.transport_error;
   EXPECT_EQ(tls.body, "GET /t");
-  const auto clear = transport->send(get("http://0.0.0.0:" + std::to_string(plain.port()) + "/p"));
+  const auto clear = transport->send(get(net.url(net.plain, "/p")));
   ASSERT_EQ(clear.status, 200) << clear.transport_error;
   EXPECT_EQ(clear.body, "GET /p");
-  EXPECT_NE(proxy.log().find("CONNECT 0.0.0.0:" + std::to_string(secure.port())), std::string::npos)
-      << proxy.log();
-  EXPECT_NE(proxy.log().find("GET http://0.0.0.0:" + std::to_string(plain.port()) + "/p"),
+  EXPECT_NE(net.proxy.log().find("CONNECT 0.0.0.0:" + std::to_string(net.secure.port())),
             std::string::npos)
-      << proxy.log();
+      << net.proxy.log();
+  EXPECT_NE(net.proxy.log().find("GET " + net.url(net.plain, "/p")), std::string::npos)
+      << net.proxy.log();
 }
 
 TEST(HttpTransport, AProxyRefusingTheCredentialsIsSaidWithoutThePassword) {
-  TestServer secure({.tls = true, .certificate_ip = "0.0.0.0"});
-  testing::Tinyproxy::Options auth;
-  auth.basic_auth = {"user", "pr0xy-pa55"};
-  testing::Tinyproxy proxy(auth);
-  ASSERT_TRUE(proxy.running()) << "tinyproxy did not start";
-  auto transport =
-      make_http_transport({.ca_file = secure.ca_file(), .proxy = proxy.url("user", "wr0ng-pa55")});
-  const auto r = transport->send(get("https://0.0.0.0:" + std::to_string(secure.port()) + "/t"));
+  BehindAProxy net;
+  ASSERT_TRUE(net.proxy.running()) << "tinyproxy did not start";
+  auto transport = make_http_transport(
+      {.ca_file = net.secure.ca_file(), .proxy = net.proxy.url("user", "wr0ng-pa55")});
+  const auto r = transport->send(get(net.url(net.secure, "/t")));
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.transport_error.find("refused the credentials of user 'user'"), std::string::npos)
       << r.transport_error;
   EXPECT_EQ(r.transport_error.find("wr0ng-pa55"), std::string::npos) << r.transport_error;
-  EXPECT_TRUE(secure.requests().empty());
+  EXPECT_TRUE(net.secure.requests().empty());
+}
+
+TEST(HttpTransport, AUrlThatIsNotAbsoluteHttpOrHasABadPortIsRefusedSayingWhy) {
+  auto transport = make_http_transport();
+  const auto ftp = transport->send(get("ftp://127.0.0.1/file"));
+  EXPECT_EQ(ftp.status, 0);
+  EXPECT_NE(ftp.transport_error.find("not an absolute http:// or https:// URL"), std::string::npos)
+      << ftp.transport_error;
+  const auto port = transport->send(get("http://127.0.0.1:99999/x?sig=s3cret"));
+  EXPECT_EQ(port.status, 0);
+  EXPECT_NE(port.transport_error.find("the URL has a port that is not a number from 1 to 65535"),
+            std::string::npos)
+      << port.transport_error;
+  EXPECT_EQ(port.transport_error.find("s3cret"), std::string::npos) << port.transport_error;
+  const auto host = transport->send(get("https://[::1/x"));
+  EXPECT_NE(host.transport_error.find("without a closing ']'"), std::string::npos)
+      << host.transport_error;
 }
 
 } // namespace

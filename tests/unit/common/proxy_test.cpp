@@ -73,5 +73,36 @@ TEST_F(ProxyFor, AConfiguredProxyWinsAndReachesLoopbackUnlessNoProxyListsIt) {
   EXPECT_FALSE(proxy_for("ns.servicebus.windows.net", std::string("http://mine:1")));
 }
 
+TEST(ProxyUrl, BasicAuthorizationCarriesUserAndPasswordInBase64) {
+  auto p = parse_proxy_url("http://Aladdin:open%20sesame@p:1"); // RFC 7617's example
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->basic_authorization(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+}
+
+TEST(TunnelRefusal, EachAnswerThatOpensNoTunnelIsSaidWithoutThePassword) {
+  auto anonymous = parse_proxy_url("http://p.corp:3128");
+  auto alice = parse_proxy_url("http://alice:Pr0xyS3cret@p.corp:3128");
+  ASSERT_TRUE(anonymous && alice);
+  const std::string target = "ns.servicebus.windows.net:443";
+  const auto said = [&](const ProxyUrl& proxy, ConnectAnswer answer) {
+    const auto why = tunnel_refusal(proxy, target, answer);
+    EXPECT_TRUE(why.has_value()) << answer.status;
+    EXPECT_EQ(why.value_or("").find("Pr0xyS3cret"), std::string::npos) << *why;
+    return why.value_or("");
+  };
+  EXPECT_EQ(said(*anonymous, {.status = 407, .reason = "Proxy Authentication Required"}),
+            "the proxy p.corp:3128 asks for credentials (407 Proxy Authentication Required); give "
+            "them in the proxy URL as http://user:password@host:port");
+  EXPECT_EQ(said(*alice, {.status = 401, .reason = "Unauthorized"}),
+            "the proxy p.corp:3128 refused the credentials of user 'alice' (401 Unauthorized)");
+  EXPECT_EQ(said(*alice, {.status = 403, .reason = "Forbidden"}),
+            "the proxy p.corp:3128 refused a tunnel to " + target + " (403 Forbidden)");
+  EXPECT_EQ(said(*alice, {.status = 502, .reason = "Bad Gateway"}),
+            "the proxy p.corp:3128 could not open a tunnel to " + target + " (502 Bad Gateway)");
+  EXPECT_EQ(said(*alice, {.status = 200, .reason = "OK", .early_bytes = true}),
+            "the proxy p.corp:3128 sent data before the tunnel to " + target + " was used");
+  EXPECT_FALSE(tunnel_refusal(*alice, target, {.status = 200, .reason = "Connection established"}));
+}
+
 } // namespace
 } // namespace hub2kusto
