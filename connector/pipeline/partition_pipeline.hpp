@@ -198,7 +198,6 @@ private:
   PipelineMetrics metrics_;
   std::atomic<bool> stopping_{false};
   bool reported_batching_ = false;
-  std::vector<hub::HubEvent> taken_;
   bool took_all_ = true; // the last take emptied what the stream had (fewer than take_max)
   std::function<void()> on_delivery_end_;
   std::chrono::steady_clock::time_point last_event_{}; // when the last event was taken
