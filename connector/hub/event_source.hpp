@@ -115,6 +115,9 @@ public:
   // that does not wait in take() learns when to take again. A stream without one (a test's,
   // replay's) leaves such a reader to its timer.
   virtual void on_readable(std::function<void()> callback) { (void)callback; }
+  // Whether the stream ever calls on_readable()'s callback: a reader of one that does not must
+  // look again now and then, even while idle.
+  virtual bool wakes_reader() const { return false; }
 
   // The reader holds `bytes` of what it took and has not delivered yet: they count against the
   // process's memory budget, which the stream's credit comes from (common/memory_budget.hpp).

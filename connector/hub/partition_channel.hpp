@@ -54,6 +54,7 @@ public:
   PartitionStatus status() const override;
   CreditStats credit() const override;
   void on_readable(std::function<void()> callback) override;
+  bool wakes_reader() const override { return true; }
   void holding(std::size_t bytes) override;
   std::optional<SequenceNumber> last_received() const override;
   // Any thread. Whether a reader is blocked in take() now.

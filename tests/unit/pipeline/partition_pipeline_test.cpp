@@ -35,8 +35,11 @@ public:
   hub::PartitionStatus status() const override { return status_; }
   hub::CreditStats credit() const override { return {}; }
   std::optional<SequenceNumber> last_received() const override { return std::nullopt; }
+  bool wakes_reader() const override { return wakes; }
   void end() { status_.state = hub::PartitionState::closed; }
   void steal() { status_.state = hub::PartitionState::stolen; }
+
+  bool wakes = false; // whether it claims to call on_readable()'s callback
 
   std::deque<hub::HubEvent> events;
 
@@ -559,6 +562,20 @@ TEST_F(Pipeline, ATurnThatDoesNotBlockLeavesTheNextBatchAndTheStreamWaitingForTh
   EXPECT_TRUE(p.drain(clock_.steady_now() + 10s));
   EXPECT_EQ(gated.ids(), (std::vector<std::string>{"0-0-4", "0-5-9", "0-10-12"}));
   EXPECT_EQ(stored(), 12);
+}
+
+// Nothing pending: a stream that wakes its reader leaves an idle partition without turns (but
+// a backstop a minute later); one that cannot is looked at every second. Something pending
+// (here an open batch) brings the turn back to its linger.
+TEST_F(Pipeline, AnIdlePartitionWhoseStreamWakesItTakesNoTurnsUntilThen) {
+  PartitionPipeline p(options(), stream_, ingestor_, dead_, checkpointer_, clock_, sleeper_);
+  EXPECT_TRUE(p.step(false));
+  EXPECT_EQ(p.next_turn(), clock_.steady_now() + 1s);
+  stream_->wakes = true;
+  EXPECT_EQ(p.next_turn(), clock_.steady_now() + 1min);
+  stream_->events.push_back(event(0));
+  EXPECT_TRUE(p.step(false));
+  EXPECT_LE(p.next_turn(), clock_.steady_now() + 100ms);
 }
 
 TEST_F(Pipeline, InFlightBytesCountTheBatchBeingDelivered) {
