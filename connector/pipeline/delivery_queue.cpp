@@ -178,7 +178,14 @@ void DeliveryQueue::dispatch() {
       due = std::min(due, waiting_[i].company_until);
       stopping = stopping || waiting_[i].member->stopping();
     }
-    if (!(r.full || due <= now || batching_ == 0 || stopping)) {
+    // Nothing else can come when no partition batches and no request is out: a request's end
+    // lets the partitions it carried hand in their next batches, which under load are ready
+    // before their turn. Without that second condition a loaded connection whose partitions
+    // all wait on their deliveries sent each run alone as it came: a self-sustaining trickle
+    // of requests of two or three runs (bench/REPORT.md, "What else the 512-partition drain
+    // was tried with").
+    const bool nothing_can_come = batching_ == 0 && active_ == 0;
+    if (!(r.full || due <= now || nothing_can_come || stopping)) {
       next_due_ = std::min(next_due_.value_or(due), due); // waits for company until then
       continue;
     }

@@ -320,6 +320,39 @@ TEST_F(Queue, ARunHandedInAfterItCameDueStillWaitsATenthOfTheLingerForCompany) {
   EXPECT_EQ(sent[0].parts, (std::vector<std::string>{"1-0-1", "2-0-2"}));
 }
 
+// Under load every partition may wait on its delivery with its next batch ready and none
+// open, so none is batching; the request that is out still brings company: when it ends, the
+// partitions it carried hand in their next runs. A run handed in meanwhile waits for them (a
+// tenth of the linger at most) instead of leaving alone through a free slot.
+TEST_F(Queue, WhileARequestIsOutARunWaitsForCompanyEvenWithNoPartitionBatching) {
+  DeliveryQueue::Options o;
+  o.limits.linger = 1s;
+  queue_.emplace(o, pool_, ingestor_, clock_, sleeper_); // four requests out at most (the default)
+  auto& q = *queue_;
+  ASSERT_GE(o.max_requests, 2U);
+  auto out = q.submit(run("first", 1), first_, nullptr);
+  EXPECT_EQ(q.counts().requests, 1U); // nothing else could come: it left at once, and is held
+  auto late = std::make_shared<ReadyBatch>(*run("1", 2));
+  late->due = clock_.steady_now() - 500ms;
+  auto first = q.submit(late, a_, nullptr);
+  EXPECT_EQ(q.counts().requests, 1U); // a slot is free, but the request out brings company
+  clock_.advance(30ms);
+  auto also_late = std::make_shared<ReadyBatch>(*run("2", 3));
+  also_late->due = clock_.steady_now() - 400ms;
+  auto second = q.submit(also_late, b_, nullptr);
+  EXPECT_EQ(q.counts().requests, 1U);
+  clock_.advance(70ms); // a tenth of the linger since the first was handed in
+  q.wake();
+  EXPECT_EQ(q.counts().requests, 2U);
+  ingestor_.release();
+  EXPECT_TRUE(out.get());
+  EXPECT_TRUE(first.get());
+  EXPECT_TRUE(second.get());
+  const auto sent = ingestor_.sent();
+  ASSERT_EQ(sent.size(), 2U);
+  EXPECT_EQ(sent[1].parts, (std::vector<std::string>{"1-0-1", "2-0-2"}));
+}
+
 TEST_F(Queue, NoMoreRequestsAreOutThanTheLimit) {
   // Two at a time: the third run waits for a slot even though it cannot join (another table).
   DeliveryQueue::Options o;
@@ -329,6 +362,8 @@ TEST_F(Queue, NoMoreRequestsAreOutThanTheLimit) {
   done.push_back(queue_->submit(run("1", 1, "A"), a_, nullptr));
   done.push_back(queue_->submit(run("2", 1, "B"), b_, nullptr));
   done.push_back(queue_->submit(run("3", 1, "C"), c_, nullptr));
+  clock_.advance(o.limits.linger / 10); // the first is out; the others waited for company
+  queue_->wake();
   // The pool has one thread, the first request is held: the queue counted two out and kept
   // the third waiting (it would have been submitted to the pool and counted).
   EXPECT_EQ(queue_->counts().requests, 2U);
